@@ -1,0 +1,129 @@
+// IP parsing, canonical form and the special ranges the API server rejects in
+// Endpoints. Written here rather than taken from node:net so the planner stays
+// free of I/O modules, and because node:net has no canonical IPv6 printer.
+
+export interface IP {
+  family: 4 | 6;
+  /** 4 or 16 bytes. */
+  bytes: number[];
+}
+
+function parseIPv4(text: string): number[] | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const bytes: number[] = [];
+  for (const part of parts) {
+    // Leading zeros are read as decimal, as Kubernetes' legacy parser does.
+    if (!/^[0-9]{1,3}$/.test(part)) return undefined;
+    const n = Number(part);
+    if (n > 255) return undefined;
+    bytes.push(n);
+  }
+  return bytes;
+}
+
+function parseIPv6(text: string): number[] | undefined {
+  if (text.includes('%')) return undefined; // zones are not IPs in an Endpoints object
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (half: string): number[] | undefined => {
+    if (half === '') return [];
+    const out: number[] = [];
+    const parts = half.split(':');
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (i === parts.length - 1 && part.includes('.')) {
+        const v4 = parseIPv4(part);
+        if (!v4) return undefined;
+        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return undefined;
+        out.push(parseInt(part, 16));
+      }
+    }
+    return out;
+  };
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (!head || !tail) return undefined;
+  let all: number[];
+  if (halves.length === 2) {
+    const missing = 8 - head.length - tail.length;
+    if (missing < 1) return undefined;
+    all = [...head, ...new Array<number>(missing).fill(0), ...tail];
+  } else {
+    all = head;
+  }
+  if (all.length !== 8) return undefined;
+  return all.flatMap((g) => [g >> 8, g & 0xff]);
+}
+
+export function parseIP(text: string): IP | undefined {
+  if (typeof text !== 'string' || text === '') return undefined;
+  if (!text.includes(':')) {
+    const bytes = parseIPv4(text);
+    return bytes && { family: 4, bytes };
+  }
+  const bytes = parseIPv6(text);
+  if (!bytes) return undefined;
+  // An IPv4-mapped IPv6 address is an IPv4 address (as Go's net.IP treats it).
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return { family: 4, bytes: bytes.slice(12) };
+  }
+  return { family: 6, bytes };
+}
+
+/** RFC 5952 for IPv6 (the form Go and the API server print), dotted quad for IPv4. */
+export function formatIP(ip: IP): string {
+  if (ip.family === 4) return ip.bytes.join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((ip.bytes[i]! << 8) | ip.bytes[i + 1]!);
+  // Compress the first longest run of two or more zero groups.
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
+  if (bestStart === -1) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+}
+
+/**
+ * Why the API server would refuse this IP in an Endpoints address, or
+ * undefined when it is an ordinary unicast address.
+ */
+export function specialIPReason(ip: IP): string | undefined {
+  const b = ip.bytes;
+  if (b.every((x) => x === 0)) return 'unspecified';
+  if (ip.family === 4) {
+    if (b[0] === 127) return 'loopback';
+    if (b[0] === 169 && b[1] === 254) return 'link-local';
+    if (b[0]! >= 224 && b[0]! <= 239) return 'multicast';
+    return undefined;
+  }
+  if (b.slice(0, 15).every((x) => x === 0) && b[15] === 1) return 'loopback';
+  if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return 'link-local';
+  if (b[0] === 0xff) return 'multicast';
+  return undefined;
+}
+
+/** Total order: IPv4 before IPv6, then numerically. */
+export function compareIP(a: IP, b: IP): number {
+  if (a.family !== b.family) return a.family - b.family;
+  for (let i = 0; i < a.bytes.length; i++) {
+    const d = a.bytes[i]! - b.bytes[i]!;
+    if (d !== 0) return d;
+  }
+  return 0;
+}

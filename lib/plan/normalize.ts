@@ -1,0 +1,145 @@
+// The one canonical form of Endpoints subsets. Desired objects are built with
+// it and current objects are read through it, so what mefi wrote always
+// compares equal to what it wants: the fixed point depends on this.
+//
+// Rules (DESIGN.md §4): protocol defaults to TCP; nodeName and targetRef are
+// dropped (they name objects of another cluster); addresses the API server
+// would reject are dropped; subsets with identical port sets are merged; an IP
+// ready anywhere in a merged subset is ready; everything is sorted.
+
+import { compareIP, formatIP, parseIP, specialIPReason, type IP } from './ip.ts';
+import { isDNS1123Label } from '../names.ts';
+import type { Address, Port, RawAddress, RawPort, RawSubset, Subset } from './types.ts';
+
+export interface Dropped {
+  code: 'invalid-address' | 'invalid-port';
+  message: string;
+}
+
+const protocols = new Set(['TCP', 'UDP', 'SCTP']);
+
+function normalizePort(raw: RawPort, nameRequired: boolean): Port | string {
+  const port = raw.port;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    return `port ${JSON.stringify(port)} is not in 1-65535`;
+  }
+  const protocol = raw.protocol || 'TCP';
+  if (!protocols.has(protocol)) return `port ${port}: protocol ${JSON.stringify(protocol)} is not TCP, UDP or SCTP`;
+  const out: Port = { port, protocol: protocol as Port['protocol'] };
+  if (raw.name) {
+    if (!isDNS1123Label(raw.name)) return `port ${port}: name ${JSON.stringify(raw.name)} is not a DNS-1123 label`;
+    out.name = raw.name;
+  } else if (nameRequired) {
+    return `port ${port}: a subset with several ports needs a name on each`;
+  }
+  if (raw.appProtocol) out.appProtocol = raw.appProtocol;
+  return out;
+}
+
+function comparePort(a: Port, b: Port): number {
+  return (
+    (a.name ?? '').localeCompare(b.name ?? '', 'en') ||
+    a.port - b.port ||
+    a.protocol.localeCompare(b.protocol, 'en') ||
+    (a.appProtocol ?? '').localeCompare(b.appProtocol ?? '', 'en')
+  );
+}
+
+function portKey(ports: Port[]): string {
+  return JSON.stringify(ports.map((p) => [p.name ?? '', p.port, p.protocol, p.appProtocol ?? '']));
+}
+
+interface Member {
+  ip: IP;
+  text: string;
+  ready: boolean;
+  hostname?: string;
+}
+
+interface Group {
+  ports: Port[];
+  members: Map<string, Member>;
+}
+
+function addAddress(group: Group, raw: RawAddress, ready: boolean, dropped: Dropped[]): void {
+  const ip = parseIP(raw?.ip as string);
+  if (!ip) {
+    dropped.push({ code: 'invalid-address', message: `address ${JSON.stringify(raw?.ip)} is not an IP address` });
+    return;
+  }
+  const text = formatIP(ip);
+  const special = specialIPReason(ip);
+  if (special) {
+    dropped.push({ code: 'invalid-address', message: `address ${text} is ${special}` });
+    return;
+  }
+  if (raw.hostname && !isDNS1123Label(raw.hostname)) {
+    dropped.push({ code: 'invalid-address', message: `address ${text}: hostname ${JSON.stringify(raw.hostname)} is not a DNS-1123 label` });
+    return;
+  }
+  const seen = group.members.get(text);
+  if (!seen) {
+    group.members.set(text, { ip, text, ready, ...(raw.hostname ? { hostname: raw.hostname } : {}) });
+    return;
+  }
+  seen.ready ||= ready;
+  // Duplicates that disagree on hostname: keep the least, so the result is order-free.
+  if (raw.hostname && (!seen.hostname || raw.hostname < seen.hostname)) seen.hostname = raw.hostname;
+}
+
+export function normalizeSubsets(raw: RawSubset[] | null | undefined): { subsets: Subset[]; dropped: Dropped[] } {
+  const dropped: Dropped[] = [];
+  const groups = new Map<string, Group>();
+  for (const subset of raw ?? []) {
+    const rawPorts = subset?.ports ?? [];
+    const ports: Port[] = [];
+    const errors: string[] = [];
+    for (const rawPort of rawPorts) {
+      const port = normalizePort(rawPort ?? {}, rawPorts.length > 1);
+      if (typeof port === 'string') errors.push(port);
+      else ports.push(port);
+    }
+    const addressCount = (subset?.addresses?.length ?? 0) + (subset?.notReadyAddresses?.length ?? 0);
+    if (errors.length > 0) {
+      // Without valid ports no address of this subset can be served correctly.
+      dropped.push({ code: 'invalid-port', message: `subset dropped with its ${addressCount} address(es): ${errors.join('; ')}` });
+      continue;
+    }
+    ports.sort(comparePort);
+    const key = portKey(ports);
+    let group = groups.get(key);
+    if (!group) {
+      group = { ports, members: new Map() };
+      groups.set(key, group);
+    }
+    for (const a of subset?.addresses ?? []) addAddress(group, a, true, dropped);
+    for (const a of subset?.notReadyAddresses ?? []) addAddress(group, a, false, dropped);
+  }
+
+  const subsets: Subset[] = [];
+  for (const key of [...groups.keys()].sort()) {
+    const group = groups.get(key)!;
+    const members = [...group.members.values()].sort((a, b) => compareIP(a.ip, b.ip));
+    if (members.length === 0) continue;
+    const toAddress = (m: Member): Address => (m.hostname ? { ip: m.text, hostname: m.hostname } : { ip: m.text });
+    subsets.push({
+      addresses: members.filter((m) => m.ready).map(toAddress),
+      notReadyAddresses: members.filter((m) => !m.ready).map(toAddress),
+      ports: group.ports,
+    });
+  }
+  return { subsets, dropped };
+}
+
+export function addressCount(subsets: Subset[]): number {
+  return subsets.reduce((n, s) => n + s.addresses.length + s.notReadyAddresses.length, 0);
+}
+
+/** The API form of normalized subsets: empty lists omitted, as the server stores them. */
+export function toRawSubsets(subsets: Subset[]): RawSubset[] {
+  return subsets.map((s) => ({
+    ...(s.addresses.length ? { addresses: s.addresses } : {}),
+    ...(s.notReadyAddresses.length ? { notReadyAddresses: s.notReadyAddresses } : {}),
+    ...(s.ports.length ? { ports: s.ports } : {}),
+  }));
+}

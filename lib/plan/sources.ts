@@ -1,0 +1,78 @@
+// Sources to mirror specs, once per run whatever the number of targets.
+
+import { isDNS1123Subdomain, isLabelValue } from '../names.ts';
+import { normalizeSubsets } from './normalize.ts';
+import type { EndpointsObject, PlanInput, PlanOptions, Problem, Subset, Unreadable } from './types.ts';
+
+export interface MirrorSpec {
+  name: string;
+  cluster: string;
+  originalName: string;
+  subsets: Subset[];
+}
+
+export interface SourceView {
+  /** Mirrors to write. Two may share a name; the target planner reports that. */
+  mirrors: MirrorSpec[];
+  /** Clusters whose sources are unknown this run: their mirrors are kept as they are. */
+  unreadable: Set<string>;
+  /** Mirror names whose source is ambiguous: kept as they are. */
+  frozen: Set<string>;
+  problems: Problem[];
+  unreadableList: Unreadable[];
+}
+
+export function mirrorName(name: string, cluster: string): string {
+  return `${name}-${cluster}`;
+}
+
+export function isOwned(obj: EndpointsObject, options: PlanOptions): boolean {
+  return obj.metadata.labels?.[options.ownerLabel.key] === options.ownerLabel.value;
+}
+
+export function readSources(options: PlanOptions, sources: PlanInput['sources']): SourceView {
+  const view: SourceView = { mirrors: [], unreadable: new Set(), frozen: new Set(), problems: [], unreadableList: [] };
+  for (const cluster of Object.keys(sources).sort()) {
+    const outcome = sources[cluster]!;
+    if (!outcome.ok) {
+      view.unreadable.add(cluster);
+      view.unreadableList.push({ cluster, role: 'source', error: outcome.error });
+      continue;
+    }
+    // No echo: what mefi wrote is never a source, whatever the selector matched.
+    const byName = new Map<string, EndpointsObject[]>();
+    for (const obj of outcome.items) {
+      if (isOwned(obj, options)) continue;
+      const list = byName.get(obj.metadata.name) ?? [];
+      list.push(obj);
+      byName.set(obj.metadata.name, list);
+    }
+    for (const name of [...byName.keys()].sort()) {
+      const objs = byName.get(name)!;
+      const mirror = mirrorName(name, cluster);
+      const problem = (code: Problem['code'], message: string, namespace?: string): void => {
+        view.problems.push({ code, cluster, ...(namespace ? { namespace } : {}), name, message });
+      };
+      if (objs.length > 1) {
+        const namespaces = objs.map((o) => o.metadata.namespace ?? '').sort();
+        problem('ambiguous-source', `Endpoints ${name} exists in namespaces ${namespaces.join(', ')}; scope the cluster's namespaces in the config. Its mirror is kept as it is.`);
+        if (isDNS1123Subdomain(mirror)) view.frozen.add(mirror);
+        continue;
+      }
+      const source = objs[0]!;
+      const namespace = source.metadata.namespace;
+      if (!isDNS1123Subdomain(mirror)) {
+        problem('invalid-name', `mirror name ${mirror} is not a DNS-1123 subdomain of at most 253 characters; not mirrored`, namespace);
+        continue;
+      }
+      if (!isLabelValue(name)) {
+        problem('invalid-name', `name ${name} cannot be a label value (at most 63 characters); not mirrored`, namespace);
+        continue;
+      }
+      const { subsets, dropped } = normalizeSubsets(source.subsets);
+      for (const d of dropped) problem(d.code, d.message, namespace);
+      view.mirrors.push({ name: mirror, cluster, originalName: name, subsets });
+    }
+  }
+  return view;
+}

@@ -1,0 +1,134 @@
+// The planner's vocabulary. Plain data: what the API returns goes in, what the
+// API should be sent comes out.
+
+/** An Endpoints object as the API returns it; only the fields mefi reads. */
+export interface EndpointsObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  subsets?: RawSubset[] | null;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string> | null;
+  annotations?: Record<string, string> | null;
+  resourceVersion?: string;
+  uid?: string;
+  [other: string]: unknown;
+}
+
+export interface RawSubset {
+  addresses?: RawAddress[] | null;
+  notReadyAddresses?: RawAddress[] | null;
+  ports?: RawPort[] | null;
+}
+
+export interface RawAddress {
+  ip?: string;
+  hostname?: string;
+  nodeName?: string;
+  targetRef?: unknown;
+}
+
+export interface RawPort {
+  name?: string;
+  port?: number;
+  protocol?: string;
+  appProtocol?: string;
+}
+
+/** A normalized subset: validated, canonical, sorted. */
+export interface Subset {
+  addresses: Address[];
+  notReadyAddresses: Address[];
+  ports: Port[];
+}
+
+export interface Address {
+  ip: string;
+  hostname?: string;
+}
+
+export interface Port {
+  name?: string;
+  port: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  appProtocol?: string;
+}
+
+/** What one list call gave: the items, or why there are none. */
+export type ReadOutcome = { ok: true; items: EndpointsObject[] } | { ok: false; error: string };
+
+export interface PlanOptions {
+  /** The namespace mefi writes into in every target (mefi-system). */
+  namespace: string;
+  /** The label that marks what mefi owns (isMefiLocal=true). */
+  ownerLabel: { key: string; value: string };
+  /** The label key that carries the source name (isMefiOriginalName). */
+  originalNameLabel: string;
+  /** The label key that carries a mirror's source cluster. */
+  sourceClusterLabel: string;
+  /** sync: create, update, delete. upsert-only: never delete. */
+  policy: 'sync' | 'upsert-only';
+}
+
+export interface PlanInput {
+  /** Per source cluster: its labelled Endpoints. */
+  sources: Record<string, ReadOutcome>;
+  /** Per target cluster: every Endpoints in the mefi namespace. */
+  targets: Record<string, ReadOutcome>;
+}
+
+export type Role = 'mirror' | 'aggregate';
+
+export interface Change {
+  target: string;
+  role: Role;
+  namespace: string;
+  name: string;
+  /** The source name the object stands for. */
+  originalName: string;
+  /** For a mirror: the cluster its addresses come from. */
+  cluster?: string;
+  /** Normalized subsets now (updates, deletes) and after (creates, updates). */
+  before?: Subset[];
+  after?: Subset[];
+  /** The object to send (creates, updates): for updates it carries the resourceVersion read. */
+  object?: EndpointsObject;
+  /** The resourceVersion the write is conditional on (updates, deletes). */
+  resourceVersion?: string;
+}
+
+export type ProblemCode =
+  | 'invalid-address'
+  | 'invalid-port'
+  | 'ambiguous-source'
+  | 'invalid-name'
+  | 'name-collision'
+  | 'conflict'
+  | 'unreadable';
+
+export interface Problem {
+  code: ProblemCode;
+  /** The cluster the object is in (a source cluster, or the target). */
+  cluster: string;
+  namespace?: string;
+  name?: string;
+  message: string;
+}
+
+export interface Unreadable {
+  cluster: string;
+  role: 'source' | 'target';
+  error: string;
+}
+
+export interface Plan {
+  creates: Change[];
+  updates: Change[];
+  deletes: Change[];
+  unreadable: Unreadable[];
+  problems: Problem[];
+}
