@@ -2,6 +2,7 @@
 
 import { isDNS1123Subdomain, isLabelValue } from '../names.ts';
 import { normalizeSubsets } from './normalize.ts';
+import { isOwned } from './object.ts';
 import type { EndpointsObject, PlanInput, PlanOptions, Problem, Subset, Unreadable } from './types.ts';
 
 export interface MirrorSpec {
@@ -14,6 +15,8 @@ export interface MirrorSpec {
 export interface SourceView {
   /** Mirrors to write. Two may share a name; the target planner reports that. */
   mirrors: MirrorSpec[];
+  /** Every configured source cluster. */
+  clusters: string[];
   /** Clusters whose sources are unknown this run: their mirrors are kept as they are. */
   unreadable: Set<string>;
   /** Mirror names whose source is ambiguous: kept as they are. */
@@ -26,12 +29,9 @@ export function mirrorName(name: string, cluster: string): string {
   return `${name}-${cluster}`;
 }
 
-export function isOwned(obj: EndpointsObject, options: PlanOptions): boolean {
-  return obj.metadata.labels?.[options.ownerLabel.key] === options.ownerLabel.value;
-}
 
 export function readSources(options: PlanOptions, sources: PlanInput['sources']): SourceView {
-  const view: SourceView = { mirrors: [], unreadable: new Set(), frozen: new Set(), problems: [], unreadableList: [] };
+  const view: SourceView = { clusters: Object.keys(sources).sort(), mirrors: [], unreadable: new Set(), frozen: new Set(), problems: [], unreadableList: [] };
   for (const cluster of Object.keys(sources).sort()) {
     const outcome = sources[cluster]!;
     if (!outcome.ok) {

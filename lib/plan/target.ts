@@ -1,20 +1,12 @@
-// One target: what it should hold, compared with what it holds.
+// One target: the objects it should hold, then a decision per name.
 
-import equal from 'fast-deep-equal';
-import { addressCount, normalizeSubsets, toRawSubsets } from './normalize.ts';
-import { isOwned, type SourceView } from './sources.ts';
-import type { Change, EndpointsObject, PlanOptions, Problem, Role, Subset } from './types.ts';
+import { addressCount, normalizeSubsets } from './normalize.ts';
+import { clusterOf, decide, describe, isOwned, type Desired } from './object.ts';
+import type { SourceView } from './sources.ts';
+import type { Change, EndpointsObject, PlanOptions, Problem } from './types.ts';
 
-/** An object the target should hold, or (keep) one it must hold as it is. */
-interface Wanted {
-  role: Role;
-  name: string;
-  originalName: string;
-  cluster?: string;
-  subsets: Subset[];
-  labels: Record<string, string>;
-  keep: boolean;
-}
+/** A Desired, or (keep) an object that must stay as it is this run. */
+type Wanted = Desired & { keep: boolean };
 
 export interface TargetPlan {
   creates: Change[];
@@ -23,7 +15,7 @@ export interface TargetPlan {
   problems: Problem[];
 }
 
-function labelsFor(options: PlanOptions, originalName: string, cluster?: string): Record<string, string> {
+export function labelsFor(options: PlanOptions, originalName: string, cluster?: string): Record<string, string> {
   return {
     [options.ownerLabel.key]: options.ownerLabel.value,
     [options.originalNameLabel]: originalName,
@@ -31,32 +23,28 @@ function labelsFor(options: PlanOptions, originalName: string, cluster?: string)
   };
 }
 
-function currentSubsets(obj: EndpointsObject): Subset[] {
-  return normalizeSubsets(obj.subsets).subsets;
-}
-
-function wantedObjects(options: PlanOptions, view: SourceView, owned: Map<string, EndpointsObject>): Wanted[] {
-  const wanted: Wanted[] = [];
-  for (const m of view.mirrors) {
-    wanted.push({ role: 'mirror', name: m.name, originalName: m.originalName, cluster: m.cluster, subsets: m.subsets, labels: labelsFor(options, m.originalName, m.cluster), keep: false });
-  }
+function wantedObjects(options: PlanOptions, view: SourceView, owned: EndpointsObject[]): Wanted[] {
+  const wanted: Wanted[] = view.mirrors.map((m) => ({
+    role: 'mirror',
+    name: m.name,
+    originalName: m.originalName,
+    cluster: m.cluster,
+    subsets: m.subsets,
+    labels: labelsFor(options, m.originalName, m.cluster),
+    keep: false,
+  }));
   // Mirrors whose source is unknown this run stay as they are and still count in their aggregate.
-  for (const obj of owned.values()) {
-    const labels = obj.metadata.labels ?? {};
-    const cluster = labels[options.sourceClusterLabel];
-    if (cluster === undefined) continue;
-    if (!view.unreadable.has(cluster) && !view.frozen.has(obj.metadata.name)) continue;
-    const originalName = labels[options.originalNameLabel] ?? '';
-    wanted.push({ role: 'mirror', name: obj.metadata.name, originalName, cluster, subsets: currentSubsets(obj), labels: {}, keep: true });
+  for (const obj of owned) {
+    const cluster = clusterOf(obj, options, view.clusters);
+    if (cluster === undefined || (!view.unreadable.has(cluster) && !view.frozen.has(obj.metadata.name))) continue;
+    const originalName = obj.metadata.labels?.[options.originalNameLabel] ?? '';
+    wanted.push({ role: 'mirror', name: obj.metadata.name, originalName, cluster, subsets: normalizeSubsets(obj.subsets).subsets, labels: {}, keep: true });
   }
 
-  const byOriginal = new Map<string, Subset[]>();
-  for (const w of wanted) {
-    if (!w.originalName) continue;
-    byOriginal.set(w.originalName, [...(byOriginal.get(w.originalName) ?? []), ...w.subsets]);
-  }
-  for (const [originalName, parts] of byOriginal) {
-    const subsets = normalizeSubsets(parts).subsets;
+  const byOriginal = new Map<string, Wanted[]>();
+  for (const w of wanted) if (w.originalName) byOriginal.set(w.originalName, [...(byOriginal.get(w.originalName) ?? []), w]);
+  for (const [originalName, mirrors] of byOriginal) {
+    const subsets = normalizeSubsets(mirrors.flatMap((m) => m.subsets)).subsets;
     // An aggregate with no address left is deleted, as in the original.
     if (addressCount(subsets) === 0) continue;
     wanted.push({ role: 'aggregate', name: originalName, originalName, subsets, labels: labelsFor(options, originalName), keep: false });
@@ -64,69 +52,41 @@ function wantedObjects(options: PlanOptions, view: SourceView, owned: Map<string
   return wanted;
 }
 
-function describe(w: Wanted): string {
-  return w.role === 'mirror' ? `the mirror of ${w.originalName} from cluster ${w.cluster}` : `the aggregate of ${w.originalName}`;
-}
-
 export function planTarget(options: PlanOptions, view: SourceView, target: string, items: EndpointsObject[]): TargetPlan {
   const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
-  const namespace = options.namespace;
-  const owned = new Map<string, EndpointsObject>();
-  const foreign = new Set<string>();
-  for (const obj of items) {
-    if (isOwned(obj, options)) owned.set(obj.metadata.name, obj);
-    else foreign.add(obj.metadata.name);
-  }
+  const current = new Map(items.map((obj) => [obj.metadata.name, obj]));
+  const owned = items.filter((obj) => isOwned(obj, options));
 
   const byName = new Map<string, Wanted[]>();
   for (const w of wantedObjects(options, view, owned)) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
 
-  for (const [name, list] of byName) {
-    const problem = (code: Problem['code'], message: string) => result.problems.push({ code, cluster: target, namespace, name, message });
+  const names = new Set([...byName.keys(), ...owned.map((o) => o.metadata.name)]);
+  for (const name of names) {
+    const problem = (code: Problem['code'], message: string) => result.problems.push({ code, cluster: target, namespace: options.namespace, name, message });
+    const list = byName.get(name) ?? [];
     if (list.length > 1) {
       // Never let two wanted objects take turns on one name: leave it alone.
       problem('name-collision', `${name} is wanted as ${list.map(describe).sort().join(' and as ')}; neither is written`);
       continue;
     }
-    const w = list[0]!;
-    if (w.keep) continue;
-    if (foreign.has(name)) {
-      problem('conflict', `Endpoints ${namespace}/${name} exists without label ${options.ownerLabel.key}=${options.ownerLabel.value}; ${describe(w)} is not written and the object is left untouched`);
-      continue;
+    if (list[0]?.keep) continue;
+    const decision = decide(options, target, list[0], current.get(name), view.clusters);
+    switch (decision.action) {
+      case 'none':
+        break;
+      case 'conflict':
+        problem('conflict', decision.message);
+        break;
+      case 'create':
+        result.creates.push(decision.change);
+        break;
+      case 'update':
+        result.updates.push(decision.change);
+        break;
+      case 'delete':
+        result.deletes.push(decision.change);
+        break;
     }
-    const change: Change = { target, role: w.role, namespace, name, originalName: w.originalName, ...(w.cluster ? { cluster: w.cluster } : {}) };
-    const current = owned.get(name);
-    if (!current) {
-      const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace, labels: w.labels }, subsets: toRawSubsets(w.subsets) };
-      result.creates.push({ ...change, after: w.subsets, object });
-      continue;
-    }
-    const before = currentSubsets(current);
-    if (equal(before, w.subsets) && equal(current.metadata.labels ?? {}, w.labels)) continue;
-    // Keep metadata mefi does not manage (annotations, finalizers): a PUT replaces the whole object.
-    const { managedFields: _managedFields, ...metadata } = current.metadata;
-    const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { ...metadata, labels: w.labels }, subsets: toRawSubsets(w.subsets) };
-    result.updates.push({ ...change, before, after: w.subsets, object, ...resourceVersionOf(current) });
-  }
-
-  for (const [name, current] of owned) {
-    if (byName.has(name)) continue;
-    const labels = current.metadata.labels ?? {};
-    const cluster = labels[options.sourceClusterLabel];
-    result.deletes.push({
-      target,
-      role: cluster === undefined ? 'aggregate' : 'mirror',
-      namespace,
-      name,
-      originalName: labels[options.originalNameLabel] ?? '',
-      ...(cluster !== undefined ? { cluster } : {}),
-      before: currentSubsets(current),
-      ...resourceVersionOf(current),
-    });
   }
   return result;
-}
-
-function resourceVersionOf(obj: EndpointsObject): { resourceVersion?: string } {
-  return obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {};
 }

@@ -95,6 +95,8 @@ export interface Change {
   /** Normalized subsets now (updates, deletes) and after (creates, updates). */
   before?: Subset[];
   after?: Subset[];
+  /** Labels now (updates, deletes): with object.metadata.labels, what a diff shows. */
+  beforeLabels?: Record<string, string>;
   /** The object to send (creates, updates): for updates it carries the resourceVersion read. */
   object?: EndpointsObject;
   /** The resourceVersion the write is conditional on (updates, deletes). */

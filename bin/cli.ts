@@ -1,0 +1,71 @@
+// mefi: parse flags, call lib, print, exit. No logic lives here.
+
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { execute, prepare } from '../lib/command.ts';
+import { ConfigError, formatIssue } from '../lib/config.ts';
+import { createLogger, parseLevel, type LogFormat } from '../lib/log.ts';
+import { render, type Format } from '../lib/report.ts';
+import { ExitCode } from '../lib/run.ts';
+import { resolveSettings, type Flags } from '../lib/settings.ts';
+
+function usageError(message: string): never {
+  process.stderr.write(`mefi: ${message}\nRun mefi --help for usage.\n`);
+  process.exit(ExitCode.usage);
+}
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('mefi')
+  .usage('$0 <command> [options]\n\nMirror labelled Endpoints of every cluster into the target cluster and merge them into one aggregate per name.')
+  .env('MEFI')
+  .option('config', { alias: 'c', type: 'string', default: '/etc/gce/mefi.yaml', describe: 'config file (the original mefi\'s default path)' })
+  .option('local', { type: 'string', array: true, describe: 'target cluster(s) to write into, or all; default: clusters with type: local' })
+  .option('remote-filter', { type: 'string', default: 'isMefiRemote=true', describe: 'label selector of source Endpoints' })
+  .option('local-filter', { type: 'string', default: 'isMefiLocal', describe: 'ownership label key (value true) or key=value on what mefi writes' })
+  .option('original-filter', { type: 'string', default: 'isMefiOriginalName', describe: 'label key carrying the source name' })
+  .option('source-cluster-label', { type: 'string', default: 'multicluster.kubernetes.io/source-cluster', describe: 'label key carrying a mirror\'s source cluster' })
+  .option('mefi-namespace', { alias: 'n', type: 'string', default: 'mefi-system', describe: 'namespace mefi writes into in each target' })
+  .option('output', { alias: 'o', choices: ['table', 'json', 'yaml'] as const, default: 'table' as const, describe: 'report format on stdout' })
+  .option('concurrency', { type: 'number', default: 8, describe: 'requests in flight at once, per target for writes' })
+  .option('request-timeout', { type: 'string', default: '30s', describe: 'timeout of each API request' })
+  .option('page-size', { type: 'number', default: 500, describe: 'items per list page (0: unpaginated)' })
+  .option('policy', { choices: ['sync', 'upsert-only'], default: 'sync', describe: 'upsert-only never deletes' })
+  .option('log-level', { alias: 'v', type: 'string', default: 'info', describe: 'debug, info, warn or error' })
+  .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'log lines on stderr' })
+  .option('log-output', { choices: ['stderr', 'stdout'], default: 'stderr', describe: 'where logs go (the original\'s flag)' })
+  .option('k8s-rest-config-qps', { alias: 'q', type: 'number', hidden: true, describe: 'accepted for compatibility; concurrency bounds load now' })
+  .option('k8s-rest-config-burst', { alias: 'b', type: 'number', hidden: true, describe: 'accepted for compatibility' })
+  .command('sync', 'plan and apply: create, update and delete mirrors and aggregates', (y) =>
+    y.option('dry-run', { type: 'boolean', default: false, describe: 'print the plan, write nothing' }),
+  )
+  .command('diff', 'print the drift as a unified diff; exit 1 if there is any (for CI)')
+  .demandCommand(1, 'Name a command: sync or diff.')
+  .strict()
+  .exitProcess(false)
+  .fail((msg, err) => usageError(msg ?? err?.message ?? 'invalid usage'))
+  .help()
+  .version();
+
+const argv = await cli.parseAsync();
+if (argv.help || argv.version) process.exit(ExitCode.ok);
+const command = String(argv._[0]) as 'sync' | 'diff';
+
+const level = parseLevel(argv.logLevel);
+if (!level) usageError(`--log-level: ${JSON.stringify(argv.logLevel)} is not debug, info, warn or error`);
+const logStream = argv.logOutput === 'stdout' ? process.stdout : process.stderr;
+const log = createLogger(level, argv.logFormat as LogFormat, (line) => logStream.write(line));
+
+try {
+  const settings = resolveSettings(argv as unknown as Flags);
+  const prepared = prepare(settings);
+  const { result, exitCode } = await execute(command, settings, Boolean(argv.dryRun), prepared, log);
+  process.stdout.write(render(argv.output as Format, command, result, exitCode));
+  process.exitCode = exitCode;
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`mefi: invalid configuration:\n${err.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);
+    process.exit(ExitCode.usage);
+  }
+  log.error('run failed', { error: (err as Error).stack ?? String(err) });
+  process.exitCode = ExitCode.partial;
+}

@@ -1,0 +1,86 @@
+// Apply a plan: only its calls, bounded per target, each conditional on the
+// resourceVersion that was read. A conflict (someone wrote in between) is
+// decided again from fresh state, once, by the planner's own rule; what still
+// fails is reported and left to the next run.
+
+import pLimit from 'p-limit';
+import { ApiError, type KubeClient } from './kube/client.ts';
+import { createEndpoints, deleteEndpoints, getEndpoints, replaceEndpoints } from './kube/endpoints.ts';
+import { decide, desiredOf } from './plan/object.ts';
+import type { Change, EndpointsObject, Plan, PlanOptions } from './plan/index.ts';
+
+export type Action = 'create' | 'update' | 'delete';
+
+export interface Outcome {
+  action: Action;
+  change: Change;
+  /** done: the call succeeded; skipped: fresh state needed nothing, or a foreign object holds the name; failed: left to the next run. */
+  result: 'done' | 'skipped' | 'failed';
+  /** What the retry did, or why the write failed. */
+  message?: string;
+  retried: boolean;
+}
+
+export interface ApplySettings {
+  options: PlanOptions;
+  concurrency: number;
+  /** Every configured cluster: to recognise the original mefi's unlabelled mirrors. */
+  clusters: string[];
+}
+
+const isStatus = (err: unknown, status: number) => err instanceof ApiError && err.status === status;
+
+async function send(client: KubeClient, options: PlanOptions, action: Action, change: Change): Promise<void> {
+  if (action === 'create') await createEndpoints(client, options.namespace, change.object!);
+  else if (action === 'update') await replaceEndpoints(client, options.namespace, change.object!);
+  else {
+    try {
+      await deleteEndpoints(client, options.namespace, change.name, change.resourceVersion);
+    } catch (err) {
+      if (!isStatus(err, 404)) throw err; // already gone is what we wanted
+    }
+  }
+}
+
+async function fresh(client: KubeClient, change: Change): Promise<EndpointsObject | undefined> {
+  try {
+    return await getEndpoints(client, change.namespace, change.name);
+  } catch (err) {
+    if (isStatus(err, 404)) return undefined;
+    throw err;
+  }
+}
+
+async function applyOne(client: KubeClient, s: ApplySettings, action: Action, change: Change): Promise<Outcome> {
+  try {
+    await send(client, s.options, action, change);
+    return { action, change, result: 'done', retried: false };
+  } catch (err) {
+    // 409: changed since read (update, delete) or created meanwhile (create). 404 on update: deleted meanwhile.
+    const stale = isStatus(err, 409) || (action === 'update' && isStatus(err, 404));
+    if (!stale) return { action, change, result: 'failed', message: (err as Error).message, retried: false };
+  }
+  try {
+    const current = await fresh(client, change);
+    const decision = decide(s.options, change.target, action === 'delete' ? undefined : desiredOf(change), current, s.clusters);
+    if (decision.action === 'none') return { action, change, result: 'skipped', message: 'already as wanted when read again', retried: true };
+    if (decision.action === 'conflict') return { action, change, result: 'skipped', message: decision.message, retried: true };
+    await send(client, s.options, decision.action, decision.change);
+    return { action, change, result: 'done', message: `retried as ${decision.action} from fresh state`, retried: true };
+  } catch (err) {
+    return { action, change, result: 'failed', message: `${(err as Error).message} (after one retry from fresh state; the next run will try again)`, retried: true };
+  }
+}
+
+export async function applyPlan(plan: Plan, clients: Map<string, KubeClient>, s: ApplySettings): Promise<Outcome[]> {
+  const limits = new Map<string, ReturnType<typeof pLimit>>();
+  const run = (action: Action, change: Change) => {
+    let limit = limits.get(change.target);
+    if (!limit) limits.set(change.target, (limit = pLimit(s.concurrency)));
+    return limit(() => applyOne(clients.get(change.target)!, s, action, change));
+  };
+  // Writes before deletes: a renamed or moved address is added before the old one goes.
+  const writes = await Promise.all([...plan.creates.map((c) => run('create', c)), ...plan.updates.map((c) => run('update', c))]);
+  const deletes = await Promise.all(plan.deletes.map((c) => run('delete', c)));
+  return [...writes, ...deletes];
+}

@@ -1,0 +1,288 @@
+// mefi.yaml: load, validate, and say exactly where it is wrong.
+//
+// The original mefi's format loads unchanged (clusters with name, url or
+// server, token, ca or CA as base64 PEM, type local|remote), and so do
+// kubeconfig (+ context), inCluster, tokenFile and caFile.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isDNS1123Label } from './names.ts';
+
+export type Connection =
+  | { kind: 'url'; url: string; token?: string; tokenFile?: string; caData?: string; caFile?: string; insecureSkipTLSVerify: boolean }
+  | { kind: 'kubeconfig'; path: string; context?: string; insecureSkipTLSVerify: boolean }
+  | { kind: 'inCluster' };
+
+export interface ClusterConfig {
+  name: string;
+  type: 'local' | 'remote';
+  connection: Connection;
+  /** Namespaces to read sources from; all when absent. */
+  namespaces?: string[];
+}
+
+export interface Config {
+  file: string;
+  clusters: ClusterConfig[];
+}
+
+export interface ConfigIssue {
+  file: string;
+  line?: number;
+  field?: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export function formatIssue(i: ConfigIssue): string {
+  return `${i.file}${i.line ? `:${i.line}` : ''}: ${i.field ? `${i.field}: ` : ''}${i.message}`;
+}
+
+type Path = (string | number)[];
+
+const clusterFields = new Map<string, string>([
+  ['name', 'name'],
+  ['type', 'type'],
+  ['url', 'url'],
+  ['server', 'url'], // the original's first format
+  ['token', 'token'],
+  ['tokenFile', 'tokenFile'],
+  ['ca', 'ca'],
+  ['CA', 'ca'], // the original's first format
+  ['caFile', 'caFile'],
+  ['insecureSkipTLSVerify', 'insecureSkipTLSVerify'],
+  ['kubeconfig', 'kubeconfig'],
+  ['context', 'context'],
+  ['inCluster', 'inCluster'],
+  ['namespaces', 'namespaces'],
+]);
+
+function fieldName(p: Path): string {
+  return p.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${k}` : k), '');
+}
+
+class Checker {
+  readonly issues: ConfigIssue[] = [];
+  readonly file: string;
+  readonly doc: Document;
+  readonly lines: LineCounter;
+  constructor(file: string, doc: Document, lines: LineCounter) {
+    this.file = file;
+    this.doc = doc;
+    this.lines = lines;
+  }
+
+  /** The line of the node at p, or of its nearest ancestor that exists. */
+  line(p: Path): number | undefined {
+    for (let n = p.length; n >= 0; n--) {
+      const node = n === 0 ? this.doc.contents : this.doc.getIn(p.slice(0, n), true);
+      const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+      if (range) return this.lines.linePos(range[0]).line;
+    }
+    return undefined;
+  }
+
+  fail(p: Path, message: string): void {
+    this.issues.push({ file: this.file, line: this.line(p), field: fieldName(p) || undefined, message });
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(c: Checker, p: Path, v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.trim() === '') {
+    c.fail(p, `must be a non-empty string, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  return v.trim();
+}
+
+function bool(c: Checker, p: Path, v: unknown): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') {
+    c.fail(p, `must be true or false, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  return v;
+}
+
+function decodeCA(c: Checker, p: Path, v: string): string | undefined {
+  const pem = Buffer.from(v.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(v) || !pem.includes('-----BEGIN CERTIFICATE-----')) {
+    c.fail(p, 'must be a base64-encoded PEM certificate (as in a kubeconfig\'s certificate-authority-data)');
+    return undefined;
+  }
+  return pem;
+}
+
+function checkFile(c: Checker, p: Path, file: string, what: string): string {
+  try {
+    readFileSync(file);
+  } catch (err) {
+    c.fail(p, `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return file;
+}
+
+function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string): ClusterConfig | undefined {
+  const at = (...rest: Path): Path => ['clusters', i, ...rest];
+  if (!isPlainObject(raw)) {
+    c.fail(at(), 'must be a mapping with at least name and a way to connect');
+    return undefined;
+  }
+  const v: Record<string, unknown> = {};
+  const key: Record<string, string> = {};
+  for (const [k, value] of Object.entries(raw)) {
+    const canonical = clusterFields.get(k);
+    if (!canonical) {
+      c.fail(at(k), `unknown field; expected one of ${[...new Set(clusterFields.values())].join(', ')}`);
+      continue;
+    }
+    if (canonical in v) {
+      c.fail(at(k), `given twice (as ${key[canonical]} and ${k})`);
+      continue;
+    }
+    v[canonical] = value;
+    key[canonical] = k;
+  }
+  const field = (name: string) => at(key[name] ?? name);
+  const resolve = (f: string) => path.resolve(baseDir, f);
+  const issuesBefore = c.issues.length;
+
+  const name = str(c, field('name'), v.name);
+  if (v.name === undefined) c.fail(at(), 'name is required');
+  else if (name !== undefined && !isDNS1123Label(name)) {
+    c.fail(field('name'), `${JSON.stringify(name)} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit)`);
+  }
+  const type = v.type ?? 'remote';
+  if (type !== 'local' && type !== 'remote') c.fail(field('type'), `must be local or remote, got ${JSON.stringify(type)}`);
+
+  const insecure = bool(c, field('insecureSkipTLSVerify'), v.insecureSkipTLSVerify) ?? false;
+  const styles = [
+    v.url !== undefined && 'url',
+    v.kubeconfig !== undefined && 'kubeconfig',
+    v.inCluster !== undefined && v.inCluster !== false && 'inCluster',
+  ].filter(Boolean);
+  let connection: Connection | undefined;
+  if (styles.length !== 1) {
+    c.fail(at(), styles.length === 0 ? 'needs one way to connect: url (with token or tokenFile), kubeconfig, or inCluster: true' : `has ${styles.join(' and ')}: give only one way to connect`);
+  } else if (styles[0] === 'url') {
+    const url = str(c, field('url'), v.url);
+    if (url !== undefined && !/^https:\/\/[^/\s]+/.test(url)) c.fail(field('url'), `must be an https:// URL, got ${JSON.stringify(url)}`);
+    if (v.token !== undefined && v.tokenFile !== undefined) c.fail(field('tokenFile'), 'give token or tokenFile, not both');
+    if (v.ca !== undefined && v.caFile !== undefined) c.fail(field('caFile'), 'give ca or caFile, not both');
+    const token = str(c, field('token'), v.token);
+    const tokenFile = str(c, field('tokenFile'), v.tokenFile);
+    const ca = str(c, field('ca'), v.ca);
+    const caFile = str(c, field('caFile'), v.caFile);
+    if (v.token === undefined && v.tokenFile === undefined) c.fail(at(), 'url needs token or tokenFile');
+    connection = {
+      kind: 'url',
+      url: url ?? '',
+      ...(token ? { token } : {}),
+      ...(tokenFile ? { tokenFile: checkFile(c, field('tokenFile'), resolve(tokenFile), 'token file') } : {}),
+      ...(ca ? { caData: decodeCA(c, field('ca'), ca) } : {}),
+      ...(caFile ? { caFile: checkFile(c, field('caFile'), resolve(caFile), 'CA file') } : {}),
+      insecureSkipTLSVerify: insecure,
+    };
+  } else if (styles[0] === 'kubeconfig') {
+    for (const f of ['token', 'tokenFile', 'ca', 'caFile']) if (v[f] !== undefined) c.fail(field(f), 'does not go with kubeconfig (the kubeconfig carries the credentials)');
+    const file = str(c, field('kubeconfig'), v.kubeconfig);
+    const context = str(c, field('context'), v.context);
+    connection = { kind: 'kubeconfig', path: file ? checkFile(c, field('kubeconfig'), resolve(file), 'kubeconfig') : '', ...(context ? { context } : {}), insecureSkipTLSVerify: insecure };
+  } else {
+    if (v.inCluster !== true) c.fail(field('inCluster'), `must be true, got ${JSON.stringify(v.inCluster)}`);
+    for (const f of ['token', 'tokenFile', 'ca', 'caFile', 'context']) if (v[f] !== undefined) c.fail(field(f), 'does not go with inCluster');
+    connection = { kind: 'inCluster' };
+  }
+  if (v.context !== undefined && styles[0] !== 'kubeconfig') c.fail(field('context'), 'needs kubeconfig');
+
+  let namespaces: string[] | undefined;
+  if (v.namespaces !== undefined) {
+    if (!Array.isArray(v.namespaces) || v.namespaces.length === 0) {
+      c.fail(field('namespaces'), 'must be a non-empty list of namespace names');
+    } else {
+      namespaces = [];
+      v.namespaces.forEach((ns, j) => {
+        if (typeof ns !== 'string' || !isDNS1123Label(ns)) c.fail([...field('namespaces'), j], `${JSON.stringify(ns)} is not a valid namespace name`);
+        else if (namespaces!.includes(ns)) c.fail([...field('namespaces'), j], `${ns} is listed twice`);
+        else namespaces!.push(ns);
+      });
+    }
+  }
+  if (c.issues.length > issuesBefore || !connection || !name) return undefined;
+  return { name, type: type as ClusterConfig['type'], connection, ...(namespaces ? { namespaces } : {}) };
+}
+
+/** Parse and validate; throws ConfigError listing every problem found. */
+export function parseConfig(text: string, file: string): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, message: `invalid YAML: ${e.message.split('\n')[0]}` })));
+  }
+  const c = new Checker(file, doc, lines);
+  const root: unknown = doc.toJS();
+  if (!isMap(doc.contents) || !isPlainObject(root)) {
+    throw new ConfigError([{ file, line: c.line([]), message: 'must be a mapping with a clusters list' }]);
+  }
+  for (const k of Object.keys(root)) if (k !== 'clusters') c.fail([k], 'unknown field; expected clusters');
+  const clusters: ClusterConfig[] = [];
+  if (!isSeq(doc.get('clusters', true)) || !Array.isArray(root.clusters) || root.clusters.length === 0) {
+    c.fail(['clusters'], 'must be a non-empty list of clusters');
+  } else {
+    const seen = new Map<string, number>();
+    root.clusters.forEach((raw: unknown, i: number) => {
+      const cluster = loadCluster(c, i, raw, path.dirname(path.resolve(file)));
+      if (!cluster) return;
+      const first = seen.get(cluster.name);
+      if (first !== undefined) c.fail(['clusters', i, 'name'], `duplicate cluster name ${cluster.name} (first at clusters[${first}])`);
+      else seen.set(cluster.name, i);
+      clusters.push(cluster);
+    });
+  }
+  if (c.issues.length > 0) throw new ConfigError(c.issues);
+  return { file, clusters };
+}
+
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ file, message: `cannot read config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+  }
+  return parseConfig(text, file);
+}
+
+/**
+ * The targets of a run: --local names (or all), else the clusters marked
+ * type: local.
+ */
+export function selectTargets(config: Config, local: string[] | undefined): string[] {
+  const names = config.clusters.map((c) => c.name);
+  const issue = (message: string): ConfigIssue => ({ file: config.file, field: '--local', message });
+  if (local && local.length > 0) {
+    if (local.includes('all')) return names;
+    const unknown = local.filter((n) => !names.includes(n));
+    if (unknown.length > 0) throw new ConfigError([issue(`names no configured cluster: ${unknown.join(', ')} (configured: ${names.join(', ')})`)]);
+    return [...new Set(local)].sort();
+  }
+  const marked = config.clusters.filter((c) => c.type === 'local').map((c) => c.name);
+  if (marked.length === 0) {
+    throw new ConfigError([{ file: config.file, field: 'clusters', message: 'no target: mark a cluster type: local, or pass --local NAME (or all)' }]);
+  }
+  return marked.sort();
+}

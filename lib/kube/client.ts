@@ -1,0 +1,127 @@
+// The one place mefi speaks HTTP to an API server: plain JSON in and out, a
+// timeout on every request, typed errors that name the cluster, verb and
+// resource, a count of calls by verb, and the server's Warning headers.
+// Authentication comes from client-node's KubeConfig.
+
+import { HttpMethod, RequestContext } from '@kubernetes/client-node';
+import { fetch, type Dispatcher } from 'undici';
+import { readTokenFile, type Connection } from './connect.ts';
+
+export type Verb = 'list' | 'get' | 'create' | 'update' | 'delete';
+
+export interface RequestSpec {
+  verb: Verb;
+  /** For messages: "endpoints". */
+  resource: string;
+  namespace?: string;
+  name?: string;
+  path: string;
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+}
+
+/** A failed call, said the way an operator wants to read it. */
+export class ApiError extends Error {
+  readonly cluster: string;
+  readonly verb: Verb;
+  readonly resource: string;
+  readonly namespace?: string;
+  readonly objectName?: string;
+  /** HTTP status; 0 when no response came (timeout, refused, TLS). */
+  readonly status: number;
+  readonly reason: string;
+
+  constructor(spec: RequestSpec, cluster: string, status: number, reason: string, detail: string) {
+    const where = spec.name ? `${spec.namespace}/${spec.name}` : spec.namespace ? `in namespace ${spec.namespace}` : 'in all namespaces';
+    super(`cluster ${cluster}: ${spec.verb} ${spec.resource} ${where}: ${reason}${detail ? `: ${detail}` : ''}`);
+    this.name = 'ApiError';
+    this.cluster = cluster;
+    this.verb = spec.verb;
+    this.resource = spec.resource;
+    if (spec.namespace !== undefined) this.namespace = spec.namespace;
+    if (spec.name !== undefined) this.objectName = spec.name;
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export interface ClientOptions {
+  requestTimeoutMs: number;
+}
+
+export class KubeClient {
+  readonly cluster: string;
+  /** Calls made, by verb: for the run summary and for tests. */
+  readonly calls: Record<Verb, number> = { list: 0, get: 0, create: 0, update: 0, delete: 0 };
+  readonly warnings = new Set<string>();
+  private readonly connection: Connection;
+  private readonly options: ClientOptions;
+
+  constructor(connection: Connection, options: ClientOptions) {
+    this.cluster = connection.cluster;
+    this.connection = connection;
+    this.options = options;
+  }
+
+  get writes(): number {
+    return this.calls.create + this.calls.update + this.calls.delete;
+  }
+
+  async request<T>(spec: RequestSpec): Promise<T> {
+    const url = new URL(this.connection.server + spec.path);
+    for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
+    const method = { list: HttpMethod.GET, get: HttpMethod.GET, create: HttpMethod.POST, update: HttpMethod.PUT, delete: HttpMethod.DELETE }[spec.verb];
+    const context = new RequestContext(url.toString(), method);
+    this.calls[spec.verb]++;
+
+    let response;
+    try {
+      await this.connection.kubeConfig.applySecurityAuthentication(context);
+      const headers: Record<string, string> = { ...context.getHeaders(), accept: 'application/json' };
+      if (this.connection.tokenFile) headers.Authorization = `Bearer ${readTokenFile(this.connection.tokenFile)}`;
+      if (spec.body !== undefined) headers['content-type'] = 'application/json';
+      response = await fetch(url, {
+        method,
+        headers,
+        ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}),
+        dispatcher: context.getDispatcher() as Dispatcher | undefined,
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+      });
+    } catch (err) {
+      throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), '');
+    }
+
+    const warning = response.headers.get('warning');
+    if (warning) for (const w of parseWarnings(warning)) this.warnings.add(w);
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (err) {
+      throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), 'while reading the response');
+    }
+    if (response.ok) return JSON.parse(text) as T;
+    let status: { reason?: string; message?: string } = {};
+    try {
+      status = JSON.parse(text);
+    } catch {
+      // Not a Status object (a proxy in the way): the HTTP status says enough.
+    }
+    throw new ApiError(spec, this.cluster, response.status, status.reason || `HTTP ${response.status}`, status.message ?? text.slice(0, 200));
+  }
+}
+
+function describeNetworkError(err: unknown, timeoutMs: number): string {
+  const e = err as Error & { cause?: Error & { code?: string } };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs / 1000}s (--request-timeout)`;
+  const cause = e.cause;
+  if (cause?.code) return `${cause.code}${cause.message && !cause.message.includes(cause.code) ? ` (${cause.message})` : cause.message ? `: ${cause.message}` : ''}`;
+  return cause?.message ?? e.message;
+}
+
+/** `299 - "text"` entries, comma-separated (RFC 7234 warn-value). */
+export function parseWarnings(header: string): string[] {
+  const out: string[] = [];
+  const re = /\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"/g;
+  for (let m = re.exec(header); m; m = re.exec(header)) out.push(m[1]!.replace(/\\(.)/g, '$1'));
+  return out;
+}

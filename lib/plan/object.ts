@@ -1,0 +1,109 @@
+// One name in the target: what it should be, what it is, what to do. Used by
+// the planner for every name, and by apply to retry a conflicted write from
+// fresh state with the same rules.
+
+import equal from 'fast-deep-equal';
+import { normalizeSubsets, toRawSubsets } from './normalize.ts';
+import type { Change, EndpointsObject, PlanOptions, Role, Subset } from './types.ts';
+
+export interface Desired {
+  role: Role;
+  name: string;
+  originalName: string;
+  cluster?: string;
+  subsets: Subset[];
+  labels: Record<string, string>;
+}
+
+export type Decision =
+  | { action: 'none' }
+  | { action: 'create' | 'update' | 'delete'; change: Change }
+  | { action: 'conflict'; message: string };
+
+export function isOwned(obj: EndpointsObject, options: PlanOptions): boolean {
+  return obj.metadata.labels?.[options.ownerLabel.key] === options.ownerLabel.value;
+}
+
+export function describe(d: { role: Role; originalName: string; cluster?: string }): string {
+  return d.role === 'mirror' ? `the mirror of ${d.originalName} from cluster ${d.cluster}` : `the aggregate of ${d.originalName}`;
+}
+
+/**
+ * The source cluster of an owned object, or undefined for an aggregate. The
+ * original mefi labelled mirrors without their cluster: a name of the form
+ * <original>-<known cluster> says it.
+ */
+export function clusterOf(obj: EndpointsObject, options: PlanOptions, known: Iterable<string>): string | undefined {
+  const labels = obj.metadata.labels ?? {};
+  const labelled = labels[options.sourceClusterLabel];
+  if (labelled !== undefined) return labelled;
+  const original = labels[options.originalNameLabel];
+  if (!original) return undefined;
+  for (const c of known) if (obj.metadata.name === `${original}-${c}`) return c;
+  return undefined;
+}
+
+function rv(obj: EndpointsObject): { resourceVersion?: string } {
+  return obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {};
+}
+
+export function decide(
+  options: PlanOptions,
+  target: string,
+  desired: Desired | undefined,
+  current: EndpointsObject | undefined,
+  known: Iterable<string>,
+): Decision {
+  const namespace = options.namespace;
+  if (current && !isOwned(current, options)) {
+    if (!desired) return { action: 'none' };
+    return {
+      action: 'conflict',
+      message: `Endpoints ${namespace}/${current.metadata.name} exists without label ${options.ownerLabel.key}=${options.ownerLabel.value}; ${describe(desired)} is not written and the object is left untouched`,
+    };
+  }
+  if (!desired) {
+    if (!current) return { action: 'none' };
+    const labels = current.metadata.labels ?? {};
+    const cluster = clusterOf(current, options, known);
+    return {
+      action: 'delete',
+      change: {
+        target,
+        role: cluster === undefined ? 'aggregate' : 'mirror',
+        namespace,
+        name: current.metadata.name,
+        originalName: labels[options.originalNameLabel] ?? '',
+        ...(cluster !== undefined ? { cluster } : {}),
+        before: normalizeSubsets(current.subsets).subsets,
+        beforeLabels: labels,
+        ...rv(current),
+      },
+    };
+  }
+  const change: Change = { target, role: desired.role, namespace, name: desired.name, originalName: desired.originalName, ...(desired.cluster ? { cluster: desired.cluster } : {}) };
+  const subsets = toRawSubsets(desired.subsets);
+  if (!current) {
+    const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: desired.name, namespace, labels: desired.labels }, subsets };
+    return { action: 'create', change: { ...change, after: desired.subsets, object } };
+  }
+  const before = normalizeSubsets(current.subsets).subsets;
+  if (equal(before, desired.subsets) && equal(current.metadata.labels ?? {}, desired.labels)) return { action: 'none' };
+  // Keep the metadata mefi does not manage (annotations, finalizers): a PUT replaces the whole object.
+  const { managedFields: _managedFields, ...metadata } = current.metadata;
+  const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { ...metadata, labels: desired.labels }, subsets };
+  return { action: 'update', change: { ...change, before, beforeLabels: current.metadata.labels ?? {}, after: desired.subsets, object, ...rv(current) } };
+}
+
+/** The Desired a create or update change was made from, for a retry. */
+export function desiredOf(change: Change): Desired | undefined {
+  if (!change.object || !change.after) return undefined;
+  return {
+    role: change.role,
+    name: change.name,
+    originalName: change.originalName,
+    ...(change.cluster ? { cluster: change.cluster } : {}),
+    subsets: change.after,
+    labels: (change.object.metadata.labels ?? {}) as Record<string, string>,
+  };
+}

@@ -1,0 +1,50 @@
+// Read the world: every cluster's sources, every target's mefi namespace.
+// Concurrent and bounded; a cluster that fails becomes an outcome, not a throw.
+
+import pLimit from 'p-limit';
+import type { ClusterConfig } from './config.ts';
+import type { KubeClient } from './kube/client.ts';
+import { listEndpoints } from './kube/endpoints.ts';
+import type { EndpointsObject, PlanInput, ReadOutcome } from './plan/index.ts';
+
+export interface ReadSettings {
+  /** Label selector for sources (--remote-filter). */
+  remoteFilter: string;
+  /** The namespace mefi owns in each target. */
+  namespace: string;
+  targets: string[];
+  concurrency: number;
+  pageSize: number;
+}
+
+async function outcome(read: () => Promise<EndpointsObject[]>): Promise<ReadOutcome> {
+  try {
+    return { ok: true, items: await read() };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+export async function readWorld(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings): Promise<PlanInput> {
+  const limit = pLimit(s.concurrency);
+  const client = (name: string) => clients.get(name)!;
+
+  // Each source cluster is listed once per run, whatever the number of targets.
+  const sources = clusters.map((c) =>
+    limit(() =>
+      outcome(async () => {
+        if (!c.namespaces) return listEndpoints(client(c.name), { labelSelector: s.remoteFilter, pageSize: s.pageSize });
+        const lists = await Promise.all(c.namespaces.map((namespace) => listEndpoints(client(c.name), { namespace, labelSelector: s.remoteFilter, pageSize: s.pageSize })));
+        return lists.flat();
+      }),
+    ).then((o) => [c.name, o] as const),
+  );
+  // The whole namespace, not only owned objects: a foreign object on a wanted name must be seen.
+  const targets = s.targets.map((t) =>
+    limit(() => outcome(() => listEndpoints(client(t), { namespace: s.namespace, pageSize: s.pageSize }))).then((o) => [t, o] as const),
+  );
+  return {
+    sources: Object.fromEntries(await Promise.all(sources)),
+    targets: Object.fromEntries(await Promise.all(targets)),
+  };
+}

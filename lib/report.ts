@@ -1,0 +1,203 @@
+// What a run says: a table for people, a kubectl-diff-style patch for `mefi
+// diff`, and one stable document (json|yaml) for machines.
+
+import { createTwoFilesPatch } from 'diff';
+import { stringify } from 'yaml';
+import type { Outcome } from './apply.ts';
+import type { Change, Subset } from './plan/index.ts';
+import type { RunResult } from './run.ts';
+
+export type Format = 'table' | 'json' | 'yaml';
+export type Command = 'sync' | 'diff';
+
+export interface ReportChange {
+  action: 'create' | 'update' | 'delete';
+  target: string;
+  role: Change['role'];
+  namespace: string;
+  name: string;
+  originalName: string;
+  cluster?: string;
+  before?: Subset[];
+  after?: Subset[];
+  /** planned (dry run, diff), done, skipped or failed. */
+  result: 'planned' | Outcome['result'];
+  message?: string;
+}
+
+export interface Report {
+  apiVersion: 'mefi/v1';
+  kind: 'RunReport';
+  command: Command;
+  dryRun: boolean;
+  changes: ReportChange[];
+  unreadable: RunResult['plan']['unreadable'];
+  problems: RunResult['plan']['problems'];
+  warnings: string[];
+  summary: {
+    create: number;
+    update: number;
+    delete: number;
+    done: number;
+    skipped: number;
+    failed: number;
+    problems: number;
+    unreadable: number;
+    durationMs: number;
+    apiCalls: RunResult['calls'];
+  };
+  exitCode: number;
+}
+
+export function toReport(command: Command, r: RunResult, exitCode: number): Report {
+  const outcomes = new Map<Change, Outcome>(r.outcomes.map((o) => [o.change, o]));
+  const entry = (action: ReportChange['action']) => (c: Change): ReportChange => {
+    const o = outcomes.get(c);
+    return {
+      action,
+      target: c.target,
+      role: c.role,
+      namespace: c.namespace,
+      name: c.name,
+      originalName: c.originalName,
+      ...(c.cluster ? { cluster: c.cluster } : {}),
+      ...(c.before ? { before: c.before } : {}),
+      ...(c.after ? { after: c.after } : {}),
+      result: o ? o.result : 'planned',
+      ...(o?.message ? { message: o.message } : {}),
+    };
+  };
+  const changes = [...r.plan.creates.map(entry('create')), ...r.plan.updates.map(entry('update')), ...r.plan.deletes.map(entry('delete'))];
+  const count = (result: Outcome['result']) => r.outcomes.filter((o) => o.result === result).length;
+  return {
+    apiVersion: 'mefi/v1',
+    kind: 'RunReport',
+    command,
+    dryRun: !r.applied,
+    changes,
+    unreadable: r.plan.unreadable,
+    problems: r.plan.problems,
+    warnings: r.warnings,
+    summary: {
+      create: r.plan.creates.length,
+      update: r.plan.updates.length,
+      delete: r.plan.deletes.length,
+      done: count('done'),
+      skipped: count('skipped'),
+      failed: count('failed'),
+      problems: r.plan.problems.length,
+      unreadable: r.plan.unreadable.length,
+      durationMs: Math.round(r.durationMs),
+      apiCalls: r.calls,
+    },
+    exitCode,
+  };
+}
+
+// --- addresses, as a person reads them ----------------------------------
+
+function hostPort(ip: string, s: Subset): string {
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  if (s.ports.length === 0) return host;
+  const ports = s.ports.map((p) => `${p.port}${p.protocol === 'TCP' ? '' : `/${p.protocol}`}`).join(',');
+  return `${host}:${ports}`;
+}
+
+/** Every served endpoint as "ip:ports" → ready. */
+function endpoints(subsets: Subset[] | undefined): Map<string, boolean> {
+  const out = new Map<string, boolean>();
+  for (const s of subsets ?? []) {
+    for (const a of s.addresses) out.set(hostPort(a.ip, s), true);
+    for (const a of s.notReadyAddresses) if (!out.has(hostPort(a.ip, s))) out.set(hostPort(a.ip, s), false);
+  }
+  return out;
+}
+
+/** "+a -b ~c(not ready)": what the change does to the served addresses. */
+export function addressDelta(before: Subset[] | undefined, after: Subset[] | undefined, most = 4): string {
+  const b = endpoints(before);
+  const a = endpoints(after);
+  const items: string[] = [];
+  for (const [k, ready] of a) {
+    if (!b.has(k)) items.push(`+${k}${ready ? '' : '(not ready)'}`);
+    else if (b.get(k) !== ready) items.push(`~${k}(${ready ? 'ready' : 'not ready'})`);
+  }
+  for (const k of b.keys()) if (!a.has(k)) items.push(`-${k}`);
+  if (items.length === 0) return 'labels only';
+  const shown = items.slice(0, most).join(' ');
+  return items.length > most ? `${shown} (+${items.length - most} more)` : shown;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+function summaryLine(report: Report): string {
+  const s = report.summary;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const parts = [`${s.create} to create, ${s.update} to update, ${s.delete} to delete`];
+  if (!report.dryRun) parts.push(`${s.done} done, ${s.skipped} skipped, ${s.failed} failed`);
+  parts.push(plural(s.problems, 'problem'));
+  if (s.unreadable) parts.push(`${s.unreadable} unreadable (${report.unreadable.map((u) => `${u.cluster} as ${u.role}`).join(', ')})`);
+  const writes = s.apiCalls.create + s.apiCalls.update + s.apiCalls.delete;
+  parts.push(`${s.apiCalls.list + s.apiCalls.get} reads, ${writes} writes in ${(s.durationMs / 1000).toFixed(2)}s`);
+  return `${report.dryRun ? 'Plan (dry run)' : 'Sync'}: ${parts.join('; ')}`;
+}
+
+function trailer(report: Report): string[] {
+  const out: string[] = [];
+  for (const u of report.unreadable) out.push(`UNREADABLE ${u.cluster} (${u.role}): ${u.error}`);
+  for (const p of report.problems) out.push(`PROBLEM ${p.code} ${p.cluster}${p.namespace ? ` ${p.namespace}/${p.name}` : p.name ? ` ${p.name}` : ''}: ${p.message}`);
+  for (const w of report.warnings) out.push(`WARNING from the API server: ${w}`);
+  return out;
+}
+
+export function renderTable(report: Report): string {
+  const out: string[] = [];
+  if (report.changes.length > 0) {
+    const rows = [['ACTION', 'TARGET', 'ENDPOINTS', 'CLUSTER', ...(report.dryRun ? [] : ['RESULT']), 'ADDRESSES']];
+    for (const c of report.changes) {
+      rows.push([
+        c.action,
+        c.target,
+        `${c.namespace}/${c.name}`,
+        c.role === 'aggregate' ? '(aggregate)' : (c.cluster ?? '-'),
+        ...(report.dryRun ? [] : [c.result + (c.result !== 'done' && c.message ? `: ${c.message}` : '')]),
+        addressDelta(c.before, c.after),
+      ]);
+    }
+    out.push(table(rows), '');
+  } else {
+    out.push('No changes: every target is in sync.', '');
+  }
+  const t = trailer(report);
+  if (t.length) out.push(...t, '');
+  out.push(summaryLine(report));
+  return out.join('\n') + '\n';
+}
+
+/** kubectl diff's form: a unified diff per object, current (a/) to wanted (b/). */
+export function renderDiff(report: Report, r: RunResult): string {
+  const out: string[] = [];
+  const all = [...r.plan.creates, ...r.plan.updates, ...r.plan.deletes];
+  for (const c of all) {
+    const path = `${c.target}/${c.namespace}/endpoints/${c.name}`;
+    const doc = (labels: Record<string, string> | undefined, subsets: Subset[] | undefined) =>
+      stringify({ metadata: { name: c.name, namespace: c.namespace, labels }, subsets }, { sortMapEntries: true });
+    const before = c.before ? doc(c.beforeLabels, c.before) : '';
+    const after = c.object ? doc(c.object.metadata.labels as Record<string, string>, c.after) : '';
+    out.push(createTwoFilesPatch(`a/${path}`, `b/${path}`, before, after, undefined, undefined, { context: 3 }).replace(/^=+\n/m, ''));
+  }
+  const t = trailer(report);
+  if (t.length) out.push(t.join('\n') + '\n');
+  out.push(summaryLine(report).replace(/^Plan \(dry run\)/, 'Diff') + '\n');
+  return out.join('');
+}
+
+export function render(format: Format, command: Command, r: RunResult, exitCode: number): string {
+  const report = toReport(command, r, exitCode);
+  if (format === 'json') return JSON.stringify(report, null, 2) + '\n';
+  if (format === 'yaml') return stringify(report);
+  return command === 'diff' ? renderDiff(report, r) : renderTable(report);
+}

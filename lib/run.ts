@@ -1,0 +1,58 @@
+// One run: read → plan → apply (unless dry) → a result to report.
+
+import { applyPlan, type Outcome } from './apply.ts';
+import type { Config } from './config.ts';
+import type { KubeClient, Verb } from './kube/client.ts';
+import { plan as makePlan, type Plan, type PlanOptions } from './plan/index.ts';
+import { readWorld, type ReadSettings } from './read.ts';
+
+export interface RunSettings extends ReadSettings {
+  options: PlanOptions;
+  dryRun: boolean;
+}
+
+export interface RunResult {
+  plan: Plan;
+  /** Empty when nothing was applied (dry run, diff). */
+  outcomes: Outcome[];
+  applied: boolean;
+  durationMs: number;
+  /** API calls made this run, all clusters together. */
+  calls: Record<Verb, number>;
+  /** Distinct Warning headers the API servers sent this run. */
+  warnings: string[];
+}
+
+function snapshot(clients: Map<string, KubeClient>): { calls: Record<Verb, number>; warnings: Set<string> } {
+  const calls: Record<Verb, number> = { list: 0, get: 0, create: 0, update: 0, delete: 0 };
+  const warnings = new Set<string>();
+  for (const c of clients.values()) {
+    for (const v of Object.keys(calls) as Verb[]) calls[v] += c.calls[v];
+    for (const w of c.warnings) warnings.add(w);
+  }
+  return { calls, warnings };
+}
+
+export async function runOnce(config: Config, clients: Map<string, KubeClient>, s: RunSettings): Promise<RunResult> {
+  const started = performance.now();
+  for (const c of clients.values()) c.warnings.clear();
+  const before = snapshot(clients).calls;
+
+  const input = await readWorld(config.clusters, clients, s);
+  const plan = makePlan(s.options, input);
+  const outcomes = s.dryRun ? [] : await applyPlan(plan, clients, { options: s.options, concurrency: s.concurrency, clusters: config.clusters.map((c) => c.name) });
+
+  const after = snapshot(clients);
+  const calls = Object.fromEntries((Object.keys(before) as Verb[]).map((v) => [v, after.calls[v] - before[v]])) as Record<Verb, number>;
+  return { plan, outcomes, applied: !s.dryRun, durationMs: performance.now() - started, calls, warnings: [...after.warnings].sort() };
+}
+
+export const ExitCode = { ok: 0, drift: 1, partial: 2, usage: 3 } as const;
+
+/** DESIGN.md §6: partial (2) outranks drift (1): a diff that could not see everything cannot say there is none. */
+export function exitCodeFor(command: 'sync' | 'diff', r: RunResult): number {
+  const partial = r.plan.unreadable.length > 0 || r.outcomes.some((o) => o.result === 'failed');
+  if (partial) return ExitCode.partial;
+  if (command === 'diff' && r.plan.creates.length + r.plan.updates.length + r.plan.deletes.length > 0) return ExitCode.drift;
+  return ExitCode.ok;
+}

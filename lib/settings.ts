@@ -1,0 +1,85 @@
+// Flags (and MEFI_* variables) → validated run settings. Every error names
+// the flag, so `mefi` exits 3 before any API call.
+
+import { ConfigError, type ConfigIssue } from './config.ts';
+import { isDNS1123Label, isLabelKey, isLabelValue } from './names.ts';
+import type { PlanOptions } from './plan/index.ts';
+import { selectorError } from './selector.ts';
+
+export interface Flags {
+  config: string;
+  remoteFilter: string;
+  localFilter: string;
+  originalFilter: string;
+  mefiNamespace: string;
+  sourceClusterLabel: string;
+  local?: string[];
+  concurrency: number;
+  requestTimeout: string;
+  pageSize: number;
+  policy: string;
+}
+
+export interface Settings {
+  configFile: string;
+  local?: string[];
+  remoteFilter: string;
+  options: PlanOptions;
+  concurrency: number;
+  requestTimeoutMs: number;
+  pageSize: number;
+}
+
+/** "30s", "1m30s", "500ms", "2h", or a bare number of seconds. */
+export function parseDuration(text: string): number | undefined {
+  const t = String(text).trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let rest = t;
+  while (rest) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
+    if (!m) return undefined;
+    total += Number(m[1]) * unit[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return t ? total : undefined;
+}
+
+export function resolveSettings(f: Flags): Settings {
+  const issues: ConfigIssue[] = [];
+  const bad = (flag: string, message: string) => issues.push({ file: 'command line', field: `--${flag}`, message });
+
+  const selector = selectorError(f.remoteFilter);
+  if (selector) bad('remote-filter', `${JSON.stringify(f.remoteFilter)} ${selector}`);
+
+  // The original took a label key and wrote it with value "true"; key=value is accepted too.
+  const [ownerKey, ownerValue = 'true', ...more] = f.localFilter.split('=');
+  if (more.length || !isLabelKey(ownerKey!) || !isLabelValue(ownerValue)) bad('local-filter', `${JSON.stringify(f.localFilter)} is not a label key or key=value`);
+  if (!isLabelKey(f.originalFilter)) bad('original-filter', `${JSON.stringify(f.originalFilter)} is not a valid label key`);
+  if (!isLabelKey(f.sourceClusterLabel)) bad('source-cluster-label', `${JSON.stringify(f.sourceClusterLabel)} is not a valid label key`);
+  if (!isDNS1123Label(f.mefiNamespace)) bad('mefi-namespace', `${JSON.stringify(f.mefiNamespace)} is not a valid namespace name`);
+  if (new Set([ownerKey, f.originalFilter, f.sourceClusterLabel]).size !== 3) bad('local-filter', 'the owner, original-name and source-cluster labels must be three different keys');
+  if (!Number.isInteger(f.concurrency) || f.concurrency < 1 || f.concurrency > 256) bad('concurrency', `must be a whole number from 1 to 256, got ${f.concurrency}`);
+  if (!Number.isInteger(f.pageSize) || f.pageSize < 0) bad('page-size', `must be a whole number, 0 for unpaginated lists, got ${f.pageSize}`);
+  const timeout = parseDuration(f.requestTimeout);
+  if (timeout === undefined || timeout <= 0) bad('request-timeout', `${JSON.stringify(f.requestTimeout)} is not a duration such as 30s or 1m`);
+  if (f.policy !== 'sync' && f.policy !== 'upsert-only') bad('policy', `must be sync or upsert-only, got ${JSON.stringify(f.policy)}`);
+  if (issues.length) throw new ConfigError(issues);
+
+  return {
+    configFile: f.config,
+    ...(f.local?.length ? { local: f.local.flatMap((l) => l.split(',')).map((l) => l.trim()).filter(Boolean) } : {}),
+    remoteFilter: f.remoteFilter,
+    options: {
+      namespace: f.mefiNamespace,
+      ownerLabel: { key: ownerKey!, value: ownerValue },
+      originalNameLabel: f.originalFilter,
+      sourceClusterLabel: f.sourceClusterLabel,
+      policy: f.policy as PlanOptions['policy'],
+    },
+    concurrency: f.concurrency,
+    requestTimeoutMs: timeout!,
+    pageSize: f.pageSize,
+  };
+}
