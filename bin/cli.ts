@@ -14,37 +14,53 @@ function usageError(message: string): never {
   process.exit(ExitCode.usage);
 }
 
+// MEFI_<OPTION> sets an option, as in the original; flags win. Only known
+// options are read, so an unrelated MEFI_* variable is not an error.
+function fromEnvironment(keys: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of keys) {
+    const value = process.env[`MEFI_${key.toUpperCase().replace(/-/g, '_')}`];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+const options = {
+  'config': { alias: 'c', type: 'string', default: '/etc/gce/mefi.yaml', describe: 'config file (the original mefi\'s default path)' },
+  'local': { type: 'string', array: true, describe: 'target cluster(s) to write into, or all; default: clusters with type: local' },
+  'remote-filter': { type: 'string', default: 'isMefiRemote=true', describe: 'label selector of source Endpoints' },
+  'local-filter': { type: 'string', default: 'isMefiLocal', describe: 'ownership label key (value true) or key=value on what mefi writes' },
+  'original-filter': { type: 'string', default: 'isMefiOriginalName', describe: 'label key carrying the source name' },
+  'source-cluster-label': { type: 'string', default: 'multicluster.kubernetes.io/source-cluster', describe: 'label key carrying a mirror\'s source cluster' },
+  'mefi-namespace': { alias: 'n', type: 'string', default: 'mefi-system', describe: 'namespace mefi writes into in each target' },
+  'output': { alias: 'o', choices: ['table', 'json', 'yaml'] as const, default: 'table' as const, describe: 'report format on stdout' },
+  'concurrency': { type: 'number', default: 8, describe: 'requests in flight at once, per target for writes' },
+  'request-timeout': { type: 'string', default: '30s', describe: 'timeout of each API request' },
+  'page-size': { type: 'number', default: 500, describe: 'items per list page (0: unpaginated)' },
+  'policy': { choices: ['sync', 'upsert-only'], default: 'sync', describe: 'upsert-only never deletes' },
+  'log-level': { alias: 'v', type: 'string', default: 'info', describe: 'debug, info, warn or error' },
+  'log-format': { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'log lines on stderr' },
+  'log-output': { choices: ['stderr', 'stdout'], default: 'stderr', describe: 'where logs go (the original\'s flag)' },
+  'k8s-rest-config-qps': { alias: 'q', type: 'number', hidden: true, describe: 'accepted for compatibility; concurrency bounds load now' },
+  'k8s-rest-config-burst': { alias: 'b', type: 'number', hidden: true, describe: 'accepted for compatibility' },
+} as const;
+
 const cli = yargs(hideBin(process.argv))
   .scriptName('mefi')
   .usage('$0 <command> [options]\n\nMirror labelled Endpoints of every cluster into the target cluster and merge them into one aggregate per name.')
-  .env('MEFI')
-  .option('config', { alias: 'c', type: 'string', default: '/etc/gce/mefi.yaml', describe: 'config file (the original mefi\'s default path)' })
-  .option('local', { type: 'string', array: true, describe: 'target cluster(s) to write into, or all; default: clusters with type: local' })
-  .option('remote-filter', { type: 'string', default: 'isMefiRemote=true', describe: 'label selector of source Endpoints' })
-  .option('local-filter', { type: 'string', default: 'isMefiLocal', describe: 'ownership label key (value true) or key=value on what mefi writes' })
-  .option('original-filter', { type: 'string', default: 'isMefiOriginalName', describe: 'label key carrying the source name' })
-  .option('source-cluster-label', { type: 'string', default: 'multicluster.kubernetes.io/source-cluster', describe: 'label key carrying a mirror\'s source cluster' })
-  .option('mefi-namespace', { alias: 'n', type: 'string', default: 'mefi-system', describe: 'namespace mefi writes into in each target' })
-  .option('output', { alias: 'o', choices: ['table', 'json', 'yaml'] as const, default: 'table' as const, describe: 'report format on stdout' })
-  .option('concurrency', { type: 'number', default: 8, describe: 'requests in flight at once, per target for writes' })
-  .option('request-timeout', { type: 'string', default: '30s', describe: 'timeout of each API request' })
-  .option('page-size', { type: 'number', default: 500, describe: 'items per list page (0: unpaginated)' })
-  .option('policy', { choices: ['sync', 'upsert-only'], default: 'sync', describe: 'upsert-only never deletes' })
-  .option('log-level', { alias: 'v', type: 'string', default: 'info', describe: 'debug, info, warn or error' })
-  .option('log-format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'log lines on stderr' })
-  .option('log-output', { choices: ['stderr', 'stdout'], default: 'stderr', describe: 'where logs go (the original\'s flag)' })
-  .option('k8s-rest-config-qps', { alias: 'q', type: 'number', hidden: true, describe: 'accepted for compatibility; concurrency bounds load now' })
-  .option('k8s-rest-config-burst', { alias: 'b', type: 'number', hidden: true, describe: 'accepted for compatibility' })
+  .options(options)
   .command('sync', 'plan and apply: create, update and delete mirrors and aggregates', (y) =>
     y.option('dry-run', { type: 'boolean', default: false, describe: 'print the plan, write nothing' }),
   )
   .command('diff', 'print the drift as a unified diff; exit 1 if there is any (for CI)')
   .demandCommand(1, 'Name a command: sync or diff.')
+  .epilog('Every option can also be set as MEFI_<OPTION>, for example MEFI_REMOTE_FILTER or MEFI_LOCAL=alpha,beta; flags win.\nExit codes: 0 ok, 1 drift (diff), 2 partial (a cluster unreadable or a write failed), 3 bad config or usage.')
   .strict()
   .exitProcess(false)
   .fail((msg, err) => usageError(msg ?? err?.message ?? 'invalid usage'))
   .help()
   .version();
+cli.config(fromEnvironment(Object.keys(options)));
 
 const argv = await cli.parseAsync();
 if (argv.help || argv.version) process.exit(ExitCode.ok);

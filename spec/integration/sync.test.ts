@@ -1,0 +1,192 @@
+// mefi sync and diff end to end, as a user runs them, against three real
+// kube-apiservers. Writes are counted from the servers' audit logs.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  auditSince,
+  clusterNames,
+  deleteEndpoints,
+  ensureNamespace,
+  getEndpoints,
+  isolation,
+  listEndpoints,
+  marks,
+  mefi,
+  putEndpoints,
+  skip,
+  subset,
+  uid,
+  writeConfig,
+  writesSince,
+} from '../support/world.ts';
+
+const ips = { alpha: '10.1', beta: '10.2', gamma: '10.3' } as Record<string, string>;
+
+/** web in every cluster: alpha has a not-ready address, gamma serves another port. */
+async function seedWeb(id: string): Promise<void> {
+  const { sourceLabels } = isolation(id);
+  await putEndpoints('alpha', `app-${id}`, 'web', { ...sourceLabels, app: 'web' }, [subset(['10.1.0.5', '10.1.0.4'], ['10.1.0.6'])]);
+  await putEndpoints('beta', `app-${id}`, 'web', { ...sourceLabels, app: 'web' }, [subset(['10.2.0.4'])]);
+  await putEndpoints('gamma', `app-${id}`, 'web', { ...sourceLabels, app: 'web' }, [subset(['10.3.0.4'], [], 9090)]);
+}
+
+async function sync(id: string, cfg: string, ...more: string[]) {
+  return mefi(['sync', '-c', cfg, ...isolation(id).args, ...more]);
+}
+
+describe('mefi sync against real API servers', { skip }, () => {
+  it('creates every mirror and the merged aggregate, then writes nothing on a second run', async () => {
+    const id = uid();
+    const { namespace } = isolation(id);
+    await ensureNamespace('alpha', namespace);
+    await seedWeb(id);
+    const cfg = writeConfig();
+
+    const m1 = marks();
+    const first = await sync(id, cfg.file, '-o', 'json');
+    assert.equal(first.code, 0, first.stderr);
+    const report = JSON.parse(first.stdout);
+    assert.equal(report.summary.create, 4);
+    assert.equal(report.summary.done, 4);
+
+    const objs = await listEndpoints('alpha', namespace);
+    assert.deepEqual(objs.map((o) => o.metadata.name), ['web', 'web-alpha', 'web-beta', 'web-gamma']);
+    const beta = objs.find((o) => o.metadata.name === 'web-beta')!;
+    // Mirrors carry mefi's labels only: the source's labels are not copied.
+    assert.deepEqual(beta.metadata.labels, { isMefiLocal: 'true', isMefiOriginalName: 'web', 'multicluster.kubernetes.io/source-cluster': 'beta' });
+    const aggregate = objs.find((o) => o.metadata.name === 'web')!;
+    assert.deepEqual(aggregate.metadata.labels, { isMefiLocal: 'true', isMefiOriginalName: 'web' });
+    assert.deepEqual(aggregate.subsets, [
+      {
+        addresses: [{ ip: '10.1.0.4' }, { ip: '10.1.0.5' }, { ip: '10.2.0.4' }],
+        notReadyAddresses: [{ ip: '10.1.0.6' }],
+        ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      },
+      { addresses: [{ ip: '10.3.0.4' }], ports: [{ name: 'http', port: 9090, protocol: 'TCP' }] },
+    ]);
+    const writes = writesSince('alpha', m1.alpha!, namespace);
+    assert.deepEqual(writes.map((w) => w.verb).sort(), ['create', 'create', 'create', 'create']);
+    for (const c of ['beta', 'gamma']) assert.equal(writesSince(c, m1[c]!, namespace).length, 0, `nothing written in ${c}`);
+
+    const m2 = marks();
+    const second = await sync(id, cfg.file);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /No changes/);
+    assert.equal(writesSince('alpha', m2.alpha!, namespace).length, 0, 'a second run on an unchanged world writes nothing');
+  });
+
+  it('converges a changed, a new, a removed and an unlabelled source in one run each', async () => {
+    const id = uid();
+    const { namespace, sourceLabels } = isolation(id);
+    await ensureNamespace('alpha', namespace);
+    await seedWeb(id);
+    const cfg = writeConfig();
+    assert.equal((await sync(id, cfg.file)).code, 0);
+
+    const step = async (what: string, change: () => Promise<void>, expectedWrites: number) => {
+      await change();
+      const m = marks();
+      const r = await sync(id, cfg.file);
+      assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+      assert.equal(writesSince('alpha', m.alpha!, namespace).length, expectedWrites, `${what}: writes`);
+      const d = await mefi(['diff', '-c', cfg.file, ...isolation(id).args]);
+      assert.equal(d.code, 0, `${what}: converged in one run, but diff says:\n${d.stdout}`);
+    };
+
+    await step('changed source', () => putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.4', '10.2.0.9'])]).then(() => {}), 2);
+    assert.ok((await getEndpoints('alpha', namespace, 'web'))!.subsets!.some((s) => s.addresses?.some((a) => a.ip === '10.2.0.9')));
+
+    await step('new source', () => putEndpoints('gamma', `app-${id}`, 'api', sourceLabels, [subset(['10.3.1.1'])]).then(() => {}), 2);
+    assert.ok(await getEndpoints('alpha', namespace, 'api-gamma'));
+    assert.ok(await getEndpoints('alpha', namespace, 'api'));
+
+    await step('removed source', () => deleteEndpoints('gamma', `app-${id}`, 'web'), 2);
+    assert.equal(await getEndpoints('alpha', namespace, 'web-gamma'), undefined);
+    assert.ok(!(await getEndpoints('alpha', namespace, 'web'))!.subsets!.some((s) => s.ports?.[0]?.port === 9090));
+
+    await step('removed label', () => putEndpoints('beta', `app-${id}`, 'web', { app: 'web' }, [subset(['10.2.0.4'])]).then(() => {}), 2);
+    assert.equal(await getEndpoints('alpha', namespace, 'web-beta'), undefined);
+
+    // The last source of api goes: its mirror and its aggregate go with it.
+    await step('last source of a name removed', () => deleteEndpoints('gamma', `app-${id}`, 'api'), 2);
+    assert.equal(await getEndpoints('alpha', namespace, 'api'), undefined);
+  });
+
+  it('--dry-run and diff write nothing; diff exits 1 on drift and 0 once synced', async () => {
+    const id = uid();
+    const { namespace } = isolation(id);
+    await ensureNamespace('alpha', namespace);
+    await seedWeb(id);
+    const cfg = writeConfig();
+
+    const m = marks();
+    const dry = await sync(id, cfg.file, '--dry-run');
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^create\s+alpha\s+mefi-\S+\/web-beta\s+beta/m);
+    assert.match(dry.stdout, /Plan \(dry run\): 4 to create/);
+
+    const diff = await mefi(['diff', '-c', cfg.file, ...isolation(id).args]);
+    assert.equal(diff.code, 1, diff.stderr);
+    assert.match(diff.stdout, new RegExp(`^\\+\\+\\+ b/alpha/${namespace}/endpoints/web\\b`, 'm'));
+    assert.match(diff.stdout, /^\+\s+- ip: 10\.2\.0\.4$/m);
+
+    for (const c of clusterNames) {
+      const events = auditSince(c, m[c]!);
+      assert.deepEqual(events.filter((e) => !['list', 'get', 'watch'].includes(e.verb)).map((e) => `${e.verb} ${e.requestURI}`), [], `no write reached ${c}`);
+    }
+    assert.equal((await listEndpoints('alpha', namespace)).length, 0);
+
+    assert.equal((await sync(id, cfg.file)).code, 0);
+    const clean = await mefi(['diff', '-c', cfg.file, ...isolation(id).args]);
+    assert.equal(clean.code, 0, clean.stdout);
+  });
+
+  it('reports an unmanaged object on a wanted name and leaves it untouched', async () => {
+    const id = uid();
+    const { namespace } = isolation(id);
+    await seedWeb(id);
+    // The user's own Endpoints where the aggregate would go.
+    const foreign = await putEndpoints('alpha', namespace, 'web', { owner: 'someone-else' }, [subset(['10.9.9.9'])]);
+    const cfg = writeConfig();
+
+    const r = await sync(id, cfg.file, '-o', 'json');
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    const conflict = report.problems.find((p: { code: string }) => p.code === 'conflict');
+    assert.ok(conflict, r.stdout);
+    assert.equal(conflict.name, 'web');
+    assert.match(conflict.message, /without label isMefiLocal=true/);
+    const after = (await getEndpoints('alpha', namespace, 'web'))!;
+    assert.equal(after.metadata.resourceVersion, foreign.metadata.resourceVersion, 'the foreign object was not written');
+    assert.ok(await getEndpoints('alpha', namespace, 'web-beta'), 'the mirrors are still written');
+
+    // Once the user removes it, the next run creates the aggregate.
+    await deleteEndpoints('alpha', namespace, 'web');
+    assert.equal((await sync(id, cfg.file)).code, 0);
+    assert.equal((await getEndpoints('alpha', namespace, 'web'))!.metadata.labels!.isMefiLocal, 'true');
+  });
+
+  it('--local all converges every cluster, listing each source cluster once', async () => {
+    const id = uid();
+    const { namespace } = isolation(id);
+    for (const c of clusterNames) await ensureNamespace(c, namespace);
+    await seedWeb(id);
+    const cfg = writeConfig();
+
+    const m = marks();
+    const r = await sync(id, cfg.file, '--local', 'all', '-o', 'json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).summary.create, 12);
+    for (const c of clusterNames) {
+      const names = (await listEndpoints(c, namespace)).map((o) => o.metadata.name);
+      assert.deepEqual(names, ['web', 'web-alpha', 'web-beta', 'web-gamma'], c);
+      const sourceLists = auditSince(c, m[c]!).filter((e) => e.verb === 'list' && e.requestURI.startsWith('/api/v1/endpoints'));
+      assert.equal(sourceLists.length, 1, `${c}: one source list per run, whatever the number of targets`);
+    }
+
+    const m2 = marks();
+    assert.equal((await sync(id, cfg.file, '--local', 'all')).code, 0);
+    for (const c of clusterNames) assert.equal(writesSince(c, m2[c]!, namespace).length, 0, `${c}: second run writes nothing`);
+  });
+});
