@@ -1,0 +1,119 @@
+// DESIGN.md §3, each invariant a property over generated worlds.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import equal from 'fast-deep-equal';
+import fc from 'fast-check';
+import { isEmpty, normalizeSubsets, plan, type EndpointsObject, type PlanInput } from '../../lib/plan/index.ts';
+import { clusterOf, isOwned } from '../../lib/plan/object.ts';
+import { shuffled, world } from '../support/arbitraries.ts';
+import { applyToTarget, options } from '../support/fixtures.ts';
+
+const runs = { numRuns: Number(process.env.MEFI_PROPERTY_RUNS ?? 400) };
+
+function itemsOf(input: PlanInput, target: string): EndpointsObject[] {
+  const o = input.targets[target]!;
+  return o.ok ? o.items : [];
+}
+
+/** The world after the plan was applied to every readable target. */
+function applied(input: PlanInput, p: ReturnType<typeof plan>): PlanInput {
+  const targets = Object.fromEntries(
+    Object.entries(input.targets).map(([t, o]) => [t, o.ok ? { ok: true as const, items: applyToTarget(o.items, p, t) } : o]),
+  );
+  return { sources: input.sources, targets };
+}
+
+const ips = (obj: EndpointsObject | undefined) =>
+  new Set(normalizeSubsets(obj?.subsets).subsets.flatMap((s) => [...s.addresses, ...s.notReadyAddresses].map((a) => a.ip)));
+
+describe('planner invariants (property tests)', () => {
+  it('is deterministic: the same inputs in any order give the same plan, byte for byte', () => {
+    fc.assert(
+      fc.property(world, fc.integer(), (input, seed) => {
+        assert.equal(JSON.stringify(plan(options, shuffled(input, seed))), JSON.stringify(plan(options, input)));
+      }),
+      runs,
+    );
+  });
+
+  it('reaches a fixed point: after applying the plan, the next plan is empty', () => {
+    fc.assert(
+      fc.property(world, (input) => {
+        const again = plan(options, applied(input, plan(options, input)));
+        assert.ok(isEmpty(again), JSON.stringify({ creates: again.creates.map((c) => c.name), updates: again.updates.map((c) => c.name), deletes: again.deletes.map((c) => c.name) }));
+      }),
+      runs,
+    );
+  });
+
+  it('is minimal: every update changes something, and no create targets a taken name', () => {
+    fc.assert(
+      fc.property(world, (input) => {
+        const p = plan(options, input);
+        for (const u of p.updates) {
+          assert.ok(!(equal(u.before, u.after) && equal(u.beforeLabels, u.object!.metadata.labels)), `no-op update of ${u.name}`);
+        }
+        for (const c of p.creates) assert.ok(!itemsOf(input, c.target).some((o) => o.metadata.name === c.name), `create over existing ${c.name}`);
+      }),
+      runs,
+    );
+  });
+
+  it('respects ownership: never updates or deletes an object without the owner label', () => {
+    fc.assert(
+      fc.property(world, fc.constantFrom<'sync' | 'upsert-only'>('sync', 'upsert-only'), (input, policy) => {
+        const p = plan({ ...options, policy }, input);
+        for (const c of [...p.updates, ...p.deletes]) {
+          const current = itemsOf(input, c.target).find((o) => o.metadata.name === c.name);
+          assert.ok(current && isOwned(current, options), `${c.name} is not mefi's`);
+        }
+        if (policy === 'upsert-only') assert.equal(p.deletes.length, 0);
+      }),
+      runs,
+    );
+  });
+
+  it('does not echo: every mirror comes from a source mefi did not write, and copies no source label', () => {
+    fc.assert(
+      fc.property(world, (input) => {
+        const p = plan(options, input);
+        const allowed = new Set([options.ownerLabel.key, options.originalNameLabel, options.sourceClusterLabel]);
+        for (const c of [...p.creates, ...p.updates]) {
+          for (const k of Object.keys(c.object!.metadata.labels ?? {})) assert.ok(allowed.has(k), `label ${k} on ${c.name}`);
+          if (c.role !== 'mirror') continue;
+          const source = input.sources[c.cluster!]!;
+          assert.ok(source.ok && source.items.some((o) => o.metadata.name === c.originalName && !isOwned(o, options)), `${c.name} has no real source`);
+        }
+      }),
+      runs,
+    );
+  });
+
+  it('is safe under partial failure: an unreadable cluster\'s mirrors stay, and aggregates keep their addresses', () => {
+    fc.assert(
+      fc.property(world, (input) => {
+        const p = plan(options, input);
+        const unreadable = new Set(Object.entries(input.sources).filter(([, o]) => !o.ok).map(([c]) => c));
+        const after = applied(input, p);
+        const clusters = Object.keys(input.sources);
+        for (const [target, o] of Object.entries(input.targets)) {
+          if (!o.ok) continue;
+          const kept = o.items.filter((obj) => isOwned(obj, options) && unreadable.has(clusterOf(obj, options, clusters) ?? ''));
+          for (const k of kept) {
+            assert.ok(![...p.updates, ...p.deletes].some((c) => c.target === target && c.name === k.metadata.name), `${k.metadata.name} touched`);
+            const original = k.metadata.labels?.[options.originalNameLabel];
+            if (!original || ips(k).size === 0) continue;
+            const aggregate = itemsOf(after, target).find((x) => x.metadata.name === original);
+            const blocked = p.problems.some((x) => x.cluster === target && (x.name === original || x.name === k.metadata.name) && (x.code === 'conflict' || x.code === 'name-collision'));
+            if (blocked) continue;
+            assert.ok(aggregate && isOwned(aggregate, options), `aggregate ${original} missing in ${target}`);
+            for (const ip of ips(k)) assert.ok(ips(aggregate).has(ip), `aggregate ${original} lost ${ip} of unreadable mirror ${k.metadata.name}`);
+          }
+        }
+        assert.deepEqual(new Set(p.unreadable.filter((u) => u.role === 'source').map((u) => u.cluster)), unreadable);
+      }),
+      runs,
+    );
+  });
+});

@@ -1,0 +1,119 @@
+// fast-check generators of whole worlds: several clusters, random sources
+// (bad addresses, echoes of mefi's own objects, ambiguous names, names that
+// collide), a random target state (owned, foreign and legacy objects), and
+// clusters that cannot be read.
+
+import fc from 'fast-check';
+import type { EndpointsObject, PlanInput, RawAddress, RawPort, RawSubset, ReadOutcome } from '../../lib/plan/index.ts';
+import { aggregateLabels, mirrorLabels } from './fixtures.ts';
+
+const clusterPool = ['a', 'b', 'c', 'a-b'];
+const namePool = ['web', 'api', 'web-a', 'x'];
+const ipPool = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.01', 'fd00::1', 'FD00:0::1', '2001:db8::a', '127.0.0.1', 'fe80::1', 'bogus'];
+const portPool: RawPort[] = [
+  { name: 'http', port: 80 },
+  { name: 'http', port: 80, protocol: 'TCP' },
+  { name: 'http', port: 8080 },
+  { name: 'dns', port: 53, protocol: 'UDP' },
+  { name: 'bad', port: 0 },
+];
+
+const address: fc.Arbitrary<RawAddress> = fc.record(
+  { ip: fc.constantFrom(...ipPool), nodeName: fc.constant('node-1'), hostname: fc.constantFrom('h1', 'h2') },
+  { requiredKeys: ['ip'] },
+);
+
+const subset: fc.Arbitrary<RawSubset> = fc.record(
+  {
+    addresses: fc.array(address, { maxLength: 4 }),
+    notReadyAddresses: fc.array(address, { maxLength: 3 }),
+    ports: fc.subarray(portPool, { minLength: 0, maxLength: 2 }),
+  },
+  { requiredKeys: ['ports'] },
+);
+
+const subsets = fc.array(subset, { maxLength: 3 });
+
+const sourceObject: fc.Arbitrary<EndpointsObject> = fc.record({
+  namespace: fc.constantFrom('n1', 'n1', 'n1', 'n2', 'mefi-system'),
+  name: fc.constantFrom(...namePool),
+  subsets,
+  // Sometimes an object mefi wrote that the selector also matches: it must not echo.
+  echo: fc.boolean(),
+  cluster: fc.constantFrom(...clusterPool),
+}).map(({ namespace, name, subsets, echo, cluster }) => {
+  const labels: Record<string, string> = echo ? { ...mirrorLabels(name, cluster), isMefiRemote: 'true' } : { isMefiRemote: 'true', app: name };
+  return { metadata: { name, namespace, labels }, subsets };
+});
+
+const down = fc.constantFrom<ReadOutcome>({ ok: false, error: 'connect ECONNREFUSED' }, { ok: false, error: 'no answer within 30s' });
+
+const sourceOutcome: fc.Arbitrary<ReadOutcome> = fc.oneof(
+  { weight: 4, arbitrary: fc.array(sourceObject, { maxLength: 6 }).map((items) => ({ ok: true as const, items })) },
+  { weight: 1, arbitrary: down },
+);
+
+/** Names a target could hold: every aggregate and mirror name the pools can want, and some more. */
+const targetNames = [...namePool, ...namePool.flatMap((n) => clusterPool.map((c) => `${n}-${c}`)), 'ingress'];
+
+const targetObject: fc.Arbitrary<EndpointsObject> = fc.record({
+  name: fc.constantFrom(...targetNames),
+  kind: fc.constantFrom('mirror', 'aggregate', 'foreign', 'legacy'),
+  original: fc.constantFrom(...namePool),
+  cluster: fc.constantFrom(...clusterPool),
+  subsets,
+  rv: fc.integer({ min: 1, max: 999 }),
+}).map(({ name, kind, original, cluster, subsets, rv }) => {
+  // Owned objects mostly sit where mefi would have put them, sometimes elsewhere.
+  const labels: Record<string, string> =
+    kind === 'mirror' ? mirrorLabels(original, cluster) : kind === 'aggregate' ? aggregateLabels(original) : kind === 'legacy' ? { isMefiLocal: 'true', isMefiOriginalName: original } : { app: 'users-own' };
+  const at = kind === 'mirror' || kind === 'legacy' ? `${original}-${cluster}` : kind === 'aggregate' ? original : name;
+  return { metadata: { name: at, namespace: 'mefi-system', labels, resourceVersion: String(rv) }, subsets };
+});
+
+const targetOutcome: fc.Arbitrary<ReadOutcome> = fc.oneof(
+  { weight: 6, arbitrary: fc.uniqueArray(targetObject, { maxLength: 8, selector: (o) => o.metadata.name }).map((items) => ({ ok: true as const, items })) },
+  { weight: 1, arbitrary: down },
+);
+
+export const world: fc.Arbitrary<PlanInput> = fc
+  .uniqueArray(fc.constantFrom(...clusterPool), { minLength: 1, maxLength: 4 })
+  .chain((clusters) =>
+    fc.record({
+      sources: fc.tuple(...clusters.map(() => sourceOutcome)).map((outs) => Object.fromEntries(clusters.map((c, i) => [c, outs[i]!]))),
+      targets: fc
+        .subarray(clusters, { minLength: 1 })
+        .chain((targets) => fc.tuple(...targets.map(() => targetOutcome)).map((outs) => Object.fromEntries(targets.map((t, i) => [t, outs[i]!])))),
+    }),
+  );
+
+/** The same world with every list and every record in another order. */
+export function shuffled(input: PlanInput, seed: number): PlanInput {
+  let s = seed >>> 0 || 1;
+  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const shuffle = <T>(xs: T[]): T[] => {
+    const out = [...xs];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [out[i], out[j]] = [out[j]!, out[i]!];
+    }
+    return out;
+  };
+  const deep = (o: ReadOutcome): ReadOutcome =>
+    o.ok
+      ? {
+          ok: true,
+          items: shuffle(o.items).map((item) => ({
+            ...item,
+            subsets: shuffle(item.subsets ?? []).map((sub) => ({
+              ...sub,
+              addresses: shuffle(sub.addresses ?? []),
+              notReadyAddresses: shuffle(sub.notReadyAddresses ?? []),
+              ports: shuffle(sub.ports ?? []),
+            })),
+          })),
+        }
+      : o;
+  const record = (r: Record<string, ReadOutcome>) => Object.fromEntries(shuffle(Object.entries(r)).map(([k, v]) => [k, deep(v)]));
+  return { sources: record(input.sources), targets: record(input.targets) };
+}

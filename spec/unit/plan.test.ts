@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isEmpty, plan } from '../../lib/plan/index.ts';
+import { aggregateLabels, applyToTarget, ep, ips, mirrorLabels, options } from '../support/fixtures.ts';
+
+const ok = (...items: ReturnType<typeof ep>[]) => ({ ok: true as const, items });
+const down = (error = 'connect ECONNREFUSED') => ({ ok: false as const, error });
+
+describe('plan', () => {
+  it('mirrors every cluster (the target too) and merges one aggregate per name', () => {
+    const p = plan(options, {
+      sources: { a: ok(ep('shop', 'web', [ips(['10.1.0.1'])])), b: ok(ep('shop', 'web', [ips(['10.2.0.1'], ['10.2.0.2'])])) },
+      targets: { a: ok() },
+    });
+    assert.deepEqual(p.creates.map((c) => [c.name, c.role, c.cluster ?? '']), [
+      ['web', 'aggregate', ''],
+      ['web-a', 'mirror', 'a'],
+      ['web-b', 'mirror', 'b'],
+    ]);
+    assert.deepEqual(p.creates[1]!.object!.metadata.labels, mirrorLabels('web', 'a'));
+    assert.deepEqual(p.creates[0]!.object!.metadata.labels, aggregateLabels('web'));
+    assert.deepEqual(p.creates[0]!.object!.subsets, [
+      { addresses: [{ ip: '10.1.0.1' }, { ip: '10.2.0.1' }], notReadyAddresses: [{ ip: '10.2.0.2' }], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+    ]);
+    assert.equal(p.creates[0]!.object!.metadata.namespace, 'mefi-system');
+  });
+
+  it('counts an IP ready in one cluster and not ready in another as ready', () => {
+    const p = plan(options, {
+      sources: { a: ok(ep('x', 'web', [ips(['10.0.0.1'])])), b: ok(ep('x', 'web', [ips([], ['10.0.0.1'])])) },
+      targets: { a: ok() },
+    });
+    const agg = p.creates.find((c) => c.role === 'aggregate')!;
+    assert.deepEqual(agg.after, [{ addresses: [{ ip: '10.0.0.1' }], notReadyAddresses: [], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }]);
+  });
+
+  it('makes no call for objects that already equal the desired ones', () => {
+    const sources = { a: ok(ep('x', 'web', [ips(['10.0.0.1'])])) };
+    const first = plan(options, { sources, targets: { a: ok() } });
+    const state = applyToTarget([], first, 'a');
+    assert.ok(isEmpty(plan(options, { sources, targets: { a: ok(...state) } })));
+  });
+
+  it('updates with the resourceVersion read and keeps metadata it does not manage', () => {
+    const current = ep('mefi-system', 'web-a', [ips(['10.0.0.9'])], mirrorLabels('web', 'a'), '42');
+    current.metadata.annotations = { note: 'kept' };
+    current.metadata.managedFields = [{ manager: 'x' }];
+    const p = plan(options, { sources: { a: ok(ep('x', 'web', [ips(['10.0.0.1'])])) }, targets: { a: ok(current) } });
+    const u = p.updates.find((c) => c.name === 'web-a')!;
+    assert.equal(u.resourceVersion, '42');
+    assert.equal(u.object!.metadata.resourceVersion, '42');
+    assert.deepEqual(u.object!.metadata.annotations, { note: 'kept' });
+    assert.equal(u.object!.metadata.managedFields, undefined);
+    assert.deepEqual(u.before![0]!.addresses, [{ ip: '10.0.0.9' }]);
+  });
+
+  it('restores labels edited by hand', () => {
+    const edited = ep('mefi-system', 'web-a', [ips(['10.0.0.1'])], { ...mirrorLabels('web', 'a'), extra: 'x' }, '7');
+    const p = plan(options, { sources: { a: ok(ep('x', 'web', [ips(['10.0.0.1'])])) }, targets: { a: ok(edited) } });
+    assert.deepEqual(p.updates.map((u) => u.name), ['web-a']);
+    assert.deepEqual(p.updates[0]!.object!.metadata.labels, mirrorLabels('web', 'a'));
+  });
+
+  it('deletes owned objects no source wants, with a precondition, and aggregates left without addresses', () => {
+    const p = plan(options, {
+      sources: { a: ok(ep('x', 'web', [])) },
+      targets: {
+        a: ok(
+          ep('mefi-system', 'old-a', [ips(['10.0.0.5'])], mirrorLabels('old', 'a'), '5'),
+          ep('mefi-system', 'old', [ips(['10.0.0.5'])], aggregateLabels('old'), '6'),
+          ep('mefi-system', 'web', [ips(['10.0.0.5'])], aggregateLabels('web'), '7'),
+        ),
+      },
+    });
+    assert.deepEqual(p.creates.map((c) => c.name), ['web-a'], 'a source with no address still has its mirror');
+    assert.deepEqual(p.deletes.map((d) => [d.name, d.role, d.resourceVersion]), [['old', 'aggregate', '6'], ['old-a', 'mirror', '5'], ['web', 'aggregate', '7']]);
+  });
+
+  it('never writes an object it does not own, and reports the conflict', () => {
+    const foreign = ep('mefi-system', 'web', [ips(['10.9.9.9'])], { app: 'mine' }, '3');
+    const p = plan(options, { sources: { a: ok(ep('x', 'web', [ips(['10.0.0.1'])])) }, targets: { a: ok(foreign) } });
+    assert.deepEqual(p.creates.map((c) => c.name), ['web-a']);
+    assert.equal(p.updates.length + p.deletes.length, 0);
+    assert.deepEqual(p.problems.map((x) => [x.code, x.cluster, x.name]), [['conflict', 'a', 'web']]);
+  });
+
+  it('never deletes an unowned object that no source wants', () => {
+    const p = plan(options, { sources: { a: ok() }, targets: { a: ok(ep('mefi-system', 'ingress', [ips(['10.0.0.1'])], {})) } });
+    assert.ok(isEmpty(p));
+  });
+
+  it('does not echo: objects mefi wrote are never sources, even when the selector matches them', () => {
+    const echo = ep('mefi-system', 'web-a', [ips(['10.0.0.1'])], { ...mirrorLabels('web', 'a'), isMefiRemote: 'true' });
+    const p = plan(options, { sources: { a: ok(echo) }, targets: { a: ok(echo) } });
+    assert.deepEqual(p.creates, []);
+    assert.deepEqual(p.deletes.map((d) => d.name), ['web-a']);
+  });
+
+  it('keeps the mirrors and aggregate addresses of an unreadable cluster', () => {
+    const mirrorB = ep('mefi-system', 'web-b', [ips(['10.2.0.1'])], mirrorLabels('web', 'b'), '11');
+    const aggregate = ep('mefi-system', 'web', [ips(['10.1.0.1', '10.2.0.1'])], aggregateLabels('web'), '12');
+    const mirrorA = ep('mefi-system', 'web-a', [ips(['10.1.0.1'])], mirrorLabels('web', 'a'), '13');
+    const p = plan(options, {
+      sources: { a: ok(ep('x', 'web', [ips(['10.1.0.1'])])), b: down('timeout') },
+      targets: { a: ok(mirrorA, mirrorB, aggregate) },
+    });
+    assert.ok(isEmpty(p), JSON.stringify(p));
+    assert.deepEqual(p.unreadable, [{ cluster: 'b', role: 'source', error: 'timeout' }]);
+
+    // A changed readable source still updates the aggregate, keeping b's addresses.
+    const p2 = plan(options, {
+      sources: { a: ok(ep('x', 'web', [ips(['10.1.0.7'])])), b: down() },
+      targets: { a: ok(mirrorA, mirrorB, aggregate) },
+    });
+    assert.deepEqual(p2.updates.map((u) => u.name), ['web', 'web-a']);
+    assert.deepEqual(p2.updates[0]!.after![0]!.addresses, [{ ip: '10.1.0.7' }, { ip: '10.2.0.1' }]);
+  });
+
+  it('plans nothing for an unreadable target and says so', () => {
+    const p = plan(options, { sources: { a: ok(ep('x', 'web', [ips(['10.0.0.1'])])) }, targets: { a: down('403 Forbidden') } });
+    assert.ok(isEmpty(p));
+    assert.deepEqual(p.unreadable, [{ cluster: 'a', role: 'target', error: '403 Forbidden' }]);
+  });
+
+  it('reports two namespaces with one name as ambiguous and keeps the existing mirror', () => {
+    const mirror = ep('mefi-system', 'web-a', [ips(['10.0.0.1'])], mirrorLabels('web', 'a'), '9');
+    const p = plan(options, {
+      sources: { a: ok(ep('one', 'web', [ips(['10.0.0.1'])]), ep('two', 'web', [ips(['10.0.0.2'])])) },
+      targets: { a: ok(mirror) },
+    });
+    assert.deepEqual(p.problems.map((x) => [x.code, x.name]), [['ambiguous-source', 'web']]);
+    assert.match(p.problems[0]!.message, /namespaces one, two/);
+    assert.equal(p.updates.length + p.deletes.length, 0);
+    assert.deepEqual(p.creates.map((c) => c.name), ['web'], 'the aggregate still counts the kept mirror');
+  });
+
+  it('skips a pair whose mirror name would be too long, and one whose name cannot be a label value', () => {
+    const long = 'a'.repeat(251); // 251 + '-c1' = 254 characters
+    const longLabel = 'b'.repeat(64);
+    const p = plan(options, { sources: { c1: ok(ep('x', long, [ips(['10.0.0.1'])]), ep('x', longLabel, [ips(['10.0.0.2'])])) }, targets: { c1: ok() } });
+    assert.deepEqual(p.creates, []);
+    assert.deepEqual(p.problems.map((x) => x.code), ['invalid-name', 'invalid-name']);
+    assert.match(p.problems.find((x) => x.name === long)!.message, /not a DNS-1123 subdomain of at most 253 characters/);
+  });
+
+  it('writes neither of two objects that want one name', () => {
+    // web from cluster "a-b" and web-a from cluster "b" both want the mirror name web-a-b.
+    const p = plan(options, {
+      sources: { 'a-b': ok(ep('x', 'web', [ips(['10.0.0.1'])])), b: ok(ep('x', 'web-a', [ips(['10.0.0.2'])])) },
+      targets: { b: ok() },
+    });
+    assert.ok(!p.creates.some((c) => c.name === 'web-a-b'));
+    const collision = p.problems.find((x) => x.code === 'name-collision')!;
+    assert.equal(collision.name, 'web-a-b');
+    assert.match(collision.message, /mirror of web from cluster a-b and as the mirror of web-a from cluster b/);
+  });
+
+  it('drops bad addresses with a problem naming the source, never the whole object', () => {
+    const p = plan(options, { sources: { a: ok(ep('shop', 'web', [ips(['10.0.0.1', '127.0.0.1'])])) }, targets: { a: ok() } });
+    assert.deepEqual(p.problems, [{ code: 'invalid-address', cluster: 'a', namespace: 'shop', name: 'web', message: 'address 127.0.0.1 is loopback' }]);
+    assert.deepEqual(p.creates.find((c) => c.name === 'web-a')!.after![0]!.addresses, [{ ip: '10.0.0.1' }]);
+  });
+
+  it('recognises the original mefi\'s mirrors (no source-cluster label) by name', () => {
+    const legacy = ep('mefi-system', 'web-b', [ips(['10.2.0.1'])], { isMefiLocal: 'true', isMefiOriginalName: 'web' }, '4');
+    const p = plan(options, { sources: { a: ok(), b: down() }, targets: { a: ok(legacy) } });
+    assert.equal(p.deletes.length, 0, 'kept: its cluster b is unreadable');
+    const p2 = plan(options, { sources: { a: ok(), b: ok(ep('x', 'web', [ips(['10.2.0.1'])])) }, targets: { a: ok(legacy) } });
+    assert.deepEqual(p2.updates.map((u) => [u.name, u.role, u.cluster]), [['web-b', 'mirror', 'b']], 'adopted: the cluster label is added');
+  });
+
+  it('upsert-only never deletes', () => {
+    const p = plan({ ...options, policy: 'upsert-only' }, { sources: { a: ok() }, targets: { a: ok(ep('mefi-system', 'web-a', [ips(['10.0.0.1'])], mirrorLabels('web', 'a'))) } });
+    assert.equal(p.deletes.length, 0);
+  });
+
+  it('plans every target from one read of the sources', () => {
+    const p = plan(options, { sources: { a: ok(ep('x', 'web', [ips(['10.0.0.1'])])), b: ok() }, targets: { a: ok(), b: ok() } });
+    assert.deepEqual(p.creates.map((c) => `${c.target}/${c.name}`), ['a/web', 'a/web-a', 'b/web', 'b/web-a']);
+  });
+});
