@@ -229,9 +229,9 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string): Clus
 /** Parse and validate; throws ConfigError listing every problem found. */
 export function parseConfig(text: string, file: string): Config {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, message: `invalid YAML: ${e.message.split('\n')[0]}` })));
+    throw new ConfigError(doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, message: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` })));
   }
   const c = new Checker(file, doc, lines);
   const root: unknown = doc.toJS();
@@ -246,11 +246,13 @@ export function parseConfig(text: string, file: string): Config {
     const seen = new Map<string, number>();
     root.clusters.forEach((raw: unknown, i: number) => {
       const cluster = loadCluster(c, i, raw, path.dirname(path.resolve(file)));
-      if (!cluster) return;
-      const first = seen.get(cluster.name);
-      if (first !== undefined) c.fail(['clusters', i, 'name'], `duplicate cluster name ${cluster.name} (first at clusters[${first}])`);
-      else seen.set(cluster.name, i);
-      clusters.push(cluster);
+      if (cluster) clusters.push(cluster);
+      // Checked on the raw name, so a duplicate is reported even when the entry has other faults.
+      const name = isPlainObject(raw) && typeof raw.name === 'string' ? raw.name.trim() : undefined;
+      if (name === undefined) return;
+      const first = seen.get(name);
+      if (first !== undefined) c.fail(['clusters', i, 'name'], `duplicate cluster name ${name} (first at clusters[${first}])`);
+      else seen.set(name, i);
     });
   }
   if (c.issues.length > 0) throw new ConfigError(c.issues);
