@@ -169,7 +169,7 @@ export function renderTable(report: Report): string {
     }
     out.push(table(rows), '');
   } else {
-    out.push('No changes: every target is in sync.', '');
+    out.push(report.unreadable.length ? 'No changes planned, but not every cluster could be read (see UNREADABLE below).' : 'No changes: every target is in sync.', '');
   }
   const t = trailer(report);
   if (t.length) out.push(...t, '');

@@ -37,6 +37,13 @@ describe('report', () => {
     assert.match(out, /^Plan \(dry run\): 2 to create, 0 to update, 1 to delete; 0 problems; 1 unreadable \(b as source\); 4 reads, 2 writes in 0\.01s$/m);
   });
 
+  it('does not call a run in sync when a cluster could not be read', () => {
+    const p = plan(options, { sources: { a: { ok: false, error: 'x' } }, targets: { a: { ok: true, items: [] } } });
+    const out = render('table', 'sync', { plan: p, outcomes: [], applied: true, durationMs: 1, calls, warnings: [] }, 2);
+    assert.match(out, /^No changes planned, but not every cluster could be read/);
+    assert.doesNotMatch(out, /in sync/);
+  });
+
   it('prints a kubectl-diff-style patch for diff', () => {
     const out = render('table', 'diff', result(), 2);
     assert.match(out, /^--- a\/a\/mefi-system\/endpoints\/web-a\n\+\+\+ b\/a\/mefi-system\/endpoints\/web-a$/m);
