@@ -145,11 +145,11 @@ function summaryLine(report: Report): string {
   return `${report.dryRun ? 'Plan (dry run)' : 'Sync'}: ${parts.join('; ')}`;
 }
 
+/** Unreadable clusters and problems; API warnings go to the log (once per run), not here. */
 function trailer(report: Report): string[] {
   const out: string[] = [];
   for (const u of report.unreadable) out.push(`UNREADABLE ${u.cluster} (${u.role}): ${u.error}`);
   for (const p of report.problems) out.push(`PROBLEM ${p.code} ${p.cluster}${p.namespace ? ` ${p.namespace}/${p.name}` : p.name ? ` ${p.name}` : ''}: ${p.message}`);
-  for (const w of report.warnings) out.push(`WARNING from the API server: ${w}`);
   return out;
 }
 
