@@ -24,11 +24,11 @@ node_modules/.installed: package.json package-lock.json
 
 deps: node_modules/.installed
 
-dist/.built: node_modules/.installed $(TS_SRC)
+$(CACHE)/built: node_modules/.installed $(TS_SRC)
 	npm run --silent build
-	touch $@
+	mkdir -p $(CACHE) && touch $@
 
-build: dist/.built
+build: $(CACHE)/built
 
 typecheck: node_modules/.installed
 	tsc -p tsconfig.json --noEmit

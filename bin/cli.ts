@@ -8,6 +8,7 @@ import { createLogger, parseLevel, type LogFormat } from '../lib/log.ts';
 import { render, type Format } from '../lib/report.ts';
 import { ExitCode } from '../lib/run.ts';
 import { resolveSettings, type Flags } from '../lib/settings.ts';
+import { version } from '../lib/version.ts';
 
 function usageError(message: string): never {
   process.stderr.write(`mefi: ${message}\nRun mefi --help for usage.\n`);
@@ -59,7 +60,7 @@ const cli = yargs(hideBin(process.argv))
   .exitProcess(false)
   .fail((msg, err) => usageError(msg ?? err?.message ?? 'invalid usage'))
   .help()
-  .version();
+  .version(version());
 cli.config(fromEnvironment(Object.keys(options)));
 
 const argv = await cli.parseAsync();
