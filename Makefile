@@ -33,16 +33,22 @@ build: $(CACHE)/built
 typecheck: node_modules/.installed
 	tsc -p tsconfig.json --noEmit
 
+KUBECTL      := $(CACHE)/bin/kubectl
+
 $(CONTROLPLANE): $(CP_SRC)
-	@echo "Building the test control plane (kube-apiserver + etcd from Go modules; the first build takes a few minutes)..."
+	@echo "Building the test control plane (kube-apiserver + etcd + kubectl from Go modules; the first build takes a few minutes)..."
 	cd spec/support/controlplane && go build -o $(CONTROLPLANE) .
 
-controlplane: $(CONTROLPLANE)
+# The same binary is kubectl when called by that name.
+$(KUBECTL): $(CONTROLPLANE)
+	ln -sf controlplane $@
+
+controlplane: $(CONTROLPLANE) $(KUBECTL)
 
 # Unit and property tests of the pure core, then integration tests against
 # real API servers (started once for the whole run by spec/support/global-setup.ts).
-test: build typecheck $(CONTROLPLANE)
-	MEFI_CONTROLPLANE=$(CONTROLPLANE) node --test --test-global-setup=spec/support/global-setup.ts \
+test: build typecheck $(CONTROLPLANE) $(KUBECTL)
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) node --test --test-global-setup=spec/support/global-setup.ts \
 	  --test-timeout=300000 'spec/**/*.test.ts'
 
 test-unit: build
@@ -52,8 +58,8 @@ test-unit: build
 clusters: $(CONTROLPLANE)
 	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(CLUSTERS)"
 
-demo: build $(CONTROLPLANE)
-	MEFI_CONTROLPLANE=$(CONTROLPLANE) node examples/demo/demo.ts
+demo: build $(CONTROLPLANE) $(KUBECTL)
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) node examples/demo/demo.ts
 
 pack: build
 	npm pack --silent

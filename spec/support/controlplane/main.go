@@ -12,6 +12,8 @@
 //	<name>/             state: etcd data, PKI, tokens.csv, audit.log, pid, logs
 //	ready               written last
 //
+// Invoked as kubectl (a link named kubectl), it is kubectl.
+//
 // Fault injection for tests: a cluster's server runs as the process in
 // <name>/pid. Kill it and it is restarted on the same ports with the same data,
 // unless <name>/hold exists; remove the file and it is restarted.
@@ -40,6 +42,10 @@ import (
 )
 
 func main() {
+	if filepath.Base(os.Args[0]) == "kubectl" {
+		kubectl()
+		return
+	}
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "serve" {
 		err = serve(os.Args[2:])

@@ -1,0 +1,47 @@
+// The CLI's contract with scripts: exit 3 before any API call on bad input,
+// and MEFI_* variables as flags.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { auditSince, clusterNames, ensureNamespace, isolation, marks, mefi, putEndpoints, skip, subset, uid, writeConfig } from '../support/world.ts';
+
+describe('mefi command line', { skip }, () => {
+  it('exits 3 on a bad config, a bad flag or an unknown target, with nothing read', async () => {
+    const cfg = writeConfig();
+    const bad = path.join(cfg.dir, 'bad.yaml');
+    writeFileSync(bad, 'clusters:\n  - name: Alpha\n    inCluster: true\n');
+    const m = marks();
+    const cases: [string[], RegExp][] = [
+      [['sync', '-c', bad], /bad\.yaml:2: clusters\[0\]\.name: "Alpha" is not a DNS-1123 label/],
+      [['sync', '-c', cfg.file, '--remote-filter', 'a b'], /--remote-filter: "a b" requirement "a b" is not key/],
+      [['diff', '-c', cfg.file, '--local', 'delta'], /--local: names no configured cluster: delta \(configured: alpha, beta, gamma\)/],
+      [['sync', '-c', path.join(cfg.dir, 'missing.yaml')], /missing\.yaml: cannot read config: ENOENT/],
+      [['sync', '-c', cfg.file, '--output', 'xml'], /Invalid values:[\s\S]*output/],
+      [['frobnicate', '-c', cfg.file], /Unknown argument: frobnicate/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await mefi(args);
+      assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+    }
+    for (const c of clusterNames) assert.deepEqual(auditSince(c, m[c]!), [], `no request reached ${c}`);
+  });
+
+  it('takes flags from MEFI_* variables; flags win; unrelated MEFI_* variables are ignored', async () => {
+    const id = uid();
+    const { namespace, sourceLabels } = isolation(id);
+    await ensureNamespace('beta', namespace);
+    await putEndpoints('gamma', `app-${id}`, 'web', sourceLabels, [subset(['10.3.0.1'])]);
+    const cfg = writeConfig();
+    const env = { MEFI_CONFIG: cfg.file, MEFI_REMOTE_FILTER: `mefi-test=${id}`, MEFI_MEFI_NAMESPACE: namespace, MEFI_LOCAL: 'beta', MEFI_OUTPUT: 'json', MEFI_UNRELATED: 'x' };
+    const r = await mefi(['sync', '--dry-run'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(report.changes.map((c: { target: string; name: string }) => `${c.target}/${c.name}`), ['beta/web', 'beta/web-gamma']);
+    const flagWins = await mefi(['sync', '--dry-run', '-o', 'yaml'], env);
+    assert.match(flagWins.stdout, /^apiVersion: mefi\/v1$/m);
+  });
+});
