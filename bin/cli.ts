@@ -2,12 +2,13 @@
 
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { execute, prepare } from '../lib/command.ts';
+import { execute, loop, prepare } from '../lib/command.ts';
 import { ConfigError, formatIssue } from '../lib/config.ts';
 import { createLogger, parseLevel, type LogFormat } from '../lib/log.ts';
+import { parseAddr } from '../lib/metrics.ts';
 import { render, type Format } from '../lib/report.ts';
 import { ExitCode } from '../lib/run.ts';
-import { resolveSettings, type Flags } from '../lib/settings.ts';
+import { parseDuration, resolveSettings, type Flags } from '../lib/settings.ts';
 import { version } from '../lib/version.ts';
 
 function usageError(message: string): never {
@@ -51,7 +52,11 @@ const cli = yargs(hideBin(process.argv))
   .usage('$0 <command> [options]\n\nMirror labelled Endpoints of every cluster into the target cluster and merge them into one aggregate per name.')
   .options(options)
   .command('sync', 'plan and apply: create, update and delete mirrors and aggregates', (y) =>
-    y.option('dry-run', { type: 'boolean', default: false, describe: 'print the plan, write nothing' }),
+    y
+      .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan, write nothing' })
+      .option('interval', { type: 'string', describe: 'run forever, this long between runs (e.g. 10s); SIGTERM stops after the run in flight' })
+      .option('metrics-addr', { type: 'string', describe: 'with --interval: serve /metrics, /healthz and /readyz here (e.g. :9090)' })
+      .option('unhealthy-after', { type: 'number', default: 5, describe: 'with --interval: /healthz fails when no run completed for this many intervals' }),
   )
   .command('diff', 'print the drift as a unified diff; exit 1 if there is any (for CI)')
   .demandCommand(1, 'Name a command: sync or diff.')
@@ -72,12 +77,37 @@ if (!level) usageError(`--log-level: ${JSON.stringify(argv.logLevel)} is not deb
 const logStream = argv.logOutput === 'stdout' ? process.stdout : process.stderr;
 const log = createLogger(level, argv.logFormat as LogFormat, (line) => logStream.write(line));
 
+// Loop flags, checked before anything is read.
+const intervalMs = argv.interval === undefined ? undefined : parseDuration(String(argv.interval));
+if (argv.interval !== undefined && (intervalMs === undefined || intervalMs < 100)) usageError(`--interval: ${JSON.stringify(argv.interval)} is not a duration of at least 100ms, such as 10s`);
+const metricsAddr = argv.metricsAddr === undefined ? undefined : parseAddr(String(argv.metricsAddr));
+if (argv.metricsAddr !== undefined && !metricsAddr) usageError(`--metrics-addr: ${JSON.stringify(argv.metricsAddr)} is not [host]:port, such as :9090`);
+if (argv.metricsAddr !== undefined && intervalMs === undefined) usageError('--metrics-addr goes with --interval (a single run has no one to serve)');
+if (intervalMs !== undefined && argv.dryRun) usageError('--interval does not go with --dry-run');
+const unhealthyAfter = Number(argv.unhealthyAfter ?? 5);
+if (!Number.isInteger(unhealthyAfter) || unhealthyAfter < 1) usageError(`--unhealthy-after: must be a whole number of intervals, at least 1`);
+
 try {
   const settings = resolveSettings(argv as unknown as Flags);
   const prepared = prepare(settings);
-  const { result, exitCode } = await execute(command, settings, Boolean(argv.dryRun), prepared, log);
-  process.stdout.write(render(argv.output as Format, command, result, exitCode));
-  process.exitCode = exitCode;
+  if (intervalMs !== undefined) {
+    // First SIGTERM or SIGINT: stop after the run in flight. A second: stop now;
+    // that is safe too, every write is a single conditional call.
+    const stop = new AbortController();
+    const onSignal = (sig: string) => {
+      if (stop.signal.aborted) process.exit(0);
+      log.info('stopping after the run in flight', { signal: sig });
+      stop.abort();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    await loop(settings, { intervalMs, ...(metricsAddr ? { metricsAddr } : {}), unhealthyAfter }, prepared, log, stop.signal);
+    process.exitCode = ExitCode.ok;
+  } else {
+    const { result, exitCode } = await execute(command, settings, prepared, log, { dryRun: Boolean(argv.dryRun) });
+    process.stdout.write(render(argv.output as Format, command, result, exitCode));
+    process.exitCode = exitCode;
+  }
 } catch (err) {
   if (err instanceof ConfigError) {
     process.stderr.write(`mefi: invalid configuration:\n${err.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);

@@ -1,9 +1,13 @@
-// The commands behind bin/: load and check everything, then one run.
+// The commands behind bin/: load and check everything, then one run or a loop.
 
+import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ClusterBackoff } from './backoff.ts';
 import { loadConfig, selectTargets, type Config } from './config.ts';
 import { KubeClient } from './kube/client.ts';
 import { connect } from './kube/connect.ts';
 import type { Logger } from './log.ts';
+import { Metrics, serveMetrics } from './metrics.ts';
 import { exitCodeFor, runOnce, type RunResult } from './run.ts';
 import type { Settings } from './settings.ts';
 
@@ -22,9 +26,17 @@ export function prepare(settings: Settings): Prepared {
   return { config, targets, clients };
 }
 
-export async function execute(command: 'sync' | 'diff', settings: Settings, dryRun: boolean, prepared: Prepared, log: Logger): Promise<{ result: RunResult; exitCode: number }> {
+export interface ExecuteOptions {
+  dryRun: boolean;
+  /** Clusters not to ask this run (loop backoff). */
+  skip?: Map<string, string>;
+  /** Log every applied change (loop mode: there is no table). */
+  logChanges?: boolean;
+}
+
+export async function execute(command: 'sync' | 'diff', settings: Settings, prepared: Prepared, log: Logger, o: ExecuteOptions): Promise<{ result: RunResult; exitCode: number }> {
   const { config, targets, clients } = prepared;
-  log.debug('run starting', { command, dryRun, targets, clusters: config.clusters.map((c) => c.name) });
+  log.debug('run starting', { command, dryRun: o.dryRun, targets, clusters: config.clusters.map((c) => c.name) });
   const result = await runOnce(config, clients, {
     remoteFilter: settings.remoteFilter,
     namespace: settings.options.namespace,
@@ -32,13 +44,91 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, dryR
     concurrency: settings.concurrency,
     pageSize: settings.pageSize,
     options: settings.options,
-    dryRun: command === 'diff' || dryRun,
+    dryRun: command === 'diff' || o.dryRun,
+    ...(o.skip ? { skip: o.skip } : {}),
   });
   for (const u of result.plan.unreadable) log.error('cluster unreadable', { cluster: u.cluster, role: u.role, error: u.error });
-  for (const o of result.outcomes) if (o.result === 'failed') log.error('write failed', { action: o.action, target: o.change.target, name: o.change.name, error: o.message });
+  for (const out of result.outcomes) {
+    const fields = { action: out.action, target: out.change.target, name: `${out.change.namespace}/${out.change.name}`, result: out.result, ...(out.message ? { message: out.message } : {}) };
+    if (out.result === 'failed') log.error('write failed', fields);
+    else if (o.logChanges) log.info('change', fields);
+  }
+  if (o.logChanges) for (const p of result.plan.problems) log.warn('problem', { ...p });
   // Once per run, not per request: the Endpoints deprecation warning would otherwise flood the log.
   for (const w of result.warnings) log.warn('API server warning', { warning: w });
   const exitCode = exitCodeFor(command, result);
-  log.info('run finished', { command, creates: result.plan.creates.length, updates: result.plan.updates.length, deletes: result.plan.deletes.length, problems: result.plan.problems.length, exitCode });
+  log.info('run finished', {
+    command,
+    creates: result.plan.creates.length,
+    updates: result.plan.updates.length,
+    deletes: result.plan.deletes.length,
+    problems: result.plan.problems.length,
+    unreadable: result.plan.unreadable.length,
+    writes: result.calls.create + result.calls.update + result.calls.delete,
+    durationMs: Math.round(result.durationMs),
+    exitCode,
+  });
   return { result, exitCode };
+}
+
+export interface LoopSettings {
+  intervalMs: number;
+  metricsAddr?: { host: string | undefined; port: number };
+  /** Unhealthy when no run completed for this many intervals. */
+  unhealthyAfter: number;
+}
+
+/** Which clusters this run read, and the error of those it could not. */
+function readResults(r: RunResult, clusters: string[], skip: Map<string, string>): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const c of clusters) if (!skip.has(c)) out.set(c, undefined);
+  for (const u of r.plan.unreadable) if (!skip.has(u.cluster)) out.set(u.cluster, u.error);
+  return out;
+}
+
+/**
+ * sync --interval: a run, a jittered pause, again, until the signal. An
+ * in-flight run is finished (bounded by the request timeouts), then it stops.
+ */
+export async function loop(settings: Settings, ls: LoopSettings, prepared: Prepared, log: Logger, signal: AbortSignal): Promise<void> {
+  const clusters = prepared.config.clusters.map((c) => c.name);
+  const backoff = new ClusterBackoff(ls.intervalMs, Math.max(ls.intervalMs, 300_000));
+  const metrics = new Metrics();
+  const startedAt = Date.now();
+  let completedAt: number | undefined;
+  const staleMs = ls.unhealthyAfter * ls.intervalMs + settings.requestTimeoutMs;
+  const health = {
+    ready: () => completedAt !== undefined,
+    unhealthy: () => {
+      const since = completedAt ?? startedAt;
+      const age = Date.now() - since;
+      return age > staleMs ? `no run completed for ${Math.round(age / 1000)}s (limit ${Math.round(staleMs / 1000)}s)\n` : undefined;
+    },
+  };
+  let server: Server | undefined;
+  if (ls.metricsAddr) {
+    server = await serveMetrics(ls.metricsAddr, metrics, health);
+    log.info('serving metrics', { addr: `${ls.metricsAddr.host ?? ''}:${ls.metricsAddr.port}`, paths: '/metrics /healthz /readyz' });
+  }
+  log.info('loop starting', { intervalMs: ls.intervalMs, targets: prepared.targets });
+  try {
+    while (!signal.aborted) {
+      const skip = backoff.skipped(Date.now());
+      try {
+        const { result, exitCode } = await execute('sync', settings, prepared, log, { dryRun: false, skip, logChanges: true });
+        metrics.record(result, exitCode, clusters, Date.now());
+        backoff.record(readResults(result, clusters, skip), Date.now());
+        completedAt = Date.now();
+      } catch (err) {
+        metrics.recordError();
+        log.error('run failed', { error: (err as Error).message });
+      }
+      // ±10% so that loops started together (a rollout, several clusters) drift apart.
+      const pause = ls.intervalMs * (0.9 + Math.random() * 0.2);
+      await sleep(pause, undefined, { signal }).catch(() => undefined);
+    }
+  } finally {
+    log.info('loop stopped');
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  }
 }

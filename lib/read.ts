@@ -15,9 +15,12 @@ export interface ReadSettings {
   targets: string[];
   concurrency: number;
   pageSize: number;
+  /** Clusters not to ask this run (loop backoff), with the reason they count as unreadable. */
+  skip?: Map<string, string>;
 }
 
-async function outcome(read: () => Promise<EndpointsObject[]>): Promise<ReadOutcome> {
+async function outcome(read: () => Promise<EndpointsObject[]>, skipped?: string): Promise<ReadOutcome> {
+  if (skipped !== undefined) return { ok: false, error: skipped };
   try {
     return { ok: true, items: await read() };
   } catch (err) {
@@ -36,12 +39,12 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
         if (!c.namespaces) return listEndpoints(client(c.name), { labelSelector: s.remoteFilter, pageSize: s.pageSize });
         const lists = await Promise.all(c.namespaces.map((namespace) => listEndpoints(client(c.name), { namespace, labelSelector: s.remoteFilter, pageSize: s.pageSize })));
         return lists.flat();
-      }),
+      }, s.skip?.get(c.name)),
     ).then((o) => [c.name, o] as const),
   );
   // The whole namespace, not only owned objects: a foreign object on a wanted name must be seen.
   const targets = s.targets.map((t) =>
-    limit(() => outcome(() => listEndpoints(client(t), { namespace: s.namespace, pageSize: s.pageSize }))).then((o) => [t, o] as const),
+    limit(() => outcome(() => listEndpoints(client(t), { namespace: s.namespace, pageSize: s.pageSize }), s.skip?.get(t))).then((o) => [t, o] as const),
   );
   return {
     sources: Object.fromEntries(await Promise.all(sources)),

@@ -3,7 +3,9 @@
 // agents; mefi only chooses which cluster and user.
 
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { ConfigError, type ClusterConfig, type Config } from '../config.ts';
 
 export interface Connection {
@@ -30,7 +32,18 @@ function fromURL(c: ClusterConfig & { connection: { kind: 'url' } }): KubeConfig
   return kc;
 }
 
-function fromKubeconfig(config: Config, c: ClusterConfig & { connection: { kind: 'kubeconfig' } }, index: number): KubeConfig {
+/**
+ * A kubeconfig user's tokenFile (client-go's field; client-node only knows a
+ * "token-file" key, so without this such a user would send no credentials).
+ * Relative paths are relative to the kubeconfig, as client-go resolves them.
+ */
+function userTokenFile(file: string, user: string): string | undefined {
+  const doc = parse(readFileSync(file, 'utf8')) as { users?: { name?: string; user?: { tokenFile?: unknown } }[] } | null;
+  const tokenFile = doc?.users?.find((u) => u?.name === user)?.user?.tokenFile;
+  return typeof tokenFile === 'string' && tokenFile ? path.resolve(path.dirname(file), tokenFile) : undefined;
+}
+
+function fromKubeconfig(config: Config, c: ClusterConfig & { connection: { kind: 'kubeconfig' } }, index: number): { kc: KubeConfig; tokenFile?: string } {
   const { path, context, insecureSkipTLSVerify } = c.connection;
   const kc = new KubeConfig();
   const fail = (message: string) => new ConfigError([{ file: config.file, field: `clusters[${index}].${context && message.includes('context') ? 'context' : 'kubeconfig'}`, message }]);
@@ -50,7 +63,9 @@ function fromKubeconfig(config: Config, c: ClusterConfig & { connection: { kind:
     const cluster = kc.getCurrentCluster()!;
     kc.clusters = kc.clusters.map((x) => (x.name === cluster.name ? { ...x, skipTLSVerify: true } : x));
   }
-  return kc;
+  const user = kc.getCurrentUser();
+  const tokenFile = user && !user.token ? userTokenFile(path, user.name) : undefined;
+  return { kc, ...(tokenFile ? { tokenFile } : {}) };
 }
 
 function fromInCluster(config: Config, index: number): KubeConfig {
@@ -73,9 +88,12 @@ export function connect(config: Config): Map<string, Connection> {
         kc = fromURL(c as ClusterConfig & { connection: { kind: 'url' } });
         tokenFile = c.connection.tokenFile;
         break;
-      case 'kubeconfig':
-        kc = fromKubeconfig(config, c as ClusterConfig & { connection: { kind: 'kubeconfig' } }, index);
+      case 'kubeconfig': {
+        const k = fromKubeconfig(config, c as ClusterConfig & { connection: { kind: 'kubeconfig' } }, index);
+        kc = k.kc;
+        tokenFile = k.tokenFile;
         break;
+      }
       case 'inCluster':
         kc = fromInCluster(config, index);
         break;

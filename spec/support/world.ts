@@ -169,3 +169,17 @@ export function subset(ready: string[], notReady: string[] = [], port = 8080, na
     ports: [{ name, port, protocol: 'TCP' }],
   };
 }
+
+/** The kubectl built with the control plane (make test sets MEFI_KUBECTL). */
+export function kubectl(args: string[], opts: { kubeconfig?: string; cluster?: string; input?: string; cwd?: string } = {}): Promise<MefiResult> {
+  const bin = process.env.MEFI_KUBECTL;
+  if (!bin) throw new Error('MEFI_KUBECTL is not set: run the tests with make test');
+  const kc = opts.kubeconfig ?? (opts.cluster ? kubeconfigOf(opts.cluster) : undefined);
+  return new Promise((resolve) => {
+    const child = execFile(bin, [...(kc ? ['--kubeconfig', kc] : []), ...args], { cwd: opts.cwd ?? repo, maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+  });
+}

@@ -138,4 +138,13 @@ describe('config', () => {
     const ok = connect(parseConfig(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n`, 'f.yaml'));
     assert.equal(ok.get('a')!.server, 'https://127.0.0.1:1');
   });
+
+  it('honours a kubeconfig user\'s tokenFile (client-go\'s field), relative to the kubeconfig', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-kc-'));
+    writeFileSync(path.join(dir, 'token'), 'abc\n');
+    const kc = path.join(dir, 'kc');
+    writeFileSync(kc, 'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {tokenFile: token}\ncontexts:\n- name: one\n  context: {cluster: x, user: u}\ncurrent-context: one\n');
+    const c = connect(parseConfig(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n`, 'f.yaml'));
+    assert.equal(c.get('a')!.tokenFile, path.join(dir, 'token'));
+  });
 });

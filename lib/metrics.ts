@@ -1,0 +1,80 @@
+// Prometheus metrics and health endpoints for loop mode (--metrics-addr).
+
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RunResult } from './run.ts';
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly runs = new Counter({ name: 'mefi_runs_total', help: 'Runs, by result: ok, partial (a cluster unreadable or a write failed), error (the run itself failed).', labelNames: ['result'], registers: [this.registry] });
+  private readonly duration = new Histogram({ name: 'mefi_run_duration_seconds', help: 'Wall time of a run: read, plan, apply.', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
+  private readonly changes = new Counter({ name: 'mefi_changes_total', help: 'Objects created, updated and deleted, by action and result (done, skipped, failed).', labelNames: ['action', 'result'], registers: [this.registry] });
+  private readonly requests = new Counter({ name: 'mefi_api_requests_total', help: 'API requests made, by verb.', labelNames: ['verb'], registers: [this.registry] });
+  private readonly readErrors = new Counter({ name: 'mefi_cluster_read_errors_total', help: 'Runs in which a cluster could not be read, by cluster and role (source, target).', labelNames: ['cluster', 'role'], registers: [this.registry] });
+  private readonly lastRead = new Gauge({ name: 'mefi_cluster_last_successful_read_timestamp_seconds', help: 'When each cluster was last read completely (Unix time).', labelNames: ['cluster'], registers: [this.registry] });
+  private readonly problems = new Gauge({ name: 'mefi_problems', help: 'Problems found by the last run, by code.', labelNames: ['code'], registers: [this.registry] });
+  private readonly lastRun = new Gauge({ name: 'mefi_last_run_timestamp_seconds', help: 'When the last run completed (Unix time).', registers: [this.registry] });
+  private readonly problemCodes = new Set<string>();
+
+  record(r: RunResult, exitCode: number, clusters: string[], nowMs: number): void {
+    this.runs.inc({ result: exitCode === 0 ? 'ok' : 'partial' });
+    this.duration.observe(r.durationMs / 1000);
+    for (const o of r.outcomes) this.changes.inc({ action: o.action, result: o.result });
+    for (const [verb, n] of Object.entries(r.calls)) if (n) this.requests.inc({ verb }, n);
+    const unreadable = new Set<string>();
+    for (const u of r.plan.unreadable) {
+      this.readErrors.inc({ cluster: u.cluster, role: u.role });
+      unreadable.add(u.cluster);
+    }
+    for (const c of clusters) if (!unreadable.has(c)) this.lastRead.set({ cluster: c }, nowMs / 1000);
+    const counts = new Map<string, number>();
+    for (const p of r.plan.problems) counts.set(p.code, (counts.get(p.code) ?? 0) + 1);
+    for (const code of new Set([...this.problemCodes, ...counts.keys()])) {
+      this.problemCodes.add(code);
+      this.problems.set({ code }, counts.get(code) ?? 0);
+    }
+    this.lastRun.set(nowMs / 1000);
+  }
+
+  recordError(): void {
+    this.runs.inc({ result: 'error' });
+  }
+}
+
+export interface Health {
+  /** Ready once a run has completed. */
+  ready(): boolean;
+  /** Unhealthy when no run has completed for too long; the reason then. */
+  unhealthy(): string | undefined;
+}
+
+/** addr ":9090", "0.0.0.0:9090" or "127.0.0.1:9090". */
+export function parseAddr(addr: string): { host: string | undefined; port: number } | undefined {
+  const m = /^(?:\[?([^\]]*)\]?)?:(\d{1,5})$/.exec(addr.trim());
+  if (!m || Number(m[2]) > 65535) return undefined;
+  return { host: m[1] || undefined, port: Number(m[2]) };
+}
+
+export function serveMetrics(addr: { host: string | undefined; port: number }, metrics: Metrics, health: Health): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    if (path === '/metrics') {
+      metrics.registry.metrics().then((text) => reply(200, text, metrics.registry.contentType), (err: Error) => reply(500, err.message));
+    } else if (path === '/healthz') {
+      const why = health.unhealthy();
+      reply(why ? 503 : 200, why ?? 'ok\n');
+    } else if (path === '/readyz') {
+      reply(health.ready() ? 200 : 503, health.ready() ? 'ok\n' : 'no run has completed yet\n');
+    } else {
+      reply(404, 'not found: /metrics, /healthz, /readyz\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(addr.port, addr.host, () => resolve(server));
+  });
+}
