@@ -27,6 +27,17 @@ function fromEnvironment(keys: string[]): Record<string, string> {
   return out;
 }
 
+/**
+ * Flush, then exit: a request abandoned at its timeout can leave a socket
+ * connecting for undici's own connect timeout, which must not keep a finished
+ * run alive.
+ */
+async function exit(code: number, report = ''): Promise<never> {
+  await new Promise<void>((resolve) => process.stdout.write(report, () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+  process.exit(code);
+}
+
 const options = {
   'config': { alias: 'c', type: 'string', default: '/etc/gce/mefi.yaml', describe: 'config file (the original mefi\'s default path)' },
   'local': { type: 'string', array: true, describe: 'target cluster(s) to write into, or all; default: clusters with type: local' },
@@ -102,11 +113,10 @@ try {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     await loop(settings, { intervalMs, ...(metricsAddr ? { metricsAddr } : {}), unhealthyAfter }, prepared, log, stop.signal);
-    process.exitCode = ExitCode.ok;
+    await exit(ExitCode.ok);
   } else {
     const { result, exitCode } = await execute(command, settings, prepared, log, { dryRun: Boolean(argv.dryRun) });
-    process.stdout.write(render(argv.output as Format, command, result, exitCode));
-    process.exitCode = exitCode;
+    await exit(exitCode, render(argv.output as Format, command, result, exitCode));
   }
 } catch (err) {
   if (err instanceof ConfigError) {
@@ -114,5 +124,5 @@ try {
     process.exit(ExitCode.usage);
   }
   log.error('run failed', { error: (err as Error).stack ?? String(err) });
-  process.exitCode = ExitCode.partial;
+  await exit(ExitCode.partial);
 }

@@ -2,9 +2,10 @@
 // user runs it, and write counts read from the API servers' audit logs (not
 // from mefi's own report).
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, readSync, closeSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,63 +19,12 @@ export const dir = process.env.MEFI_TEST_DIR ?? '';
 export const skip = dir ? false : 'needs the control planes that make test starts';
 export const clusterNames = ['alpha', 'beta', 'gamma'];
 
-const admins = new Map<string, KubeClient>();
-
-export function kubeconfigOf(cluster: string): string {
-  return path.join(dir, `${cluster}.kubeconfig`);
-}
-
-export function admin(cluster: string): KubeClient {
-  let c = admins.get(cluster);
-  if (!c) {
-    const conns = connect({ file: 'test', clusters: [{ name: cluster, type: 'remote', connection: { kind: 'kubeconfig', path: kubeconfigOf(cluster), insecureSkipTLSVerify: false } }] });
-    c = new KubeClient(conns.get(cluster)!, { requestTimeoutMs: 30_000 });
-    admins.set(cluster, c);
-  }
-  return c;
-}
-
-/** A short unique id for names, namespaces and labels of one test. */
-export function uid(prefix = 't'): string {
-  return `${prefix}${randomBytes(4).toString('hex')}`;
-}
-
-export async function ensureNamespace(cluster: string, name: string): Promise<void> {
-  try {
-    await admin(cluster).request({ verb: 'create', resource: 'namespaces', path: '/api/v1/namespaces', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
-  } catch (err) {
-    if ((err as { status?: number }).status !== 409) throw err;
-  }
-}
-
-const epPath = (ns: string, name?: string) => `/api/v1/namespaces/${ns}/endpoints${name ? `/${name}` : ''}`;
-
-export async function getEndpoints(cluster: string, ns: string, name: string): Promise<EndpointsObject | undefined> {
-  try {
-    return await admin(cluster).request<EndpointsObject>({ verb: 'get', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name) });
-  } catch (err) {
-    if ((err as { status?: number }).status === 404) return undefined;
-    throw err;
-  }
-}
-
-/** Create or replace an Endpoints object. */
-export async function putEndpoints(cluster: string, ns: string, name: string, labels: Record<string, string>, subsets: RawSubset[]): Promise<EndpointsObject> {
-  await ensureNamespace(cluster, ns);
-  const current = await getEndpoints(cluster, ns, name);
-  const body = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace: ns, labels, ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}) }, subsets };
-  return current
-    ? admin(cluster).request({ verb: 'update', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name), body })
-    : admin(cluster).request({ verb: 'create', resource: 'endpoints', namespace: ns, name, path: epPath(ns), body });
-}
-
-export async function deleteEndpoints(cluster: string, ns: string, name: string): Promise<void> {
-  await admin(cluster).request({ verb: 'delete', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name) });
-}
-
-export async function listEndpoints(cluster: string, ns: string): Promise<EndpointsObject[]> {
-  const list = await admin(cluster).request<{ items: EndpointsObject[] }>({ verb: 'list', resource: 'endpoints', namespace: ns, path: epPath(ns) });
-  return list.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+export interface AuditEvent {
+  verb: string;
+  requestURI: string;
+  user: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
 }
 
 export interface TestConfig {
@@ -82,18 +32,15 @@ export interface TestConfig {
   dir: string;
 }
 
-/** A mefi.yaml connecting to the test clusters with their admin kubeconfigs. */
-export function writeConfig(opts: { local?: string[]; clusters?: string[]; extra?: Record<string, Record<string, unknown>> } = {}): TestConfig {
-  const d = mkdtempSync(path.join(tmpdir(), 'mefi-cfg-'));
-  const local = opts.local ?? ['alpha'];
-  const lines = ['clusters:'];
-  for (const c of opts.clusters ?? clusterNames) {
-    lines.push(`  - name: ${c}`, `    kubeconfig: ${kubeconfigOf(c)}`, `    type: ${local.includes(c) ? 'local' : 'remote'}`);
-    for (const [k, v] of Object.entries(opts.extra?.[c] ?? {})) lines.push(`    ${k}: ${JSON.stringify(v)}`);
-  }
-  const file = path.join(d, 'mefi.yaml');
-  writeFileSync(file, lines.join('\n') + '\n');
-  return { file, dir: d };
+export interface MefiResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A short unique id for names, namespaces and labels of one test. */
+export function uid(prefix = 't'): string {
+  return `${prefix}${randomBytes(4).toString('hex')}`;
 }
 
 export interface MefiResult {
@@ -112,53 +59,54 @@ export function mefi(args: string[], env: Record<string, string> = {}): Promise<
   });
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface Loop {
+  child: ChildProcess;
+  /** Everything it logged so far. */
+  log(): string;
+  /** SIGTERM; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `mefi sync --interval …` in the background. */
+export function startLoop(args: string[], env: Record<string, string> = {}): Loop {
+  const child = spawn(process.execPath, [path.join(repo, 'bin/mefi'), 'sync', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    log: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Poll until check() holds, or fail after timeoutMs. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs / 1000}s: ${what}`);
+    await sleep(50);
+  }
+}
+
 /** Flags that isolate a test: its own source label and its own mefi namespace. */
 export function isolation(id: string): { args: string[]; sourceLabels: Record<string, string>; namespace: string } {
   return { args: ['--remote-filter', `mefi-test=${id}`, '--mefi-namespace', `mefi-${id}`], sourceLabels: { 'mefi-test': id }, namespace: `mefi-${id}` };
-}
-
-// --- the audit log --------------------------------------------------------
-
-export interface AuditEvent {
-  verb: string;
-  requestURI: string;
-  user: { username: string };
-  objectRef?: { resource?: string; namespace?: string; name?: string };
-  responseStatus?: { code?: number };
-}
-
-const auditFile = (cluster: string) => path.join(dir, cluster, 'audit.log');
-
-/** The audit log's current end: events after it belong to what a test does next. */
-export function auditMark(cluster: string): number {
-  return statSync(auditFile(cluster)).size;
-}
-
-export function auditSince(cluster: string, mark: number): AuditEvent[] {
-  const size = statSync(auditFile(cluster)).size;
-  const buf = Buffer.alloc(size - mark);
-  const fd = openSync(auditFile(cluster), 'r');
-  try {
-    readSync(fd, buf, 0, buf.length, mark);
-  } finally {
-    closeSync(fd);
-  }
-  return buf
-    .toString('utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as AuditEvent);
-}
-
-const writeVerbs = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
-
-/** Write requests that reached the API server in a namespace since the mark. */
-export function writesSince(cluster: string, mark: number, namespace: string): AuditEvent[] {
-  return auditSince(cluster, mark).filter((e) => writeVerbs.has(e.verb) && e.objectRef?.namespace === namespace);
-}
-
-export function marks(): Record<string, number> {
-  return Object.fromEntries(clusterNames.map((c) => [c, auditMark(c)]));
 }
 
 /** Subsets for a test source: ready and not-ready IPs on one port. */
@@ -170,16 +118,168 @@ export function subset(ready: string[], notReady: string[] = [], port = 8080, na
   };
 }
 
-/** The kubectl built with the control plane (make test sets MEFI_KUBECTL). */
-export function kubectl(args: string[], opts: { kubeconfig?: string; cluster?: string; input?: string; cwd?: string } = {}): Promise<MefiResult> {
-  const bin = process.env.MEFI_KUBECTL;
-  if (!bin) throw new Error('MEFI_KUBECTL is not set: run the tests with make test');
-  const kc = opts.kubeconfig ?? (opts.cluster ? kubeconfigOf(opts.cluster) : undefined);
-  return new Promise((resolve) => {
-    const child = execFile(bin, [...(kc ? ['--kubeconfig', kc] : []), ...args], { cwd: opts.cwd ?? repo, maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
+/** Helpers bound to the control planes in one directory (make test's, or a test's own). */
+export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']) {
+  const admins = new Map<string, KubeClient>();
+
+  function kubeconfigOf(cluster: string): string {
+    return path.join(dir, `${cluster}.kubeconfig`);
+  }
+
+  function admin(cluster: string): KubeClient {
+    let c = admins.get(cluster);
+    if (!c) {
+      const conns = connect({ file: 'test', clusters: [{ name: cluster, type: 'remote', connection: { kind: 'kubeconfig', path: kubeconfigOf(cluster), insecureSkipTLSVerify: false } }] });
+      c = new KubeClient(conns.get(cluster)!, { requestTimeoutMs: 30_000 });
+      admins.set(cluster, c);
+    }
+    return c;
+  }
+
+  async function ensureNamespace(cluster: string, name: string): Promise<void> {
+    try {
+      await admin(cluster).request({ verb: 'create', resource: 'namespaces', path: '/api/v1/namespaces', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+    } catch (err) {
+      if ((err as { status?: number }).status !== 409) throw err;
+    }
+  }
+
+  const epPath = (ns: string, name?: string) => `/api/v1/namespaces/${ns}/endpoints${name ? `/${name}` : ''}`;
+
+  async function getEndpoints(cluster: string, ns: string, name: string): Promise<EndpointsObject | undefined> {
+    try {
+      return await admin(cluster).request<EndpointsObject>({ verb: 'get', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name) });
+    } catch (err) {
+      if ((err as { status?: number }).status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Create or replace an Endpoints object. */
+  async function putEndpoints(cluster: string, ns: string, name: string, labels: Record<string, string>, subsets: RawSubset[]): Promise<EndpointsObject> {
+    await ensureNamespace(cluster, ns);
+    const current = await getEndpoints(cluster, ns, name);
+    const body = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace: ns, labels, ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}) }, subsets };
+    return current
+      ? admin(cluster).request({ verb: 'update', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name), body })
+      : admin(cluster).request({ verb: 'create', resource: 'endpoints', namespace: ns, name, path: epPath(ns), body });
+  }
+
+  async function deleteEndpoints(cluster: string, ns: string, name: string): Promise<void> {
+    await admin(cluster).request({ verb: 'delete', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name) });
+  }
+
+  async function listEndpoints(cluster: string, ns: string): Promise<EndpointsObject[]> {
+    const list = await admin(cluster).request<{ items: EndpointsObject[] }>({ verb: 'list', resource: 'endpoints', namespace: ns, path: epPath(ns) });
+    return list.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  }
+
+
+  /** A mefi.yaml connecting to the test clusters with their admin kubeconfigs. */
+  function writeConfig(opts: { local?: string[]; clusters?: string[]; extra?: Record<string, Record<string, unknown>> } = {}): TestConfig {
+    const d = mkdtempSync(path.join(tmpdir(), 'mefi-cfg-'));
+    const local = opts.local ?? ['alpha'];
+    const lines = ['clusters:'];
+    for (const c of opts.clusters ?? clusterNames) {
+      lines.push(`  - name: ${c}`, `    kubeconfig: ${kubeconfigOf(c)}`, `    type: ${local.includes(c) ? 'local' : 'remote'}`);
+      for (const [k, v] of Object.entries(opts.extra?.[c] ?? {})) lines.push(`    ${k}: ${JSON.stringify(v)}`);
+    }
+    const file = path.join(d, 'mefi.yaml');
+    writeFileSync(file, lines.join('\n') + '\n');
+    return { file, dir: d };
+  }
+
+  // --- the audit log --------------------------------------------------------
+
+
+  const auditFile = (cluster: string) => path.join(dir, cluster, 'audit.log');
+
+  /** The audit log's current end: events after it belong to what a test does next. */
+  function auditMark(cluster: string): number {
+    return statSync(auditFile(cluster)).size;
+  }
+
+  function auditSince(cluster: string, mark: number): AuditEvent[] {
+    const size = statSync(auditFile(cluster)).size;
+    const buf = Buffer.alloc(size - mark);
+    const fd = openSync(auditFile(cluster), 'r');
+    try {
+      readSync(fd, buf, 0, buf.length, mark);
+    } finally {
+      closeSync(fd);
+    }
+    return buf
+      .toString('utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditEvent);
+  }
+
+  const writeVerbs = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+  /** Write requests that reached the API server in a namespace since the mark. */
+  function writesSince(cluster: string, mark: number, namespace: string): AuditEvent[] {
+    return auditSince(cluster, mark).filter((e) => writeVerbs.has(e.verb) && e.objectRef?.namespace === namespace);
+  }
+
+  function marks(): Record<string, number> {
+    return Object.fromEntries(clusterNames.map((c) => [c, auditMark(c)]));
+  }
+
+  /** The kubectl built with the control plane (make test sets MEFI_KUBECTL). */
+  function kubectl(args: string[], opts: { kubeconfig?: string; cluster?: string; input?: string; cwd?: string } = {}): Promise<MefiResult> {
+    const bin = process.env.MEFI_KUBECTL;
+    if (!bin) throw new Error('MEFI_KUBECTL is not set: run the tests with make test');
+    const kc = opts.kubeconfig ?? (opts.cluster ? kubeconfigOf(opts.cluster) : undefined);
+    return new Promise((resolve) => {
+      const child = execFile(bin, [...(kc ? ['--kubeconfig', kc] : []), ...args], { cwd: opts.cwd ?? repo, maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+      if (opts.input !== undefined) child.stdin!.end(opts.input);
     });
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
-  });
+  }
+
+  // --- faults: the server of a cluster is the process in <dir>/<cluster>/pid ---
+
+  const pidOf = (cluster: string) => Number(readFileSync(path.join(dir, cluster, 'pid'), 'utf8').trim());
+
+  /** Kill a cluster's API server (and its etcd); it stays down until release(). */
+  async function kill(cluster: string): Promise<void> {
+    writeFileSync(path.join(dir, cluster, 'hold'), '');
+    const pid = pidOf(cluster);
+    process.kill(pid, 'SIGKILL');
+    while (isAlive(pid)) await sleep(20);
+  }
+
+  /** Let the control plane restart a killed server on the same ports and data, and wait until it answers. */
+  async function release(cluster: string): Promise<void> {
+    rmSync(path.join(dir, cluster, 'hold'), { force: true });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await admin(cluster).request({ verb: 'list', resource: 'namespaces', path: '/api/v1/namespaces', query: { limit: '1' } });
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await sleep(100);
+      }
+    }
+  }
+
+  /** Freeze a cluster's API server: connections open, no answer, as a server stuck under load. */
+  function pause(cluster: string): void {
+    process.kill(pidOf(cluster), 'SIGSTOP');
+  }
+
+  function resume(cluster: string): void {
+    process.kill(pidOf(cluster), 'SIGCONT');
+  }
+
+  return { dir, clusterNames, kill, release, pause, resume, kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, writeConfig, auditMark, auditSince, writesSince, marks, kubectl };
 }
+
+export type World = ReturnType<typeof makeWorld>;
+
+const world = makeWorld(dir);
+export const { kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, writeConfig, auditMark, auditSince, writesSince, marks, kubectl } = world;

@@ -1,0 +1,181 @@
+// DESIGN.md §3's failure rules with real processes: API servers killed,
+// restarted and frozen under mefi. These tests start control planes of their
+// own, so killing them disturbs no other test.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
+import { eventually, isolation, makeWorld, mefi, startLoop, subset, uid, type World } from '../support/world.ts';
+
+const skip = process.env.MEFI_CONTROLPLANE ? false : 'needs the control plane binary that make test builds';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('failure rules, with API servers killed and frozen for real', { skip, timeout: 300_000 }, () => {
+  let planes: ControlPlanes;
+  let w: World;
+
+  before(async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-faults-'));
+    planes = await startControlPlanes(dir, ['alpha', 'beta', 'gamma']);
+    w = makeWorld(dir);
+  });
+
+  after(async () => {
+    await planes?.stop();
+    if (planes) rmSync(planes.dir, { recursive: true, force: true });
+  });
+
+  const ips = async (ns: string, name: string) =>
+    new Set(((await w.getEndpoints('alpha', ns, name))?.subsets ?? []).flatMap((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])].map((a) => a.ip)));
+
+  it('a killed source keeps its mirror and its aggregate addresses; when it is back, one run converges', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await w.ensureNamespace('alpha', namespace);
+    await w.putEndpoints('alpha', `app-${id}`, 'web', sourceLabels, [subset(['10.1.0.1'])]);
+    await w.putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.1', '10.2.0.2'])]);
+    await w.putEndpoints('gamma', `app-${id}`, 'web', sourceLabels, [subset(['10.3.0.1'])]);
+    const cfg = w.writeConfig();
+    assert.equal((await mefi(['sync', '-c', cfg.file, ...args])).code, 0);
+    const mirrorBefore = (await w.getEndpoints('alpha', namespace, 'web-beta'))!;
+
+    const loop = startLoop(['-c', cfg.file, ...args, '--interval', '300ms', '--request-timeout', '2s']);
+    try {
+      await w.kill('beta');
+      await w.putEndpoints('alpha', `app-${id}`, 'web', sourceLabels, [subset(['10.1.0.9'])]);
+
+      const once = await mefi(['sync', '-c', cfg.file, ...args, '--request-timeout', '2s']);
+      assert.equal(once.code, 2, once.stderr);
+      assert.match(once.stdout, /UNREADABLE beta \(source\): cluster beta: list endpoints in all namespaces: ECONNREFUSED/);
+
+      await eventually('the aggregate takes alpha\'s change', async () => (await ips(namespace, 'web')).has('10.1.0.9'));
+      const during = await ips(namespace, 'web');
+      assert.ok(during.has('10.2.0.1') && during.has('10.2.0.2'), `beta's addresses stay: ${[...during]}`);
+      assert.equal((await w.getEndpoints('alpha', namespace, 'web-beta'))!.metadata.resourceVersion, mirrorBefore.metadata.resourceVersion);
+      assert.equal(loop.child.exitCode, null, 'the loop keeps looping');
+
+      await w.release('beta');
+      await w.putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.3'])]);
+      await eventually('converged after beta is back', async () => {
+        const now = await ips(namespace, 'web');
+        return now.size === 3 && now.has('10.1.0.9') && now.has('10.2.0.3') && now.has('10.3.0.1');
+      });
+      assert.deepEqual((await w.listEndpoints('alpha', namespace)).map((o) => o.metadata.name), ['web', 'web-alpha', 'web-beta', 'web-gamma'], 'no duplicate, no lost object');
+    } finally {
+      assert.equal(await loop.stop(), 0, loop.log());
+    }
+    assert.match(loop.log(), /cluster unreadable cluster=beta role=source/);
+    assert.match(loop.log(), /not asked this run: \d+ failed read\(s\) in a row/, 'backed off');
+    assert.doesNotMatch(loop.log(), /run failed/);
+  });
+
+  it('the target killed in the middle of a large plan: no crash; after the restart the plan completes', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await w.ensureNamespace('alpha', namespace);
+    const names = Array.from({ length: 250 }, (_, i) => `s${String(i).padStart(3, '0')}`);
+    for (let i = 0; i < names.length; i += 25) {
+      await Promise.all(names.slice(i, i + 25).map((n, j) => w.putEndpoints('beta', `app-${id}`, n, sourceLabels, [subset([`10.2.${(i + j) >> 8}.${(i + j) & 255}`])])));
+    }
+    const cfg = w.writeConfig();
+    const mark = w.auditMark('alpha');
+    const loop = startLoop(['-c', cfg.file, ...args, '--interval', '500ms', '--request-timeout', '2s', '--concurrency', '2']);
+    try {
+      await eventually('some creates landed', async () => w.writesSince('alpha', mark, namespace).length >= 40, 60_000);
+      await w.kill('alpha');
+      const landed = (await (async () => { await w.release('alpha'); return w.listEndpoints('alpha', namespace); })()).length;
+      assert.ok(landed > 0 && landed < 500, `killed in the middle: ${landed} of 500 objects existed`);
+      await eventually('all 500 objects', async () => (await w.listEndpoints('alpha', namespace)).length === 500, 60_000);
+      assert.equal(loop.child.exitCode, null, 'still looping, not crashed');
+      const quiet = w.auditMark('alpha');
+      await sleep(1500);
+      assert.deepEqual(w.writesSince('alpha', quiet, namespace), [], 'converged: no more writes');
+    } finally {
+      assert.equal(await loop.stop(), 0, loop.log());
+    }
+    assert.match(loop.log(), /write failed|cluster unreadable cluster=alpha/);
+    assert.doesNotMatch(loop.log(), /run failed/);
+  });
+
+  it('a frozen API server times out by --request-timeout; the run and the loop stay responsive', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await w.ensureNamespace('alpha', namespace);
+    await w.putEndpoints('gamma', `app-${id}`, 'web', sourceLabels, [subset(['10.3.0.1'])]);
+    const cfg = w.writeConfig();
+    assert.equal((await mefi(['sync', '-c', cfg.file, ...args])).code, 0);
+    const port = await freePort();
+    const loop = startLoop(['-c', cfg.file, ...args, '--interval', '300ms', '--request-timeout', '1s', '--metrics-addr', `127.0.0.1:${port}`]);
+    await eventually('loop ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok);
+    w.pause('gamma');
+    try {
+      const started = Date.now();
+      const once = await mefi(['sync', '-c', cfg.file, ...args, '--request-timeout', '1s']);
+      const took = Date.now() - started;
+      assert.equal(once.code, 2, once.stderr);
+      assert.match(once.stdout, /UNREADABLE gamma \(source\): cluster gamma: list endpoints in all namespaces: no answer within 1s \(--request-timeout\)/);
+      assert.ok(took < 6000, `a one-shot run took ${took} ms with a 1s timeout`);
+      assert.ok(await w.getEndpoints('alpha', namespace, 'web-gamma'), 'gamma\'s mirror is kept');
+
+      await eventually('the loop saw gamma time out', async () => /mefi_cluster_read_errors_total\{cluster="gamma",role="source"\} [1-9]/.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()));
+      const t = Date.now();
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(health.status, 200);
+      assert.ok(Date.now() - t < 500, 'health answers at once while a cluster hangs');
+    } finally {
+      w.resume('gamma');
+      assert.equal(await loop.stop(), 0, loop.log());
+    }
+  });
+
+  it('two loops on one target with sources changing: no lost change, no flapping, same end state as one run', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await w.ensureNamespace('alpha', namespace);
+    const clusters = ['alpha', 'beta', 'gamma'];
+    const apps = ['web', 'api', 'db'];
+    const seed = async (c: string, app: string, n: number) => w.putEndpoints(c, `app-${id}`, app, sourceLabels, [subset(Array.from({ length: n }, (_, i) => `10.${clusters.indexOf(c) + 1}.${apps.indexOf(app)}.${i + 1}`))]);
+    for (const c of clusters) for (const app of apps) await seed(c, app, 2);
+    const cfg = w.writeConfig();
+    const loopArgs = ['-c', cfg.file, ...args, '--interval', '200ms', '--request-timeout', '5s'];
+    const loops = [startLoop(loopArgs), startLoop(loopArgs)];
+    try {
+      // About 8 s of churn, deterministic: sizes change, a source goes and comes back.
+      let x = 12345;
+      const rand = (n: number) => ((x = (x * 1103515245 + 12345) >>> 0) % n);
+      for (let step = 0; step < 80; step++) {
+        const c = clusters[rand(3)]!;
+        const app = apps[rand(3)]!;
+        if (rand(10) === 0) await w.deleteEndpoints(c, `app-${id}`, app).catch(() => undefined);
+        else await seed(c, app, 1 + rand(5));
+        await sleep(100);
+      }
+      await eventually('converged', async () => (await mefi(['diff', '-c', cfg.file, ...args])).code === 0, 30_000);
+      const quiet = w.auditMark('alpha');
+      await sleep(2000);
+      assert.deepEqual(w.writesSince('alpha', quiet, namespace).map((e) => `${e.verb} ${e.objectRef?.name}`), [], 'no flapping once sources are still');
+    } finally {
+      for (const l of loops) assert.equal(await l.stop(), 0, l.log());
+    }
+    const single = await mefi(['sync', '-c', cfg.file, ...args, '-o', 'json']);
+    assert.equal(single.code, 0);
+    assert.equal(JSON.parse(single.stdout).summary.apiCalls.create + JSON.parse(single.stdout).summary.apiCalls.update + JSON.parse(single.stdout).summary.apiCalls.delete, 0, 'the loops left what a single run wants');
+    for (const l of loops) {
+      assert.doesNotMatch(l.log(), /run failed/);
+      assert.match(l.log(), /run finished/);
+    }
+  });
+});
