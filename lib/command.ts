@@ -7,6 +7,7 @@ import { loadConfig, selectTargets, type Config } from './config.ts';
 import { KubeClient } from './kube/client.ts';
 import { connect } from './kube/connect.ts';
 import type { Logger } from './log.ts';
+import type { PlanOptions } from './plan/index.ts';
 import { Metrics, serveMetrics } from './metrics.ts';
 import { exitCodeFor, runOnce, type RunResult } from './run.ts';
 import type { Settings } from './settings.ts';
@@ -15,6 +16,8 @@ export interface Prepared {
   config: Config;
   targets: string[];
   clients: Map<string, KubeClient>;
+  /** The flags' plan options with what the config adds (podCIDRs). */
+  options: PlanOptions;
 }
 
 /** Everything that can fail before an API call: a ConfigError here means exit 3, nothing read. */
@@ -23,7 +26,9 @@ export function prepare(settings: Settings): Prepared {
   const targets = selectTargets(config, settings.local);
   const connections = connect(config);
   const clients = new Map([...connections].map(([name, c]) => [name, new KubeClient(c, { requestTimeoutMs: settings.requestTimeoutMs })]));
-  return { config, targets, clients };
+  const podCIDRs = Object.fromEntries(config.clusters.filter((c) => c.podCIDRs).map((c) => [c.name, c.podCIDRs!]));
+  const options: PlanOptions = { ...settings.options, ...(Object.keys(podCIDRs).length ? { podCIDRs } : {}) };
+  return { config, targets, clients, options };
 }
 
 export interface ExecuteOptions {
@@ -43,7 +48,7 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
     targets,
     concurrency: settings.concurrency,
     pageSize: settings.pageSize,
-    options: settings.options,
+    options: prepared.options,
     dryRun: command === 'diff' || o.dryRun,
     ...(o.skip ? { skip: o.skip } : {}),
   });

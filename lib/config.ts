@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { isDNS1123Label } from './names.ts';
+import { parseCIDR } from './plan/ip.ts';
 
 export type Connection =
   | { kind: 'url'; url: string; token?: string; tokenFile?: string; caData?: string; caFile?: string; insecureSkipTLSVerify: boolean }
@@ -20,6 +21,8 @@ export interface ClusterConfig {
   connection: Connection;
   /** Namespaces to read sources from; all when absent. */
   namespaces?: string[];
+  /** The only ranges this cluster's addresses may come from. */
+  podCIDRs?: string[];
 }
 
 export interface Config {
@@ -64,6 +67,7 @@ const clusterFields = new Map<string, string>([
   ['context', 'context'],
   ['inCluster', 'inCluster'],
   ['namespaces', 'namespaces'],
+  ['podCIDRs', 'podCIDRs'],
 ]);
 
 function fieldName(p: Path): string {
@@ -222,8 +226,20 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string): Clus
       });
     }
   }
+  let podCIDRs: string[] | undefined;
+  if (v.podCIDRs !== undefined) {
+    if (!Array.isArray(v.podCIDRs) || v.podCIDRs.length === 0) {
+      c.fail(field('podCIDRs'), 'must be a non-empty list of CIDRs, such as [10.244.0.0/16, fd00:10:244::/56]');
+    } else {
+      podCIDRs = [];
+      v.podCIDRs.forEach((cidr, j) => {
+        if (typeof cidr !== 'string' || !parseCIDR(cidr.trim())) c.fail([...field('podCIDRs'), j], `${JSON.stringify(cidr)} is not a CIDR such as 10.244.0.0/16`);
+        else podCIDRs!.push(cidr.trim());
+      });
+    }
+  }
   if (c.issues.length > issuesBefore || !connection || !name) return undefined;
-  return { name, type: type as ClusterConfig['type'], connection, ...(namespaces ? { namespaces } : {}) };
+  return { name, type: type as ClusterConfig['type'], connection, ...(namespaces ? { namespaces } : {}), ...(podCIDRs ? { podCIDRs } : {}) };
 }
 
 /** Parse and validate; throws ConfigError listing every problem found. */

@@ -127,3 +127,34 @@ export function compareIP(a: IP, b: IP): number {
   }
   return 0;
 }
+
+export interface CIDR {
+  ip: IP;
+  prefix: number;
+}
+
+/** "10.244.0.0/16" or "fd00:10:244::/56"; undefined when malformed. */
+export function parseCIDR(text: string): CIDR | undefined {
+  const slash = text.indexOf('/');
+  if (slash === -1) return undefined;
+  const ip = parseIP(text.slice(0, slash));
+  const bits = text.slice(slash + 1);
+  if (!ip || !/^\d{1,3}$/.test(bits)) return undefined;
+  const prefix = Number(bits);
+  if (prefix > ip.bytes.length * 8) return undefined;
+  return { ip, prefix };
+}
+
+export function formatCIDR(c: CIDR): string {
+  return `${formatIP(c.ip)}/${c.prefix}`;
+}
+
+export function cidrContains(c: CIDR, ip: IP): boolean {
+  if (c.ip.family !== ip.family) return false;
+  for (let bit = 0; bit < c.prefix; bit += 8) {
+    const take = Math.min(8, c.prefix - bit);
+    const mask = (0xff << (8 - take)) & 0xff;
+    if ((c.ip.bytes[bit / 8]! & mask) !== (ip.bytes[bit / 8]! & mask)) return false;
+  }
+  return true;
+}

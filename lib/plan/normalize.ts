@@ -12,9 +12,12 @@ import { isDNS1123Label } from '../names.ts';
 import type { Address, Port, RawAddress, RawPort, RawSubset, Subset } from './types.ts';
 
 export interface Dropped {
-  code: 'invalid-address' | 'invalid-port';
+  code: 'invalid-address' | 'invalid-port' | 'disallowed-address';
   message: string;
 }
+
+/** Why an address may not be mirrored (a policy such as podCIDRs), or undefined. */
+export type AddressFilter = (ip: IP) => string | undefined;
 
 const protocols = new Set(['TCP', 'UDP', 'SCTP']);
 
@@ -61,7 +64,7 @@ interface Group {
   members: Map<string, Member>;
 }
 
-function addAddress(group: Group, raw: RawAddress, ready: boolean, dropped: Dropped[]): void {
+function addAddress(group: Group, raw: RawAddress, ready: boolean, dropped: Dropped[], filter?: AddressFilter): void {
   const ip = parseIP(raw?.ip as string);
   if (!ip) {
     dropped.push({ code: 'invalid-address', message: `address ${JSON.stringify(raw?.ip)} is not an IP address` });
@@ -71,6 +74,11 @@ function addAddress(group: Group, raw: RawAddress, ready: boolean, dropped: Drop
   const special = specialIPReason(ip);
   if (special) {
     dropped.push({ code: 'invalid-address', message: `address ${text} is ${special}` });
+    return;
+  }
+  const refused = filter?.(ip);
+  if (refused) {
+    dropped.push({ code: 'disallowed-address', message: `address ${text} ${refused}` });
     return;
   }
   if (raw.hostname && !isDNS1123Label(raw.hostname)) {
@@ -87,7 +95,7 @@ function addAddress(group: Group, raw: RawAddress, ready: boolean, dropped: Drop
   if (raw.hostname && (!seen.hostname || raw.hostname < seen.hostname)) seen.hostname = raw.hostname;
 }
 
-export function normalizeSubsets(raw: RawSubset[] | null | undefined): { subsets: Subset[]; dropped: Dropped[] } {
+export function normalizeSubsets(raw: RawSubset[] | null | undefined, filter?: AddressFilter): { subsets: Subset[]; dropped: Dropped[] } {
   const dropped: Dropped[] = [];
   const groups = new Map<string, Group>();
   for (const subset of raw ?? []) {
@@ -112,8 +120,8 @@ export function normalizeSubsets(raw: RawSubset[] | null | undefined): { subsets
       group = { ports, members: new Map() };
       groups.set(key, group);
     }
-    for (const a of subset?.addresses ?? []) addAddress(group, a, true, dropped);
-    for (const a of subset?.notReadyAddresses ?? []) addAddress(group, a, false, dropped);
+    for (const a of subset?.addresses ?? []) addAddress(group, a, true, dropped, filter);
+    for (const a of subset?.notReadyAddresses ?? []) addAddress(group, a, false, dropped, filter);
   }
 
   const subsets: Subset[] = [];

@@ -1,7 +1,8 @@
 // Sources to mirror specs, once per run whatever the number of targets.
 
 import { isDNS1123Subdomain, isLabelValue } from '../names.ts';
-import { normalizeSubsets } from './normalize.ts';
+import { cidrContains, formatCIDR, parseCIDR, type CIDR } from './ip.ts';
+import { normalizeSubsets, type AddressFilter } from './normalize.ts';
 import { isOwned } from './object.ts';
 import type { EndpointsObject, PlanInput, PlanOptions, Problem, Subset, Unreadable } from './types.ts';
 
@@ -30,6 +31,14 @@ export function mirrorName(name: string, cluster: string): string {
 }
 
 
+/** podCIDRs: one cluster cannot steer another's ingress to addresses outside its own pod ranges. */
+function podCIDRFilter(cluster: string, cidrs: string[] | undefined): AddressFilter | undefined {
+  if (!cidrs) return undefined;
+  const parsed = cidrs.map(parseCIDR).filter((c): c is CIDR => c !== undefined);
+  const list = parsed.map(formatCIDR).join(', ');
+  return (ip) => (parsed.some((c) => cidrContains(c, ip)) ? undefined : `is outside cluster ${cluster}'s podCIDRs (${list})`);
+}
+
 export function readSources(options: PlanOptions, sources: PlanInput['sources']): SourceView {
   const view: SourceView = { clusters: Object.keys(sources).sort(), mirrors: [], unreadable: new Set(), frozen: new Set(), problems: [], unreadableList: [] };
   for (const cluster of Object.keys(sources).sort()) {
@@ -39,6 +48,7 @@ export function readSources(options: PlanOptions, sources: PlanInput['sources'])
       view.unreadableList.push({ cluster, role: 'source', error: outcome.error });
       continue;
     }
+    const filter = podCIDRFilter(cluster, options.podCIDRs?.[cluster]);
     // No echo: what mefi wrote is never a source, whatever the selector matched.
     const byName = new Map<string, EndpointsObject[]>();
     for (const obj of outcome.items) {
@@ -69,7 +79,7 @@ export function readSources(options: PlanOptions, sources: PlanInput['sources'])
         problem('invalid-name', `name ${name} cannot be a label value (at most 63 characters); not mirrored`, namespace);
         continue;
       }
-      const { subsets, dropped } = normalizeSubsets(source.subsets);
+      const { subsets, dropped } = normalizeSubsets(source.subsets, filter);
       for (const d of dropped) problem(d.code, d.message, namespace);
       view.mirrors.push({ name: mirror, cluster, originalName: name, subsets });
     }

@@ -72,6 +72,8 @@ export interface PlanOptions {
   sourceClusterLabel: string;
   /** sync: create, update, delete. upsert-only: never delete. */
   policy: 'sync' | 'upsert-only';
+  /** Per cluster: the only ranges its addresses may come from (config podCIDRs). */
+  podCIDRs?: Record<string, string[]>;
 }
 
 export interface PlanInput {
@@ -105,6 +107,7 @@ export interface Change {
 
 export type ProblemCode =
   | 'invalid-address'
+  | 'disallowed-address'
   | 'invalid-port'
   | 'ambiguous-source'
   | 'invalid-name'

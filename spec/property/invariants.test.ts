@@ -30,8 +30,9 @@ const ips = (obj: EndpointsObject | undefined) =>
 describe('planner invariants (property tests)', () => {
   it('is deterministic: the same inputs in any order give the same plan, byte for byte', () => {
     fc.assert(
-      fc.property(world, fc.integer(), (input, seed) => {
-        assert.equal(JSON.stringify(plan(options, shuffled(input, seed))), JSON.stringify(plan(options, input)));
+      fc.property(world, fc.integer(), fc.boolean(), (input, seed, cidrs) => {
+        const o = cidrs ? { ...options, podCIDRs: { a: ['10.0.0.0/31'], b: ['fd00::/16', '10.0.0.3/32'] } } : options;
+        assert.equal(JSON.stringify(plan(o, shuffled(input, seed))), JSON.stringify(plan(o, input)));
       }),
       runs,
     );
@@ -39,8 +40,9 @@ describe('planner invariants (property tests)', () => {
 
   it('reaches a fixed point: after applying the plan, the next plan is empty', () => {
     fc.assert(
-      fc.property(world, (input) => {
-        const again = plan(options, applied(input, plan(options, input)));
+      fc.property(world, fc.boolean(), (input, cidrs) => {
+        const o = cidrs ? { ...options, podCIDRs: { a: ['10.0.0.0/31'], b: ['fd00::/16'] } } : options;
+        const again = plan(o, applied(input, plan(o, input)));
         assert.ok(isEmpty(again), JSON.stringify({ creates: again.creates.map((c) => c.name), updates: again.updates.map((c) => c.name), deletes: again.deletes.map((c) => c.name) }));
       }),
       runs,

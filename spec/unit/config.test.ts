@@ -81,7 +81,7 @@ describe('config', () => {
       '    insecureSkipTLSVerify: "yes"', // 21
     ].join('\n');
     assert.deepEqual(errors(yaml), [
-      'mefi.yaml:6: clusters[0].color: unknown field; expected one of name, type, url, token, tokenFile, ca, caFile, insecureSkipTLSVerify, kubeconfig, context, inCluster, namespaces',
+      'mefi.yaml:6: clusters[0].color: unknown field; expected one of name, type, url, token, tokenFile, ca, caFile, insecureSkipTLSVerify, kubeconfig, context, inCluster, namespaces, podCIDRs',
       'mefi.yaml:2: clusters[0].name: "K8S_1" is not a DNS-1123 label (lower-case letters, digits and \'-\', at most 63 characters, starting and ending with a letter or digit)',
       'mefi.yaml:5: clusters[0].type: must be local or remote, got "target"',
       'mefi.yaml:3: clusters[0].url: must be an https:// URL, got "http://x:6443"',
@@ -146,5 +146,12 @@ describe('config', () => {
     writeFileSync(kc, 'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {tokenFile: token}\ncontexts:\n- name: one\n  context: {cluster: x, user: u}\ncurrent-context: one\n');
     const c = connect(parseConfig(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n`, 'f.yaml'));
     assert.equal(c.get('a')!.tokenFile, path.join(dir, 'token'));
+  });
+
+  it('validates podCIDRs', () => {
+    const c = parseConfig('clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: [10.244.0.0/16, "fd00:10:244::/56"]\n', 'f.yaml');
+    assert.deepEqual(c.clusters[0]!.podCIDRs, ['10.244.0.0/16', 'fd00:10:244::/56']);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: [10.244.0.0, 10.0.0.0/8]\n'), ['mefi.yaml:4: clusters[0].podCIDRs[0]: "10.244.0.0" is not a CIDR such as 10.244.0.0/16']);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: []\n'), ['mefi.yaml:4: clusters[0].podCIDRs: must be a non-empty list of CIDRs, such as [10.244.0.0/16, fd00:10:244::/56]']);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareIP, formatIP, parseIP, specialIPReason } from '../../lib/plan/ip.ts';
+import { cidrContains, compareIP, formatIP, parseCIDR, parseIP, specialIPReason } from '../../lib/plan/ip.ts';
 
 const canonical = (s: string) => {
   const ip = parseIP(s);
@@ -54,5 +54,19 @@ describe('ip', () => {
   it('orders IPv4 before IPv6, then numerically', () => {
     const sorted = ['fd00::2', '10.0.0.10', 'fd00::10', '10.0.0.9', '9.0.0.1'].map((s) => parseIP(s)!).sort(compareIP).map(formatIP);
     assert.deepEqual(sorted, ['9.0.0.1', '10.0.0.9', '10.0.0.10', 'fd00::2', 'fd00::10']);
+  });
+
+  it('parses CIDRs and tests membership bit by bit', () => {
+    const c = (s: string) => parseCIDR(s)!;
+    const ip = (s: string) => parseIP(s)!;
+    assert.ok(cidrContains(c('10.244.0.0/16'), ip('10.244.255.1')));
+    assert.ok(!cidrContains(c('10.244.0.0/16'), ip('10.245.0.1')));
+    assert.ok(cidrContains(c('10.244.8.0/21'), ip('10.244.15.255')));
+    assert.ok(!cidrContains(c('10.244.8.0/21'), ip('10.244.16.0')));
+    assert.ok(cidrContains(c('0.0.0.0/0'), ip('192.0.2.1')));
+    assert.ok(!cidrContains(c('0.0.0.0/0'), ip('fd00::1')), 'families never match');
+    assert.ok(cidrContains(c('fd00:10:244::/56'), ip('fd00:10:244:ff::1')));
+    assert.ok(!cidrContains(c('fd00:10:244::/56'), ip('fd00:10:244:100::1')));
+    for (const bad of ['10.0.0.0', '10.0.0.0/33', 'fd00::/129', 'x/8', '10.0.0.0/-1', '10.0.0.0/']) assert.equal(parseCIDR(bad), undefined, bad);
   });
 });

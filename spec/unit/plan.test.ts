@@ -178,4 +178,17 @@ describe('plan', () => {
     const p = plan(options, { sources: { a: ok(ep('x', 'web', [ips(['10.0.0.1'])])), b: ok() }, targets: { a: ok(), b: ok() } });
     assert.deepEqual(p.creates.map((c) => `${c.target}/${c.name}`), ['a/web', 'a/web-a', 'b/web', 'b/web-a']);
   });
+
+  it('drops addresses outside a cluster\'s podCIDRs, with a problem, keeping the rest', () => {
+    const p = plan({ ...options, podCIDRs: { b: ['10.2.0.0/16', 'fd00:2::/64'] } }, {
+      sources: { a: ok(ep('x', 'web', [ips(['192.0.2.7'])])), b: ok(ep('x', 'web', [ips(['10.2.1.1', '10.1.0.1', 'fd00:2::5', 'fd00:3::5'])])) },
+      targets: { a: ok() },
+    });
+    assert.deepEqual(p.creates.find((c) => c.name === 'web-b')!.after![0]!.addresses.map((a) => a.ip), ['10.2.1.1', 'fd00:2::5']);
+    assert.deepEqual(p.creates.find((c) => c.name === 'web-a')!.after![0]!.addresses.map((a) => a.ip), ['192.0.2.7'], 'clusters without podCIDRs are not filtered');
+    assert.deepEqual(p.problems.map((x) => [x.code, x.cluster, x.message]), [
+      ['disallowed-address', 'b', "address 10.1.0.1 is outside cluster b's podCIDRs (10.2.0.0/16, fd00:2::/64)"],
+      ['disallowed-address', 'b', "address fd00:3::5 is outside cluster b's podCIDRs (10.2.0.0/16, fd00:2::/64)"],
+    ]);
+  });
 });
