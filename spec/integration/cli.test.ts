@@ -20,6 +20,10 @@ describe('mefi command line', { skip }, () => {
       [['sync', '-c', path.join(cfg.dir, 'missing.yaml')], /missing\.yaml: cannot read config: ENOENT/],
       [['sync', '-c', cfg.file, '--output', 'xml'], /Invalid values:[\s\S]*output/],
       [['frobnicate', '-c', cfg.file], /Unknown argument: frobnicate/],
+      [['sync', '-c', cfg.file, '--metrics-addr', ':9090'], /--metrics-addr goes with --interval/],
+      [['sync', '-c', cfg.file, '--interval', '10s', '--dry-run'], /--interval does not go with --dry-run/],
+      [['sync', '-c', cfg.file, '--interval', 'often'], /--interval: "often" is not a duration/],
+      [['sync', '-c', cfg.file, '--interval', '1s', '--metrics-addr', '9090'], /--metrics-addr: "9090" is not \[host\]:port/],
     ];
     for (const [args, message] of cases) {
       const r = await mefi(args);
