@@ -8,7 +8,8 @@ import { createLogger, parseLevel, type LogFormat } from '../lib/log.ts';
 import { parseAddr } from '../lib/metrics.ts';
 import { render, type Format } from '../lib/report.ts';
 import { ExitCode } from '../lib/run.ts';
-import { parseDuration, resolveSettings, type Flags } from '../lib/settings.ts';
+import { parseDuration } from '../lib/duration.ts';
+import { resolveSettings, type Flags } from '../lib/settings.ts';
 import { version } from '../lib/version.ts';
 
 function usageError(message: string): never {

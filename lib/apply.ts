@@ -6,8 +6,9 @@
 import pLimit from 'p-limit';
 import { ApiError, type KubeClient } from './kube/client.ts';
 import { createEndpoints, deleteEndpoints, getEndpoints, replaceEndpoints } from './kube/endpoints.ts';
+import { createLease, replaceLease } from './kube/leases.ts';
 import { decide, desiredOf } from './plan/object.ts';
-import type { Change, EndpointsObject, Plan, PlanOptions } from './plan/index.ts';
+import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions } from './plan/index.ts';
 
 export type Action = 'create' | 'update' | 'delete';
 
@@ -19,6 +20,13 @@ export interface Outcome {
   /** What the retry did, or why the write failed. */
   message?: string;
   retried: boolean;
+}
+
+export interface LeaseOutcome {
+  lease: LeaseChange;
+  /** skipped: another run renewed it first (409), which is as good. */
+  result: 'done' | 'skipped' | 'failed';
+  message?: string;
 }
 
 export interface ApplySettings {
@@ -70,6 +78,21 @@ async function applyOne(client: KubeClient, s: ApplySettings, action: Action, ch
   } catch (err) {
     return { action, change, result: 'failed', message: `${(err as Error).message} (after one retry from fresh state; the next run will try again)`, retried: true };
   }
+}
+
+async function applyLease(client: KubeClient, l: LeaseChange): Promise<LeaseOutcome> {
+  try {
+    await (l.action === 'create' ? createLease(client, l.namespace, l.object) : replaceLease(client, l.namespace, l.object));
+    return { lease: l, result: 'done' };
+  } catch (err) {
+    if (isStatus(err, 409)) return { lease: l, result: 'skipped', message: 'renewed by another run meanwhile' };
+    return { lease: l, result: 'failed', message: (err as Error).message };
+  }
+}
+
+/** Lease renewals, after the Endpoints: a record of the read, written only once the read was acted on. */
+export function applyLeases(plan: Plan, clients: Map<string, KubeClient>): Promise<LeaseOutcome[]> {
+  return Promise.all(plan.leases.map((l) => applyLease(clients.get(l.target)!, l)));
 }
 
 export async function applyPlan(plan: Plan, clients: Map<string, KubeClient>, s: ApplySettings): Promise<Outcome[]> {

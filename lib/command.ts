@@ -27,7 +27,12 @@ export function prepare(settings: Settings): Prepared {
   const connections = connect(config);
   const clients = new Map([...connections].map(([name, c]) => [name, new KubeClient(c, { requestTimeoutMs: settings.requestTimeoutMs })]));
   const podCIDRs = Object.fromEntries(config.clusters.filter((c) => c.podCIDRs).map((c) => [c.name, c.podCIDRs!]));
-  const options: PlanOptions = { ...settings.options, ...(Object.keys(podCIDRs).length ? { podCIDRs } : {}) };
+  const staleAfter = Object.fromEntries(config.clusters.filter((c) => c.staleAfterMs !== undefined).map((c) => [c.name, c.staleAfterMs!]));
+  const options: PlanOptions = {
+    ...settings.options,
+    ...(Object.keys(podCIDRs).length ? { podCIDRs } : {}),
+    ...(Object.keys(staleAfter).length ? { staleAfter } : {}),
+  };
   return { config, targets, clients, options };
 }
 
@@ -49,6 +54,7 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
     concurrency: settings.concurrency,
     pageSize: settings.pageSize,
     options: prepared.options,
+    ...(prepared.options.staleAfter ? { leaseSelector: `${prepared.options.ownerLabel.key}=${prepared.options.ownerLabel.value}` } : {}),
     dryRun: command === 'diff' || o.dryRun,
     ...(o.skip ? { skip: o.skip } : {}),
   });
@@ -58,6 +64,7 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
     if (out.result === 'failed') log.error('write failed', fields);
     else if (o.logChanges) log.info('change', fields);
   }
+  for (const l of result.leaseOutcomes) if (l.result === 'failed') log.error('lease write failed', { target: l.lease.target, name: l.lease.name, error: l.message });
   if (o.logChanges) for (const p of result.plan.problems) log.warn('problem', { ...p });
   // Once per run, not per request: the Endpoints deprecation warning would otherwise flood the log.
   for (const w of result.warnings) log.warn('API server warning', { warning: w });
@@ -70,6 +77,7 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
     problems: result.plan.problems.length,
     unreadable: result.plan.unreadable.length,
     writes: result.calls.create + result.calls.update + result.calls.delete,
+    leases: result.leaseOutcomes.filter((l) => l.result === 'done').length,
     durationMs: Math.round(result.durationMs),
     exitCode,
   });

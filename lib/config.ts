@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { isDNS1123Label } from './names.ts';
+import { parseDuration } from './duration.ts';
 import { parseCIDR } from './plan/ip.ts';
 
 export type Connection =
@@ -23,6 +24,8 @@ export interface ClusterConfig {
   namespaces?: string[];
   /** The only ranges this cluster's addresses may come from. */
   podCIDRs?: string[];
+  /** Remove this cluster's mirrors once it has been unreadable this long (off when absent). */
+  staleAfterMs?: number;
 }
 
 export interface Config {
@@ -68,6 +71,7 @@ const clusterFields = new Map<string, string>([
   ['inCluster', 'inCluster'],
   ['namespaces', 'namespaces'],
   ['podCIDRs', 'podCIDRs'],
+  ['staleAfter', 'staleAfter'],
 ]);
 
 function fieldName(p: Path): string {
@@ -140,7 +144,20 @@ function checkFile(c: Checker, p: Path, file: string, what: string): string {
   return file;
 }
 
-function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string): ClusterConfig | undefined {
+function staleAfter(c: Checker, p: Path, v: unknown): number | undefined {
+  const ms = typeof v === 'string' || typeof v === 'number' ? parseDuration(String(v)) : undefined;
+  if (ms === undefined || ms < 1000) {
+    c.fail(p, `must be a duration of at least 1s, such as 10m, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  return ms;
+}
+
+interface Defaults {
+  staleAfterMs?: number;
+}
+
+function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string, defaults: Defaults): ClusterConfig | undefined {
   const at = (...rest: Path): Path => ['clusters', i, ...rest];
   if (!isPlainObject(raw)) {
     c.fail(at(), 'must be a mapping with at least name and a way to connect');
@@ -238,8 +255,16 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string): Clus
       });
     }
   }
+  const staleAfterMs = v.staleAfter === undefined ? defaults.staleAfterMs : staleAfter(c, field('staleAfter'), v.staleAfter);
   if (c.issues.length > issuesBefore || !connection || !name) return undefined;
-  return { name, type: type as ClusterConfig['type'], connection, ...(namespaces ? { namespaces } : {}), ...(podCIDRs ? { podCIDRs } : {}) };
+  return {
+    name,
+    type: type as ClusterConfig['type'],
+    connection,
+    ...(namespaces ? { namespaces } : {}),
+    ...(podCIDRs ? { podCIDRs } : {}),
+    ...(staleAfterMs !== undefined ? { staleAfterMs } : {}),
+  };
 }
 
 /** Parse and validate; throws ConfigError listing every problem found. */
@@ -254,14 +279,15 @@ export function parseConfig(text: string, file: string): Config {
   if (!isMap(doc.contents) || !isPlainObject(root)) {
     throw new ConfigError([{ file, line: c.line([]), message: 'must be a mapping with a clusters list' }]);
   }
-  for (const k of Object.keys(root)) if (k !== 'clusters') c.fail([k], 'unknown field; expected clusters');
+  for (const k of Object.keys(root)) if (k !== 'clusters' && k !== 'staleAfter') c.fail([k], 'unknown field; expected clusters or staleAfter');
+  const defaults: Defaults = root.staleAfter === undefined ? {} : { staleAfterMs: staleAfter(c, ['staleAfter'], root.staleAfter) };
   const clusters: ClusterConfig[] = [];
   if (!isSeq(doc.get('clusters', true)) || !Array.isArray(root.clusters) || root.clusters.length === 0) {
     c.fail(['clusters'], 'must be a non-empty list of clusters');
   } else {
     const seen = new Map<string, number>();
     root.clusters.forEach((raw: unknown, i: number) => {
-      const cluster = loadCluster(c, i, raw, path.dirname(path.resolve(file)));
+      const cluster = loadCluster(c, i, raw, path.dirname(path.resolve(file)), defaults);
       if (cluster) clusters.push(cluster);
       // Checked on the raw name, so a duplicate is reported even when the entry has other faults.
       const name = isPlainObject(raw) && typeof raw.name === 'string' ? raw.name.trim() : undefined;

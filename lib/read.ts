@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import type { ClusterConfig } from './config.ts';
 import type { KubeClient } from './kube/client.ts';
 import { listEndpoints } from './kube/endpoints.ts';
+import { listLeases } from './kube/leases.ts';
 import type { EndpointsObject, PlanInput, ReadOutcome } from './plan/index.ts';
 
 export interface ReadSettings {
@@ -17,12 +18,15 @@ export interface ReadSettings {
   pageSize: number;
   /** Clusters not to ask this run (loop backoff), with the reason they count as unreadable. */
   skip?: Map<string, string>;
+  /** With staleAfter: also list mefi's Leases in each target, with this selector. */
+  leaseSelector?: string;
 }
 
-async function outcome(read: () => Promise<EndpointsObject[]>, skipped?: string): Promise<ReadOutcome> {
+async function outcome(read: () => Promise<EndpointsObject[] | Extract<ReadOutcome, { ok: true }>>, skipped?: string): Promise<ReadOutcome> {
   if (skipped !== undefined) return { ok: false, error: skipped };
   try {
-    return { ok: true, items: await read() };
+    const got = await read();
+    return Array.isArray(got) ? { ok: true, items: got } : got;
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
@@ -44,7 +48,13 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
   );
   // The whole namespace, not only owned objects: a foreign object on a wanted name must be seen.
   const targets = s.targets.map((t) =>
-    limit(() => outcome(() => listEndpoints(client(t), { namespace: s.namespace, pageSize: s.pageSize }), s.skip?.get(t))).then((o) => [t, o] as const),
+    limit(() =>
+      outcome(async () => {
+        const items = await listEndpoints(client(t), { namespace: s.namespace, pageSize: s.pageSize });
+        if (!s.leaseSelector) return items;
+        return { ok: true as const, items, leases: await listLeases(client(t), s.namespace, s.leaseSelector) };
+      }, s.skip?.get(t)),
+    ).then((o) => [t, o] as const),
   );
   return {
     sources: Object.fromEntries(await Promise.all(sources)),

@@ -33,6 +33,8 @@ export interface Report {
   changes: ReportChange[];
   unreadable: RunResult['plan']['unreadable'];
   problems: RunResult['plan']['problems'];
+  /** staleAfter bookkeeping: Lease renewals, one per source cluster and target. */
+  leases: { action: 'create' | 'update'; target: string; cluster: string; name: string; result: 'planned' | 'done' | 'skipped' | 'failed'; message?: string }[];
   warnings: string[];
   summary: {
     create: number;
@@ -43,6 +45,7 @@ export interface Report {
     failed: number;
     problems: number;
     unreadable: number;
+    leases: number;
     durationMs: number;
     apiCalls: RunResult['calls'];
   };
@@ -77,6 +80,10 @@ export function toReport(command: Command, r: RunResult, exitCode: number): Repo
     changes,
     unreadable: r.plan.unreadable,
     problems: r.plan.problems,
+    leases: r.plan.leases.map((l) => {
+      const o = r.leaseOutcomes.find((x) => x.lease === l);
+      return { action: l.action, target: l.target, cluster: l.cluster, name: l.name, result: o ? o.result : 'planned', ...(o?.message ? { message: o.message } : {}) };
+    }),
     warnings: r.warnings,
     summary: {
       create: r.plan.creates.length,
@@ -87,6 +94,7 @@ export function toReport(command: Command, r: RunResult, exitCode: number): Repo
       failed: count('failed'),
       problems: r.plan.problems.length,
       unreadable: r.plan.unreadable.length,
+      leases: r.plan.leases.length,
       durationMs: Math.round(r.durationMs),
       apiCalls: r.calls,
     },
@@ -140,6 +148,7 @@ function summaryLine(report: Report): string {
   if (!report.dryRun) parts.push(`${s.done} done, ${s.skipped} skipped, ${s.failed} failed`);
   parts.push(plural(s.problems, 'problem'));
   if (s.unreadable) parts.push(`${s.unreadable} unreadable (${report.unreadable.map((u) => `${u.cluster} as ${u.role}`).join(', ')})`);
+  if (s.leases) parts.push(`${plural(s.leases, 'lease')} to renew (staleAfter)`);
   const writes = s.apiCalls.create + s.apiCalls.update + s.apiCalls.delete;
   parts.push(`${s.apiCalls.list + s.apiCalls.get} reads, ${writes} writes in ${(s.durationMs / 1000).toFixed(2)}s`);
   return `${report.dryRun ? 'Plan (dry run)' : 'Sync'}: ${parts.join('; ')}`;

@@ -1,6 +1,6 @@
 // One run: read → plan → apply (unless dry) → a result to report.
 
-import { applyPlan, type Outcome } from './apply.ts';
+import { applyLeases, applyPlan, type LeaseOutcome, type Outcome } from './apply.ts';
 import type { Config } from './config.ts';
 import type { KubeClient, Verb } from './kube/client.ts';
 import { plan as makePlan, type Plan, type PlanOptions } from './plan/index.ts';
@@ -15,6 +15,7 @@ export interface RunResult {
   plan: Plan;
   /** Empty when nothing was applied (dry run, diff). */
   outcomes: Outcome[];
+  leaseOutcomes: LeaseOutcome[];
   applied: boolean;
   durationMs: number;
   /** API calls made this run, all clusters together. */
@@ -38,20 +39,23 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
   for (const c of clients.values()) c.warnings.clear();
   const before = snapshot(clients).calls;
 
+  // The planner has no clock: the time the read started is what a Lease records.
+  const now = Date.now();
   const input = await readWorld(config.clusters, clients, s);
-  const plan = makePlan(s.options, input);
+  const plan = makePlan(s.options, { ...input, now });
   const outcomes = s.dryRun ? [] : await applyPlan(plan, clients, { options: s.options, concurrency: s.concurrency, clusters: config.clusters.map((c) => c.name) });
+  const leaseOutcomes = s.dryRun ? [] : await applyLeases(plan, clients);
 
   const after = snapshot(clients);
   const calls = Object.fromEntries((Object.keys(before) as Verb[]).map((v) => [v, after.calls[v] - before[v]])) as Record<Verb, number>;
-  return { plan, outcomes, applied: !s.dryRun, durationMs: performance.now() - started, calls, warnings: [...after.warnings].sort() };
+  return { plan, outcomes, leaseOutcomes, applied: !s.dryRun, durationMs: performance.now() - started, calls, warnings: [...after.warnings].sort() };
 }
 
 export const ExitCode = { ok: 0, drift: 1, partial: 2, usage: 3 } as const;
 
 /** DESIGN.md §6: partial (2) outranks drift (1): a diff that could not see everything cannot say there is none. */
 export function exitCodeFor(command: 'sync' | 'diff', r: RunResult): number {
-  const partial = r.plan.unreadable.length > 0 || r.outcomes.some((o) => o.result === 'failed');
+  const partial = r.plan.unreadable.length > 0 || r.outcomes.some((o) => o.result === 'failed') || r.leaseOutcomes.some((o) => o.result === 'failed');
   if (partial) return ExitCode.partial;
   if (command === 'diff' && r.plan.creates.length + r.plan.updates.length + r.plan.deletes.length > 0) return ExitCode.drift;
   return ExitCode.ok;

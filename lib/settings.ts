@@ -5,6 +5,7 @@ import { ConfigError, type ConfigIssue } from './config.ts';
 import { isDNS1123Label, isLabelKey, isLabelValue } from './names.ts';
 import type { PlanOptions } from './plan/index.ts';
 import { selectorError } from './selector.ts';
+import { parseDuration } from './duration.ts';
 
 export interface Flags {
   config: string;
@@ -28,22 +29,6 @@ export interface Settings {
   concurrency: number;
   requestTimeoutMs: number;
   pageSize: number;
-}
-
-/** "30s", "1m30s", "500ms", "2h", or a bare number of seconds. */
-export function parseDuration(text: string): number | undefined {
-  const t = String(text).trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = t;
-  while (rest) {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
-    if (!m) return undefined;
-    total += Number(m[1]) * unit[m[2]!]!;
-    rest = rest.slice(m[0].length);
-  }
-  return t ? total : undefined;
 }
 
 export function resolveSettings(f: Flags): Settings {

@@ -23,7 +23,7 @@ export function labelsFor(options: PlanOptions, originalName: string, cluster?: 
   };
 }
 
-function wantedObjects(options: PlanOptions, view: SourceView, owned: EndpointsObject[]): Wanted[] {
+function wantedObjects(options: PlanOptions, view: SourceView, owned: EndpointsObject[], stale: Set<string>): Wanted[] {
   const wanted: Wanted[] = view.mirrors.map((m) => ({
     role: 'mirror',
     name: m.name,
@@ -33,10 +33,11 @@ function wantedObjects(options: PlanOptions, view: SourceView, owned: EndpointsO
     labels: labelsFor(options, m.originalName, m.cluster),
     keep: false,
   }));
-  // Mirrors whose source is unknown this run stay as they are and still count in their aggregate.
+  // Mirrors whose source is unknown this run stay as they are and still count in
+  // their aggregate, unless their cluster is stale (staleAfter).
   for (const obj of owned) {
     const cluster = clusterOf(obj, options, view.clusters);
-    if (cluster === undefined || (!view.unreadable.has(cluster) && !view.frozen.has(obj.metadata.name))) continue;
+    if (cluster === undefined || stale.has(cluster) || (!view.unreadable.has(cluster) && !view.frozen.has(obj.metadata.name))) continue;
     const originalName = obj.metadata.labels?.[options.originalNameLabel] ?? '';
     wanted.push({ role: 'mirror', name: obj.metadata.name, originalName, cluster, subsets: normalizeSubsets(obj.subsets).subsets, labels: {}, keep: true });
   }
@@ -52,13 +53,13 @@ function wantedObjects(options: PlanOptions, view: SourceView, owned: EndpointsO
   return wanted;
 }
 
-export function planTarget(options: PlanOptions, view: SourceView, target: string, items: EndpointsObject[]): TargetPlan {
+export function planTarget(options: PlanOptions, view: SourceView, target: string, items: EndpointsObject[], stale: Set<string> = new Set()): TargetPlan {
   const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
   const current = new Map(items.map((obj) => [obj.metadata.name, obj]));
   const owned = items.filter((obj) => isOwned(obj, options));
 
   const byName = new Map<string, Wanted[]>();
-  for (const w of wantedObjects(options, view, owned)) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
+  for (const w of wantedObjects(options, view, owned, stale)) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
 
   const names = new Set([...byName.keys(), ...owned.map((o) => o.metadata.name)]);
   for (const name of names) {

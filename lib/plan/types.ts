@@ -58,8 +58,16 @@ export interface Port {
   appProtocol?: string;
 }
 
-/** What one list call gave: the items, or why there are none. */
-export type ReadOutcome = { ok: true; items: EndpointsObject[] } | { ok: false; error: string };
+/** A coordination.k8s.io/v1 Lease: when a source cluster was last read (staleAfter). */
+export interface LeaseObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: { holderIdentity?: string | null; renewTime?: string | null; leaseDurationSeconds?: number | null };
+}
+
+/** What one list call gave: the items, or why there are none. A target's outcome also carries its Leases. */
+export type ReadOutcome = { ok: true; items: EndpointsObject[]; leases?: LeaseObject[] } | { ok: false; error: string };
 
 export interface PlanOptions {
   /** The namespace mefi writes into in every target (mefi-system). */
@@ -74,13 +82,17 @@ export interface PlanOptions {
   policy: 'sync' | 'upsert-only';
   /** Per cluster: the only ranges its addresses may come from (config podCIDRs). */
   podCIDRs?: Record<string, string[]>;
+  /** Per cluster: remove its mirrors once unreadable this long (ms; config staleAfter). */
+  staleAfter?: Record<string, number>;
 }
 
 export interface PlanInput {
   /** Per source cluster: its labelled Endpoints. */
   sources: Record<string, ReadOutcome>;
-  /** Per target cluster: every Endpoints in the mefi namespace. */
+  /** Per target cluster: every Endpoints in the mefi namespace (and mefi's Leases, with staleAfter). */
   targets: Record<string, ReadOutcome>;
+  /** The time of the read (ms since the epoch): the planner has no clock of its own. Needed with staleAfter. */
+  now?: number;
 }
 
 export type Role = 'mirror' | 'aggregate';
@@ -113,7 +125,7 @@ export type ProblemCode =
   | 'invalid-name'
   | 'name-collision'
   | 'conflict'
-  | 'unreadable';
+  | 'stale-cluster';
 
 export interface Problem {
   code: ProblemCode;
@@ -130,10 +142,23 @@ export interface Unreadable {
   error: string;
 }
 
+/** A Lease to write: a source cluster was read at `now` (staleAfter). */
+export interface LeaseChange {
+  action: 'create' | 'update';
+  target: string;
+  cluster: string;
+  namespace: string;
+  name: string;
+  object: LeaseObject;
+  resourceVersion?: string;
+}
+
 export interface Plan {
   creates: Change[];
   updates: Change[];
   deletes: Change[];
+  /** Lease renewals (staleAfter): bookkeeping, not drift. */
+  leases: LeaseChange[];
   unreadable: Unreadable[];
   problems: Problem[];
 }

@@ -178,4 +178,40 @@ describe('failure rules, with API servers killed and frozen for real', { skip, t
       assert.match(l.log(), /run finished/);
     }
   });
+
+  it('staleAfter: a dead cluster\'s mirrors go once its lease is older than staleAfter, and come back with it', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await w.ensureNamespace('alpha', namespace);
+    await w.putEndpoints('alpha', `app-${id}`, 'web', sourceLabels, [subset(['10.1.0.1'])]);
+    await w.putEndpoints('gamma', `app-${id}`, 'web', sourceLabels, [subset(['10.3.0.1'])]);
+    const cfg = w.writeConfig({ top: { staleAfter: '4s' } });
+    const leases = async () =>
+      (await w.admin('alpha').request<{ items: { metadata: { name: string }; spec: { renewTime: string } }[] }>({ verb: 'list', resource: 'leases', path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases` })).items;
+
+    assert.equal((await mefi(['sync', '-c', cfg.file, ...args])).code, 0);
+    assert.deepEqual((await leases()).map((l) => l.metadata.name).sort(), ['mefi-source-alpha', 'mefi-source-beta', 'mefi-source-gamma']);
+    const m = w.auditMark('alpha');
+    assert.equal((await mefi(['sync', '-c', cfg.file, ...args])).code, 0);
+    assert.deepEqual(w.auditSince('alpha', m).filter((e) => e.verb === 'update' || e.verb === 'create'), [], 'a fresh lease is not renewed: the steady run writes nothing');
+
+    await w.kill('gamma');
+    try {
+      const young = await mefi(['sync', '-c', cfg.file, ...args, '--request-timeout', '2s']);
+      assert.equal(young.code, 2);
+      assert.ok(await w.getEndpoints('alpha', namespace, 'web-gamma'), 'kept while the lease is young');
+      const renewed = Date.parse((await leases()).find((l) => l.metadata.name === 'mefi-source-gamma')!.spec.renewTime);
+      await sleep(Math.max(0, renewed + 4000 - Date.now()) + 300);
+      const old = await mefi(['sync', '-c', cfg.file, ...args, '--request-timeout', '2s', '-o', 'json']);
+      assert.equal(old.code, 2);
+      const report = JSON.parse(old.stdout);
+      assert.ok(report.problems.some((p: { code: string; name: string }) => p.code === 'stale-cluster' && p.name === 'gamma'), old.stdout);
+      assert.equal(await w.getEndpoints('alpha', namespace, 'web-gamma'), undefined, 'removed once stale');
+      assert.deepEqual([...(await ips(namespace, 'web'))], ['10.1.0.1'], 'the aggregate no longer sends traffic to gamma');
+    } finally {
+      await w.release('gamma');
+    }
+    assert.equal((await mefi(['sync', '-c', cfg.file, ...args])).code, 0);
+    assert.ok(await w.getEndpoints('alpha', namespace, 'web-gamma'), 'back with its cluster');
+  });
 });

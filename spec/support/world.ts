@@ -176,7 +176,7 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
 
 
   /** A mefi.yaml connecting to the test clusters with their admin kubeconfigs. */
-  function writeConfig(opts: { local?: string[]; clusters?: string[]; extra?: Record<string, Record<string, unknown>> } = {}): TestConfig {
+  function writeConfig(opts: { local?: string[]; clusters?: string[]; extra?: Record<string, Record<string, unknown>>; top?: Record<string, unknown> } = {}): TestConfig {
     const d = mkdtempSync(path.join(tmpdir(), 'mefi-cfg-'));
     const local = opts.local ?? ['alpha'];
     const lines = ['clusters:'];
@@ -184,6 +184,7 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
       lines.push(`  - name: ${c}`, `    kubeconfig: ${kubeconfigOf(c)}`, `    type: ${local.includes(c) ? 'local' : 'remote'}`);
       for (const [k, v] of Object.entries(opts.extra?.[c] ?? {})) lines.push(`    ${k}: ${JSON.stringify(v)}`);
     }
+    for (const [k, v] of Object.entries(opts.top ?? {})) lines.push(`${k}: ${JSON.stringify(v)}`);
     const file = path.join(d, 'mefi.yaml');
     writeFileSync(file, lines.join('\n') + '\n');
     return { file, dir: d };

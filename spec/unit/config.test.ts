@@ -81,7 +81,7 @@ describe('config', () => {
       '    insecureSkipTLSVerify: "yes"', // 21
     ].join('\n');
     assert.deepEqual(errors(yaml), [
-      'mefi.yaml:6: clusters[0].color: unknown field; expected one of name, type, url, token, tokenFile, ca, caFile, insecureSkipTLSVerify, kubeconfig, context, inCluster, namespaces, podCIDRs',
+      'mefi.yaml:6: clusters[0].color: unknown field; expected one of name, type, url, token, tokenFile, ca, caFile, insecureSkipTLSVerify, kubeconfig, context, inCluster, namespaces, podCIDRs, staleAfter',
       'mefi.yaml:2: clusters[0].name: "K8S_1" is not a DNS-1123 label (lower-case letters, digits and \'-\', at most 63 characters, starting and ending with a letter or digit)',
       'mefi.yaml:5: clusters[0].type: must be local or remote, got "target"',
       'mefi.yaml:3: clusters[0].url: must be an https:// URL, got "http://x:6443"',
@@ -112,7 +112,7 @@ describe('config', () => {
     assert.deepEqual(errors(''), ['mefi.yaml: must be a mapping with a clusters list']);
     assert.deepEqual(errors('- a\n'), ['mefi.yaml:1: must be a mapping with a clusters list']);
     assert.deepEqual(errors('clusters: []\n'), ['mefi.yaml:1: clusters: must be a non-empty list of clusters']);
-    assert.deepEqual(errors('clusters:\n  - just-a-string\nextra: 1\n'), ['mefi.yaml:3: extra: unknown field; expected clusters', 'mefi.yaml:2: clusters[0]: must be a mapping with at least name and a way to connect']);
+    assert.deepEqual(errors('clusters:\n  - just-a-string\nextra: 1\n'), ['mefi.yaml:3: extra: unknown field; expected clusters or staleAfter', 'mefi.yaml:2: clusters[0]: must be a mapping with at least name and a way to connect']);
   });
 
   it('says when the file cannot be read', () => {

@@ -4,7 +4,8 @@ import { ConfigError, formatIssue } from '../../lib/config.ts';
 import { parseWarnings } from '../../lib/kube/client.ts';
 import { createLogger, redact } from '../../lib/log.ts';
 import { selectorError } from '../../lib/selector.ts';
-import { parseDuration, resolveSettings, type Flags } from '../../lib/settings.ts';
+import { parseDuration } from '../../lib/duration.ts';
+import { resolveSettings, type Flags } from '../../lib/settings.ts';
 
 const defaults: Flags = {
   config: 'mefi.yaml',
