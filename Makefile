@@ -10,7 +10,6 @@ CACHE        := $(CURDIR)/.cache
 CONTROLPLANE := $(CACHE)/bin/controlplane
 CP_SRC       := $(wildcard spec/support/controlplane/*.go) spec/support/controlplane/go.mod spec/support/controlplane/go.sum
 DIR          ?= $(CACHE)/clusters
-CLUSTERS     ?= alpha beta gamma
 TS_SRC       := $(shell find bin lib -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json
 
 .PHONY: all deps build typecheck test test-unit test-integration clusters demo bench pack clean
@@ -56,10 +55,15 @@ test-unit: build
 
 # make clusters DIR=/tmp/k CLUSTERS="alpha beta": real control planes until Ctrl-C.
 clusters: $(CONTROLPLANE)
-	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(CLUSTERS)"
+	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(or $(CLUSTERS),alpha beta gamma)"
 
 demo: build $(CONTROLPLANE) $(KUBECTL)
 	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) node examples/demo/demo.ts
+
+# make bench CLUSTERS=5 SERVICES=1000 ADDRESSES=10 SCALES="100 1000 3000": figures beside raw floors, JSON in bench-results/.
+bench: build $(CONTROLPLANE)
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) CLUSTERS=$(or $(CLUSTERS),5) SERVICES=$(or $(SERVICES),1000) ADDRESSES=$(or $(ADDRESSES),10) \
+	  node --max-old-space-size=4096 spec/bench/bench.ts
 
 pack: build
 	npm pack --silent

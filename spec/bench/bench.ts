@@ -1,0 +1,277 @@
+// make bench: mefi against real API servers at scale, each figure beside a
+// floor measured in the same run (these machines are shared and noisy).
+//   CLUSTERS=5 SERVICES=1000 ADDRESSES=10 SCALES="100 1000 3000" make bench
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
+import { normalizeSubsets, plan, type EndpointsObject, type PlanInput, type PlanOptions } from '../../lib/plan/index.ts';
+import { startControlPlanes } from '../support/launch.ts';
+import { repo } from '../support/world.ts';
+import { call, createAll, listAll, rawClient, type Raw } from './raw.ts';
+
+const CLUSTERS = Number(process.env.CLUSTERS ?? 5);
+const SERVICES = Number(process.env.SERVICES ?? 1000);
+const ADDRESSES = Number(process.env.ADDRESSES ?? 10);
+const SCALES = [...new Set([...(process.env.SCALES ?? '100 1000 3000').split(/[ ,]+/).filter(Boolean).map(Number), SERVICES])].sort((a, b) => a - b);
+const CHANGES = Number(process.env.CHANGES ?? 50);
+const CONCURRENCY = 8;
+const PAGE = 500;
+
+const names = Array.from({ length: CLUSTERS }, (_, i) => `c${i + 1}`);
+const target = names[0]!;
+const options: PlanOptions = { namespace: '', ownerLabel: { key: 'isMefiLocal', value: 'true' }, originalNameLabel: 'isMefiOriginalName', sourceClusterLabel: 'multicluster.kubernetes.io/source-cluster', policy: 'sync' };
+const log = (s: string) => process.stderr.write(`# ${s}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const ipOf = (cluster: number, idx: number) => [10, (cluster << 4) | (idx >> 16), (idx >> 8) & 255, idx & 255].join('.');
+const time = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
+  const t = performance.now();
+  const v = await f();
+  return [v, performance.now() - t];
+};
+
+const dir = mkdtempSync(path.join(tmpdir(), 'mefi-bench-'));
+log(`starting ${CLUSTERS} control planes`);
+const planes = await startControlPlanes(dir, names);
+const raw = new Map<string, Raw>(names.map((n) => [n, rawClient(path.join(dir, `${n}.kubeconfig`))]));
+const cfgFile = path.join(dir, 'mefi.yaml');
+writeFileSync(cfgFile, ['clusters:', ...names.flatMap((n) => [`  - name: ${n}`, `    kubeconfig: ${n}.kubeconfig`, `    type: ${n === target ? 'local' : 'remote'}`])].join('\n') + '\n');
+
+async function namespace(cluster: string, name: string): Promise<void> {
+  await call(raw.get(cluster)!, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }).catch(() => undefined);
+}
+
+function source(scale: number, k: number, i: number, ips: string[]): EndpointsObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name: `svc-${String(i).padStart(4, '0')}`, namespace: `src-${scale}`, labels: { isMefiRemote: 'true', 'bench-scale': String(scale) } },
+    subsets: [{ addresses: ips.map((ip) => ({ ip })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }],
+  };
+}
+
+async function seed(scale: number): Promise<void> {
+  const started = performance.now();
+  await Promise.all(
+    names.map(async (n, k) => {
+      await namespace(n, `src-${scale}`);
+      const objs = Array.from({ length: scale }, (_, i) => source(scale, k + 1, i, Array.from({ length: ADDRESSES }, (_, j) => ipOf(k + 1, i * ADDRESSES + j))));
+      await createAll(raw.get(n)!, objs.map((o) => ({ path: `/api/v1/namespaces/src-${scale}/endpoints`, body: o })), 16);
+    }),
+  );
+  await namespace(target, `mefi-s${scale}`);
+  log(`seeded ${scale} services × ${CLUSTERS} clusters in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+}
+
+interface MefiRun {
+  wallMs: number;
+  runMs: number;
+  peakRssMiB: number;
+  report: { summary: { create: number; update: number; delete: number; apiCalls: Record<string, number>; durationMs: number } };
+}
+
+/** One mefi run as a separate process; peak RSS sampled from /proc (VmHWM never decreases). */
+function mefi(args: string[]): Promise<MefiRun> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...args, '-c', cfgFile, '-o', 'json', '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    let peak = 0;
+    child.stdout.on('data', (d) => (out += d));
+    const sample = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {
+        // exited between samples
+      }
+    }, 5);
+    child.on('exit', (code) => {
+      clearInterval(sample);
+      if (code !== 0) return reject(new Error(`mefi ${args.join(' ')} exited ${code}: ${out.slice(0, 500)}`));
+      const report = JSON.parse(out);
+      resolve({ wallMs: performance.now() - started, runMs: report.summary.durationMs, peakRssMiB: peak, report });
+    });
+  });
+}
+
+const syncArgs = (scale: number, ns = `mefi-s${scale}`, ...more: string[]) => ['sync', '--remote-filter', `bench-scale=${scale}`, '--mefi-namespace', ns, '--concurrency', String(CONCURRENCY), ...more];
+const writes = (r: MefiRun) => r.report.summary.apiCalls.create! + r.report.summary.apiCalls.update! + r.report.summary.apiCalls.delete!;
+
+/** What mefi reads for one scale, fetched raw: the planner's input. */
+async function readRaw(scale: number, ns: string): Promise<PlanInput> {
+  const sources: PlanInput['sources'] = {};
+  for (const n of names) sources[n] = { ok: true, items: (await listAll(raw.get(n)!, '/api/v1/endpoints', { labelSelector: `bench-scale=${scale}` }, PAGE)).items as EndpointsObject[] };
+  const items = (await listAll(raw.get(target)!, `/api/v1/namespaces/${ns}/endpoints`, {}, PAGE)).items as EndpointsObject[];
+  return { sources, targets: { [target]: { ok: true, items } } };
+}
+
+/** The raw floor of a steady run: the same paginated lists, at the same concurrency. */
+async function listFloor(scale: number, ns: string, query: Record<string, string> = {}, pageSize = PAGE): Promise<number> {
+  const limit = pLimit(CONCURRENCY);
+  const [, ms] = await time(() =>
+    Promise.all([
+      ...names.map((n) => limit(() => listAll(raw.get(n)!, '/api/v1/endpoints', { labelSelector: `bench-scale=${scale}`, ...query }, pageSize))),
+      limit(() => listAll(raw.get(target)!, `/api/v1/namespaces/${ns}/endpoints`, query, pageSize)),
+    ]),
+  );
+  return ms;
+}
+
+const results: Record<string, unknown> = { clusters: CLUSTERS, services: SERVICES, addresses: ADDRESSES, concurrency: CONCURRENCY, pageSize: PAGE };
+const scaling: { services: number; objects: number; coldMs: number; coldRunMs: number; coldWritesPerS: number; steadyRunMs: number; steadyWrites: number }[] = [];
+
+try {
+  for (const scale of SCALES) await seed(scale);
+  const S = SERVICES;
+  const ns = `mefi-s${S}`;
+
+  // --- planner ---------------------------------------------------------
+  const cold = await readRaw(S, ns);
+  const coldPlan = plan({ ...options, namespace: ns }, cold);
+  const timePlan = (input: PlanInput) => median(Array.from({ length: 7 }, () => { const t = performance.now(); plan({ ...options, namespace: ns }, input); return performance.now() - t; }));
+
+  // --- cold sync, and its floor --------------------------------------------
+  log('cold sync');
+  const coldRun = await mefi(syncArgs(S));
+  await namespace(target, `floor-${S}`);
+  // Bodies without a namespace: the path says where, so the same bodies serve every floor.
+  const floorObjects = coldPlan.creates.map((c) => ({ path: `/api/v1/namespaces/floor-${S}/endpoints`, body: { ...c.object, metadata: { name: c.object!.metadata.name, labels: c.object!.metadata.labels } } }));
+  const [, coldFloorMs] = await time(() => createAll(raw.get(target)!, floorObjects, CONCURRENCY));
+
+  // --- steady sync, and its floor -------------------------------------------
+  log('steady sync');
+  const steadyRun = await mefi(syncArgs(S));
+  const steadyFloorMs = median([await listFloor(S, ns), await listFloor(S, ns), await listFloor(S, ns)]);
+  const steady = await readRaw(S, ns);
+  const objects = Object.values(steady.sources).reduce((n, o) => n + (o.ok ? o.items.length : 0), 0) + (steady.targets[target]!.ok ? (steady.targets[target] as { items: unknown[] }).items.length : 0);
+  const plannerMs = timePlan(steady);
+  const plannerColdMs = timePlan(cold);
+
+  // --- churn: 1% of sources change ---------------------------------------
+  log('churn');
+  const rand = ((x) => (n: number) => ((x = (x * 1103515245 + 12345) >>> 0) % n))(42);
+  const picked = new Map<string, [number, number]>();
+  while (picked.size < Math.max(1, Math.round((CLUSTERS * S) / 100))) {
+    const k = rand(CLUSTERS);
+    const i = rand(S);
+    picked.set(`${k}/${i}`, [k, i]);
+  }
+  let fresh = (1 << 20) - 1;
+  await Promise.all(
+    [...picked.values()].map(async ([k, i]) => {
+      const obj = source(S, k + 1, i, [ipOf(k + 1, fresh--), ...Array.from({ length: ADDRESSES - 1 }, (_, j) => ipOf(k + 1, i * ADDRESSES + j + 1))]);
+      const cur = await call<EndpointsObject>(raw.get(names[k]!)!, 'GET', `/api/v1/namespaces/src-${S}/endpoints/${obj.metadata.name}`);
+      obj.metadata.resourceVersion = cur.metadata.resourceVersion!;
+      await call(raw.get(names[k]!)!, 'PUT', `/api/v1/namespaces/src-${S}/endpoints/${obj.metadata.name}`, obj);
+    }),
+  );
+  const needed = picked.size + new Set([...picked.values()].map(([, i]) => i)).size;
+  const churnRun = await mefi(syncArgs(S));
+
+  // --- levers ------------------------------------------------------------------
+  log('levers');
+  const unpaginated = await mefi(syncArgs(S, ns, '--page-size', '0'));
+  const listFromCacheMs = median([await listFloor(S, ns, { resourceVersion: '0' }, 0), await listFloor(S, ns, { resourceVersion: '0' }, 0), await listFloor(S, ns, { resourceVersion: '0' }, 0)]);
+  const unpaginatedFloorMs = median([await listFloor(S, ns, {}, 0), await listFloor(S, ns, {}, 0), await listFloor(S, ns, {}, 0)]);
+  const concurrency: Record<string, number> = { [CONCURRENCY]: coldRun.runMs };
+  for (const c of [1, 32]) {
+    await namespace(target, `mefi-s${S}-c${c}`);
+    concurrency[c] = (await mefi(['sync', '--remote-filter', `bench-scale=${S}`, '--mefi-namespace', `mefi-s${S}-c${c}`, '--concurrency', String(c)])).runMs;
+  }
+  const sample = floorObjects.slice(0, 500).map((o) => ({ ...o, path: o.path.replace(`floor-${S}`, `floor-close-${S}`) }));
+  await namespace(target, `floor-close-${S}`);
+  const closeRaw = rawClient(path.join(dir, `${target}.kubeconfig`), false);
+  const [, noKeepAliveMs] = await time(() => createAll(closeRaw, sample, CONCURRENCY, true));
+  await namespace(target, `floor-ka-${S}`);
+  const [, keepAliveMs] = await time(() => createAll(raw.get(target)!, sample.map((o) => ({ ...o, path: o.path.replace(`floor-close-${S}`, `floor-ka-${S}`) })), CONCURRENCY));
+  const bigText = JSON.stringify({ apiVersion: 'v1', kind: 'EndpointsList', metadata: {}, items: (steady.targets[target] as { items: unknown[] }).items });
+  const { ObjectSerializer } = (await import('@kubernetes/client-node/dist/gen/models/ObjectSerializer.js')) as unknown as { ObjectSerializer: { deserialize(d: unknown, t: string, f: string): unknown } };
+  const parseMs = median(Array.from({ length: 5 }, () => { const t = performance.now(); JSON.parse(bigText); return performance.now() - t; }));
+  const typedMs = median(Array.from({ length: 5 }, () => { const t = performance.now(); ObjectSerializer.deserialize(JSON.parse(bigText), 'V1EndpointsList', ''); return performance.now() - t; }));
+  const allObjs = [...Object.values(steady.sources).flatMap((o) => (o.ok ? o.items : [])), ...(steady.targets[target] as { items: EndpointsObject[] }).items];
+  const normalizeMs = median(Array.from({ length: 5 }, () => { const t = performance.now(); for (const o of allObjs) normalizeSubsets(o.subsets); return performance.now() - t; }));
+
+  // --- propagation in loop mode ---------------------------------------------------
+  log(`propagation: ${CHANGES} changes under --interval 1s`);
+  const loop = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...syncArgs(S), '-c', cfgFile, '--interval', '1s', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await sleep(3000);
+  const latencies: number[] = [];
+  for (let n = 0; n < CHANGES; n++) {
+    const k = rand(CLUSTERS);
+    const i = rand(S);
+    const ip = ipOf(k + 1, fresh--);
+    const obj = source(S, k + 1, i, [ip]);
+    const cur = await call<EndpointsObject>(raw.get(names[k]!)!, 'GET', `/api/v1/namespaces/src-${S}/endpoints/${obj.metadata.name}`);
+    obj.metadata.resourceVersion = cur.metadata.resourceVersion!;
+    await call(raw.get(names[k]!)!, 'PUT', `/api/v1/namespaces/src-${S}/endpoints/${obj.metadata.name}`, obj);
+    const t0 = performance.now();
+    for (;;) {
+      const agg = await call<EndpointsObject>(raw.get(target)!, 'GET', `/api/v1/namespaces/${ns}/endpoints/${obj.metadata.name}`);
+      if (JSON.stringify(agg.subsets).includes(`"${ip}"`)) break;
+      await sleep(20);
+    }
+    latencies.push(performance.now() - t0);
+    await sleep(rand(300));
+  }
+  loop.kill('SIGTERM');
+
+  // --- scaling ------------------------------------------------------------------------
+  for (const scale of SCALES) {
+    log(`scaling: ${scale} services per cluster`);
+    const c = scale === S ? coldRun : await mefi(syncArgs(scale));
+    const st = scale === S ? steadyRun : await mefi(syncArgs(scale));
+    scaling.push({ services: scale, objects: CLUSTERS * scale + c.report.summary.create, coldMs: Math.round(c.wallMs), coldRunMs: c.runMs, coldWritesPerS: Math.round(writes(c) / (c.runMs / 1000)), steadyRunMs: st.runMs, steadyWrites: writes(st) });
+  }
+
+  Object.assign(results, {
+    planner: { objects, steadyMs: plannerMs, coldMs: plannerColdMs, msPer10k: (plannerMs / objects) * 10_000, normalizeAllMs: normalizeMs },
+    cold: { writes: writes(coldRun), wallMs: Math.round(coldRun.wallMs), runMs: coldRun.runMs, writesPerS: Math.round(writes(coldRun) / (coldRun.runMs / 1000)), floorMs: Math.round(coldFloorMs), ratio: coldRun.runMs / coldFloorMs, peakRssMiB: Math.round(coldRun.peakRssMiB) },
+    steady: { writes: writes(steadyRun), wallMs: Math.round(steadyRun.wallMs), runMs: steadyRun.runMs, floorMs: Math.round(steadyFloorMs), ratio: steadyRun.runMs / steadyFloorMs, peakRssMiB: Math.round(steadyRun.peakRssMiB), lists: steadyRun.report.summary.apiCalls.list },
+    churn: { changedSources: picked.size, needed, writes: writes(churnRun), runMs: churnRun.runMs },
+    propagation: { changes: latencies.length, intervalMs: 1000, p50Ms: Math.round(pct(latencies, 50)), p99Ms: Math.round(pct(latencies, 99)), maxMs: Math.round(Math.max(...latencies)) },
+    scaling,
+    levers: {
+      unpaginatedSteadyRunMs: unpaginated.runMs,
+      listFloorPaginatedMs: Math.round(steadyFloorMs),
+      listFloorUnpaginatedMs: Math.round(unpaginatedFloorMs),
+      listFloorFromWatchCacheMs: Math.round(listFromCacheMs),
+      coldRunMsByConcurrency: concurrency,
+      create500KeepAliveMs: Math.round(keepAliveMs),
+      create500NewConnectionEachMs: Math.round(noKeepAliveMs),
+      targetListParseMs: +parseMs.toFixed(1),
+      targetListParseAndTypedDeserializeMs: +typedMs.toFixed(1),
+    },
+  });
+
+  const r = results as Record<string, Record<string, number>> & { scaling: typeof scaling; levers: Record<string, unknown> };
+  const f = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
+  const rows: [string, string, string, string][] = [
+    ['figure', 'mefi', 'floor / target', 'ratio or verdict'],
+    ['planner (ms per 10k objects)', f(r.planner!.msPer10k!), '< 50', r.planner!.msPer10k! < 50 ? 'ok' : 'MISSED'],
+    [`cold sync (${r.cold!.writes} creates)`, `${r.cold!.runMs} ms run, ${r.cold!.wallMs} ms process, ${r.cold!.writesPerS} writes/s`, `${r.cold!.floorMs} ms raw creates`, `${f(r.cold!.ratio!)}× (target ≤ 1.5×)`],
+    ['steady sync', `${r.steady!.runMs} ms run, ${r.steady!.wallMs} ms process, ${r.steady!.writes} writes`, `${r.steady!.floorMs} ms raw lists`, `${f(r.steady!.ratio!)}× (target ≤ 1.3×)`],
+    [`churn (${r.churn!.changedSources} sources changed)`, `${r.churn!.writes} writes in ${r.churn!.runMs} ms`, `${r.churn!.needed} needed`, r.churn!.writes === r.churn!.needed ? 'exact' : 'NOT EXACT'],
+    ['peak RSS', `cold ${r.cold!.peakRssMiB} MiB, steady ${r.steady!.peakRssMiB} MiB`, '< 300 MiB', Math.max(r.cold!.peakRssMiB!, r.steady!.peakRssMiB!) < 300 ? 'ok' : 'MISSED'],
+    [`propagation (${r.propagation!.changes} changes, --interval 1s)`, `p50 ${r.propagation!.p50Ms} ms, p99 ${r.propagation!.p99Ms} ms`, 'p99 < 2000 ms', r.propagation!.p99Ms! < 2000 ? 'ok' : 'MISSED'],
+    ...r.scaling.map((s): [string, string, string, string] => [`scaling: ${s.services} services/cluster`, `cold ${s.coldRunMs} ms (${s.coldWritesPerS} writes/s), steady ${s.steadyRunMs} ms, ${s.steadyWrites} writes`, `${s.objects} objects`, `${f(s.steadyRunMs / s.objects * 1000)} ms per 1k objects steady`]),
+  ];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(`\nmefi bench: ${CLUSTERS} clusters × ${S} services × ${ADDRESSES} addresses, concurrency ${CONCURRENCY}, page size ${PAGE}\n`);
+  console.log(line(rows[0]!));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows.slice(1)) console.log(line(row));
+  console.log('\nlevers:', JSON.stringify(r.levers, null, 2));
+  mkdirSync(path.join(repo, 'bench-results'), { recursive: true });
+  const out = path.join(repo, 'bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  console.log(`\nJSON: ${out}`);
+} finally {
+  await planes.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
