@@ -28,15 +28,10 @@ function normalizePort(raw: RawPort, nameRequired: boolean): Port | string {
   }
   const protocol = raw.protocol || 'TCP';
   if (!protocols.has(protocol)) return `port ${port}: protocol ${JSON.stringify(protocol)} is not TCP, UDP or SCTP`;
-  const out: Port = { port, protocol: protocol as Port['protocol'] };
-  if (raw.name) {
-    if (!isDNS1123Label(raw.name)) return `port ${port}: name ${JSON.stringify(raw.name)} is not a DNS-1123 label`;
-    out.name = raw.name;
-  } else if (nameRequired) {
-    return `port ${port}: a subset with several ports needs a name on each`;
-  }
-  if (raw.appProtocol) out.appProtocol = raw.appProtocol;
-  return out;
+  if (raw.name && !isDNS1123Label(raw.name)) return `port ${port}: name ${JSON.stringify(raw.name)} is not a DNS-1123 label`;
+  if (!raw.name && nameRequired) return `port ${port}: a subset with several ports needs a name on each`;
+  // Fields in Go's declaration order (name, port, protocol, appProtocol), as the server returns them.
+  return { ...(raw.name ? { name: raw.name } : {}), port, protocol: protocol as Port['protocol'], ...(raw.appProtocol ? { appProtocol: raw.appProtocol } : {}) };
 }
 
 function comparePort(a: Port, b: Port): number {
@@ -95,6 +90,13 @@ function addAddress(group: Group, raw: RawAddress, ready: boolean, dropped: Drop
   if (raw.hostname && (!seen.hostname || raw.hostname < seen.hostname)) seen.hostname = raw.hostname;
 }
 
+/** Sorted members into one subset: ready ones in addresses, the rest in notReadyAddresses. */
+function partition(sorted: Member[], ports: Port[]): Subset {
+  const subset: Subset = { addresses: [], notReadyAddresses: [], ports };
+  for (const m of sorted) (m.ready ? subset.addresses : subset.notReadyAddresses).push(m.hostname ? { ip: m.text, hostname: m.hostname } : { ip: m.text });
+  return subset;
+}
+
 export function normalizeSubsets(raw: RawSubset[] | null | undefined, filter?: AddressFilter): { subsets: Subset[]; dropped: Dropped[] } {
   const dropped: Dropped[] = [];
   const groups = new Map<string, Group>();
@@ -129,14 +131,76 @@ export function normalizeSubsets(raw: RawSubset[] | null | undefined, filter?: A
     const group = groups.get(key)!;
     const members = [...group.members.values()].sort((a, b) => compareIP(a.ip, b.ip));
     if (members.length === 0) continue;
-    const toAddress = (m: Member): Address => (m.hostname ? { ip: m.text, hostname: m.hostname } : { ip: m.text });
-    subsets.push({
-      addresses: members.filter((m) => m.ready).map(toAddress),
-      notReadyAddresses: members.filter((m) => !m.ready).map(toAddress),
-      ports: group.ports,
-    });
+    subsets.push(partition(members, group.ports));
   }
   return { subsets, dropped };
+}
+
+/**
+ * normalizeSubsets for input that is already normalized (mirrors merged into
+ * an aggregate): the same result, without validating or reformatting every
+ * address again. Each distinct IP is parsed once, to sort.
+ */
+export function mergeNormalized(parts: Subset[]): Subset[] {
+  const groups = new Map<string, { ports: Port[]; members: Map<string, { ready: boolean; hostname?: string }> }>();
+  for (const s of parts) {
+    const key = portKey(s.ports);
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { ports: s.ports, members: new Map() }));
+    const add = (a: Address, ready: boolean) => {
+      const seen = group!.members.get(a.ip);
+      if (!seen) {
+        group!.members.set(a.ip, a.hostname ? { ready, hostname: a.hostname } : { ready });
+        return;
+      }
+      seen.ready ||= ready;
+      if (a.hostname && (!seen.hostname || a.hostname < seen.hostname)) seen.hostname = a.hostname;
+    };
+    for (const a of s.addresses) add(a, true);
+    for (const a of s.notReadyAddresses) add(a, false);
+  }
+  const out: Subset[] = [];
+  for (const key of [...groups.keys()].sort()) {
+    const group = groups.get(key)!;
+    if (group.members.size === 0) continue;
+    const members: Member[] = [];
+    for (const [text, m] of group.members) members.push({ ip: parseIP(text)!, text, ready: m.ready, ...(m.hostname ? { hostname: m.hostname } : {}) });
+    out.push(partition(members.sort((a, b) => compareIP(a.ip, b.ip)), group.ports));
+  }
+  return out;
+}
+
+/**
+ * Whether stored subsets are exactly the normalized ones, field by field: the
+ * steady-state check, with no normalizing. False only means "normalize and
+ * compare" (the stored form may differ in order or in fields mefi drops).
+ */
+export function equalsRaw(raw: RawSubset[] | null | undefined, want: Subset[]): boolean {
+  const r = raw ?? [];
+  if (r.length !== want.length) return false;
+  const sameAddresses = (got: RawAddress[] | null | undefined, w: Address[]) => {
+    const g = got ?? [];
+    if (g.length !== w.length) return false;
+    for (let i = 0; i < g.length; i++) {
+      const a = g[i]!;
+      const b = w[i]!;
+      if (a.ip !== b.ip || a.hostname !== b.hostname || a.nodeName !== undefined || a.targetRef !== undefined) return false;
+    }
+    return true;
+  };
+  for (let i = 0; i < r.length; i++) {
+    const g = r[i]!;
+    const w = want[i]!;
+    if (!sameAddresses(g.addresses, w.addresses) || !sameAddresses(g.notReadyAddresses, w.notReadyAddresses)) return false;
+    const gp = g.ports ?? [];
+    if (gp.length !== w.ports.length) return false;
+    for (let j = 0; j < gp.length; j++) {
+      const a = gp[j]!;
+      const b = w.ports[j]!;
+      if ((a.name || undefined) !== b.name || a.port !== b.port || a.protocol !== b.protocol || (a.appProtocol || undefined) !== b.appProtocol) return false;
+    }
+  }
+  return true;
 }
 
 export function addressCount(subsets: Subset[]): number {

@@ -3,7 +3,7 @@
 // fresh state with the same rules.
 
 import equal from 'fast-deep-equal';
-import { normalizeSubsets, toRawSubsets } from './normalize.ts';
+import { equalsRaw, normalizeSubsets, toRawSubsets } from './normalize.ts';
 import type { Change, EndpointsObject, PlanOptions, Role, Subset } from './types.ts';
 
 export interface Desired {
@@ -87,8 +87,12 @@ export function decide(
     const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: desired.name, namespace, labels: desired.labels }, subsets };
     return { action: 'create', change: { ...change, after: desired.subsets, object } };
   }
+  const labelsEqual = equal(current.metadata.labels ?? {}, desired.labels);
+  // The server stores what mefi sent: in the steady state the stored subsets are
+  // exactly the wanted ones and need no normalizing to compare.
+  if (labelsEqual && equalsRaw(current.subsets, desired.subsets)) return { action: 'none' };
   const before = normalizeSubsets(current.subsets).subsets;
-  if (equal(before, desired.subsets) && equal(current.metadata.labels ?? {}, desired.labels)) return { action: 'none' };
+  if (labelsEqual && equal(before, desired.subsets)) return { action: 'none' };
   // Keep the metadata mefi does not manage (annotations, finalizers): a PUT replaces the whole object.
   const { managedFields: _managedFields, ...metadata } = current.metadata;
   const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { ...metadata, labels: desired.labels }, subsets };

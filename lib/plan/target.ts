@@ -1,6 +1,6 @@
 // One target: the objects it should hold, then a decision per name.
 
-import { addressCount, normalizeSubsets } from './normalize.ts';
+import { addressCount, mergeNormalized, normalizeSubsets } from './normalize.ts';
 import { clusterOf, decide, describe, isOwned, type Desired } from './object.ts';
 import type { SourceView } from './sources.ts';
 import type { Change, EndpointsObject, PlanOptions, Problem } from './types.ts';
@@ -45,7 +45,7 @@ function wantedObjects(options: PlanOptions, view: SourceView, owned: EndpointsO
   const byOriginal = new Map<string, Wanted[]>();
   for (const w of wanted) if (w.originalName) byOriginal.set(w.originalName, [...(byOriginal.get(w.originalName) ?? []), w]);
   for (const [originalName, mirrors] of byOriginal) {
-    const subsets = normalizeSubsets(mirrors.flatMap((m) => m.subsets)).subsets;
+    const subsets = mergeNormalized(mirrors.flatMap((m) => m.subsets));
     // An aggregate with no address left is deleted, as in the original.
     if (addressCount(subsets) === 0) continue;
     wanted.push({ role: 'aggregate', name: originalName, originalName, subsets, labels: labelsFor(options, originalName), keep: false });

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import equal from 'fast-deep-equal';
 import fc from 'fast-check';
-import { isEmpty, normalizeSubsets, plan, type EndpointsObject, type PlanInput } from '../../lib/plan/index.ts';
+import { isEmpty, normalizeSubsets, plan, toRawSubsets, type EndpointsObject, type PlanInput } from '../../lib/plan/index.ts';
+import { equalsRaw, mergeNormalized } from '../../lib/plan/normalize.ts';
 import { clusterOf, isOwned } from '../../lib/plan/object.ts';
-import { shuffled, world } from '../support/arbitraries.ts';
+import { shuffled, subsets as subsetsArb, world } from '../support/arbitraries.ts';
 import { applyToTarget, options } from '../support/fixtures.ts';
 
 const runs = { numRuns: Number(process.env.MEFI_PROPERTY_RUNS ?? 400) };
@@ -28,6 +29,28 @@ const ips = (obj: EndpointsObject | undefined) =>
   new Set(normalizeSubsets(obj?.subsets).subsets.flatMap((s) => [...s.addresses, ...s.notReadyAddresses].map((a) => a.ip)));
 
 describe('planner invariants (property tests)', () => {
+  it('finds stored subsets equal field by field only when normalizing them gives the same', () => {
+    fc.assert(
+      fc.property(subsetsArb, subsetsArb, (raw, other) => {
+        const want = normalizeSubsets(other).subsets;
+        if (equalsRaw(raw, want)) assert.deepEqual(normalizeSubsets(raw).subsets, want);
+        assert.ok(equalsRaw(toRawSubsets(want), want), 'what mefi writes compares equal as stored');
+        assert.ok(equalsRaw(JSON.parse(JSON.stringify(toRawSubsets(want))), want));
+      }),
+      runs,
+    );
+  });
+
+  it('merges normalized subsets exactly as normalizing them all again would', () => {
+    const parts = fc.array(subsetsArb, { maxLength: 4 }).map((xs) => xs.map((raw) => normalizeSubsets(raw).subsets).flat());
+    fc.assert(
+      fc.property(parts, (normalized) => {
+        assert.deepEqual(mergeNormalized(normalized), normalizeSubsets(toRawSubsets(normalized)).subsets);
+      }),
+      runs,
+    );
+  });
+
   it('is deterministic: the same inputs in any order give the same plan, byte for byte', () => {
     fc.assert(
       fc.property(world, fc.integer(), fc.boolean(), (input, seed, cidrs) => {

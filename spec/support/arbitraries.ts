@@ -32,7 +32,7 @@ const subset: fc.Arbitrary<RawSubset> = fc.record(
   { requiredKeys: ['ports'] },
 );
 
-const subsets = fc.array(subset, { maxLength: 3 });
+export const subsets = fc.array(subset, { maxLength: 3 });
 
 const sourceObject: fc.Arbitrary<EndpointsObject> = fc.record({
   namespace: fc.constantFrom('n1', 'n1', 'n1', 'n2', 'mefi-system'),
