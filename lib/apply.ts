@@ -6,9 +6,10 @@
 import pLimit from 'p-limit';
 import { ApiError, type KubeClient } from './kube/client.ts';
 import { createEndpoints, deleteEndpoints, getEndpoints, replaceEndpoints } from './kube/endpoints.ts';
+import { createEndpointSlice, deleteEndpointSlice, replaceEndpointSlice } from './kube/endpointslices.ts';
 import { createLease, replaceLease } from './kube/leases.ts';
 import { decide, desiredOf } from './plan/object.ts';
-import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions } from './plan/index.ts';
+import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions, SliceObject } from './plan/index.ts';
 
 export type Action = 'create' | 'update' | 'delete';
 
@@ -39,6 +40,13 @@ export interface ApplySettings {
 const isStatus = (err: unknown, status: number) => err instanceof ApiError && err.status === status;
 
 async function send(client: KubeClient, options: PlanOptions, action: Action, change: Change): Promise<void> {
+  if (change.kind === 'EndpointSlice') {
+    const slice = change.object as unknown as SliceObject;
+    if (action === 'create') await createEndpointSlice(client, options.namespace, slice);
+    else if (action === 'update') await replaceEndpointSlice(client, options.namespace, slice);
+    else await deleteEndpointSlice(client, options.namespace, change.name, change.resourceVersion).catch((err) => { if (!isStatus(err, 404)) throw err; });
+    return;
+  }
   if (action === 'create') await createEndpoints(client, options.namespace, change.object!);
   else if (action === 'update') await replaceEndpoints(client, options.namespace, change.object!);
   else {
@@ -67,6 +75,8 @@ async function applyOne(client: KubeClient, s: ApplySettings, action: Action, ch
     // 409: changed since read (update, delete) or created meanwhile (create). 404 on update: deleted meanwhile.
     const stale = isStatus(err, 409) || (action === 'update' && isStatus(err, 404));
     if (!stale) return { action, change, result: 'failed', message: (err as Error).message, retried: false };
+    // A slice's place depends on its siblings: rather than decide one alone, leave it to the next run.
+    if (change.kind === 'EndpointSlice') return { action, change, result: 'skipped', message: 'changed since read; the next run decides again', retried: false };
   }
   try {
     const current = await fresh(client, change);

@@ -54,6 +54,8 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
     concurrency: settings.concurrency,
     pageSize: settings.pageSize,
     options: prepared.options,
+    source: settings.source,
+    target: prepared.options.target ?? 'endpoints',
     ...(prepared.options.staleAfter ? { leaseSelector: `${prepared.options.ownerLabel.key}=${prepared.options.ownerLabel.value}` } : {}),
     dryRun: command === 'diff' || o.dryRun,
     ...(o.skip ? { skip: o.skip } : {}),

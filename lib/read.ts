@@ -5,7 +5,9 @@ import pLimit from 'p-limit';
 import type { ClusterConfig } from './config.ts';
 import type { KubeClient } from './kube/client.ts';
 import { listEndpoints } from './kube/endpoints.ts';
+import { listEndpointSlices } from './kube/endpointslices.ts';
 import { listLeases } from './kube/leases.ts';
+import { slicesAsEndpoints } from './plan/index.ts';
 import type { EndpointsObject, PlanInput, ReadOutcome } from './plan/index.ts';
 
 export interface ReadSettings {
@@ -20,6 +22,10 @@ export interface ReadSettings {
   skip?: Map<string, string>;
   /** With staleAfter: also list mefi's Leases in each target, with this selector. */
   leaseSelector?: string;
+  /** Read sources from Endpoints (default) or from the EndpointSlices of labelled Services. */
+  source?: 'endpoints' | 'endpointslices';
+  /** Write Endpoints (default) or EndpointSlices: what to list in each target. */
+  target?: 'endpoints' | 'endpointslices';
 }
 
 async function outcome(read: () => Promise<EndpointsObject[] | Extract<ReadOutcome, { ok: true }>>, skipped?: string): Promise<ReadOutcome> {
@@ -40,9 +46,12 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
   const sources = clusters.map((c) =>
     limit(() =>
       outcome(async () => {
-        if (!c.namespaces) return listEndpoints(client(c.name), { labelSelector: s.remoteFilter, pageSize: s.pageSize });
-        const lists = await Promise.all(c.namespaces.map((namespace) => listEndpoints(client(c.name), { namespace, labelSelector: s.remoteFilter, pageSize: s.pageSize })));
-        return lists.flat();
+        const list = async (namespace?: string) => {
+          const o = { ...(namespace ? { namespace } : {}), labelSelector: s.remoteFilter, pageSize: s.pageSize };
+          return s.source === 'endpointslices' ? slicesAsEndpoints(await listEndpointSlices(client(c.name), o)) : listEndpoints(client(c.name), o);
+        };
+        if (!c.namespaces) return list();
+        return (await Promise.all(c.namespaces.map(list))).flat();
       }, s.skip?.get(c.name)),
     ).then((o) => [c.name, o] as const),
   );
@@ -50,9 +59,14 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
   const targets = s.targets.map((t) =>
     limit(() =>
       outcome(async () => {
-        const items = await listEndpoints(client(t), { namespace: s.namespace, pageSize: s.pageSize });
-        if (!s.leaseSelector) return items;
-        return { ok: true as const, items, leases: await listLeases(client(t), s.namespace, s.leaseSelector) };
+        const slices = s.target === 'endpointslices';
+        const items = slices ? [] : await listEndpoints(client(t), { namespace: s.namespace, pageSize: s.pageSize });
+        return {
+          ok: true as const,
+          items,
+          ...(slices ? { slices: await listEndpointSlices(client(t), { namespace: s.namespace, pageSize: s.pageSize }) } : {}),
+          ...(s.leaseSelector ? { leases: await listLeases(client(t), s.namespace, s.leaseSelector) } : {}),
+        };
       }, s.skip?.get(t)),
     ).then((o) => [t, o] as const),
   );

@@ -13,6 +13,7 @@ export type Command = 'sync' | 'diff';
 export interface ReportChange {
   action: 'create' | 'update' | 'delete';
   target: string;
+  kind: 'Endpoints' | 'EndpointSlice';
   role: Change['role'];
   namespace: string;
   name: string;
@@ -59,6 +60,7 @@ export function toReport(command: Command, r: RunResult, exitCode: number): Repo
     return {
       action,
       target: c.target,
+      kind: c.kind ?? 'Endpoints',
       role: c.role,
       namespace: c.namespace,
       name: c.name,
@@ -170,7 +172,7 @@ export function renderTable(report: Report): string {
       rows.push([
         c.action,
         c.target,
-        `${c.namespace}/${c.name}`,
+        `${c.namespace}/${c.name}${c.kind === 'EndpointSlice' ? ' (slice)' : ''}`,
         c.role === 'aggregate' ? '(aggregate)' : (c.cluster ?? '-'),
         ...(report.dryRun ? [] : [c.result + (c.result !== 'done' && c.message ? `: ${c.message}` : '')]),
         addressDelta(c.before, c.after),
@@ -191,7 +193,7 @@ export function renderDiff(report: Report, r: RunResult): string {
   const out: string[] = [];
   const all = [...r.plan.creates, ...r.plan.updates, ...r.plan.deletes];
   for (const c of all) {
-    const path = `${c.target}/${c.namespace}/endpoints/${c.name}`;
+    const path = `${c.target}/${c.namespace}/${c.kind === 'EndpointSlice' ? 'endpointslices' : 'endpoints'}/${c.name}`;
     const doc = (labels: Record<string, string> | undefined, subsets: Subset[] | undefined) =>
       stringify({ metadata: { name: c.name, namespace: c.namespace, labels }, subsets }, { sortMapEntries: true });
     const before = c.before ? doc(c.beforeLabels, c.before) : '';

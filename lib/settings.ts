@@ -19,6 +19,9 @@ export interface Flags {
   requestTimeout: string;
   pageSize: number;
   policy: string;
+  source?: string;
+  target?: string;
+  maxEndpointsPerSlice?: number;
 }
 
 export interface Settings {
@@ -29,6 +32,7 @@ export interface Settings {
   concurrency: number;
   requestTimeoutMs: number;
   pageSize: number;
+  source: 'endpoints' | 'endpointslices';
 }
 
 export function resolveSettings(f: Flags): Settings {
@@ -50,6 +54,13 @@ export function resolveSettings(f: Flags): Settings {
   const timeout = parseDuration(f.requestTimeout);
   if (timeout === undefined || timeout <= 0) bad('request-timeout', `${JSON.stringify(f.requestTimeout)} is not a duration such as 30s or 1m`);
   if (f.policy !== 'sync' && f.policy !== 'upsert-only') bad('policy', `must be sync or upsert-only, got ${JSON.stringify(f.policy)}`);
+  const kinds = ['endpoints', 'endpointslices'];
+  const source = f.source ?? 'endpoints';
+  const target = f.target ?? 'endpoints';
+  if (!kinds.includes(source)) bad('source', `must be endpoints or endpointslices, got ${JSON.stringify(source)}`);
+  if (!kinds.includes(target)) bad('target', `must be endpoints or endpointslices, got ${JSON.stringify(target)}`);
+  const perSlice = f.maxEndpointsPerSlice ?? 100;
+  if (!Number.isInteger(perSlice) || perSlice < 1 || perSlice > 1000) bad('max-endpoints-per-slice', `must be a whole number from 1 to 1000 (the API's limit), got ${perSlice}`);
   if (issues.length) throw new ConfigError(issues);
 
   return {
@@ -62,7 +73,9 @@ export function resolveSettings(f: Flags): Settings {
       originalNameLabel: f.originalFilter,
       sourceClusterLabel: f.sourceClusterLabel,
       policy: f.policy as PlanOptions['policy'],
+      ...(target === 'endpointslices' ? { target: 'endpointslices' as const, maxEndpointsPerSlice: perSlice } : {}),
     },
+    source: source as Settings['source'],
     concurrency: f.concurrency,
     requestTimeoutMs: timeout!,
     pageSize: f.pageSize,

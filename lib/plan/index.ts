@@ -2,6 +2,7 @@
 // input in any order gives the same plan (DESIGN.md §2, §3).
 
 import { staleness } from './leases.ts';
+import { planSlices } from './slices.ts';
 import { readSources } from './sources.ts';
 import { planTarget } from './target.ts';
 import type { Change, Plan, PlanInput, PlanOptions, Problem, Unreadable } from './types.ts';
@@ -10,6 +11,7 @@ export type * from './types.ts';
 export { normalizeSubsets, addressCount, toRawSubsets } from './normalize.ts';
 export { mirrorName } from './sources.ts';
 export { leaseName } from './leases.ts';
+export { slicesAsEndpoints, serviceNameLabel, managedBy, managedByLabel } from './slices.ts';
 
 const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -37,7 +39,7 @@ export function plan(options: PlanOptions, input: PlanInput): Plan {
       continue;
     }
     const st = staleness(options, target, outcome.leases, view.unreadable, view.clusters, input.now);
-    const t = planTarget(options, view, target, outcome.items, st.stale);
+    const t = options.target === 'endpointslices' ? planSlices(options, view, target, outcome.slices ?? [], st.stale) : planTarget(options, view, target, outcome.items, st.stale);
     result.leases.push(...st.renewals);
     result.problems.push(...st.problems);
     result.creates.push(...t.creates);

@@ -43,7 +43,7 @@ function comparePort(a: Port, b: Port): number {
   );
 }
 
-function portKey(ports: Port[]): string {
+export function portKey(ports: Port[]): string {
   return JSON.stringify(ports.map((p) => [p.name ?? '', p.port, p.protocol, p.appProtocol ?? '']));
 }
 

@@ -58,6 +58,9 @@ export interface Port {
   appProtocol?: string;
 }
 
+import type { SliceObject } from './slices.ts';
+export type { SliceObject, SliceEndpoint } from './slices.ts';
+
 /** A coordination.k8s.io/v1 Lease: when a source cluster was last read (staleAfter). */
 export interface LeaseObject {
   apiVersion?: string;
@@ -67,7 +70,7 @@ export interface LeaseObject {
 }
 
 /** What one list call gave: the items, or why there are none. A target's outcome also carries its Leases. */
-export type ReadOutcome = { ok: true; items: EndpointsObject[]; leases?: LeaseObject[] } | { ok: false; error: string };
+export type ReadOutcome = { ok: true; items: EndpointsObject[]; leases?: LeaseObject[]; slices?: SliceObject[] } | { ok: false; error: string };
 
 export interface PlanOptions {
   /** The namespace mefi writes into in every target (mefi-system). */
@@ -84,6 +87,10 @@ export interface PlanOptions {
   podCIDRs?: Record<string, string[]>;
   /** Per cluster: remove its mirrors once unreadable this long (ms; config staleAfter). */
   staleAfter?: Record<string, number>;
+  /** What mefi writes: Endpoints mirrors and aggregates (default), or EndpointSlices per mirror. */
+  target?: 'endpoints' | 'endpointslices';
+  /** With target endpointslices: endpoints per slice (100, as the controller; at most 1000). */
+  maxEndpointsPerSlice?: number;
 }
 
 export interface PlanInput {
@@ -99,6 +106,8 @@ export type Role = 'mirror' | 'aggregate';
 
 export interface Change {
   target: string;
+  /** The kind written: Endpoints unless said otherwise. */
+  kind?: 'Endpoints' | 'EndpointSlice';
   role: Role;
   namespace: string;
   name: string;

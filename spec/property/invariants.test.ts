@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import equal from 'fast-deep-equal';
 import fc from 'fast-check';
-import { isEmpty, normalizeSubsets, plan, toRawSubsets, type EndpointsObject, type PlanInput } from '../../lib/plan/index.ts';
+import { isEmpty, normalizeSubsets, plan, toRawSubsets, type EndpointsObject, type PlanInput, type SliceObject } from '../../lib/plan/index.ts';
 import { equalsRaw, mergeNormalized } from '../../lib/plan/normalize.ts';
 import { clusterOf, isOwned } from '../../lib/plan/object.ts';
 import { shuffled, subsets as subsetsArb, world } from '../support/arbitraries.ts';
@@ -137,6 +137,25 @@ describe('planner invariants (property tests)', () => {
           }
         }
         assert.deepEqual(new Set(p.unreadable.filter((u) => u.role === 'source').map((u) => u.cluster)), unreadable);
+      }),
+      runs,
+    );
+  });
+
+  it('EndpointSlice target: deterministic, a fixed point, and never over the per-slice limit', () => {
+    const sliceOptions = { ...options, target: 'endpointslices' as const, maxEndpointsPerSlice: 2 };
+    fc.assert(
+      fc.property(world, fc.integer(), (input, seed) => {
+        const targets = Object.fromEntries(Object.entries(input.targets).map(([t, o]) => [t, o.ok ? { ok: true as const, items: [], slices: [] } : o]));
+        const w = { sources: input.sources, targets };
+        const p = plan(sliceOptions, w);
+        assert.equal(JSON.stringify(plan(sliceOptions, shuffled(w, seed))), JSON.stringify(p));
+        for (const c of p.creates) assert.ok(((c.object as unknown as SliceObject).endpoints ?? []).length <= 2);
+        const after = Object.fromEntries(
+          Object.entries(targets).map(([t, o]) => [t, o.ok ? { ok: true as const, items: [], slices: p.creates.filter((c) => c.target === t).map((c) => c.object as unknown as SliceObject) } : o]),
+        );
+        const again = plan(sliceOptions, { sources: input.sources, targets: after });
+        assert.ok(isEmpty(again), JSON.stringify(again.creates.concat(again.updates, again.deletes).map((c) => c.name)));
       }),
       runs,
     );

@@ -55,7 +55,7 @@ describe('report', () => {
   it('carries the whole plan in a stable machine document', () => {
     const doc = JSON.parse(render('json', 'sync', result(), 2));
     assert.deepEqual(Object.keys(doc), ['apiVersion', 'kind', 'command', 'dryRun', 'changes', 'unreadable', 'problems', 'leases', 'warnings', 'summary', 'exitCode']);
-    assert.deepEqual(Object.keys(doc.changes[0]), ['action', 'target', 'role', 'namespace', 'name', 'originalName', 'after', 'result']);
+    assert.deepEqual(Object.keys(doc.changes[0]), ['action', 'target', 'kind', 'role', 'namespace', 'name', 'originalName', 'after', 'result']);
     assert.equal(doc.changes[0].result, 'planned');
     assert.equal(doc.exitCode, 2);
     assert.deepEqual(toReport('sync', result(), 0).summary.apiCalls, calls);

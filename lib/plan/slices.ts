@@ -1,0 +1,252 @@
+// EndpointSlice mode. Sources: the slices of labelled Services, read as the
+// Endpoints they stand for, so every rule of the planner applies unchanged.
+// Target: per mirror (source name, cluster), EndpointSlices labelled with the
+// Service name, one address family and one port set each, at most
+// maxEndpointsPerSlice endpoints. Chunking is stable: an endpoint stays in the
+// slice it is in, so one change rewrites one slice, not all of them.
+
+import equal from 'fast-deep-equal';
+import { clusterOf, isOwned } from './object.ts';
+import { normalizeSubsets, portKey } from './normalize.ts';
+import { parseIP } from './ip.ts';
+import type { SourceView } from './sources.ts';
+import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Problem, RawPort, RawSubset, Subset } from './types.ts';
+import type { TargetPlan } from './target.ts';
+
+export const serviceNameLabel = 'kubernetes.io/service-name';
+export const managedByLabel = 'endpointslice.kubernetes.io/managed-by';
+export const managedBy = 'mefi';
+
+export interface SliceEndpoint {
+  addresses: string[];
+  conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null } | null;
+  hostname?: string;
+  nodeName?: string;
+  targetRef?: unknown;
+  zone?: string;
+}
+
+export interface SliceObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  addressType: string;
+  endpoints?: SliceEndpoint[] | null;
+  ports?: RawPort[] | null;
+}
+
+/**
+ * Source slices → the Endpoints they stand for, one per (namespace, Service).
+ * The first address of an endpoint is the one consumers use (as the API says);
+ * ready unless ready is false; a terminating endpoint that is not ready is left
+ * out, as the Endpoints controller leaves it out. FQDN slices carry no IP.
+ */
+export function slicesAsEndpoints(slices: SliceObject[]): EndpointsObject[] {
+  const groups = new Map<string, { meta: ObjectMeta; subsets: RawSubset[] }>();
+  for (const s of slices) {
+    const service = s.metadata.labels?.[serviceNameLabel];
+    if (!service || (s.addressType !== 'IPv4' && s.addressType !== 'IPv6')) continue;
+    // Owned and foreign slices of one name stay apart, so mefi's own never echo.
+    const key = `${s.metadata.namespace}/${service}/${s.metadata.labels?.[managedByLabel] === managedBy}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { meta: { name: service, namespace: s.metadata.namespace ?? '', labels: s.metadata.labels ?? {} }, subsets: [] }));
+    const subset: RawSubset = { addresses: [], notReadyAddresses: [], ports: s.ports ?? [] };
+    for (const e of s.endpoints ?? []) {
+      const ip = e.addresses?.[0];
+      if (!ip) continue;
+      const address = { ip, ...(e.hostname ? { hostname: e.hostname } : {}) };
+      if (e.conditions?.ready !== false) subset.addresses!.push(address);
+      else if (!e.conditions?.terminating) subset.notReadyAddresses!.push(address);
+    }
+    g.subsets.push(subset);
+  }
+  return [...groups.values()].map((g) => ({ metadata: g.meta, subsets: g.subsets }));
+}
+
+/** One endpoint as mefi writes it, and as it compares a stored one. */
+interface Entry {
+  ip: string;
+  ready: boolean;
+  hostname?: string;
+}
+
+function entryOf(e: SliceEndpoint): Entry | undefined {
+  const ip = e.addresses?.[0];
+  if (!ip) return undefined;
+  return { ip, ready: e.conditions?.ready !== false, ...(e.hostname ? { hostname: e.hostname } : {}) };
+}
+
+function toEndpoint(e: Entry): SliceEndpoint {
+  return { addresses: [e.ip], conditions: { ready: e.ready, serving: e.ready, terminating: false }, ...(e.hostname ? { hostname: e.hostname } : {}) };
+}
+
+const family = (ip: string) => (parseIP(ip)?.family === 6 ? 'IPv6' : 'IPv4');
+const byIP = (a: Entry, b: Entry) => {
+  const x = parseIP(a.ip)!;
+  const y = parseIP(b.ip)!;
+  if (x.family !== y.family) return x.family - y.family;
+  for (let i = 0; i < x.bytes.length; i++) if (x.bytes[i] !== y.bytes[i]) return x.bytes[i]! - y.bytes[i]!;
+  return 0;
+};
+
+/** A group of one mirror: one port set and one address family. */
+interface Group {
+  key: string;
+  addressType: 'IPv4' | 'IPv6';
+  ports: Subset['ports'];
+  entries: Map<string, Entry>;
+}
+
+function groupsOf(subsets: Subset[]): Map<string, Group> {
+  const out = new Map<string, Group>();
+  for (const s of subsets) {
+    const add = (ip: string, ready: boolean, hostname?: string) => {
+      const addressType = family(ip);
+      const key = `${addressType}|${portKey(s.ports)}`;
+      let g = out.get(key);
+      if (!g) out.set(key, (g = { key, addressType, ports: s.ports, entries: new Map() }));
+      g.entries.set(ip, { ip, ready, ...(hostname ? { hostname } : {}) });
+    };
+    for (const a of s.addresses) add(a.ip, true, a.hostname);
+    for (const a of s.notReadyAddresses) add(a.ip, false, a.hostname);
+  }
+  return out;
+}
+
+function sliceKey(s: SliceObject): string {
+  const ports = normalizeSubsets([{ addresses: [{ ip: '192.0.2.1' }], ports: s.ports ?? [] }]).subsets[0]?.ports ?? [];
+  return `${s.addressType}|${portKey(ports)}`;
+}
+
+/** What a slice says, in the canonical form both sides are compared in. */
+function content(s: SliceObject): { entries: Entry[]; ports: string } {
+  return { entries: (s.endpoints ?? []).map(entryOf).filter((e): e is Entry => e !== undefined).sort(byIP), ports: sliceKey(s) };
+}
+
+/** Subsets of a slice, for the report's before/after. */
+export function sliceSubsets(s: SliceObject): Subset[] {
+  return normalizeSubsets([
+    {
+      addresses: (s.endpoints ?? []).map(entryOf).filter((e): e is Entry => !!e && e.ready).map((e) => ({ ip: e.ip, ...(e.hostname ? { hostname: e.hostname } : {}) })),
+      notReadyAddresses: (s.endpoints ?? []).map(entryOf).filter((e): e is Entry => !!e && !e.ready).map((e) => ({ ip: e.ip, ...(e.hostname ? { hostname: e.hostname } : {}) })),
+      ports: s.ports ?? [],
+    },
+  ]).subsets;
+}
+
+export function planSlices(options: PlanOptions, view: SourceView, target: string, items: SliceObject[], stale: Set<string>): TargetPlan {
+  const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
+  const namespace = options.namespace;
+  const max = options.maxEndpointsPerSlice ?? 100;
+  const byName = new Map(items.map((s) => [s.metadata.name, s]));
+  const owned = items.filter((s) => isOwned(s as unknown as EndpointsObject, options));
+  const clusterOfSlice = (s: SliceObject) => clusterOf(s as unknown as EndpointsObject, options, []);
+  /** Owned slices that still hold endpoints: every other owned slice of a readable cluster goes. */
+  const keep = new Set<string>();
+
+  const labels = (originalName: string, cluster: string): Record<string, string> => ({
+    [options.ownerLabel.key]: options.ownerLabel.value,
+    [options.originalNameLabel]: originalName,
+    [options.sourceClusterLabel]: cluster,
+    [serviceNameLabel]: originalName,
+    [managedByLabel]: managedBy,
+  });
+
+  const write = (m: { name: string; originalName: string; cluster: string }, name: string, g: Group, entries: Entry[], current: SliceObject | undefined) => {
+    const object: SliceObject = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: current ? { ...(({ managedFields: _m, ...rest }) => rest)(current.metadata), labels: labels(m.originalName, m.cluster) } : { name, namespace, labels: labels(m.originalName, m.cluster) },
+      addressType: g.addressType,
+      endpoints: entries.map(toEndpoint),
+      ports: g.ports,
+    };
+    const change: Change = {
+      target,
+      role: 'mirror',
+      kind: 'EndpointSlice',
+      namespace,
+      name,
+      originalName: m.originalName,
+      cluster: m.cluster,
+      after: sliceSubsets(object),
+      object: object as unknown as EndpointsObject,
+    };
+    if (!current) {
+      result.creates.push(change);
+      return;
+    }
+    const now = content(current);
+    if (equal(now.entries, entries) && now.ports === g.key && equal(current.metadata.labels ?? {}, object.metadata.labels)) return;
+    result.updates.push({ ...change, before: sliceSubsets(current), beforeLabels: (current.metadata.labels ?? {}) as Record<string, string>, ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) });
+  };
+
+  for (const m of view.mirrors) {
+    if (stale.has(m.cluster)) continue;
+    const mine = owned.filter((s) => s.metadata.labels?.[options.sourceClusterLabel] === m.cluster && s.metadata.labels?.[serviceNameLabel] === m.originalName).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const groups = groupsOf(m.subsets);
+    // New slices take the lowest free index: free of mefi's slices and of anyone else's.
+    const used = new Set(byName.keys());
+    let next = 0;
+    const freshName = () => {
+      for (;;) {
+        const n = `${m.name}-${next++}`;
+        if (!used.has(n)) {
+          used.add(n);
+          return n;
+        }
+      }
+    };
+    for (const key of [...groups.keys()].sort()) {
+      const g = groups.get(key)!;
+      const remaining = new Map(g.entries);
+      const slots: { name: string; current?: SliceObject; entries: Entry[] }[] = [];
+      // Endpoints stay where they are.
+      for (const s of mine.filter((x) => sliceKey(x) === key)) {
+        const kept: Entry[] = [];
+        for (const e of content(s).entries) {
+          const want = remaining.get(e.ip);
+          if (want && kept.length < max) {
+            kept.push(want);
+            remaining.delete(e.ip);
+          }
+        }
+        slots.push({ name: s.metadata.name, current: s, entries: kept });
+      }
+      // New endpoints fill the existing slices first, then new ones.
+      const fresh = [...remaining.values()].sort(byIP);
+      for (const slot of slots) while (slot.entries.length < max && fresh.length) slot.entries.push(fresh.shift()!);
+      while (fresh.length) slots.push({ name: freshName(), entries: fresh.splice(0, max) });
+      for (const slot of slots) {
+        if (slot.entries.length === 0) continue; // emptied: deleted below
+        const occupant = byName.get(slot.name);
+        if (!slot.current && occupant) {
+          result.problems.push({ code: 'conflict', cluster: target, namespace, name: slot.name, message: `EndpointSlice ${namespace}/${slot.name} exists and is not mefi's; this part of the mirror of ${m.originalName} from cluster ${m.cluster} is not written` });
+          continue;
+        }
+        write(m, slot.name, g, slot.entries.sort(byIP), slot.current);
+        if (slot.current) keep.add(slot.name);
+      }
+    }
+  }
+
+  for (const s of owned) {
+    const cluster = clusterOfSlice(s);
+    // Slices of a cluster that could not be read are kept as they are, unless it is stale.
+    if (cluster !== undefined && (view.unreadable.has(cluster) || view.frozen.has(`${s.metadata.labels?.[serviceNameLabel]}-${cluster}`)) && !stale.has(cluster)) continue;
+    if (keep.has(s.metadata.name)) continue;
+    result.deletes.push({
+      target,
+      role: 'mirror',
+      kind: 'EndpointSlice',
+      namespace,
+      name: s.metadata.name,
+      originalName: s.metadata.labels?.[options.originalNameLabel] ?? '',
+      ...(cluster ? { cluster } : {}),
+      before: sliceSubsets(s),
+      beforeLabels: (s.metadata.labels ?? {}) as Record<string, string>,
+      ...(s.metadata.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
+    });
+  }
+  return result;
+}
