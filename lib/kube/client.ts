@@ -56,6 +56,14 @@ export class KubeClient {
   readonly warnings = new Set<string>();
   private readonly connection: Connection;
   private readonly options: ClientOptions;
+  /**
+   * One undici dispatcher per cluster, so requests share keep-alive
+   * connections. client-node's applySecurityAuthentication builds a new one on
+   * every call (a TLS handshake per request, and an agent left behind), so it is
+   * called only to make this one, again every ten minutes for rotated files.
+   */
+  private dispatcher?: Dispatcher;
+  private dispatcherAt = 0;
 
   constructor(connection: Connection, options: ClientOptions) {
     this.cluster = connection.cluster;
@@ -67,6 +75,23 @@ export class KubeClient {
     return this.calls.create + this.calls.update + this.calls.delete;
   }
 
+  /** Headers for one request (tokens, exec plugins refresh here); the shared dispatcher made or renewed as needed. */
+  private async authenticate(context: RequestContext): Promise<Record<string, string>> {
+    const kc = this.connection.kubeConfig;
+    if (!this.dispatcher || Date.now() - this.dispatcherAt > 600_000) {
+      await kc.applySecurityAuthentication(context);
+      const old = this.dispatcher;
+      this.dispatcher = context.getDispatcher() as Dispatcher | undefined;
+      this.dispatcherAt = Date.now();
+      old?.close().catch(() => undefined);
+      return context.getHeaders();
+    }
+    const opts: { headers: Record<string, string>; auth?: string } = { headers: {} };
+    await kc.applyToHTTPSOptions(opts);
+    if (opts.auth) opts.headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    return opts.headers;
+  }
+
   async request<T>(spec: RequestSpec): Promise<T> {
     const url = new URL(this.connection.server + spec.path);
     for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
@@ -76,15 +101,14 @@ export class KubeClient {
 
     let response;
     try {
-      await this.connection.kubeConfig.applySecurityAuthentication(context);
-      const headers: Record<string, string> = { ...context.getHeaders(), accept: 'application/json' };
+      const headers: Record<string, string> = { ...(await this.authenticate(context)), accept: 'application/json' };
       if (this.connection.tokenFile) headers.Authorization = `Bearer ${readTokenFile(this.connection.tokenFile)}`;
       if (spec.body !== undefined) headers['content-type'] = 'application/json';
       response = await fetch(url, {
         method,
         headers,
         ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}),
-        dispatcher: context.getDispatcher() as Dispatcher | undefined,
+        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
         signal: AbortSignal.timeout(this.options.requestTimeoutMs),
       });
     } catch (err) {
