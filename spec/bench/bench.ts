@@ -173,6 +173,12 @@ try {
   const needed = picked.size + new Set([...picked.values()].map(([, i]) => i)).size;
   const churnRun = await mefi(syncArgs(S));
 
+  // --- EndpointSlice mode: the same world into slices ---------------------------
+  log('slice mode');
+  await namespace(target, `mefi-sl${S}`);
+  const sliceCold = await mefi(syncArgs(S, `mefi-sl${S}`, '--target', 'endpointslices'));
+  const sliceSteady = await mefi(syncArgs(S, `mefi-sl${S}`, '--target', 'endpointslices'));
+
   // --- levers ------------------------------------------------------------------
   log('levers');
   const unpaginated = await mefi(syncArgs(S, ns, '--page-size', '0'));
@@ -198,7 +204,7 @@ try {
 
   // --- propagation in loop mode ---------------------------------------------------
   log(`propagation: ${CHANGES} changes under --interval 1s`);
-  const loop = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...syncArgs(S), '-c', cfgFile, '--interval', '1s', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const loop = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...syncArgs(S), '-c', cfgFile, '--interval', '1s', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
   await sleep(3000);
   const latencies: number[] = [];
   for (let n = 0; n < CHANGES; n++) {
@@ -233,6 +239,7 @@ try {
     cold: { writes: writes(coldRun), wallMs: Math.round(coldRun.wallMs), runMs: coldRun.runMs, writesPerS: Math.round(writes(coldRun) / (coldRun.runMs / 1000)), floorMs: Math.round(coldFloorMs), ratio: coldRun.runMs / coldFloorMs, peakRssMiB: Math.round(coldRun.peakRssMiB) },
     steady: { writes: writes(steadyRun), wallMs: Math.round(steadyRun.wallMs), runMs: steadyRun.runMs, floorMs: Math.round(steadyFloorMs), ratio: steadyRun.runMs / steadyFloorMs, peakRssMiB: Math.round(steadyRun.peakRssMiB), lists: steadyRun.report.summary.apiCalls.list },
     churn: { changedSources: picked.size, needed, writes: writes(churnRun), runMs: churnRun.runMs },
+    slices: { coldWrites: writes(sliceCold), coldRunMs: sliceCold.runMs, coldWritesPerS: Math.round(writes(sliceCold) / (sliceCold.runMs / 1000)), steadyRunMs: sliceSteady.runMs, steadyWrites: writes(sliceSteady), peakRssMiB: Math.round(Math.max(sliceCold.peakRssMiB, sliceSteady.peakRssMiB)) },
     propagation: { changes: latencies.length, intervalMs: 1000, p50Ms: Math.round(pct(latencies, 50)), p99Ms: Math.round(pct(latencies, 99)), maxMs: Math.round(Math.max(...latencies)) },
     scaling,
     levers: {
@@ -256,6 +263,7 @@ try {
     [`cold sync (${r.cold!.writes} creates)`, `${r.cold!.runMs} ms run, ${r.cold!.wallMs} ms process, ${r.cold!.writesPerS} writes/s`, `${r.cold!.floorMs} ms raw creates`, `${f(r.cold!.ratio!)}× (target ≤ 1.5×)`],
     ['steady sync', `${r.steady!.runMs} ms run, ${r.steady!.wallMs} ms process, ${r.steady!.writes} writes`, `${r.steady!.floorMs} ms raw lists`, `${f(r.steady!.ratio!)}× (target ≤ 1.3×)`],
     [`churn (${r.churn!.changedSources} sources changed)`, `${r.churn!.writes} writes in ${r.churn!.runMs} ms`, `${r.churn!.needed} needed`, r.churn!.writes === r.churn!.needed ? 'exact' : 'NOT EXACT'],
+    ['slice mode (--target endpointslices)', `cold ${r.slices!.coldWrites} slices in ${r.slices!.coldRunMs} ms (${r.slices!.coldWritesPerS} writes/s), steady ${r.slices!.steadyRunMs} ms, ${r.slices!.steadyWrites} writes`, `Endpoints mode: ${r.cold!.writes} objects`, `peak RSS ${r.slices!.peakRssMiB} MiB`],
     ['peak RSS', `cold ${r.cold!.peakRssMiB} MiB, steady ${r.steady!.peakRssMiB} MiB`, '< 300 MiB', Math.max(r.cold!.peakRssMiB!, r.steady!.peakRssMiB!) < 300 ? 'ok' : 'MISSED'],
     [`propagation (${r.propagation!.changes} changes, --interval 1s)`, `p50 ${r.propagation!.p50Ms} ms, p99 ${r.propagation!.p99Ms} ms`, 'p99 < 2000 ms', r.propagation!.p99Ms! < 2000 ? 'ok' : 'MISSED'],
     ...r.scaling.map((s): [string, string, string, string] => [`scaling: ${s.services} services/cluster`, `cold ${s.coldRunMs} ms (${s.coldWritesPerS} writes/s), steady ${s.steadyRunMs} ms, ${s.steadyWrites} writes`, `${s.objects} objects`, `${f(s.steadyRunMs / s.objects * 1000)} ms per 1k objects steady`]),
