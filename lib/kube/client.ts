@@ -4,7 +4,7 @@
 // Authentication comes from client-node's KubeConfig.
 
 import { HttpMethod, RequestContext } from '@kubernetes/client-node';
-import { fetch, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { readTokenFile, type Connection } from './connect.ts';
 
 export type Verb = 'list' | 'get' | 'create' | 'update' | 'delete';
@@ -104,42 +104,53 @@ export class KubeClient {
       const headers: Record<string, string> = { ...(await this.authenticate(context)), accept: 'application/json' };
       if (this.connection.tokenFile) headers.Authorization = `Bearer ${readTokenFile(this.connection.tokenFile)}`;
       if (spec.body !== undefined) headers['content-type'] = 'application/json';
-      response = await fetch(url, {
-        method,
-        headers,
-        ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}),
-        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
-        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
-      });
+      // undici.request, not fetch: the same pooled connections without the WHATWG
+      // stream layers. Its signal does not cut a hanging connect short, so the
+      // timeout also races the whole call.
+      const signal = AbortSignal.timeout(this.options.requestTimeoutMs);
+      const timedOut = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      response = await Promise.race([
+        request(url, {
+          method,
+          headers,
+          ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}),
+          ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+          signal,
+        }),
+        timedOut,
+      ]);
     } catch (err) {
       throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), '');
     }
 
-    const warning = response.headers.get('warning');
-    if (warning) for (const w of parseWarnings(warning)) this.warnings.add(w);
+    const warning = response.headers.warning;
+    for (const w of [warning ?? []].flat()) for (const parsed of parseWarnings(w)) this.warnings.add(parsed);
     let text: string;
     try {
-      text = await response.text();
+      text = await response.body.text();
     } catch (err) {
       throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), 'while reading the response');
     }
-    if (response.ok) return JSON.parse(text) as T;
+    const ok = response.statusCode >= 200 && response.statusCode < 300;
+    if (ok) return JSON.parse(text) as T;
     let status: { reason?: string; message?: string } = {};
     try {
       status = JSON.parse(text);
     } catch {
       // Not a Status object (a proxy in the way): the HTTP status says enough.
     }
-    throw new ApiError(spec, this.cluster, response.status, status.reason || `HTTP ${response.status}`, status.message ?? text.slice(0, 200));
+    throw new ApiError(spec, this.cluster, response.statusCode, status.reason || `HTTP ${response.statusCode}`, status.message ?? text.slice(0, 200));
   }
 }
 
 function describeNetworkError(err: unknown, timeoutMs: number): string {
-  const e = err as Error & { cause?: Error & { code?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs / 1000}s (--request-timeout)`;
-  const cause = e.cause;
-  if (cause?.code) return `${cause.code}${cause.message && !cause.message.includes(cause.code) ? ` (${cause.message})` : cause.message ? `: ${cause.message}` : ''}`;
-  return cause?.message ?? e.message;
+  const e = err as Error & { code?: string; cause?: Error & { code?: string } };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.cause?.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000}s (--request-timeout)`;
+  // undici.request throws the socket's error itself; fetch wrapped it in cause.
+  const inner = e.code ? e : (e.cause ?? e);
+  const code = (inner as { code?: string }).code;
+  if (!code) return inner.message;
+  return inner.message && !inner.message.includes(code) ? `${code} (${inner.message})` : inner.message ? `${code}: ${inner.message}` : code;
 }
 
 /** `299 - "text"` entries, comma-separated (RFC 7234 warn-value). */

@@ -8,7 +8,7 @@
 import equal from 'fast-deep-equal';
 import { clusterOf, isOwned } from './object.ts';
 import { normalizeSubsets, portKey } from './normalize.ts';
-import { parseIP } from './ip.ts';
+import { compareIP, parseIP } from './ip.ts';
 import type { SourceView } from './sources.ts';
 import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Problem, RawPort, RawSubset, Subset } from './types.ts';
 import type { TargetPlan } from './target.ts';
@@ -81,13 +81,13 @@ function toEndpoint(e: Entry): SliceEndpoint {
 }
 
 const family = (ip: string) => (parseIP(ip)?.family === 6 ? 'IPv6' : 'IPv4');
-const byIP = (a: Entry, b: Entry) => {
-  const x = parseIP(a.ip)!;
-  const y = parseIP(b.ip)!;
-  if (x.family !== y.family) return x.family - y.family;
-  for (let i = 0; i < x.bytes.length; i++) if (x.bytes[i] !== y.bytes[i]) return x.bytes[i]! - y.bytes[i]!;
-  return 0;
-};
+/** Entries in canonical IP order; each IP is parsed once, not on every comparison. */
+function sortByIP(entries: Entry[]): Entry[] {
+  return entries
+    .map((e) => ({ e, ip: parseIP(e.ip)! }))
+    .sort((a, b) => compareIP(a.ip, b.ip))
+    .map((x) => x.e);
+}
 
 /** A group of one mirror: one port set and one address family. */
 interface Group {
@@ -119,8 +119,8 @@ function sliceKey(s: SliceObject): string {
 }
 
 /** What a slice says, in the canonical form both sides are compared in. */
-function content(s: SliceObject): { entries: Entry[]; ports: string } {
-  return { entries: (s.endpoints ?? []).map(entryOf).filter((e): e is Entry => e !== undefined).sort(byIP), ports: sliceKey(s) };
+function entriesOf(s: SliceObject): Entry[] {
+  return sortByIP((s.endpoints ?? []).map(entryOf).filter((e): e is Entry => e !== undefined));
 }
 
 /** Subsets of a slice, for the report's before/after. */
@@ -176,23 +176,30 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
       result.creates.push(change);
       return;
     }
-    const now = content(current);
-    if (equal(now.entries, entries) && now.ports === g.key && equal(current.metadata.labels ?? {}, object.metadata.labels)) return;
+    if (keyOf.get(current) === g.key && equal(entriesOf(current), entries) && equal(current.metadata.labels ?? {}, object.metadata.labels)) return;
     result.updates.push({ ...change, before: sliceSubsets(current), beforeLabels: (current.metadata.labels ?? {}) as Record<string, string>, ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) });
   };
 
+  // Index once: each mirror looks up its own slices, and each slice's group key is computed once.
+  const keyOf = new Map(owned.map((s) => [s, sliceKey(s)]));
+  const byMirror = new Map<string, SliceObject[]>();
+  for (const s of owned) {
+    const k = `${s.metadata.labels?.[options.sourceClusterLabel]}/${s.metadata.labels?.[serviceNameLabel]}`;
+    byMirror.set(k, [...(byMirror.get(k) ?? []), s]);
+  }
+
   for (const m of view.mirrors) {
     if (stale.has(m.cluster)) continue;
-    const mine = owned.filter((s) => s.metadata.labels?.[options.sourceClusterLabel] === m.cluster && s.metadata.labels?.[serviceNameLabel] === m.originalName).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const mine = (byMirror.get(`${m.cluster}/${m.originalName}`) ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
     const groups = groupsOf(m.subsets);
     // New slices take the lowest free index: free of mefi's slices and of anyone else's.
-    const used = new Set(byName.keys());
+    const taken = new Set<string>();
     let next = 0;
     const freshName = () => {
       for (;;) {
         const n = `${m.name}-${next++}`;
-        if (!used.has(n)) {
-          used.add(n);
+        if (!byName.has(n) && !taken.has(n)) {
+          taken.add(n);
           return n;
         }
       }
@@ -202,9 +209,9 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
       const remaining = new Map(g.entries);
       const slots: { name: string; current?: SliceObject; entries: Entry[] }[] = [];
       // Endpoints stay where they are.
-      for (const s of mine.filter((x) => sliceKey(x) === key)) {
+      for (const s of mine.filter((x) => keyOf.get(x) === key)) {
         const kept: Entry[] = [];
-        for (const e of content(s).entries) {
+        for (const e of entriesOf(s)) {
           const want = remaining.get(e.ip);
           if (want && kept.length < max) {
             kept.push(want);
@@ -214,7 +221,7 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
         slots.push({ name: s.metadata.name, current: s, entries: kept });
       }
       // New endpoints fill the existing slices first, then new ones.
-      const fresh = [...remaining.values()].sort(byIP);
+      const fresh = sortByIP([...remaining.values()]);
       for (const slot of slots) while (slot.entries.length < max && fresh.length) slot.entries.push(fresh.shift()!);
       while (fresh.length) slots.push({ name: freshName(), entries: fresh.splice(0, max) });
       for (const slot of slots) {
@@ -224,7 +231,7 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
           result.problems.push({ code: 'conflict', cluster: target, namespace, name: slot.name, message: `EndpointSlice ${namespace}/${slot.name} exists and is not mefi's; this part of the mirror of ${m.originalName} from cluster ${m.cluster} is not written` });
           continue;
         }
-        write(m, slot.name, g, slot.entries.sort(byIP), slot.current);
+        write(m, slot.name, g, sortByIP(slot.entries), slot.current);
         if (slot.current) keep.add(slot.name);
       }
     }
