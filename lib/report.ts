@@ -48,6 +48,7 @@ export interface Report {
     unreadable: number;
     leases: number;
     durationMs: number;
+    phases: RunResult['phases'];
     apiCalls: RunResult['calls'];
   };
   exitCode: number;
@@ -98,6 +99,7 @@ export function toReport(command: Command, r: RunResult, exitCode: number): Repo
       unreadable: r.plan.unreadable.length,
       leases: r.plan.leases.length,
       durationMs: Math.round(r.durationMs),
+      phases: r.phases,
       apiCalls: r.calls,
     },
     exitCode,

@@ -18,6 +18,8 @@ export interface RunResult {
   leaseOutcomes: LeaseOutcome[];
   applied: boolean;
   durationMs: number;
+  /** Where the time went: reading, planning (pure), applying. */
+  phases: { readMs: number; planMs: number; applyMs: number };
   /** API calls made this run, all clusters together. */
   calls: Record<Verb, number>;
   /** Distinct Warning headers the API servers sent this run. */
@@ -42,13 +44,16 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
   // The planner has no clock: the time the read started is what a Lease records.
   const now = Date.now();
   const input = await readWorld(config.clusters, clients, s);
+  const read = performance.now();
   const plan = makePlan(s.options, { ...input, now });
+  const planned = performance.now();
   const outcomes = s.dryRun ? [] : await applyPlan(plan, clients, { options: s.options, concurrency: s.concurrency, clusters: config.clusters.map((c) => c.name) });
   const leaseOutcomes = s.dryRun ? [] : await applyLeases(plan, clients);
+  const phases = { readMs: Math.round(read - started), planMs: Math.round(planned - read), applyMs: Math.round(performance.now() - planned) };
 
   const after = snapshot(clients);
   const calls = Object.fromEntries((Object.keys(before) as Verb[]).map((v) => [v, after.calls[v] - before[v]])) as Record<Verb, number>;
-  return { plan, outcomes, leaseOutcomes, applied: !s.dryRun, durationMs: performance.now() - started, calls, warnings: [...after.warnings].sort() };
+  return { plan, outcomes, leaseOutcomes, applied: !s.dryRun, durationMs: performance.now() - started, phases, calls, warnings: [...after.warnings].sort() };
 }
 
 export const ExitCode = { ok: 0, drift: 1, partial: 2, usage: 3 } as const;
