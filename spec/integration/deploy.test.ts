@@ -149,6 +149,13 @@ describe('deployed with the shipped manifests and RBAC only', { skip }, () => {
     assert.equal(again.code, 0, again.stderr);
     const writes = auditSince('alpha', m.alpha!).filter((e) => e.user.username === mefiUser && !['list', 'get'].includes(e.verb));
     assert.deepEqual(writes, []);
+
+    // EndpointSlice mode, both ways, with the same shipped roles.
+    const slices = await mefi(['sync', '-c', config, '--remote-filter', filter, '--source', 'endpointslices', '--target', 'endpointslices']);
+    assert.equal(slices.code, 0, slices.stdout + slices.stderr);
+    const sliceTarget = await mefi(['sync', '-c', config, '--remote-filter', filter, '--target', 'endpointslices', '-o', 'json']);
+    assert.equal(sliceTarget.code, 0, sliceTarget.stdout + sliceTarget.stderr);
+    assert.equal(JSON.parse(sliceTarget.stdout).summary.create, 3, 'one slice per cluster of shop');
   });
 
   it('cannot write outside mefi-system nor read Secrets; the reader cannot write at all', async () => {

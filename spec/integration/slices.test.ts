@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SliceObject } from '../../lib/plan/index.ts';
-import { admin, ensureNamespace, getEndpoints, isolation, marks, mefi, putEndpoints, skip, subset, uid, writeConfig, writesSince } from '../support/world.ts';
+import { admin, deleteEndpoints, ensureNamespace, getEndpoints, isolation, marks, mefi, putEndpoints, skip, subset, uid, writeConfig, writesSince } from '../support/world.ts';
 
 async function listSlices(cluster: string, ns: string): Promise<SliceObject[]> {
   const list = await admin(cluster).request<{ items: SliceObject[] }>({ verb: 'list', resource: 'endpointslices', namespace: ns, path: `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices` });
@@ -93,5 +93,41 @@ describe('EndpointSlice mode against real API servers', { skip }, () => {
     assert.equal(e.code, 0, e.stderr);
     const agg = (await getEndpoints('alpha', namespace, 'web'))!;
     assert.deepEqual(agg.subsets, [{ addresses: [{ ip: '10.2.0.1' }, { ip: '10.2.0.2' }, { ip: 'fd00:2::1' }], notReadyAddresses: [{ ip: '10.3.0.1' }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }]);
+  });
+
+  it('slice mode converges a changed, a new, a removed and an unlabelled source in one run each; dry-run and diff write nothing', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await ensureNamespace('alpha', namespace);
+    for (const [c, net] of [['alpha', '10.1'], ['beta', '10.2'], ['gamma', '10.3']] as const) await putEndpoints(c, `app-${id}`, 'web', sourceLabels, [subset([`${net}.0.1`, `${net}.0.2`])]);
+    const cfg = writeConfig();
+    const slice = [...args, '--target', 'endpointslices'];
+
+    const m0 = marks();
+    const dry = await mefi(['sync', '-c', cfg.file, ...slice, '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^create\s+alpha\s+mefi-\S+\/web-beta-0 \(slice\)\s+beta/m);
+    const diff = await mefi(['diff', '-c', cfg.file, ...slice]);
+    assert.equal(diff.code, 1);
+    assert.match(diff.stdout, new RegExp(`^\\+\\+\\+ b/alpha/${namespace}/endpointslices/web-gamma-0`, 'm'));
+    assert.deepEqual(writesSince('alpha', m0.alpha!, namespace), []);
+
+    const first = await mefi(['sync', '-c', cfg.file, ...slice]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal((first.stderr.match(/v1 Endpoints is deprecated/g) ?? []).length, 1, 'the deprecation warning is logged once per run, not once per request');
+
+    const step = async (what: string, change: () => Promise<unknown>, expected: string[]) => {
+      await change();
+      const m = marks();
+      const r = await mefi(['sync', '-c', cfg.file, ...slice]);
+      assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+      assert.deepEqual(writesSince('alpha', m.alpha!, namespace).map((w) => `${w.verb} ${w.objectRef?.name}`).sort(), expected, what);
+      assert.equal((await mefi(['diff', '-c', cfg.file, ...slice])).code, 0, `${what}: converged in one run`);
+    };
+    await step('changed source', () => putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.1', '10.2.0.9'])]), ['update web-beta-0']);
+    await step('new source', () => putEndpoints('gamma', `app-${id}`, 'api', sourceLabels, [subset(['10.3.1.1'])]), ['create api-gamma-0']);
+    await step('removed source', () => deleteEndpoints('gamma', `app-${id}`, 'web'), ['delete web-gamma-0']);
+    await step('removed label', () => putEndpoints('beta', `app-${id}`, 'web', {}, [subset(['10.2.0.1'])]), ['delete web-beta-0']);
+    assert.deepEqual((await listSlices('alpha', namespace)).map((x) => x.metadata.name), ['api-gamma-0', 'web-alpha-0']);
   });
 });
