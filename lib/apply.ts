@@ -5,11 +5,9 @@
 
 import pLimit from 'p-limit';
 import { ApiError, type KubeClient } from './kube/client.ts';
-import { createEndpoints, deleteEndpoints, getEndpoints, replaceEndpoints } from './kube/endpoints.ts';
-import { createEndpointSlice, deleteEndpointSlice, replaceEndpointSlice } from './kube/endpointslices.ts';
-import { createLease, replaceLease } from './kube/leases.ts';
+import { endpoints, endpointSlices, leases } from './kube/endpoints.ts';
 import { decide, desiredOf } from './plan/object.ts';
-import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions, SliceObject } from './plan/index.ts';
+import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions } from './plan/index.ts';
 
 export type Action = 'create' | 'update' | 'delete';
 
@@ -40,18 +38,12 @@ export interface ApplySettings {
 const isStatus = (err: unknown, status: number) => err instanceof ApiError && err.status === status;
 
 async function send(client: KubeClient, options: PlanOptions, action: Action, change: Change): Promise<void> {
-  if (change.kind === 'EndpointSlice') {
-    const slice = change.object as unknown as SliceObject;
-    if (action === 'create') await createEndpointSlice(client, options.namespace, slice);
-    else if (action === 'update') await replaceEndpointSlice(client, options.namespace, slice);
-    else await deleteEndpointSlice(client, options.namespace, change.name, change.resourceVersion).catch((err) => { if (!isStatus(err, 404)) throw err; });
-    return;
-  }
-  if (action === 'create') await createEndpoints(client, options.namespace, change.object!);
-  else if (action === 'update') await replaceEndpoints(client, options.namespace, change.object!);
+  const kind = (change.kind === 'EndpointSlice' ? endpointSlices : endpoints) as typeof endpoints;
+  if (action === 'create') await kind.create(client, options.namespace, change.object!);
+  else if (action === 'update') await kind.replace(client, options.namespace, change.object!);
   else {
     try {
-      await deleteEndpoints(client, options.namespace, change.name, change.resourceVersion);
+      await kind.delete(client, options.namespace, change.name, change.resourceVersion);
     } catch (err) {
       if (!isStatus(err, 404)) throw err; // already gone is what we wanted
     }
@@ -60,7 +52,7 @@ async function send(client: KubeClient, options: PlanOptions, action: Action, ch
 
 async function fresh(client: KubeClient, change: Change): Promise<EndpointsObject | undefined> {
   try {
-    return await getEndpoints(client, change.namespace, change.name);
+    return await endpoints.get(client, change.namespace, change.name);
   } catch (err) {
     if (isStatus(err, 404)) return undefined;
     throw err;
@@ -92,7 +84,7 @@ async function applyOne(client: KubeClient, s: ApplySettings, action: Action, ch
 
 async function applyLease(client: KubeClient, l: LeaseChange): Promise<LeaseOutcome> {
   try {
-    await (l.action === 'create' ? createLease(client, l.namespace, l.object) : replaceLease(client, l.namespace, l.object));
+    await (l.action === 'create' ? leases.create(client, l.namespace, l.object) : leases.replace(client, l.namespace, l.object));
     return { lease: l, result: 'done' };
   } catch (err) {
     if (isStatus(err, 409)) return { lease: l, result: 'skipped', message: 'renewed by another run meanwhile' };

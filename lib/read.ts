@@ -4,9 +4,7 @@
 import pLimit from 'p-limit';
 import type { ClusterConfig } from './config.ts';
 import type { KubeClient } from './kube/client.ts';
-import { listEndpoints } from './kube/endpoints.ts';
-import { listEndpointSlices } from './kube/endpointslices.ts';
-import { listLeases } from './kube/leases.ts';
+import { endpoints, endpointSlices, leases } from './kube/endpoints.ts';
 import { slicesAsEndpoints } from './plan/index.ts';
 import type { EndpointsObject, PlanInput, ReadOutcome } from './plan/index.ts';
 
@@ -48,7 +46,7 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
       outcome(async () => {
         const list = async (namespace?: string) => {
           const o = { ...(namespace ? { namespace } : {}), labelSelector: s.remoteFilter, pageSize: s.pageSize };
-          return s.source === 'endpointslices' ? slicesAsEndpoints(await listEndpointSlices(client(c.name), o)) : listEndpoints(client(c.name), o);
+          return s.source === 'endpointslices' ? slicesAsEndpoints(await endpointSlices.list(client(c.name), o)) : endpoints.list(client(c.name), o);
         };
         if (!c.namespaces) return list();
         return (await Promise.all(c.namespaces.map(list))).flat();
@@ -60,12 +58,12 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
     limit(() =>
       outcome(async () => {
         const slices = s.target === 'endpointslices';
-        const items = slices ? [] : await listEndpoints(client(t), { namespace: s.namespace, pageSize: s.pageSize });
+        const items = slices ? [] : await endpoints.list(client(t), { namespace: s.namespace, pageSize: s.pageSize });
         return {
           ok: true as const,
           items,
-          ...(slices ? { slices: await listEndpointSlices(client(t), { namespace: s.namespace, pageSize: s.pageSize }) } : {}),
-          ...(s.leaseSelector ? { leases: await listLeases(client(t), s.namespace, s.leaseSelector) } : {}),
+          ...(slices ? { slices: await endpointSlices.list(client(t), { namespace: s.namespace, pageSize: s.pageSize }) } : {}),
+          ...(s.leaseSelector ? { leases: await leases.list(client(t), { namespace: s.namespace, labelSelector: s.leaseSelector, pageSize: s.pageSize }) } : {}),
         };
       }, s.skip?.get(t)),
     ).then((o) => [t, o] as const),

@@ -188,7 +188,8 @@ describe('failure rules, with API servers killed and frozen for real', { skip, t
     await w.ensureNamespace('alpha', namespace);
     await w.putEndpoints('alpha', `app-${id}`, 'web', sourceLabels, [subset(['10.1.0.1'])]);
     await w.putEndpoints('gamma', `app-${id}`, 'web', sourceLabels, [subset(['10.3.0.1'])]);
-    const cfg = w.writeConfig({ top: { staleAfter: '4s' } });
+    // 12s: a lease is renewed after 3s, comfortably more than two back-to-back runs take on a loaded machine.
+    const cfg = w.writeConfig({ top: { staleAfter: '12s' } });
     const leases = async () =>
       (await w.admin('alpha').request<{ items: { metadata: { name: string }; spec: { renewTime: string } }[] }>({ verb: 'list', resource: 'leases', path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases` })).items;
 
@@ -204,7 +205,7 @@ describe('failure rules, with API servers killed and frozen for real', { skip, t
       assert.equal(young.code, 2);
       assert.ok(await w.getEndpoints('alpha', namespace, 'web-gamma'), 'kept while the lease is young');
       const renewed = Date.parse((await leases()).find((l) => l.metadata.name === 'mefi-source-gamma')!.spec.renewTime);
-      await sleep(Math.max(0, renewed + 4000 - Date.now()) + 300);
+      await sleep(Math.max(0, renewed + 12_000 - Date.now()) + 300);
       const old = await mefi(['sync', '-c', cfg.file, ...args, '--request-timeout', '2s', '-o', 'json']);
       assert.equal(old.code, 2);
       const report = JSON.parse(old.stdout);
