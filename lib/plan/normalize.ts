@@ -34,6 +34,19 @@ function normalizePort(raw: RawPort, nameRequired: boolean): Port | string {
   return { ...(raw.name ? { name: raw.name } : {}), port, protocol: protocol as Port['protocol'], ...(raw.appProtocol ? { appProtocol: raw.appProtocol } : {}) };
 }
 
+/** A port list in canonical form and order, or why the API server would refuse it. */
+export function normalizePorts(raw: RawPort[] | null | undefined): { ports: Port[]; errors: string[] } {
+  const list = raw ?? [];
+  const ports: Port[] = [];
+  const errors: string[] = [];
+  for (const rawPort of list) {
+    const port = normalizePort(rawPort ?? {}, list.length > 1);
+    if (typeof port === 'string') errors.push(port);
+    else ports.push(port);
+  }
+  return { ports: ports.sort(comparePort), errors };
+}
+
 function comparePort(a: Port, b: Port): number {
   return (
     (a.name ?? '').localeCompare(b.name ?? '', 'en') ||
@@ -101,21 +114,13 @@ export function normalizeSubsets(raw: RawSubset[] | null | undefined, filter?: A
   const dropped: Dropped[] = [];
   const groups = new Map<string, Group>();
   for (const subset of raw ?? []) {
-    const rawPorts = subset?.ports ?? [];
-    const ports: Port[] = [];
-    const errors: string[] = [];
-    for (const rawPort of rawPorts) {
-      const port = normalizePort(rawPort ?? {}, rawPorts.length > 1);
-      if (typeof port === 'string') errors.push(port);
-      else ports.push(port);
-    }
+    const { ports, errors } = normalizePorts(subset?.ports);
     const addressCount = (subset?.addresses?.length ?? 0) + (subset?.notReadyAddresses?.length ?? 0);
     if (errors.length > 0) {
       // Without valid ports no address of this subset can be served correctly.
       dropped.push({ code: 'invalid-port', message: `subset dropped with its ${addressCount} address(es): ${errors.join('; ')}` });
       continue;
     }
-    ports.sort(comparePort);
     const key = portKey(ports);
     let group = groups.get(key);
     if (!group) {

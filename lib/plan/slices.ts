@@ -7,7 +7,7 @@
 
 import equal from 'fast-deep-equal';
 import { clusterOf, isOwned } from './object.ts';
-import { normalizeSubsets, portKey } from './normalize.ts';
+import { normalizePorts, normalizeSubsets, portKey } from './normalize.ts';
 import { compareIP, parseIP } from './ip.ts';
 import type { SourceView } from './sources.ts';
 import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Problem, RawPort, RawSubset, Subset } from './types.ts';
@@ -114,8 +114,7 @@ function groupsOf(subsets: Subset[]): Map<string, Group> {
 }
 
 function sliceKey(s: SliceObject): string {
-  const ports = normalizeSubsets([{ addresses: [{ ip: '192.0.2.1' }], ports: s.ports ?? [] }]).subsets[0]?.ports ?? [];
-  return `${s.addressType}|${portKey(ports)}`;
+  return `${s.addressType}|${portKey(normalizePorts(s.ports).ports)}`;
 }
 
 /** What a slice says, in the canonical form both sides are compared in. */
