@@ -117,13 +117,14 @@ export function formatIP(ip: IP): string {
  */
 export function specialIPReason(ip: IP): string | undefined {
   const b = ip.bytes;
-  if (b.every((x) => x === 0)) return 'unspecified';
   if (ip.family === 4) {
+    if (b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0) return 'unspecified';
     if (b[0] === 127) return 'loopback';
     if (b[0] === 169 && b[1] === 254) return 'link-local';
     if (b[0]! >= 224 && b[0]! <= 239) return 'multicast';
     return undefined;
   }
+  if (b.every((x) => x === 0)) return 'unspecified';
   if (b.slice(0, 15).every((x) => x === 0) && b[15] === 1) return 'loopback';
   if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return 'link-local';
   if (b[0] === 0xff) return 'multicast';

@@ -72,13 +72,22 @@ interface Group {
   members: Map<string, Member>;
 }
 
+/** A dotted quad without leading zeros prints as itself. */
+function isCanonicalIPv4(text: string): boolean {
+  for (let i = 0; i < text.length - 1; i++) {
+    if (text.charCodeAt(i) === 48 /* 0 */ && (i === 0 || text.charCodeAt(i - 1) === 46) && text.charCodeAt(i + 1) !== 46) return false;
+  }
+  return true;
+}
+
 function addAddress(group: Group, raw: RawAddress, ready: boolean, dropped: Dropped[], filter?: AddressFilter): void {
   const ip = parseIP(raw?.ip as string);
   if (!ip) {
     dropped.push({ code: 'invalid-address', message: `address ${JSON.stringify(raw?.ip)} is not an IP address` });
     return;
   }
-  const text = formatIP(ip);
+  // Most addresses arrive canonical already: keep the text rather than print it again.
+  const text = ip.family === 4 && isCanonicalIPv4(raw.ip!) ? raw.ip! : formatIP(ip);
   const special = specialIPReason(ip);
   if (special) {
     dropped.push({ code: 'invalid-address', message: `address ${text} is ${special}` });

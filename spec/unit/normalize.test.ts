@@ -39,6 +39,11 @@ describe('normalizeSubsets', () => {
     assert.deepEqual(a[0]!.ports.map((p) => p.name), ['a', 'b']);
   });
 
+  it('writes IPv4 addresses with leading zeros in canonical form, and canonical ones as they are', () => {
+    const { subsets } = normalizeSubsets([{ addresses: [{ ip: '010.001.000.009' }, { ip: '10.0.0.10' }, { ip: '1.02.3.4' }, { ip: '0.0.0.1' }, { ip: '10.0.0.100' }], ports: [http] }]);
+    assert.deepEqual(subsets[0]!.addresses.map((a) => a.ip), ['0.0.0.1', '1.2.3.4', '10.0.0.10', '10.0.0.100', '10.1.0.9']);
+  });
+
   it('handles IPv6 and mixed families in canonical order', () => {
     const { subsets } = normalizeSubsets([{ addresses: [{ ip: 'FD00::0002' }, { ip: '10.0.0.1' }, { ip: 'fd00::2' }], ports: [http] }]);
     assert.deepEqual(subsets[0]!.addresses, [{ ip: '10.0.0.1' }, { ip: 'fd00::2' }]);
