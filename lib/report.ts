@@ -10,21 +10,13 @@ import type { RunResult } from './run.ts';
 export type Format = 'table' | 'json' | 'yaml';
 export type Command = 'sync' | 'diff';
 
-export interface ReportChange {
-  action: 'create' | 'update' | 'delete';
-  target: string;
-  kind: 'Endpoints' | 'EndpointSlice';
-  role: Change['role'];
-  namespace: string;
-  name: string;
-  originalName: string;
-  cluster?: string;
-  before?: Subset[];
-  after?: Subset[];
+/** A planned change as reported: the plan's own fields, less what is only for sending it. */
+export type ReportChange = { action: 'create' | 'update' | 'delete' } & Pick<Change, 'target' | 'role' | 'namespace' | 'name' | 'originalName' | 'cluster' | 'before' | 'after'> & {
+  kind: NonNullable<Change['kind']>;
   /** planned (dry run, diff), done, skipped or failed. */
   result: 'planned' | Outcome['result'];
   message?: string;
-}
+};
 
 export interface Report {
   apiVersion: 'mefi/v1';

@@ -4,14 +4,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { admin, deleteEndpoints, ensureNamespace, getEndpoints, isolation, listEndpoints, mefi, putEndpoints, skip, subset, uid, writeConfig } from '../support/world.ts';
 
+/** web in beta, synced into alpha: the starting point of the tests below. */
+async function syncedWeb() {
+  const id = uid();
+  const { namespace, sourceLabels, args } = isolation(id);
+  await ensureNamespace('alpha', namespace);
+  await putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.1'])]);
+  const cfg = writeConfig();
+  assert.equal((await mefi(['sync', '-c', cfg.file, ...args])).code, 0);
+  return { id, namespace, args, cfg };
+}
+
 describe('hand edits and edge inputs', { skip }, () => {
   it('restores a mirror edited by hand and an aggregate deleted by hand, in one run', async () => {
-    const id = uid();
-    const { namespace, sourceLabels, args } = isolation(id);
-    await ensureNamespace('alpha', namespace);
-    await putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.1'])]);
-    const cfg = writeConfig();
-    assert.equal((await mefi(['sync', '-c', cfg.file, ...args])).code, 0);
+    const { namespace, args, cfg } = await syncedWeb();
     const want = (await getEndpoints('alpha', namespace, 'web-beta'))!;
 
     const edited = await putEndpoints('alpha', namespace, 'web-beta', { ...want.metadata.labels!, note: 'hand' }, [subset(['10.66.6.6'])]);
@@ -27,12 +33,7 @@ describe('hand edits and edge inputs', { skip }, () => {
   });
 
   it('upsert-only creates and updates but never deletes', async () => {
-    const id = uid();
-    const { namespace, sourceLabels, args } = isolation(id);
-    await ensureNamespace('alpha', namespace);
-    await putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.1'])]);
-    const cfg = writeConfig();
-    assert.equal((await mefi(['sync', '-c', cfg.file, ...args])).code, 0);
+    const { id, namespace, args, cfg } = await syncedWeb();
     await deleteEndpoints('beta', `app-${id}`, 'web');
     const r = await mefi(['sync', '-c', cfg.file, ...args, '--policy', 'upsert-only']);
     assert.equal(r.code, 0, r.stderr);
