@@ -20,7 +20,10 @@ export type Decision =
   | { action: 'create' | 'update' | 'delete'; change: Change }
   | { action: 'conflict'; message: string };
 
-export function isOwned(obj: EndpointsObject, options: PlanOptions): boolean {
+/** Anything with labels: Endpoints, EndpointSlices. */
+type Labelled = { metadata: { name: string; labels?: Record<string, string> | null } };
+
+export function isOwned(obj: Labelled, options: PlanOptions): boolean {
   return obj.metadata.labels?.[options.ownerLabel.key] === options.ownerLabel.value;
 }
 
@@ -33,7 +36,7 @@ export function describe(d: { role: Role; originalName: string; cluster?: string
  * original mefi labelled mirrors without their cluster: a name of the form
  * <original>-<known cluster> says it.
  */
-export function clusterOf(obj: EndpointsObject, options: PlanOptions, known: Iterable<string>): string | undefined {
+export function clusterOf(obj: Labelled, options: PlanOptions, known: Iterable<string>): string | undefined {
   const labels = obj.metadata.labels ?? {};
   const labelled = labels[options.sourceClusterLabel];
   if (labelled !== undefined) return labelled;

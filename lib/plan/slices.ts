@@ -138,8 +138,8 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
   const namespace = options.namespace;
   const max = options.maxEndpointsPerSlice ?? 100;
   const byName = new Map(items.map((s) => [s.metadata.name, s]));
-  const owned = items.filter((s) => isOwned(s as unknown as EndpointsObject, options));
-  const clusterOfSlice = (s: SliceObject) => clusterOf(s as unknown as EndpointsObject, options, []);
+  const owned = items.filter((s) => isOwned(s, options));
+  const clusterOfSlice = (s: SliceObject) => clusterOf(s, options, []);
   /** Owned slices that still hold endpoints: every other owned slice of a readable cluster goes. */
   const keep = new Set<string>();
 
@@ -169,7 +169,7 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
       originalName: m.originalName,
       cluster: m.cluster,
       after: sliceSubsets(object),
-      object: object as unknown as EndpointsObject,
+      object,
     };
     if (!current) {
       result.creates.push(change);

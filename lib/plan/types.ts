@@ -120,8 +120,8 @@ export interface Change {
   after?: Subset[];
   /** Labels now (updates, deletes): with object.metadata.labels, what a diff shows. */
   beforeLabels?: Record<string, string>;
-  /** The object to send (creates, updates): for updates it carries the resourceVersion read. */
-  object?: EndpointsObject;
+  /** The object to send (creates, updates), of `kind`: for updates it carries the resourceVersion read. */
+  object?: EndpointsObject | SliceObject;
   /** The resourceVersion the write is conditional on (updates, deletes). */
   resourceVersion?: string;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isEmpty, plan } from '../../lib/plan/index.ts';
+import { isEmpty, plan, type EndpointsObject } from '../../lib/plan/index.ts';
 import { aggregateLabels, applyToTarget, ep, ips, mirrorLabels, options } from '../support/fixtures.ts';
 
 const ok = (...items: ReturnType<typeof ep>[]) => ({ ok: true as const, items });
@@ -19,7 +19,7 @@ describe('plan', () => {
     ]);
     assert.deepEqual(p.creates[1]!.object!.metadata.labels, mirrorLabels('web', 'a'));
     assert.deepEqual(p.creates[0]!.object!.metadata.labels, aggregateLabels('web'));
-    assert.deepEqual(p.creates[0]!.object!.subsets, [
+    assert.deepEqual((p.creates[0]!.object as EndpointsObject).subsets, [
       { addresses: [{ ip: '10.1.0.1' }, { ip: '10.2.0.1' }], notReadyAddresses: [{ ip: '10.2.0.2' }], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
     ]);
     assert.equal(p.creates[0]!.object!.metadata.namespace, 'mefi-system');
