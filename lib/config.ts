@@ -135,6 +135,28 @@ function decodeCA(c: Checker, p: Path, v: string): string | undefined {
   return pem;
 }
 
+/** An optional, non-empty list of strings, each checked; undefined when absent or wrong. */
+function stringList(
+  c: Checker,
+  p: Path,
+  v: unknown,
+  rule: { empty: string; valid: (s: string) => boolean; invalid: (item: unknown) => string; read?: (s: string) => string; unique?: boolean },
+): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length === 0) {
+    c.fail(p, rule.empty);
+    return undefined;
+  }
+  const out: string[] = [];
+  v.forEach((item: unknown, j) => {
+    const s = typeof item === 'string' ? (rule.read ?? ((x: string) => x))(item) : undefined;
+    if (s === undefined || !rule.valid(s)) c.fail([...p, j], rule.invalid(item));
+    else if (rule.unique && out.includes(s)) c.fail([...p, j], `${s} is listed twice`);
+    else out.push(s);
+  });
+  return out;
+}
+
 function checkFile(c: Checker, p: Path, file: string, what: string): string {
   try {
     readFileSync(file);
@@ -230,31 +252,18 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string, defau
   }
   if (v.context !== undefined && styles[0] !== 'kubeconfig') c.fail(field('context'), 'needs kubeconfig');
 
-  let namespaces: string[] | undefined;
-  if (v.namespaces !== undefined) {
-    if (!Array.isArray(v.namespaces) || v.namespaces.length === 0) {
-      c.fail(field('namespaces'), 'must be a non-empty list of namespace names');
-    } else {
-      namespaces = [];
-      v.namespaces.forEach((ns, j) => {
-        if (typeof ns !== 'string' || !isDNS1123Label(ns)) c.fail([...field('namespaces'), j], `${JSON.stringify(ns)} is not a valid namespace name`);
-        else if (namespaces!.includes(ns)) c.fail([...field('namespaces'), j], `${ns} is listed twice`);
-        else namespaces!.push(ns);
-      });
-    }
-  }
-  let podCIDRs: string[] | undefined;
-  if (v.podCIDRs !== undefined) {
-    if (!Array.isArray(v.podCIDRs) || v.podCIDRs.length === 0) {
-      c.fail(field('podCIDRs'), 'must be a non-empty list of CIDRs, such as [10.244.0.0/16, fd00:10:244::/56]');
-    } else {
-      podCIDRs = [];
-      v.podCIDRs.forEach((cidr, j) => {
-        if (typeof cidr !== 'string' || !parseCIDR(cidr.trim())) c.fail([...field('podCIDRs'), j], `${JSON.stringify(cidr)} is not a CIDR such as 10.244.0.0/16`);
-        else podCIDRs!.push(cidr.trim());
-      });
-    }
-  }
+  const namespaces = stringList(c, field('namespaces'), v.namespaces, {
+    empty: 'must be a non-empty list of namespace names',
+    valid: isDNS1123Label,
+    invalid: (item) => `${JSON.stringify(item)} is not a valid namespace name`,
+    unique: true,
+  });
+  const podCIDRs = stringList(c, field('podCIDRs'), v.podCIDRs, {
+    empty: 'must be a non-empty list of CIDRs, such as [10.244.0.0/16, fd00:10:244::/56]',
+    read: (s) => s.trim(),
+    valid: (s) => parseCIDR(s) !== undefined,
+    invalid: (item) => `${JSON.stringify(item)} is not a CIDR such as 10.244.0.0/16`,
+  });
   const staleAfterMs = v.staleAfter === undefined ? defaults.staleAfterMs : staleAfter(c, field('staleAfter'), v.staleAfter);
   if (c.issues.length > issuesBefore || !connection || !name) return undefined;
   return {
