@@ -5,7 +5,7 @@
 
 import pLimit from 'p-limit';
 import { ApiError, type KubeClient } from './kube/client.ts';
-import { endpoints, endpointSlices, leases } from './kube/endpoints.ts';
+import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
 import { decide, desiredOf } from './plan/object.ts';
 import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions } from './plan/index.ts';
 

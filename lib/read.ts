@@ -4,7 +4,7 @@
 import pLimit from 'p-limit';
 import type { ClusterConfig } from './config.ts';
 import type { KubeClient } from './kube/client.ts';
-import { endpoints, endpointSlices, leases } from './kube/endpoints.ts';
+import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
 import { slicesAsEndpoints } from './plan/index.ts';
 import type { EndpointsObject, PlanInput, ReadOutcome } from './plan/index.ts';
 
