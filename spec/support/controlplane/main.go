@@ -31,12 +31,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -47,8 +45,9 @@ func main() {
 		return
 	}
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "serve" {
-		err = serve(os.Args[2:])
+	sub := map[string]func([]string) error{"serve": serve, "controllers": runControllers, "netns": runNetns, "proxy": runProxy, "fetch": runFetch, "pod": runPodCLI}
+	if len(os.Args) > 1 && sub[os.Args[1]] != nil {
+		err = sub[os.Args[1]](os.Args[2:])
 	} else {
 		err = supervise(os.Args[1:])
 	}
@@ -62,12 +61,12 @@ var clusterName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 type cluster struct {
 	name               string
+	index              int
 	dir                string
 	port, etcdC, etcdP int
 	pki                *pki
-	mu                 sync.Mutex
-	cmd                *exec.Cmd
-	exited             chan struct{}
+	api                *supervised // kube-apiserver with its etcd
+	kcm                *supervised // kube-controller-manager, with --controllers
 }
 
 func supervise(args []string) error {
@@ -75,6 +74,8 @@ func supervise(args []string) error {
 	dir := fs.String("dir", "", "directory for kubeconfigs and state (required)")
 	names := fs.String("clusters", "alpha beta gamma", "cluster names, separated by spaces or commas")
 	timeout := fs.Duration("timeout", 3*time.Minute, "how long to wait for every server to be ready")
+	withControllers := fs.Bool("controllers", true, "run kube-controller-manager (endpoints, endpointslice, mirroring, serviceaccount controllers) per cluster")
+	withNetwork := fs.Bool("network", false, "a routed pod network in network namespaces, kube-proxy per node, pods that answer HTTP (needs root)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,6 +93,9 @@ func supervise(args []string) error {
 		}
 		seen[n] = true
 	}
+	if *withNetwork && os.Geteuid() != 0 {
+		return fmt.Errorf("--network needs root (network namespaces, veths, nftables inside them)")
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -105,16 +109,22 @@ func supervise(args []string) error {
 	defer stop()
 
 	clusters := make([]*cluster, 0, len(list))
-	defer func() { stopAll(clusters) }()
+	var procs []*supervised // stopped in reverse order of start
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			stopAll([]*supervised{procs[i]}, 20*time.Second)
+		}
+	}()
 	started := time.Now()
-	for _, n := range list {
-		c, err := prepare(*dir, n)
+	for i, n := range list {
+		c, err := prepare(*dir, n, i, self)
 		if err != nil {
 			return fmt.Errorf("%s: %w", n, err)
 		}
 		clusters = append(clusters, c)
-		if err := c.start(self); err != nil {
-			return fmt.Errorf("%s: %w", n, err)
+		procs = append(procs, c.api)
+		if err := c.api.start(); err != nil {
+			return err
 		}
 	}
 	for _, c := range clusters {
@@ -125,20 +135,50 @@ func supervise(args []string) error {
 	if err := writeKubeconfigs(*dir, clusters); err != nil {
 		return err
 	}
+	for _, c := range clusters {
+		if err := c.registerNode(ctx); err != nil {
+			return fmt.Errorf("%s: node: %w", c.name, err)
+		}
+	}
+	if *withControllers {
+		for _, c := range clusters {
+			c.kcm = controllerManager(c, self)
+			procs = append(procs, c.kcm)
+			if err := c.kcm.start(); err != nil {
+				return err
+			}
+		}
+	}
+	var bed *network
+	if *withNetwork {
+		bed = newNetwork(*dir, self, clusters)
+		defer bed.close()
+		if err := bed.setUp(ctx); err != nil {
+			return fmt.Errorf("network: %w", err)
+		}
+	}
+	control, err := serveControl(ctx, *dir, clusters, bed)
+	if err != nil {
+		return err
+	}
+	defer control.Close()
 	if err := os.WriteFile(filepath.Join(*dir, "ready"), []byte(fmt.Sprintf("%d clusters ready in %s\n", len(clusters), time.Since(started).Round(time.Millisecond))), 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("controlplane: %s ready in %s; kubeconfig: %s\n", strings.Join(list, ", "), time.Since(started).Round(time.Millisecond), filepath.Join(*dir, "kubeconfig"))
 
-	for _, c := range clusters {
-		go c.keepAlive(ctx, self)
+	for _, p := range procs {
+		go p.keepAlive(ctx)
+	}
+	if bed != nil {
+		bed.keepAlive(ctx)
 	}
 	<-ctx.Done()
 	fmt.Println("controlplane: stopping")
 	return nil
 }
 
-func prepare(root, name string) (*cluster, error) {
+func prepare(root, name string, index int, self string) (*cluster, error) {
 	dir := filepath.Join(root, name)
 	// A fresh start is a fresh cluster: no state from an earlier run leaks in.
 	if err := os.RemoveAll(dir); err != nil {
@@ -160,82 +200,13 @@ func prepare(root, name string) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{name: name, dir: dir, port: ports[0], etcdC: ports[1], etcdP: ports[2], pki: p}, nil
-}
-
-func (c *cluster) start(self string) error {
-	log, err := os.OpenFile(filepath.Join(c.dir, "apiserver.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
+	c := &cluster{name: name, index: index, dir: dir, port: ports[0], etcdC: ports[1], etcdP: ports[2], pki: p}
+	c.api = &supervised{
+		what: name + ": kube-apiserver", dir: dir, log: "apiserver.log", pidFile: "pid", holdFile: "hold",
+		argv: []string{self, "serve", "--dir", dir,
+			fmt.Sprintf("--port=%d", c.port), fmt.Sprintf("--etcd-client-port=%d", c.etcdC), fmt.Sprintf("--etcd-peer-port=%d", c.etcdP)},
 	}
-	cmd := exec.Command(self, "serve", "--dir", c.dir,
-		fmt.Sprintf("--port=%d", c.port), fmt.Sprintf("--etcd-client-port=%d", c.etcdC), fmt.Sprintf("--etcd-peer-port=%d", c.etcdP))
-	cmd.Stdout, cmd.Stderr = log, log
-	// If the supervisor dies, however it dies, its servers die with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return err
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); log.Close(); close(exited) }()
-	c.mu.Lock()
-	c.cmd, c.exited = cmd, exited
-	c.mu.Unlock()
-	return os.WriteFile(filepath.Join(c.dir, "pid"), []byte(fmt.Sprintf("%d\n", cmd.Process.Pid)), 0o644)
-}
-
-// keepAlive restarts a server that died (a test killed it), unless held.
-func (c *cluster) keepAlive(ctx context.Context, self string) {
-	for {
-		c.mu.Lock()
-		exited := c.exited
-		c.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return
-		case <-exited:
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(c.dir, "hold")); os.IsNotExist(err) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-		if err := c.start(self); err != nil {
-			fmt.Fprintf(os.Stderr, "controlplane: restart %s: %v\n", c.name, err)
-			return
-		}
-	}
-}
-
-func stopAll(clusters []*cluster) {
-	for _, c := range clusters {
-		c.mu.Lock()
-		if c.cmd != nil && c.cmd.Process != nil {
-			c.cmd.Process.Signal(syscall.SIGTERM)
-		}
-		c.mu.Unlock()
-	}
-	deadline := time.After(20 * time.Second)
-	for _, c := range clusters {
-		c.mu.Lock()
-		cmd, exited := c.cmd, c.exited
-		c.mu.Unlock()
-		if cmd == nil {
-			continue
-		}
-		select {
-		case <-exited:
-		case <-deadline:
-			cmd.Process.Kill()
-			<-exited
-		}
-	}
+	return c, nil
 }
 
 func (c *cluster) client() *http.Client {
@@ -252,9 +223,7 @@ func (c *cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	url := fmt.Sprintf("https://127.0.0.1:%d/readyz", c.port)
 	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		exited := c.exited
-		c.mu.Unlock()
+		_, exited := c.api.current()
 		select {
 		case <-exited:
 			return fmt.Errorf("server exited before it was ready")

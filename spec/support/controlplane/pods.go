@@ -1,0 +1,292 @@
+package main
+
+// Pods as users have them, without a kubelet: the bed creates the Pod bound
+// to the cluster's node and sets its status (Running, podIP, Ready) the way a
+// kubelet would; the real controllers then make the Endpoints and
+// EndpointSlices of the Services that select it. With --network the pod is
+// also a network namespace on the node that answers HTTP.
+//
+// Tests, the demo and people drive it through DIR/bed.sock (HTTP, JSON):
+//
+//	POST   /pods        {cluster, namespace, name, labels, ports, ready}  → {ip}
+//	PUT    /pods/ready  {cluster, namespace, name, ready}
+//	DELETE /pods        {cluster, namespace, name}
+//	POST   /fetch       {cluster, namespace, name, url, count}  → {answers, errors}   (from inside that pod)
+//	POST   /route       {cluster, action: blackhole|restore}   (the router's route to that cluster's pods)
+//
+// and the same from a shell: controlplane pod --dir DIR add|ready|unready|delete CLUSTER NAMESPACE NAME ...
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+type podRequest struct {
+	Cluster   string            `json:"cluster"`
+	Namespace string            `json:"namespace"`
+	Name      string            `json:"name"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Ports     []int             `json:"ports,omitempty"`
+	Ready     *bool             `json:"ready,omitempty"`
+	URL       string            `json:"url,omitempty"`
+	Count     int               `json:"count,omitempty"`
+	Action    string            `json:"action,omitempty"`
+}
+
+type bed struct {
+	dir      string
+	self     string
+	clusters map[string]*cluster
+	clients  map[string]*kubernetes.Clientset
+	net      *network // nil without --network
+	mu       sync.Mutex
+	nextHost map[string]int
+}
+
+func serveControl(ctx context.Context, dir string, clusters []*cluster, n *network) (io.Closer, error) {
+	self, _ := os.Executable()
+	b := &bed{dir: dir, self: self, clusters: map[string]*cluster{}, clients: map[string]*kubernetes.Clientset{}, net: n, nextHost: map[string]int{}}
+	for _, c := range clusters {
+		cs, err := c.clientset()
+		if err != nil {
+			return nil, err
+		}
+		b.clusters[c.name], b.clients[c.name] = c, cs
+	}
+	sock := filepath.Join(dir, "bed.sock")
+	os.Remove(sock)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /pods", b.handle(b.addPod))
+	mux.HandleFunc("PUT /pods/ready", b.handle(b.setReady))
+	mux.HandleFunc("DELETE /pods", b.handle(b.deletePod))
+	mux.HandleFunc("POST /fetch", b.handle(b.fetch))
+	mux.HandleFunc("POST /route", b.handle(b.route))
+	go http.Serve(l, mux)
+	return l, nil
+}
+
+func (b *bed) handle(f func(context.Context, *cluster, podRequest) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req podRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		c := b.clusters[req.Cluster]
+		if c == nil {
+			http.Error(w, fmt.Sprintf("no cluster %q", req.Cluster), http.StatusNotFound)
+			return
+		}
+		out, err := f(r.Context(), c, req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(out)
+	}
+}
+
+func (b *bed) allocate(c *cluster) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := b.nextHost[c.name] + 10
+	if n > 254 {
+		return "", fmt.Errorf("cluster %s: pod range %s is full", c.name, c.podCIDR())
+	}
+	b.nextHost[c.name] = n - 9
+	return fmt.Sprintf("10.244.%d.%d", c.index+1, n), nil
+}
+
+func (b *bed) addPod(ctx context.Context, c *cluster, req podRequest) (any, error) {
+	cs := b.clients[c.name]
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: req.Namespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	ip, err := b.allocate(c)
+	if err != nil {
+		return nil, err
+	}
+	if b.net != nil {
+		if err := b.net.addPod(c, req.Namespace, req.Name, ip, req.Ports); err != nil {
+			return nil, err
+		}
+	}
+	var ports []corev1.ContainerPort
+	for _, p := range req.Ports {
+		ports = append(ports, corev1.ContainerPort{Name: fmt.Sprintf("p%d", p), ContainerPort: int32(p), Protocol: corev1.ProtocolTCP})
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace, Labels: req.Labels},
+		Spec:       corev1.PodSpec{NodeName: c.nodeName(), Containers: []corev1.Container{{Name: "app", Image: "mefi.dev/bed-pod", Ports: ports}}},
+	}
+	created, err := cs.CoreV1().Pods(req.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	now := metav1.Now()
+	created.Status = corev1.PodStatus{
+		Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}, HostIP: c.nodeIP(), HostIPs: []corev1.HostIP{{IP: c.nodeIP()}}, StartTime: &now,
+	}
+	setReadiness(&created.Status, req.Ready == nil || *req.Ready)
+	if _, err := cs.CoreV1().Pods(req.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		return nil, err
+	}
+	return map[string]string{"ip": ip}, nil
+}
+
+// setReadiness writes the conditions and container status a kubelet reports for a running pod.
+func setReadiness(status *corev1.PodStatus, ready bool) {
+	now := metav1.Now()
+	cond := corev1.ConditionFalse
+	if ready {
+		cond = corev1.ConditionTrue
+	}
+	status.Conditions = []corev1.PodCondition{
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: corev1.ContainersReady, Status: cond, LastTransitionTime: now},
+		{Type: corev1.PodReady, Status: cond, LastTransitionTime: now},
+	}
+	status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Image: "mefi.dev/bed-pod", ImageID: "mefi.dev/bed-pod", Ready: ready, Started: &ready,
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}
+}
+
+func (b *bed) setReady(ctx context.Context, c *cluster, req podRequest) (any, error) {
+	pods := b.clients[c.name].CoreV1().Pods(req.Namespace)
+	pod, err := pods.Get(ctx, req.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	setReadiness(&pod.Status, req.Ready != nil && *req.Ready)
+	_, err = pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	return map[string]string{}, err
+}
+
+func (b *bed) deletePod(ctx context.Context, c *cluster, req podRequest) (any, error) {
+	zero := int64(0)
+	// No kubelet confirms a graceful stop: delete at once, as `kubectl delete --force --grace-period=0`.
+	err := b.clients[c.name].CoreV1().Pods(req.Namespace).Delete(ctx, req.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	if b.net != nil {
+		b.net.deletePod(c, req.Namespace, req.Name)
+	}
+	return map[string]string{}, nil
+}
+
+func (b *bed) fetch(ctx context.Context, c *cluster, req podRequest) (any, error) {
+	if b.net == nil {
+		return nil, fmt.Errorf("fetch needs the network (--network)")
+	}
+	pid := b.net.podPid(c, req.Namespace, req.Name)
+	if pid == 0 {
+		return nil, fmt.Errorf("no pod %s/%s/%s", c.name, req.Namespace, req.Name)
+	}
+	count := req.Count
+	if count <= 0 {
+		count = 1
+	}
+	out, err := exec.CommandContext(ctx, "nsenter", "--net=/proc/"+strconv.Itoa(pid)+"/ns/net", "--", b.self, "fetch", "--url", req.URL, "--count", strconv.Itoa(count)).Output()
+	if err != nil {
+		return nil, fmt.Errorf("fetch: %v", err)
+	}
+	var result fetchResult
+	return result, json.Unmarshal(out, &result)
+}
+
+func (b *bed) route(ctx context.Context, c *cluster, req podRequest) (any, error) {
+	if b.net == nil {
+		return nil, fmt.Errorf("route needs the network (--network)")
+	}
+	return map[string]string{}, b.net.route(c, req.Action)
+}
+
+// runPodCLI: controlplane pod --dir DIR add|ready|unready|delete CLUSTER NAMESPACE NAME [--label k=v]... [--port N]...
+// and controlplane pod --dir DIR fetch CLUSTER NAMESPACE NAME URL [--count N].
+func runPodCLI(args []string) error {
+	fs := flag.NewFlagSet("pod", flag.ContinueOnError)
+	dir := fs.String("dir", "", "the directory make clusters wrote")
+	var labels []string
+	var ports intList
+	fs.Func("label", "a label k=v (repeatable)", func(s string) error { labels = append(labels, s); return nil })
+	fs.Var(&ports, "port", "a port the pod answers on (repeatable)")
+	count := fs.Int("count", 20, "fetch: requests")
+	// Flags may come before and after the words: --dir DIR add CLUSTER NAMESPACE NAME [URL] --port 8080 ...
+	var rest []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest, args = append(rest, fs.Arg(0)), fs.Args()[1:]
+	}
+	if *dir == "" || len(rest) < 4 {
+		return fmt.Errorf("usage: controlplane pod --dir DIR add|ready|unready|delete|fetch CLUSTER NAMESPACE NAME [URL] [--label k=v] [--port N] [--count N]")
+	}
+	req := podRequest{Cluster: rest[1], Namespace: rest[2], Name: rest[3], Labels: map[string]string{}, Ports: ports, Count: *count}
+	for _, l := range labels {
+		k, v, _ := strings.Cut(l, "=")
+		req.Labels[k] = v
+	}
+	method, path := "", ""
+	yes, no := true, false
+	switch rest[0] {
+	case "add":
+		method, path = "POST", "/pods"
+	case "ready":
+		method, path, req.Ready = "PUT", "/pods/ready", &yes
+	case "unready":
+		method, path, req.Ready = "PUT", "/pods/ready", &no
+	case "delete":
+		method, path = "DELETE", "/pods"
+	case "fetch":
+		if len(rest) < 5 {
+			return fmt.Errorf("fetch needs a URL")
+		}
+		method, path, req.URL = "POST", "/fetch", rest[4]
+	default:
+		return fmt.Errorf("unknown pod action %q", rest[0])
+	}
+	body, _ := json.Marshal(req)
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(*dir, "bed.sock"))
+	}}}
+	r, _ := http.NewRequest(method, "http://bed"+path, bytes.NewReader(body))
+	resp, err := client.Do(r)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s", strings.TrimSpace(string(out)))
+	}
+	os.Stdout.Write(out)
+	return nil
+}
