@@ -3,13 +3,14 @@
 
 import { staleness } from './leases.ts';
 import { planSlices } from './slices.ts';
-import { readSources } from './sources.ts';
+import { sourceView } from './sources.ts';
 import { planTarget } from './target.ts';
 import type { Change, Plan, PlanInput, PlanOptions, Problem, Unreadable } from './types.ts';
 
 export type * from './types.ts';
 export { normalizeSubsets, addressCount, toRawSubsets } from './normalize.ts';
 export { mirrorName } from './sources.ts';
+export { mirrorAnnotations, mirroringLimit } from './object.ts';
 export { leaseName } from './leases.ts';
 export { slicesAsEndpoints, serviceNameLabel, managedBy, managedByLabel } from './slices.ts';
 
@@ -30,7 +31,7 @@ function compareProblem(a: Problem, b: Problem): number {
 }
 
 export function plan(options: PlanOptions, input: PlanInput): Plan {
-  const view = readSources(options, input.sources);
+  const view = sourceView(options, input.sources);
   const result: Plan = { creates: [], updates: [], deletes: [], leases: [], unreadable: [...view.unreadableList], problems: [...view.problems] };
   for (const target of Object.keys(input.targets).sort()) {
     const outcome = input.targets[target]!;

@@ -27,6 +27,39 @@ export function isOwned(obj: Labelled, options: PlanOptions): boolean {
   return obj.metadata.labels?.[options.ownerLabel.key] === options.ownerLabel.value;
 }
 
+/**
+ * Annotations a mirror carries. kube-controller-manager's Endpoints
+ * controller, at every start (or leader change), deletes each Endpoints object
+ * that has no Service of its name (checkLeftoverEndpoints in
+ * pkg/controller/endpoint), and a mirror has none. Its one exemption is this
+ * annotation (it spares the old Endpoints leader-election locks). Without it a
+ * restart wipes every mirror, and an unreadable cluster's addresses, which no
+ * run can rebuild, are lost. The EndpointSlice mirroring controller skips such
+ * objects too, which suits mirrors: nothing consumes them directly. Aggregates
+ * do not carry it: they must be mirrored to reach slice consumers, and they can
+ * always be rebuilt from the mirrors.
+ */
+export const mirrorAnnotations: Readonly<Record<string, string>> = { 'control-plane.alpha.kubernetes.io/leader': 'mefi-mirror' };
+
+/** kube-controller-manager's --mirroring-max-endpoints-per-subset default: addresses per subset that reach EndpointSlices. */
+export const mirroringLimit = 1000;
+
+/** A mirror holds mirrorAnnotations; anything else must not (an aggregate on a former mirror's name). */
+function holdsAnnotations(current: EndpointsObject, role: Role): boolean {
+  for (const k in mirrorAnnotations) if ((current.metadata.annotations?.[k] === mirrorAnnotations[k]) !== (role === 'mirror')) return false;
+  return true;
+}
+
+/** The annotations to write: the current ones (mefi keeps what it does not manage), with the mirror's set or removed. */
+function annotationsFor(role: Role, current: Record<string, string> | null | undefined): Record<string, string> {
+  const out = { ...(current ?? {}) };
+  for (const k in mirrorAnnotations) {
+    if (role === 'mirror') out[k] = mirrorAnnotations[k]!;
+    else if (out[k] === mirrorAnnotations[k]) delete out[k];
+  }
+  return out;
+}
+
 export function describe(d: { role: Role; originalName: string; cluster?: string }): string {
   return d.role === 'mirror' ? `the mirror of ${d.originalName} from cluster ${d.cluster}` : `the aggregate of ${d.originalName}`;
 }
@@ -87,18 +120,21 @@ export function decide(
   const change: Change = { target, role: desired.role, namespace, name: desired.name, originalName: desired.originalName, ...(desired.cluster ? { cluster: desired.cluster } : {}) };
   const subsets = toRawSubsets(desired.subsets);
   if (!current) {
-    const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: desired.name, namespace, labels: desired.labels }, subsets };
+    const annotations = annotationsFor(desired.role, undefined);
+    const metadata = { name: desired.name, namespace, labels: desired.labels, ...(Object.keys(annotations).length ? { annotations } : {}) };
+    const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata, subsets };
     return { action: 'create', change: { ...change, after: desired.subsets, object } };
   }
-  const labelsEqual = equal(current.metadata.labels ?? {}, desired.labels);
+  const metadataHeld = equal(current.metadata.labels ?? {}, desired.labels) && holdsAnnotations(current, desired.role);
   // The server stores what mefi sent: in the steady state the stored subsets are
   // exactly the wanted ones and need no normalizing to compare.
-  if (labelsEqual && equalsRaw(current.subsets, desired.subsets)) return { action: 'none' };
+  if (metadataHeld && equalsRaw(current.subsets, desired.subsets)) return { action: 'none' };
   const before = normalizeSubsets(current.subsets).subsets;
-  if (labelsEqual && equal(before, desired.subsets)) return { action: 'none' };
+  if (metadataHeld && equal(before, desired.subsets)) return { action: 'none' };
   // Keep the metadata mefi does not manage (annotations, finalizers): a PUT replaces the whole object.
-  const { managedFields: _managedFields, ...metadata } = current.metadata;
-  const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { ...metadata, labels: desired.labels }, subsets };
+  const { managedFields: _managedFields, annotations: currentAnnotations, ...metadata } = current.metadata;
+  const annotations = annotationsFor(desired.role, currentAnnotations);
+  const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { ...metadata, labels: desired.labels, ...(Object.keys(annotations).length ? { annotations } : {}) }, subsets };
   return { action: 'update', change: { ...change, before, beforeLabels: current.metadata.labels ?? {}, after: desired.subsets, object, ...rv(current) } };
 }
 

@@ -138,7 +138,10 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
   const namespace = options.namespace;
   const max = options.maxEndpointsPerSlice ?? 100;
   const byName = new Map(items.map((s) => [s.metadata.name, s]));
-  const owned = items.filter((s) => isOwned(s, options));
+  // mefi's slices carry its ownership label and its managed-by. The mirroring
+  // controller copies an Endpoints object's labels (mefi's aggregate's too)
+  // onto the slices it makes: those carry the ownership label, and are its own.
+  const owned = items.filter((s) => isOwned(s, options) && s.metadata.labels?.[managedByLabel] === managedBy);
   const clusterOfSlice = (s: SliceObject) => clusterOf(s, options, []);
   /** Owned slices that still hold endpoints: every other owned slice of a readable cluster goes. */
   const keep = new Set<string>();

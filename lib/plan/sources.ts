@@ -1,4 +1,5 @@
 // Sources to mirror specs, once per run whatever the number of targets.
+// (Pure: the sources were read by lib/read.ts; this only looks at them.)
 
 import { isDNS1123Subdomain, isLabelValue } from '../names.ts';
 import { cidrContains, formatCIDR, parseCIDR, type CIDR } from './ip.ts';
@@ -39,7 +40,7 @@ function podCIDRFilter(cluster: string, cidrs: string[] | undefined): AddressFil
   return (ip) => (parsed.some((c) => cidrContains(c, ip)) ? undefined : `is outside cluster ${cluster}'s podCIDRs (${list})`);
 }
 
-export function readSources(options: PlanOptions, sources: PlanInput['sources']): SourceView {
+export function sourceView(options: PlanOptions, sources: PlanInput['sources']): SourceView {
   const view: SourceView = { clusters: Object.keys(sources).sort(), mirrors: [], unreadable: new Set(), frozen: new Set(), problems: [], unreadableList: [] };
   for (const cluster of Object.keys(sources).sort()) {
     const outcome = sources[cluster]!;

@@ -1,7 +1,7 @@
 // One target: the objects it should hold, then a decision per name.
 
 import { addressCount, mergeNormalized, normalizeSubsets } from './normalize.ts';
-import { clusterOf, decide, describe, isOwned, type Desired } from './object.ts';
+import { clusterOf, decide, describe, isOwned, mirroringLimit, type Desired } from './object.ts';
 import type { SourceView } from './sources.ts';
 import type { Change, EndpointsObject, PlanOptions, Problem } from './types.ts';
 
@@ -71,6 +71,14 @@ export function planTarget(options: PlanOptions, view: SourceView, target: strin
       continue;
     }
     if (list[0]?.keep) continue;
+    if (list[0]?.role === 'aggregate') {
+      const largest = Math.max(...list[0].subsets.map((s) => s.addresses.length + s.notReadyAddresses.length));
+      if (largest > mirroringLimit)
+        problem(
+          'too-many-addresses',
+          `aggregate ${name} has ${largest} addresses in one subset; the EndpointSlice mirroring controller copies at most ${mirroringLimit} per subset, so slice consumers (kube-proxy, most ingress controllers) miss ${largest - mirroringLimit}: use --target endpointslices`,
+        );
+    }
     const decision = decide(options, target, list[0], current.get(name), view.clusters);
     switch (decision.action) {
       case 'none':

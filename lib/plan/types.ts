@@ -134,7 +134,8 @@ export type ProblemCode =
   | 'invalid-name'
   | 'name-collision'
   | 'conflict'
-  | 'stale-cluster';
+  | 'stale-cluster'
+  | 'too-many-addresses';
 
 export interface Problem {
   code: ProblemCode;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import equal from 'fast-deep-equal';
 import fc from 'fast-check';
-import { isEmpty, normalizeSubsets, plan, toRawSubsets, type EndpointsObject, type PlanInput, type SliceObject } from '../../lib/plan/index.ts';
+import { isEmpty, mirrorAnnotations, normalizeSubsets, plan, toRawSubsets, type EndpointsObject, type PlanInput, type SliceObject } from '../../lib/plan/index.ts';
 import { equalsRaw, mergeNormalized } from '../../lib/plan/normalize.ts';
 import { clusterOf, isOwned } from '../../lib/plan/object.ts';
 import { shuffled, subsets as subsetsArb, world } from '../support/arbitraries.ts';
@@ -77,9 +77,24 @@ describe('planner invariants (property tests)', () => {
       fc.property(world, (input) => {
         const p = plan(options, input);
         for (const u of p.updates) {
-          assert.ok(!(equal(u.before, u.after) && equal(u.beforeLabels, u.object!.metadata.labels)), `no-op update of ${u.name}`);
+          const current = itemsOf(input, u.target).find((o) => o.metadata.name === u.name);
+          const sameMetadata = equal(u.beforeLabels, u.object!.metadata.labels) && equal(current?.metadata.annotations ?? {}, u.object!.metadata.annotations ?? {});
+          assert.ok(!(equal(u.before, u.after) && sameMetadata), `no-op update of ${u.name}`);
         }
         for (const c of p.creates) assert.ok(!itemsOf(input, c.target).some((o) => o.metadata.name === c.name), `create over existing ${c.name}`);
+      }),
+      runs,
+    );
+  });
+
+  it('keeps what cannot be rebuilt out of the controller-manager\'s reach: every mirror written carries the annotation it spares, no aggregate does', () => {
+    fc.assert(
+      fc.property(world, (input) => {
+        const p = plan(options, input);
+        for (const c of [...p.creates, ...p.updates]) {
+          const held = Object.entries(mirrorAnnotations).every(([k, v]) => c.object!.metadata.annotations?.[k] === v);
+          assert.equal(held, c.role === 'mirror', `${c.role} ${c.name}`);
+        }
       }),
       runs,
     );

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import type { EndpointsObject, PlanInput, RawAddress, RawPort, RawSubset, ReadOutcome } from '../../lib/plan/index.ts';
 import { aggregateLabels, mirrorLabels } from './fixtures.ts';
+import { mirrorAnnotations } from '../../lib/plan/index.ts';
 
 const clusterPool = ['a', 'b', 'c', 'a-b'];
 const namePool = ['web', 'api', 'web-a', 'x'];
@@ -63,12 +64,15 @@ const targetObject: fc.Arbitrary<EndpointsObject> = fc.record({
   cluster: fc.constantFrom(...clusterPool),
   subsets,
   rv: fc.integer({ min: 1, max: 999 }),
-}).map(({ name, kind, original, cluster, subsets, rv }) => {
+  // Mirrors written before mefi annotated them lack the annotation.
+  annotated: fc.boolean(),
+}).map(({ name, kind, original, cluster, subsets, rv, annotated }) => {
   // Owned objects mostly sit where mefi would have put them, sometimes elsewhere.
   const labels: Record<string, string> =
     kind === 'mirror' ? mirrorLabels(original, cluster) : kind === 'aggregate' ? aggregateLabels(original) : kind === 'legacy' ? { isMefiLocal: 'true', isMefiOriginalName: original } : { app: 'users-own' };
   const at = kind === 'mirror' || kind === 'legacy' ? `${original}-${cluster}` : kind === 'aggregate' ? original : name;
-  return { metadata: { name: at, namespace: 'mefi-system', labels, resourceVersion: String(rv) }, subsets };
+  const annotations = kind === 'mirror' && annotated ? { annotations: { ...mirrorAnnotations } } : {};
+  return { metadata: { name: at, namespace: 'mefi-system', labels, ...annotations, resourceVersion: String(rv) }, subsets };
 });
 
 const targetOutcome: fc.Arbitrary<ReadOutcome> = fc.oneof(

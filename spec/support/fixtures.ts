@@ -2,7 +2,7 @@
 // used only to check the planner's own invariants (fixed point), never to
 // test I/O.
 
-import type { EndpointsObject, Plan, PlanOptions, RawSubset } from '../../lib/plan/index.ts';
+import { mirrorAnnotations, type EndpointsObject, type Plan, type PlanOptions, type RawSubset } from '../../lib/plan/index.ts';
 
 export const options: PlanOptions = {
   namespace: 'mefi-system',
@@ -26,6 +26,13 @@ export function ips(ready: string[], notReady: string[] = [], port = 80): RawSub
 
 export function mirrorLabels(name: string, cluster: string): Record<string, string> {
   return { isMefiLocal: 'true', isMefiOriginalName: name, 'multicluster.kubernetes.io/source-cluster': cluster };
+}
+
+/** A mirror as mefi stores it in the target: its labels and annotations. */
+export function storedMirror(name: string, cluster: string, subsets: RawSubset[], rv?: string): EndpointsObject {
+  const obj = ep('mefi-system', `${name}-${cluster}`, subsets, mirrorLabels(name, cluster), rv);
+  obj.metadata.annotations = { ...mirrorAnnotations };
+  return obj;
 }
 
 export function aggregateLabels(name: string): Record<string, string> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isEmpty, plan, type EndpointsObject } from '../../lib/plan/index.ts';
-import { aggregateLabels, applyToTarget, ep, ips, mirrorLabels, options } from '../support/fixtures.ts';
+import { isEmpty, mirrorAnnotations, plan, type EndpointsObject } from '../../lib/plan/index.ts';
+import { aggregateLabels, applyToTarget, ep, ips, mirrorLabels, options, storedMirror } from '../support/fixtures.ts';
 
 const ok = (...items: ReturnType<typeof ep>[]) => ({ ok: true as const, items });
 const down = (error = 'connect ECONNREFUSED') => ({ ok: false as const, error });
@@ -49,7 +49,7 @@ describe('plan', () => {
     const u = p.updates.find((c) => c.name === 'web-a')!;
     assert.equal(u.resourceVersion, '42');
     assert.equal(u.object!.metadata.resourceVersion, '42');
-    assert.deepEqual(u.object!.metadata.annotations, { note: 'kept' });
+    assert.deepEqual(u.object!.metadata.annotations, { note: 'kept', ...mirrorAnnotations });
     assert.equal(u.object!.metadata.managedFields, undefined);
     assert.deepEqual(u.before![0]!.addresses, [{ ip: '10.0.0.9' }]);
   });
@@ -97,9 +97,9 @@ describe('plan', () => {
   });
 
   it('keeps the mirrors and aggregate addresses of an unreadable cluster', () => {
-    const mirrorB = ep('mefi-system', 'web-b', [ips(['10.2.0.1'])], mirrorLabels('web', 'b'), '11');
+    const mirrorB = storedMirror('web', 'b', [ips(['10.2.0.1'])], '11');
     const aggregate = ep('mefi-system', 'web', [ips(['10.1.0.1', '10.2.0.1'])], aggregateLabels('web'), '12');
-    const mirrorA = ep('mefi-system', 'web-a', [ips(['10.1.0.1'])], mirrorLabels('web', 'a'), '13');
+    const mirrorA = storedMirror('web', 'a', [ips(['10.1.0.1'])], '13');
     const p = plan(options, {
       sources: { a: ok(ep('x', 'web', [ips(['10.1.0.1'])])), b: down('timeout') },
       targets: { a: ok(mirrorA, mirrorB, aggregate) },
@@ -190,5 +190,34 @@ describe('plan', () => {
       ['disallowed-address', 'b', "address 10.1.0.1 is outside cluster b's podCIDRs (10.2.0.0/16, fd00:2::/64)"],
       ['disallowed-address', 'b', "address fd00:3::5 is outside cluster b's podCIDRs (10.2.0.0/16, fd00:2::/64)"],
     ]);
+  });
+});
+
+describe('beside kube-controller-manager', () => {
+  const sources = { a: ok(ep('x', 'web', [ips(['10.1.0.1'])])), b: ok(ep('y', 'web', [ips(['10.2.0.1'])])) };
+
+  it('writes mirrors with the annotation its Endpoints controller spares, and aggregates without it', () => {
+    const p = plan(options, { sources, targets: { a: ok() } });
+    for (const c of p.creates) assert.deepEqual(c.object!.metadata.annotations, c.role === 'mirror' ? mirrorAnnotations : undefined, c.name);
+  });
+
+  it('annotates a mirror written before, once, and removes the annotation from a name that becomes an aggregate', () => {
+    const old = ep('mefi-system', 'web-a', [ips(['10.1.0.1'])], mirrorLabels('web', 'a'), '3');
+    const formerMirror = ep('mefi-system', 'web', [ips(['10.1.0.1', '10.2.0.1'])], aggregateLabels('web'), '4');
+    formerMirror.metadata.annotations = { ...mirrorAnnotations, keep: 'me' };
+    const items = [old, storedMirror('web', 'b', [ips(['10.2.0.1'])], '5'), formerMirror];
+    const p = plan(options, { sources, targets: { a: ok(...items) } });
+    assert.deepEqual(p.updates.map((u) => [u.name, u.object!.metadata.annotations]), [['web', { keep: 'me' }], ['web-a', mirrorAnnotations]]);
+    assert.ok(isEmpty(plan(options, { sources, targets: { a: ok(...applyToTarget(items, p, 'a')) } })));
+  });
+
+  it('reports an aggregate whose subset exceeds what the mirroring controller copies to slices', () => {
+    const many = (net: string, n: number) => Array.from({ length: n }, (_, i) => `10.${net}.${i >> 8}.${(i & 255) + 0}`);
+    const big = { a: ok(ep('x', 'web', [ips(many('1', 600))])), b: ok(ep('y', 'web', [ips(many('2', 401))])) };
+    const p = plan(options, { sources: big, targets: { a: ok() } });
+    assert.deepEqual(p.problems.map((x) => [x.code, x.name]), [['too-many-addresses', 'web']]);
+    assert.match(p.problems[0]!.message, /1001 addresses.*at most 1000.*miss 1.*--target endpointslices/);
+    const fits = plan(options, { sources: { a: big.a, b: ok(ep('y', 'web', [ips(many('2', 400))])) }, targets: { a: ok() } });
+    assert.deepEqual(fits.problems, []);
   });
 });

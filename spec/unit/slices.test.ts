@@ -105,3 +105,26 @@ describe('EndpointSlice target', () => {
     assert.deepEqual(p.creates.map((c) => (c.object as unknown as SliceObject).endpoints!.length), [1000, 1000, 500]);
   });
 });
+
+describe('EndpointSlice target beside the real controllers', () => {
+  it("leaves the mirroring controller's slices alone, though they carry mefi's ownership label", () => {
+    // What the EndpointSlice mirroring controller makes of mefi's aggregate Endpoints: its labels copied, its own managed-by.
+    const mirrored: SliceObject = {
+      metadata: {
+        name: 'web-x7k2p',
+        namespace: 'mefi-system',
+        resourceVersion: '5',
+        labels: { isMefiLocal: 'true', isMefiOriginalName: 'web', 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslicemirroring-controller.k8s.io' },
+      },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.2.0.1'], conditions: { ready: true } }],
+      ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+    };
+    const sources = { a: ok(ep('x', 'web', [ips(['10.2.0.1'])])) };
+    const first = plan(slices, input(sources, [mirrored]));
+    assert.deepEqual([...first.updates, ...first.deletes].map((c) => c.name), []);
+    assert.deepEqual(first.creates.map((c) => c.name), ['web-a-0']);
+    const again = plan(slices, input(sources, applySlices([mirrored], first)));
+    assert.equal(again.creates.length + again.updates.length + again.deletes.length, 0);
+  });
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { plan, type LeaseObject, type PlanInput } from '../../lib/plan/index.ts';
-import { aggregateLabels, ep, ips, mirrorLabels, options } from '../support/fixtures.ts';
+import { aggregateLabels, ep, ips, options, storedMirror } from '../support/fixtures.ts';
 
 const minute = 60_000;
 const t0 = Date.parse('2026-11-21T10:00:00Z');
@@ -16,8 +16,8 @@ function lease(cluster: string, at: number, rv = '5'): LeaseObject {
 
 function world(bReadable: boolean, leases: LeaseObject[], now: number): PlanInput {
   const items = [
-    ep('mefi-system', 'web-a', [ips(['10.1.0.1'])], mirrorLabels('web', 'a'), '1'),
-    ep('mefi-system', 'web-b', [ips(['10.2.0.1'])], mirrorLabels('web', 'b'), '2'),
+    storedMirror('web', 'a', [ips(['10.1.0.1'])], '1'),
+    storedMirror('web', 'b', [ips(['10.2.0.1'])], '2'),
     ep('mefi-system', 'web', [ips(['10.1.0.1', '10.2.0.1'])], aggregateLabels('web'), '3'),
   ];
   return {
