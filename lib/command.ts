@@ -11,6 +11,7 @@ import type { PlanOptions } from './plan/index.ts';
 import { Metrics, serveMetrics } from './metrics.ts';
 import { exitCodeFor, runOnce, type RunResult } from './run.ts';
 import type { Settings } from './settings.ts';
+import { version } from './version.ts';
 
 export interface Prepared {
   config: Config;
@@ -25,7 +26,8 @@ export function prepare(settings: Settings): Prepared {
   const config = loadConfig(settings.configFile);
   const targets = selectTargets(config, settings.local);
   const connections = connect(config);
-  const clients = new Map([...connections].map(([name, c]) => [name, new KubeClient(c, { requestTimeoutMs: settings.requestTimeoutMs })]));
+  const userAgent = `mefi/${version()}`;
+  const clients = new Map([...connections].map(([name, c]) => [name, new KubeClient(c, { requestTimeoutMs: settings.requestTimeoutMs, userAgent })]));
   const podCIDRs = Object.fromEntries(config.clusters.filter((c) => c.podCIDRs).map((c) => [c.name, c.podCIDRs!]));
   const staleAfter = Object.fromEntries(config.clusters.filter((c) => c.staleAfterMs !== undefined).map((c) => [c.name, c.staleAfterMs!]));
   const options: PlanOptions = {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyPlan } from '../../lib/apply.ts';
-import { plan } from '../../lib/plan/index.ts';
+import { mirrorAnnotations, plan } from '../../lib/plan/index.ts';
 import { readWorld } from '../../lib/read.ts';
 import { admin, clusterNames, deleteEndpoints, ensureNamespace, getEndpoints, isolation, putEndpoints, skip, subset, uid } from '../support/world.ts';
 import { mirrorLabels, options as baseOptions } from '../support/fixtures.ts';
@@ -52,7 +52,7 @@ describe('conflicting writers, on a real API server', { skip }, () => {
     const { p, apply } = await stalePlan(id);
     assert.deepEqual(p.creates.map((c) => c.name), ['api', 'api-gamma']);
     // A concurrent mefi run wrote the mirror already; a user took the aggregate's name.
-    await putEndpoints('alpha', namespace, 'api-gamma', mirrorLabels('api', 'gamma'), [subset(['10.3.0.1'])]);
+    await putEndpoints('alpha', namespace, 'api-gamma', mirrorLabels('api', 'gamma'), [subset(['10.3.0.1'])], { ...mirrorAnnotations });
     await putEndpoints('alpha', namespace, 'api', { mine: 'true' }, [subset(['10.8.8.8'])]);
 
     const outcomes = await apply();

@@ -13,10 +13,20 @@ export interface ControlPlanes {
   stop(): Promise<void>;
 }
 
-export async function startControlPlanes(dir: string, clusters: string[], timeoutMs = 180_000): Promise<ControlPlanes> {
+export interface BedOptions {
+  /** kube-controller-manager per cluster (default true). */
+  controllers?: boolean;
+  /** The routed pod network with kube-proxy and pods that answer HTTP (root only). */
+  network?: boolean;
+  timeoutMs?: number;
+}
+
+export async function startControlPlanes(dir: string, clusters: string[], opts: BedOptions = {}): Promise<ControlPlanes> {
   const bin = process.env.MEFI_CONTROLPLANE;
   if (!bin) throw new Error('MEFI_CONTROLPLANE is not set: run this through make');
-  const child: ChildProcess = spawn(bin, ['--dir', dir, '--clusters', clusters.join(' ')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const timeoutMs = opts.timeoutMs ?? 180_000;
+  const args = ['--dir', dir, '--clusters', clusters.join(' '), `--controllers=${opts.controllers ?? true}`, `--network=${opts.network ?? false}`];
+  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));

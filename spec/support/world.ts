@@ -21,6 +21,7 @@ export const clusterNames = ['alpha', 'beta', 'gamma'];
 
 export interface AuditEvent {
   verb: string;
+  userAgent?: string;
   requestURI: string;
   user: { username: string };
   objectRef?: { resource?: string; namespace?: string; name?: string };
@@ -118,6 +119,11 @@ export function subset(ready: string[], notReady: string[] = [], port = 8080, na
   };
 }
 
+/** Users of the bed's components, as a real cluster names them. */
+function isComponent(user: string): boolean {
+  return user === 'system:kube-controller-manager' || user === 'system:kube-proxy' || user.startsWith('system:serviceaccount:kube-system:');
+}
+
 /** Helpers bound to the control planes in one directory (make test's, or a test's own). */
 export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']) {
   const admins = new Map<string, KubeClient>();
@@ -130,7 +136,7 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
     let c = admins.get(cluster);
     if (!c) {
       const conns = connect({ file: 'test', clusters: [{ name: cluster, type: 'remote', connection: { kind: 'kubeconfig', path: kubeconfigOf(cluster), insecureSkipTLSVerify: false } }] });
-      c = new KubeClient(conns.get(cluster)!, { requestTimeoutMs: 30_000 });
+      c = new KubeClient(conns.get(cluster)!, { requestTimeoutMs: 30_000, userAgent: 'mefi-test-admin' });
       admins.set(cluster, c);
     }
     return c;
@@ -156,10 +162,10 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
   }
 
   /** Create or replace an Endpoints object. */
-  async function putEndpoints(cluster: string, ns: string, name: string, labels: Record<string, string>, subsets: RawSubset[]): Promise<EndpointsObject> {
+  async function putEndpoints(cluster: string, ns: string, name: string, labels: Record<string, string>, subsets: RawSubset[], annotations?: Record<string, string>): Promise<EndpointsObject> {
     await ensureNamespace(cluster, ns);
     const current = await getEndpoints(cluster, ns, name);
-    const body = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace: ns, labels, ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}) }, subsets };
+    const body = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace: ns, labels, ...(annotations ? { annotations } : {}), ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}) }, subsets };
     return current
       ? admin(cluster).request({ verb: 'update', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name), body })
       : admin(cluster).request({ verb: 'create', resource: 'endpoints', namespace: ns, name, path: epPath(ns), body });
@@ -200,7 +206,12 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
     return statSync(auditFile(cluster)).size;
   }
 
-  function auditSince(cluster: string, mark: number): AuditEvent[] {
+  /**
+   * Requests since the mark, without those of the bed's own components
+   * (controller-manager, its controllers' ServiceAccounts, kube-proxy), unless
+   * asked for: tests count what the clients under test did.
+   */
+  function auditSince(cluster: string, mark: number, opts: { components?: boolean } = {}): AuditEvent[] {
     const size = statSync(auditFile(cluster)).size;
     const buf = Buffer.alloc(size - mark);
     const fd = openSync(auditFile(cluster), 'r');
@@ -213,7 +224,8 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
       .toString('utf8')
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as AuditEvent);
+      .map((l) => JSON.parse(l) as AuditEvent)
+      .filter((e) => opts.components || !isComponent(e.user.username));
   }
 
   const writeVerbs = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);

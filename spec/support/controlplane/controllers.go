@@ -27,7 +27,7 @@ const controllerList = "endpoints-controller,endpointslice-controller,endpointsl
 func controllerManager(c *cluster, self string) *supervised {
 	return &supervised{
 		what: c.name + ": kube-controller-manager", dir: c.dir, log: "controller-manager.log", pidFile: "controllers.pid", holdFile: "controllers.hold",
-		argv: []string{self, "controllers", "--dir", c.dir, "--kubeconfig", filepath.Join(filepath.Dir(c.dir), c.name+".kubeconfig")},
+		argv: []string{self, "controllers", "--dir", c.dir, "--kubeconfig", filepath.Join(c.dir, "controller-manager.kubeconfig")},
 	}
 }
 
@@ -35,7 +35,7 @@ func controllerManager(c *cluster, self string) *supervised {
 func runControllers(args []string) error {
 	fs := flag.NewFlagSet("controllers", flag.ContinueOnError)
 	dir := fs.String("dir", "", "this cluster's state directory")
-	kubeconfig := fs.String("kubeconfig", "", "admin kubeconfig of this cluster")
+	kubeconfig := fs.String("kubeconfig", "", "the controller-manager's kubeconfig (user system:kube-controller-manager)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,6 +48,9 @@ func runControllers(args []string) error {
 		"--controllers=" + controllerList,
 		"--service-account-private-key-file=" + filepath.Join(*dir, "sa.key"),
 		"--root-ca-file=" + filepath.Join(*dir, "ca.crt"),
+		// As kubeadm runs it: each controller calls with its own ServiceAccount
+		// (system:serviceaccount:kube-system:endpoint-controller, ...), bound by the bootstrap roles.
+		"--use-service-account-credentials=true",
 		"--secure-port=0",
 		"--leader-elect=true",
 		"--v=1",

@@ -273,14 +273,18 @@ type namedContext struct {
 }
 
 func (c *cluster) entries() (namedCluster, namedUser, namedContext) {
+	return c.entriesFor("admin", c.pki.admin)
+}
+
+func (c *cluster) entriesFor(user string, creds *keyPair) (namedCluster, namedUser, namedContext) {
 	var nc namedCluster
 	nc.Name = c.name
 	nc.Cluster.Server = fmt.Sprintf("https://127.0.0.1:%d", c.port)
 	nc.Cluster.CAData = base64.StdEncoding.EncodeToString(c.pki.ca.certPEM)
 	var nu namedUser
-	nu.Name = c.name + "-admin"
-	nu.User.CertData = base64.StdEncoding.EncodeToString(c.pki.admin.certPEM)
-	nu.User.KeyData = base64.StdEncoding.EncodeToString(c.pki.admin.keyPEM)
+	nu.Name = c.name + "-" + user
+	nu.User.CertData = base64.StdEncoding.EncodeToString(creds.certPEM)
+	nu.User.KeyData = base64.StdEncoding.EncodeToString(creds.keyPEM)
 	var nx namedContext
 	nx.Name = c.name
 	nx.Context.Cluster = c.name
@@ -292,6 +296,13 @@ func (c *cluster) entries() (namedCluster, namedUser, namedContext) {
 func writeKubeconfigs(dir string, clusters []*cluster) error {
 	all := kubeconfig{APIVersion: "v1", Kind: "Config", CurrentContext: clusters[0].name}
 	for _, c := range clusters {
+		for file, creds := range map[string]*keyPair{"controller-manager.kubeconfig": c.pki.controllerManager, "kube-proxy.kubeconfig": c.pki.proxy} {
+			nc, nu, nx := c.entriesFor(strings.TrimSuffix(file, ".kubeconfig"), creds)
+			if err := writeJSON(filepath.Join(c.dir, file), kubeconfig{APIVersion: "v1", Kind: "Config", CurrentContext: c.name,
+				Clusters: []namedCluster{nc}, Users: []namedUser{nu}, Contexts: []namedContext{nx}}); err != nil {
+				return err
+			}
+		}
 		nc, nu, nx := c.entries()
 		one := kubeconfig{APIVersion: "v1", Kind: "Config", CurrentContext: c.name,
 			Clusters: []namedCluster{nc}, Users: []namedUser{nu}, Contexts: []namedContext{nx}}

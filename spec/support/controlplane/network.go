@@ -126,7 +126,7 @@ func (n *network) setUp(ctx context.Context) error {
 		proxy := &supervised{what: c.name + ": kube-proxy", dir: c.dir, log: "kube-proxy.log", pidFile: "proxy.pid", holdFile: "proxy.hold",
 			argv: []string{"nsenter", "--net=/proc/" + strconv.Itoa(node.pid()) + "/ns/net", "--", n.self, "proxy",
 				"--socket", sock, "--port", strconv.Itoa(c.port), "--node", c.nodeName(),
-				"--kubeconfig", filepath.Join(n.root, c.name+".kubeconfig")}}
+				"--kubeconfig", filepath.Join(c.dir, "kube-proxy.kubeconfig")}}
 		if err := proxy.start(); err != nil {
 			return err
 		}

@@ -64,6 +64,18 @@ func newKeyPair(tmpl *x509.Certificate, parent *keyPair) (*keyPair, error) {
 // pki is what the supervisor writes for one cluster and hands to its server.
 type pki struct {
 	ca, serving, admin *keyPair
+	// The bed's own components, each with the identity it has in a real
+	// cluster (bound by the API server's bootstrap RBAC), so the audit log
+	// tells their calls from those of the clients under test.
+	controllerManager, proxy *keyPair
+}
+
+func clientCert(ca *keyPair, user string, groups ...string) (*keyPair, error) {
+	return newKeyPair(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: user, Organization: groups},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, ca)
 }
 
 func writePKI(dir string) (*pki, error) {
@@ -86,11 +98,15 @@ func writePKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := newKeyPair(&x509.Certificate{
-		Subject:     pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, ca)
+	admin, err := clientCert(ca, "admin", "system:masters")
+	if err != nil {
+		return nil, err
+	}
+	controllerManager, err := clientCert(ca, "system:kube-controller-manager")
+	if err != nil {
+		return nil, err
+	}
+	proxy, err := clientCert(ca, "system:kube-proxy")
 	if err != nil {
 		return nil, err
 	}
@@ -114,5 +130,5 @@ func writePKI(dir string) (*pki, error) {
 			return nil, err
 		}
 	}
-	return &pki{ca: ca, serving: serving, admin: admin}, nil
+	return &pki{ca: ca, serving: serving, admin: admin, controllerManager: controllerManager, proxy: proxy}, nil
 }

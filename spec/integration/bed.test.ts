@@ -1,0 +1,197 @@
+// The mission, end to end, on real small clusters: kube-controller-manager
+// makes the sources from Services and Pods and mirrors mefi's aggregate into
+// EndpointSlices, kube-proxy in alpha's node balances the selector-less
+// Service over them, and pods on a routed network answer. Traffic is the
+// proof: requests from a pod in alpha, counted by the cluster that answered.
+// These tests start control planes of their own (they kill API servers and
+// controller-managers) and need root for the network namespaces.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
+import { byCluster, makePods, type Pods, type PodRef, type Traffic } from '../support/pods.ts';
+import { eventually, makeWorld, mefi, type World } from '../support/world.ts';
+
+const skip = !process.env.MEFI_CONTROLPLANE
+  ? 'needs the control plane binary that make test builds'
+  : process.getuid?.() !== 0
+    ? 'needs root: the routed pod network is made of network namespaces, veths and nftables (CI runs as root)'
+    : false;
+
+const clusters = ['alpha', 'beta', 'gamma'];
+/** gamma's pods answer on another port: the aggregate holds two port sets. */
+const portOf = (cluster: string) => (cluster === 'gamma' ? 9090 : 8080);
+const client: PodRef = { cluster: 'alpha', namespace: 'app', name: 'client' };
+
+describe('the real bed: controllers, kube-proxy and pods on a routed network', { skip, timeout: 600_000 }, () => {
+  let planes: ControlPlanes;
+  let w: World;
+  let pods: Pods;
+  let serviceURL = '';
+  let config = '';
+  let staleConfig = '';
+
+  const apply = async (cluster: string, ...objects: object[]) => {
+    const r = await w.kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
+    assert.equal(r.code, 0, r.stderr);
+  };
+  const send = (count = 60): Promise<Traffic> => pods.fetch(client, serviceURL, count);
+  /** Send until what answers settles as wanted (kube-proxy applies changes within about a second). */
+  const trafficUntil = (what: string, ok: (t: Traffic) => boolean, timeoutMs = 20_000) =>
+    eventually(what, async () => {
+      const t = await send();
+      return ok(t) ? t : undefined;
+    }, timeoutMs).catch(async (err) => {
+      throw new Error(`${(err as Error).message}; last: ${JSON.stringify(await send())}`);
+    });
+  const answersFrom = (t: Traffic, wanted: string[]) => t.errors === 0 && JSON.stringify(Object.keys(byCluster(t)).sort()) === JSON.stringify([...wanted].sort());
+  const sync = (...args: string[]) => mefi(['sync', '-c', config, ...args]);
+  const syncStale = () => mefi(['sync', '-c', staleConfig]);
+
+  before(async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-bed-'));
+    const started = Date.now();
+    planes = await startControlPlanes(dir, clusters, { network: true });
+    w = makeWorld(dir);
+    pods = makePods(dir);
+    for (const c of clusters) {
+      await w.ensureNamespace(c, 'app');
+      // An application as users have it: a Service labelled for mefi, selecting two pods.
+      await apply(c, {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'app', labels: { isMefiRemote: 'true' } },
+        spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: portOf(c) }] },
+      });
+      for (const name of ['web-1', 'web-2']) await pods.add({ cluster: c, namespace: 'app', name, labels: { app: 'web' }, ports: [portOf(c)] });
+    }
+    await pods.add({ ...client, labels: { app: 'client' }, ports: [8080] });
+    // What the user puts in the target: the selector-less Service the ingress (here kube-proxy) balances over.
+    await apply('alpha', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mefi-system' } }, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'mefi-system' },
+      spec: { ports: [{ name: 'http', port: 80 }] },
+    });
+    const svc = JSON.parse((await w.kubectl(['-n', 'mefi-system', 'get', 'service', 'web', '-o', 'json'], { cluster: 'alpha' })).stdout) as { spec: { clusterIP: string } };
+    serviceURL = `http://${svc.spec.clusterIP}/`;
+    config = w.writeConfig().file;
+    staleConfig = w.writeConfig({ top: { staleAfter: '10s' } }).file;
+    // The sources come from the real controllers, not from the test.
+    for (const c of clusters) await eventually(`${c}: Endpoints app/web with both pods`, async () => ((await w.getEndpoints(c, 'app', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 2);
+    process.stderr.write(`# bed: 3 clusters with controllers, kube-proxy and 7 pods in ${Date.now() - started} ms\n`);
+  });
+
+  after(async () => {
+    await planes?.stop();
+    if (planes) rmSync(planes.dir, { recursive: true, force: true });
+  });
+
+  it('Endpoints mode: requests to alpha\'s Service are answered by the pods of all three clusters, gamma on its own port', async () => {
+    const r = await sync();
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const t = await trafficUntil('answers from alpha, beta and gamma', (t) => answersFrom(t, clusters));
+    const counts = byCluster(t);
+    for (const c of clusters) assert.ok(counts[c]! >= 5, `${c} answered ${counts[c]} of 60: ${JSON.stringify(t.answers)}`);
+    // Through the mirroring controller: the aggregate reached kube-proxy as EndpointSlices it made.
+    const slices = JSON.parse((await w.kubectl(['-n', 'mefi-system', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json'], { cluster: 'alpha' })).stdout) as {
+      items: { metadata: { labels: Record<string, string> } }[];
+    };
+    assert.deepEqual([...new Set(slices.items.map((s) => s.metadata.labels['endpointslice.kubernetes.io/managed-by']))], ['endpointslicemirroring-controller.k8s.io']);
+  });
+
+  it('a pod removed in gamma gets no request after the next run', async () => {
+    await pods.remove({ cluster: 'gamma', namespace: 'app', name: 'web-2' });
+    await eventually('gamma\'s Endpoints without web-2', async () => ((await w.getEndpoints('gamma', 'app', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 1);
+    assert.equal((await sync()).code, 0);
+    const t = await trafficUntil('no request to gamma web-2, none failing', (t) => answersFrom(t, clusters) && !t.answers['gamma web-2']);
+    assert.ok(t.answers['gamma web-1']! > 0);
+  });
+
+  it('kube-controller-manager restarted while gamma\'s API server is down: gamma\'s pods stay in the aggregate and keep answering', async () => {
+    // A canary the Endpoints controller's start-up sweep deletes (no Service): when it is gone, the sweep has run.
+    await w.putEndpoints('alpha', 'canary', 'canary', {}, [{ addresses: [{ ip: '10.244.1.250' }], ports: [{ port: 1 }] }]);
+    const mark = w.auditMark('alpha');
+    await w.kill('gamma');
+    try {
+      const pid = Number(readFileSync(path.join(planes.dir, 'alpha', 'controllers.pid'), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      // The new controller-manager takes over once the old one's leader lease expires (15 s by default).
+      await eventually('the new controller-manager\'s start-up sweep', async () => !(await w.getEndpoints('alpha', 'canary', 'canary')), 60_000);
+      const deletes = w.auditSince('alpha', mark, { components: true }).filter((e) => e.verb === 'delete' && e.objectRef?.resource === 'endpoints' && e.user.username.startsWith('system:serviceaccount:kube-system:'));
+      assert.deepEqual([...new Set(deletes.map((e) => `${e.objectRef!.namespace}/${e.objectRef!.name}`))], ['canary/canary'], 'the controller-manager deleted no mirror');
+
+      const r = await sync();
+      assert.equal(r.code, 2, 'gamma is unreadable: not converged');
+      assert.match(r.stdout, /gamma/);
+      const t = await trafficUntil('gamma still answers from its last known addresses', (t) => answersFrom(t, clusters));
+      assert.ok(byCluster(t).gamma! > 0);
+    } finally {
+      await w.release('gamma');
+    }
+    assert.equal((await sync()).code, 0);
+    for (const c of clusters) assert.ok(await w.getEndpoints('alpha', 'mefi-system', `web-${c}`), `mirror web-${c}`);
+  });
+
+  it('gamma\'s API server down: its pods keep answering (last known) until staleAfter expires, and are served again when it is back', async () => {
+    assert.equal((await syncStale()).code, 0); // the Leases record this read
+    const readAt = Date.now();
+    await w.kill('gamma');
+    try {
+      assert.equal((await syncStale()).code, 2);
+      await trafficUntil('gamma answers while it is not yet stale', (t) => answersFrom(t, clusters));
+      await sleep(Math.max(0, readAt + 10_500 - Date.now()));
+      const r = await syncStale();
+      assert.equal(r.code, 2);
+      assert.match(r.stdout, /stale-cluster/);
+      await trafficUntil('no request to gamma once it is stale, none failing', (t) => answersFrom(t, ['alpha', 'beta']));
+    } finally {
+      await w.release('gamma');
+    }
+    assert.equal((await syncStale()).code, 0);
+    await trafficUntil('gamma served again', (t) => answersFrom(t, clusters));
+  });
+
+  it('switching to EndpointSlice mode as the README says: no drift at any step, every cluster answering throughout, no controller slice deleted by mefi', async () => {
+    const mark = w.auditMark('alpha');
+    const noDrift = async (step: string) => {
+      const d = await mefi(['diff', '-c', config, '--target', 'endpointslices']);
+      assert.equal(d.code, 0, `${step}: mefi diff --target endpointslices: ${d.stdout}${d.stderr}`);
+      await trafficUntil(`${step}: all three clusters answer`, (t) => answersFrom(t, clusters));
+    };
+    // Step 1: slices beside the Endpoints (kube-proxy sees the mirroring controller's slices and mefi's).
+    assert.equal((await sync('--target', 'endpointslices')).code, 0);
+    await noDrift('slices written');
+    // Step 2: the Endpoints mefi wrote are removed; the mirroring controller removes its slices.
+    const del = await w.kubectl(['-n', 'mefi-system', 'delete', 'endpoints', '-l', 'isMefiLocal=true'], { cluster: 'alpha' });
+    assert.equal(del.code, 0, del.stderr);
+    await noDrift('Endpoints removed');
+    assert.equal((await sync('--target', 'endpointslices')).code, 0);
+    await noDrift('a second run');
+    const mefiSliceDeletes = w.auditSince('alpha', mark).filter((e) => e.verb === 'delete' && e.objectRef?.resource === 'endpointslices' && e.userAgent?.startsWith('mefi/'));
+    assert.deepEqual(mefiSliceDeletes.map((e) => e.objectRef!.name), []);
+  });
+
+  it('an Endpoints-mode aggregate over 1,000 addresses in a subset is reported, as the mirroring controller truncates it', async () => {
+    const many = Array.from({ length: 1100 }, (_, i) => ({ ip: `10.244.${100 + (i >> 8)}.${i & 255}` }));
+    // Hand-written: no controller makes an Endpoints this size from the bed's pods. Its selector-less Service keeps the Endpoints controller away.
+    await w.ensureNamespace('beta', 'bulk');
+    await apply('beta', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'big', namespace: 'bulk', labels: { isMefiRemote: 'true' } }, spec: { ports: [{ name: 'http', port: 80 }] } });
+    await w.putEndpoints('beta', 'bulk', 'big', { isMefiRemote: 'true' }, [{ addresses: many, ports: [{ name: 'http', port: 80 }] }]);
+    await apply('alpha', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'big', namespace: 'mefi-system' }, spec: { ports: [{ name: 'http', port: 80 }] } });
+    const r = await mefi(['sync', '-c', config, '-o', 'json']);
+    const report = JSON.parse(r.stdout) as { problems: { code: string; name: string; message: string }[] };
+    assert.deepEqual(report.problems.filter((p) => p.code === 'too-many-addresses').map((p) => p.name), ['big']);
+    // What the real controller made of it: 1,000 endpoints in slices, and its warning event.
+    await eventually('the mirroring controller\'s slices of big', async () => {
+      const out = JSON.parse((await w.kubectl(['-n', 'mefi-system', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=big', '-o', 'json'], { cluster: 'alpha' })).stdout) as { items: { endpoints?: unknown[] }[] };
+      return out.items.reduce((n, s) => n + (s.endpoints?.length ?? 0), 0) === 1000;
+    });
+    const events = (await w.kubectl(['-n', 'mefi-system', 'get', 'events', '--field-selector', 'reason=TooManyAddressesToMirror', '-o', 'name'], { cluster: 'alpha' })).stdout;
+    assert.match(events, /event/);
+  });
+});

@@ -1,0 +1,69 @@
+// Pods and traffic on the test bed (spec/support/controlplane/pods.go),
+// through its control socket DIR/bed.sock: pods bound to a cluster's node with
+// the status a kubelet would report, and, with the network, HTTP requests
+// sent from inside a pod.
+
+import { request } from 'node:http';
+import path from 'node:path';
+
+export interface PodSpec {
+  cluster: string;
+  namespace: string;
+  name: string;
+  labels?: Record<string, string>;
+  /** Ports the pod answers HTTP on (with the network): the body is "<cluster> <pod>". */
+  ports?: number[];
+  ready?: boolean;
+}
+
+export interface PodRef {
+  cluster: string;
+  namespace: string;
+  name: string;
+}
+
+export interface Traffic {
+  /** Answers by body ("<cluster> <pod>"). */
+  answers: Record<string, number>;
+  errors: number;
+  lastError?: string;
+}
+
+function call<T>(dir: string, method: string, route: string, body: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    const req = request({ socketPath: path.join(dir, 'bed.sock'), method, path: route, headers, timeout: 120_000 }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text) as T) : reject(new Error(`bed ${method} ${route}: ${res.statusCode} ${text.trim()}`))));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export function makePods(dir: string) {
+  return {
+    /** Create a running pod; resolves with its IP. */
+    add: (pod: PodSpec) => call<{ ip: string }>(dir, 'POST', '/pods', pod),
+    setReady: (pod: PodRef, ready: boolean) => call(dir, 'PUT', '/pods/ready', { ...pod, ready }),
+    remove: (pod: PodRef) => call(dir, 'DELETE', '/pods', pod),
+    /** count requests from inside pod `from`, each on a new connection. */
+    fetch: (from: PodRef, url: string, count: number) => call<Traffic>(dir, 'POST', '/fetch', { ...from, url, count }),
+    /** The router drops (or routes again) the traffic to a cluster's pod range. */
+    route: (cluster: string, action: 'blackhole' | 'restore') => call(dir, 'POST', '/route', { cluster, action }),
+  };
+}
+
+export type Pods = ReturnType<typeof makePods>;
+
+/** Answers per cluster: the first word of each answer's body. */
+export function byCluster(t: Traffic): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [body, n] of Object.entries(t.answers)) {
+    const cluster = body.split(' ')[0]!;
+    out[cluster] = (out[cluster] ?? 0) + n;
+  }
+  return out;
+}
