@@ -12,7 +12,7 @@ CP_SRC       := $(wildcard spec/support/controlplane/*.go) spec/support/controlp
 DIR          ?= $(CACHE)/clusters
 TS_SRC       := $(shell find bin lib -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json
 
-.PHONY: all deps build typecheck test test-unit test-integration clusters demo bench pack clean
+.PHONY: all deps build typecheck test test-unit test-integration clusters demo bench pack clean bed-deps
 
 all: build
 
@@ -44,20 +44,35 @@ $(KUBECTL): $(CONTROLPLANE)
 
 controlplane: $(CONTROLPLANE) $(KUBECTL)
 
+# The routed pod network (as root) needs ip and nsenter (iproute2, util-linux)
+# and nft for kube-proxy's nftables mode: installed from Debian when missing.
+# Without root the network tests say why they skip, and nothing is installed.
+BED_TOOLS := ip:iproute2 nsenter:util-linux nft:nftables
+bed-deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  missing=""; for t in $(BED_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "Installing Debian packages for the pod network:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; }; \
+	  fi; \
+	fi
+
 # Unit and property tests of the pure core, then integration tests against
-# real API servers (started once for the whole run by spec/support/global-setup.ts).
-test: build typecheck $(CONTROLPLANE) $(KUBECTL)
+# real clusters (started once for the whole run by spec/support/global-setup.ts;
+# the fault and network tests start their own).
+test: build typecheck $(CONTROLPLANE) $(KUBECTL) bed-deps
 	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) node --test --test-global-setup=spec/support/global-setup.ts \
 	  --test-timeout=300000 'spec/**/*.test.ts'
 
 test-unit: build
 	node --test 'spec/unit/**/*.test.ts' 'spec/property/**/*.test.ts'
 
-# make clusters DIR=/tmp/k CLUSTERS="alpha beta": real control planes until Ctrl-C.
-clusters: $(CONTROLPLANE)
-	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(or $(CLUSTERS),alpha beta gamma)"
+# make clusters DIR=/tmp/k CLUSTERS="alpha beta" [NETWORK=1]: real clusters until Ctrl-C.
+clusters: $(CONTROLPLANE) $(KUBECTL) $(if $(NETWORK),bed-deps)
+	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(or $(CLUSTERS),alpha beta gamma)" $(if $(NETWORK),--network)
 
-demo: build $(CONTROLPLANE) $(KUBECTL)
+demo: build $(CONTROLPLANE) $(KUBECTL) bed-deps
 	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) node examples/demo/demo.ts
 
 # make bench CLUSTERS=5 SERVICES=1000 ADDRESSES=10 SCALES="100 1000 3000": figures beside raw floors, JSON in bench-results/.

@@ -1,45 +1,56 @@
-// make demo: three real clusters on loopback, an application in each, and
-// mefi doing its job, step by step. Ends by itself and cleans up.
+// make demo: three small real clusters on this machine, an application in
+// each (a Service and its pods, the Endpoints made by the real controllers),
+// and mefi doing its job, step by step. As root the pods sit on a routed pod
+// network and answer HTTP, and alpha's kube-proxy balances over all three
+// clusters: the demo counts who answers. Ends by itself and cleans up.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startControlPlanes } from '../../spec/support/launch.ts';
+import { byCluster, makePods, type PodRef } from '../../spec/support/pods.ts';
+import { eventually, makeWorld, repo } from '../../spec/support/world.ts';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const step = (n: number, title: string) => console.log(`\n${bold(`── ${n}. ${title}`)}\n`);
 
 const clusters = ['alpha', 'beta', 'gamma'];
+const network = process.getuid?.() === 0;
 const dir = mkdtempSync(path.join(tmpdir(), 'mefi-demo-'));
 
-step(1, 'Start three Kubernetes control planes (kube-apiserver + etcd) on 127.0.0.1');
+step(1, `Start three clusters on this machine: kube-apiserver + etcd, kube-controller-manager${network ? ', and a routed pod network with kube-proxy' : ''}`);
+if (!network) console.log('(Not root: no pod network, so no traffic; the pods exist as API objects and the controllers still make their Endpoints. Run as root to see requests answered by all three clusters.)\n');
 const started = Date.now();
-const planes = await startControlPlanes(dir, clusters);
-console.log(`alpha, beta and gamma answer /readyz after ${((Date.now() - started) / 1000).toFixed(1)}s. Kubeconfigs: ${dir}/<cluster>.kubeconfig`);
-process.env.MEFI_TEST_DIR = dir;
-const world = await import('../../spec/support/world.ts');
+const planes = await startControlPlanes(dir, clusters, { network });
+console.log(`alpha, beta and gamma ready after ${((Date.now() - started) / 1000).toFixed(1)}s. Kubeconfigs: ${dir}/<cluster>.kubeconfig`);
+const world = makeWorld(dir);
+const pods = makePods(dir);
+const client: PodRef = { cluster: 'alpha', namespace: 'shop', name: 'client' };
+
+const kubectl = (cluster: string, args: string[]) => {
+  console.log(`$ kubectl --context ${cluster} ${args.join(' ')}`);
+  const r = spawnSync(process.env.MEFI_KUBECTL!, ['--kubeconfig', path.join(dir, `${cluster}.kubeconfig`), ...args], { encoding: 'utf8', cwd: repo });
+  process.stdout.write(r.stdout + r.stderr.replace(/^Warning: v1 Endpoints is deprecated.*\n/gm, ''));
+};
 
 try {
-  step(2, 'In every cluster, the Endpoints of the shop\'s web service carry isMefiRemote=true');
-  // What a Deployment's pods look like through their Service's Endpoints: other pods and ports per cluster.
-  const pods: Record<string, { ready: string[]; notReady: string[]; port: number }> = {
-    alpha: { ready: ['10.244.1.12', '10.244.1.13'], notReady: ['10.244.1.14'], port: 8080 },
-    beta: { ready: ['10.245.3.7', '10.245.3.8'], notReady: [], port: 8080 },
-    gamma: { ready: ['10.246.0.21'], notReady: [], port: 9080 },
-  };
+  step(2, 'In every cluster: the shop\'s web Service, labelled isMefiRemote=true, and its pods (gamma\'s listen on another port)');
   for (const c of clusters) {
-    const p = pods[c]!;
-    const address = (ip: string, i: number) => ({ ip, nodeName: `${c}-node-${i % 2}`, targetRef: { kind: 'Pod', namespace: 'shop', name: `web-${c}-${i}` } });
-    await world.putEndpoints(c, 'shop', 'web', { isMefiRemote: 'true', app: 'web' }, [
-      { addresses: p.ready.map(address), ...(p.notReady.length ? { notReadyAddresses: p.notReady.map(address) } : {}), ports: [{ name: 'http', port: p.port, protocol: 'TCP' }] },
-    ]);
-    console.log(`${c.padEnd(6)} shop/web  ready ${p.ready.join(', ')}${p.notReady.length ? `  not ready ${p.notReady.join(', ')}` : ''}  port ${p.port}`);
+    await world.ensureNamespace(c, 'shop');
+    // Only the Service of examples/app/web.yaml (no Deployment controller here: the bed makes the pods).
+    spawnSync(process.env.MEFI_KUBECTL!, ['--kubeconfig', path.join(dir, `${c}.kubeconfig`), 'apply', '-f', 'examples/app/web.yaml', '-l', 'isMefiRemote=true'], { cwd: repo });
+    for (const name of ['web-1', 'web-2']) await pods.add({ cluster: c, namespace: 'shop', name: `${name}`, labels: { app: 'web' }, ports: [c === 'gamma' ? 9080 : 8080] });
   }
-  await world.ensureNamespace('alpha', 'mefi-system');
-  console.log('\nalpha is the target: it has namespace mefi-system, where its ingress will balance over every cluster.');
+  for (const c of clusters) await eventually(`${c}: shop/web has its pods`, async () => ((await world.getEndpoints(c, 'shop', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 2);
+  kubectl('beta', ['-n', 'shop', 'get', 'pods,endpoints', '-o', 'wide']);
 
-  step(3, 'The config: one entry per cluster (alpha is type: local)');
+  step(3, 'alpha is the target: namespace mefi-system with a selector-less Service web (examples/target/service.yaml)');
+  await world.ensureNamespace('alpha', 'mefi-system');
+  kubectl('alpha', ['apply', '-f', 'examples/target/service.yaml']);
+  await pods.add({ ...client, labels: { app: 'client' }, ports: [8080] });
+
+  step(4, 'The config: one entry per cluster (alpha is type: local)');
   const config = path.join(dir, 'mefi.yaml');
   writeFileSync(config, ['clusters:', ...clusters.flatMap((c) => [`  - name: ${c}`, `    kubeconfig: ${c}.kubeconfig`, `    type: ${c === 'alpha' ? 'local' : 'remote'}`])].join('\n') + '\n');
   console.log('$ cat mefi.yaml');
@@ -47,39 +58,48 @@ try {
 
   const run = (args: string[]) => {
     console.log(`$ mefi ${args.join(' ')}`);
-    const r = spawnSync(process.execPath, [path.join(world.repo, 'bin/mefi'), ...args, '-c', config, '--log-level', 'warn'], { stdio: 'inherit', cwd: dir });
+    const r = spawnSync(process.execPath, [path.join(repo, 'bin/mefi'), ...args, '-c', config, '--log-level', 'warn'], { stdio: 'inherit', cwd: dir });
     console.log(`(exit code ${r.status})`);
   };
+  const serviceIP = JSON.parse(spawnSync(process.env.MEFI_KUBECTL!, ['--kubeconfig', path.join(dir, 'alpha.kubeconfig'), '-n', 'mefi-system', 'get', 'service', 'web', '-o', 'json'], { encoding: 'utf8' }).stdout).spec.clusterIP as string;
+  const traffic = async (what: string, settled: (counts: Record<string, number>) => boolean) => {
+    if (!network) return;
+    // kube-proxy applies a change within about a second: wait for it, then count.
+    const t = await eventually(what, async () => {
+      const t = await pods.fetch(client, `http://${serviceIP}/`, 60);
+      return t.errors === 0 && settled(byCluster(t)) ? t : undefined;
+    }, 20_000);
+    console.log(`$ 60 requests from pod alpha/shop/client to http://${serviceIP}/ (Service mefi-system/web)`);
+    for (const [body, n] of Object.entries(t.answers).sort()) console.log(`  ${String(n).padStart(3)}  answered by ${body.replace(' ', ' pod ')}`);
+    console.log(`  ${t.errors} failed`);
+  };
 
-  step(4, 'What would change? A dry run writes nothing');
+  step(5, 'What would change? A dry run writes nothing');
   run(['sync', '--dry-run']);
 
-  step(5, 'Sync: one mirror per cluster, and one aggregate merging them');
+  step(6, 'Sync: one mirror per cluster, and one aggregate merging them');
   run(['sync']);
-
-  step(6, 'The result in alpha');
-  const kubectl = (args: string[]) => {
-    console.log(`$ kubectl ${args.join(' ')}`);
-    process.stdout.write(spawnSync(process.env.MEFI_KUBECTL!, ['--kubeconfig', path.join(dir, 'alpha.kubeconfig'), ...args], { encoding: 'utf8' }).stdout);
-  };
-  kubectl(['get', 'endpoints', '-n', 'mefi-system', '--show-labels']);
-  const web = await world.getEndpoints('alpha', 'mefi-system', 'web');
-  console.log('\nThe aggregate mefi-system/web, subset by subset (gamma serves another port, so it has its own subset;');
-  console.log('10.244.1.14 is not ready, so the ingress will not send it traffic):');
-  for (const s of web?.subsets ?? []) {
-    console.log(`  port ${s.ports?.map((p) => `${p.name}/${p.port}`).join(',')}: ready ${(s.addresses ?? []).map((a) => a.ip).join(', ') || '-'}; not ready ${(s.notReadyAddresses ?? []).map((a) => a.ip).join(', ') || '-'}`);
-  }
+  kubectl('alpha', ['-n', 'mefi-system', 'get', 'endpoints']);
+  await traffic('every cluster answers', (c) => Object.keys(c).length === 3);
 
   step(7, 'Run it again: nothing to do, no write. The CI drift check agrees (exit 0; 1 on drift)');
   run(['sync']);
   run(['diff']);
 
   step(8, 'A pod in beta goes away; the next run updates one mirror and the aggregate');
-  await world.putEndpoints('beta', 'shop', 'web', { isMefiRemote: 'true', app: 'web' }, [world.subset(['10.245.3.7'])]);
+  await pods.remove({ cluster: 'beta', namespace: 'shop', name: 'web-2' });
+  await eventually('beta\'s Endpoints follow', async () => ((await world.getEndpoints('beta', 'shop', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 1);
   run(['sync']);
+  await traffic('beta web-2 gets nothing', () => true);
 
-  console.log(`\n${bold('Done.')} Next: put a selector-less Service "web" and an Ingress in alpha's mefi-system (examples/),`);
-  console.log('and run mefi in every cluster as a CronJob (manifests/). The clusters of this demo are stopped now.');
+  step(9, 'gamma goes dark: its API server stops, its pods keep running. mefi keeps gamma\'s last known addresses (exit 2: not converged)');
+  await world.kill('gamma');
+  run(['sync']);
+  await traffic('gamma still answers', (c) => (c.gamma ?? 0) > 0);
+  await world.release('gamma');
+
+  console.log(`\n${bold('Done.')} Next: an Ingress over mefi-system/web (examples/target/), and mefi in every cluster as a CronJob or a loop (manifests/).`);
+  console.log('The clusters of this demo are stopped now.');
 } finally {
   await planes.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -134,9 +134,14 @@ func (b *bed) addPod(ctx context.Context, c *cluster, req podRequest) (any, erro
 			return nil, err
 		}
 	}
+	// The first port is named http (a Service's targetPort: http finds it), the others http-<port>.
 	var ports []corev1.ContainerPort
-	for _, p := range req.Ports {
-		ports = append(ports, corev1.ContainerPort{Name: fmt.Sprintf("p%d", p), ContainerPort: int32(p), Protocol: corev1.ProtocolTCP})
+	for i, p := range req.Ports {
+		name := "http"
+		if i > 0 {
+			name = fmt.Sprintf("http-%d", p)
+		}
+		ports = append(ports, corev1.ContainerPort{Name: name, ContainerPort: int32(p), Protocol: corev1.ProtocolTCP})
 	}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace, Labels: req.Labels},
