@@ -1,5 +1,6 @@
 // mefi sync and diff end to end, as a user runs them, against three real
-// kube-apiservers. Writes are counted from the servers' audit logs.
+// clusters: the sources are made by the Endpoints controller from Services
+// and Pods. Writes are counted from the servers' audit logs.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -7,13 +8,18 @@ import {
   auditSince,
   clusterNames,
   deleteEndpoints,
+  deleteService,
+  endpointsIPs,
   ensureNamespace,
+  eventually,
   getEndpoints,
   isolation,
   listEndpoints,
   marks,
   mefi,
+  pods,
   putEndpoints,
+  putService,
   skip,
   subset,
   uid,
@@ -21,14 +27,36 @@ import {
   writesSince,
 } from '../support/world.ts';
 
-const ips = { alpha: '10.1', beta: '10.2', gamma: '10.3' } as Record<string, string>;
+const byIP = (a: string, b: string) => a.split('.').map(Number).reduce((d, x, i) => d || x - Number(b.split('.')[i]), 0);
+type Pods = Record<string, { ready: string[]; notReady: string[] }>;
 
-/** web in every cluster: alpha has a not-ready address, gamma serves another port. */
-async function seedWeb(id: string): Promise<void> {
+/**
+ * web in every cluster, as users have it: a Service labelled for mefi and its
+ * pods; the Endpoints controller makes the sources. alpha has a pod that is
+ * not ready, gamma serves another port.
+ */
+async function seedWeb(id: string): Promise<Pods> {
   const { sourceLabels } = isolation(id);
-  await putEndpoints('alpha', `app-${id}`, 'web', { ...sourceLabels, app: 'web' }, [subset(['10.1.0.5', '10.1.0.4'], ['10.1.0.6'])]);
-  await putEndpoints('beta', `app-${id}`, 'web', { ...sourceLabels, app: 'web' }, [subset(['10.2.0.4'])]);
-  await putEndpoints('gamma', `app-${id}`, 'web', { ...sourceLabels, app: 'web' }, [subset(['10.3.0.4'], [], 9090)]);
+  const ns = `app-${id}`;
+  const shape: Record<string, { ready: number; notReady: number }> = { alpha: { ready: 2, notReady: 1 }, beta: { ready: 1, notReady: 0 }, gamma: { ready: 1, notReady: 0 } };
+  const out: Pods = {};
+  for (const c of clusterNames) {
+    const port = c === 'gamma' ? 9090 : 8080;
+    await putService(c, ns, 'web', { ...sourceLabels, app: 'web' }, { app: 'web' }, port);
+    out[c] = { ready: [], notReady: [] };
+    for (let i = 0; i < shape[c]!.ready + shape[c]!.notReady; i++) {
+      const ready = i < shape[c]!.ready;
+      const { ip } = await pods.add({ cluster: c, namespace: ns, name: `web-${i}`, labels: { app: 'web' }, ports: [port], ready });
+      out[c]![ready ? 'ready' : 'notReady'].push(ip);
+    }
+  }
+  for (const c of clusterNames) await untilSource(c, ns, 'web', (e) => e !== undefined && e.ready.length === out[c]!.ready.length && e.notReady.length === out[c]!.notReady.length);
+  return out;
+}
+
+/** Wait for the Endpoints controller to make a source what the test changed it to. */
+function untilSource(cluster: string, ns: string, name: string, ok: (e: Awaited<ReturnType<typeof endpointsIPs>>) => boolean) {
+  return eventually(`${cluster}: Endpoints ${ns}/${name} made by the Endpoints controller`, async () => ok(await endpointsIPs(cluster, ns, name)));
 }
 
 async function sync(id: string, cfg: string, ...more: string[]) {
@@ -40,7 +68,7 @@ describe('mefi sync against real API servers', { skip }, () => {
     const id = uid();
     const { namespace } = isolation(id);
     await ensureNamespace('alpha', namespace);
-    await seedWeb(id);
+    const seeded = await seedWeb(id);
     const cfg = writeConfig();
 
     const m1 = marks();
@@ -57,13 +85,14 @@ describe('mefi sync against real API servers', { skip }, () => {
     assert.deepEqual(beta.metadata.labels, { isMefiLocal: 'true', isMefiOriginalName: 'web', 'multicluster.kubernetes.io/source-cluster': 'beta' });
     const aggregate = objs.find((o) => o.metadata.name === 'web')!;
     assert.deepEqual(aggregate.metadata.labels, { isMefiLocal: 'true', isMefiOriginalName: 'web' });
+    const listed = (ips: string[]) => [...ips].sort(byIP).map((ip) => ({ ip }));
     assert.deepEqual(aggregate.subsets, [
       {
-        addresses: [{ ip: '10.1.0.4' }, { ip: '10.1.0.5' }, { ip: '10.2.0.4' }],
-        notReadyAddresses: [{ ip: '10.1.0.6' }],
+        addresses: listed([...seeded.alpha!.ready, ...seeded.beta!.ready]),
+        notReadyAddresses: listed(seeded.alpha!.notReady),
         ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
       },
-      { addresses: [{ ip: '10.3.0.4' }], ports: [{ name: 'http', port: 9090, protocol: 'TCP' }] },
+      { addresses: listed(seeded.gamma!.ready), ports: [{ name: 'http', port: 9090, protocol: 'TCP' }] },
     ]);
     const writes = writesSince('alpha', m1.alpha!, namespace);
     assert.deepEqual(writes.map((w) => w.verb).sort(), ['create', 'create', 'create', 'create']);
@@ -94,22 +123,40 @@ describe('mefi sync against real API servers', { skip }, () => {
       assert.equal(d.code, 0, `${what}: converged in one run, but diff says:\n${d.stdout}`);
     };
 
-    await step('changed source', () => putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.4', '10.2.0.9'])]).then(() => {}), 2);
-    assert.ok((await getEndpoints('alpha', namespace, 'web'))!.subsets!.some((s) => s.addresses?.some((a) => a.ip === '10.2.0.9')));
+    const ns = `app-${id}`;
+    let added = '';
+    await step('changed source: a pod more in beta', async () => {
+      added = (await pods.add({ cluster: 'beta', namespace: ns, name: 'web-9', labels: { app: 'web' }, ports: [8080] })).ip;
+      await untilSource('beta', ns, 'web', (e) => !!e?.ready.includes(added));
+    }, 2);
+    assert.ok((await getEndpoints('alpha', namespace, 'web'))!.subsets!.some((s) => s.addresses?.some((a) => a.ip === added)));
 
-    await step('new source', () => putEndpoints('gamma', `app-${id}`, 'api', sourceLabels, [subset(['10.3.1.1'])]).then(() => {}), 2);
+    await step('new source: a Service api in gamma', async () => {
+      await putService('gamma', ns, 'api', { ...sourceLabels, app: 'api' }, { app: 'api' });
+      await pods.add({ cluster: 'gamma', namespace: ns, name: 'api-0', labels: { app: 'api' }, ports: [8080] });
+      await untilSource('gamma', ns, 'api', (e) => e?.ready.length === 1);
+    }, 2);
     assert.ok(await getEndpoints('alpha', namespace, 'api-gamma'));
     assert.ok(await getEndpoints('alpha', namespace, 'api'));
 
-    await step('removed source', () => deleteEndpoints('gamma', `app-${id}`, 'web'), 2);
+    await step('removed source: gamma\'s Service web deleted', async () => {
+      await deleteService('gamma', ns, 'web');
+      await untilSource('gamma', ns, 'web', (e) => e === undefined);
+    }, 2);
     assert.equal(await getEndpoints('alpha', namespace, 'web-gamma'), undefined);
     assert.ok(!(await getEndpoints('alpha', namespace, 'web'))!.subsets!.some((s) => s.ports?.[0]?.port === 9090));
 
-    await step('removed label', () => putEndpoints('beta', `app-${id}`, 'web', { app: 'web' }, [subset(['10.2.0.4'])]).then(() => {}), 2);
+    await step('removed label: beta\'s Service no longer labelled', async () => {
+      await putService('beta', ns, 'web', { app: 'web' }, { app: 'web' });
+      await untilSource('beta', ns, 'web', (e) => e !== undefined && !Object.keys(sourceLabels).some((k) => k in e.labels));
+    }, 2);
     assert.equal(await getEndpoints('alpha', namespace, 'web-beta'), undefined);
 
     // The last source of api goes: its mirror and its aggregate go with it.
-    await step('last source of a name removed', () => deleteEndpoints('gamma', `app-${id}`, 'api'), 2);
+    await step('last source of a name removed', async () => {
+      await deleteService('gamma', ns, 'api');
+      await untilSource('gamma', ns, 'api', (e) => e === undefined);
+    }, 2);
     assert.equal(await getEndpoints('alpha', namespace, 'api'), undefined);
   });
 
@@ -117,7 +164,7 @@ describe('mefi sync against real API servers', { skip }, () => {
     const id = uid();
     const { namespace } = isolation(id);
     await ensureNamespace('alpha', namespace);
-    await seedWeb(id);
+    const seeded = await seedWeb(id);
     const cfg = writeConfig();
 
     const m = marks();
@@ -129,7 +176,7 @@ describe('mefi sync against real API servers', { skip }, () => {
     const diff = await mefi(['diff', '-c', cfg.file, ...isolation(id).args]);
     assert.equal(diff.code, 1, diff.stderr);
     assert.match(diff.stdout, new RegExp(`^\\+\\+\\+ b/alpha/${namespace}/endpoints/web\\b`, 'm'));
-    assert.match(diff.stdout, /^\+\s+- ip: 10\.2\.0\.4$/m);
+    assert.match(diff.stdout, new RegExp(`^\\+\\s+- ip: ${seeded.beta!.ready[0]!.replaceAll('.', '\\.')}$`, 'm'));
 
     for (const c of clusterNames) {
       const events = auditSince(c, m[c]!);

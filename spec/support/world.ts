@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeClient } from '../../lib/kube/client.ts';
 import { connect } from '../../lib/kube/connect.ts';
 import type { EndpointsObject, RawSubset } from '../../lib/plan/index.ts';
+import { makePods } from './pods.ts';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const dir = process.env.MEFI_TEST_DIR ?? '';
@@ -171,6 +172,45 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
       : admin(cluster).request({ verb: 'create', resource: 'endpoints', namespace: ns, name, path: epPath(ns), body });
   }
 
+  const svcPath = (ns: string, name?: string) => `/api/v1/namespaces/${ns}/services${name ? `/${name}` : ''}`;
+
+  /**
+   * Create or update a headless Service selecting pods (app: name, plus the
+   * given selector): the Endpoints controller then makes its Endpoints, and
+   * copies the Service's labels onto them. Headless: no cluster IP taken
+   * from the bed's small service range.
+   */
+  async function putService(cluster: string, ns: string, name: string, labels: Record<string, string>, selector: Record<string, string>, targetPort = 8080): Promise<void> {
+    await ensureNamespace(cluster, ns);
+    let current: { metadata: { resourceVersion: string } } | undefined;
+    try {
+      current = await admin(cluster).request({ verb: 'get', resource: 'services', namespace: ns, name, path: svcPath(ns, name) });
+    } catch (err) {
+      if ((err as { status?: number }).status !== 404) throw err;
+    }
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: ns, labels, ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}) },
+      spec: { clusterIP: 'None', selector, ports: [{ name: 'http', port: 80, targetPort }] },
+    };
+    await (current
+      ? admin(cluster).request({ verb: 'update', resource: 'services', namespace: ns, name, path: svcPath(ns, name), body })
+      : admin(cluster).request({ verb: 'create', resource: 'services', namespace: ns, name, path: svcPath(ns), body }));
+  }
+
+  async function deleteService(cluster: string, ns: string, name: string): Promise<void> {
+    await admin(cluster).request({ verb: 'delete', resource: 'services', namespace: ns, name, path: svcPath(ns, name) });
+  }
+
+  /** Ready and not-ready IPs of an Endpoints object (sorted), or undefined when there is none. */
+  async function endpointsIPs(cluster: string, ns: string, name: string): Promise<{ ready: string[]; notReady: string[]; labels: Record<string, string> } | undefined> {
+    const ep = await getEndpoints(cluster, ns, name);
+    if (!ep) return undefined;
+    const all = (k: 'addresses' | 'notReadyAddresses') => (ep.subsets ?? []).flatMap((s) => (s[k] ?? []).map((a) => a.ip!)).sort();
+    return { ready: all('addresses'), notReady: all('notReadyAddresses'), labels: (ep.metadata.labels ?? {}) as Record<string, string> };
+  }
+
   async function deleteEndpoints(cluster: string, ns: string, name: string): Promise<void> {
     await admin(cluster).request({ verb: 'delete', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name) });
   }
@@ -289,10 +329,12 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
     process.kill(pidOf(cluster), 'SIGCONT');
   }
 
-  return { dir, clusterNames, kill, release, pause, resume, kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, writeConfig, auditMark, auditSince, writesSince, marks, kubectl };
+  const pods = makePods(dir);
+
+  return { dir, clusterNames, kill, release, pause, resume, kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, putService, deleteService, endpointsIPs, pods, writeConfig, auditMark, auditSince, writesSince, marks, kubectl };
 }
 
 export type World = ReturnType<typeof makeWorld>;
 
 const world = makeWorld(dir);
-export const { kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, writeConfig, auditMark, auditSince, writesSince, marks, kubectl } = world;
+export const { kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, putService, deleteService, endpointsIPs, pods, writeConfig, auditMark, auditSince, writesSince, marks, kubectl } = world;
