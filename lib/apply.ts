@@ -19,6 +19,8 @@ export interface Outcome {
   /** What the retry did, or why the write failed. */
   message?: string;
   retried: boolean;
+  /** Skipped and the object is not as wanted (a foreign object holds the name, a slice left to the next run): not converged. */
+  blocking?: boolean;
 }
 
 export interface LeaseOutcome {
@@ -68,13 +70,13 @@ async function applyOne(client: KubeClient, s: ApplySettings, action: Action, ch
     const stale = isStatus(err, 409) || (action === 'update' && isStatus(err, 404));
     if (!stale) return { action, change, result: 'failed', message: (err as Error).message, retried: false };
     // A slice's place depends on its siblings: rather than decide one alone, leave it to the next run.
-    if (change.kind === 'EndpointSlice') return { action, change, result: 'skipped', message: 'changed since read; the next run decides again', retried: false };
+    if (change.kind === 'EndpointSlice') return { action, change, result: 'skipped', message: 'changed since read; the next run decides again', retried: false, blocking: true };
   }
   try {
     const current = await fresh(client, change);
     const decision = decide(s.options, change.target, action === 'delete' ? undefined : desiredOf(change), current, s.clusters);
     if (decision.action === 'none') return { action, change, result: 'skipped', message: 'already as wanted when read again', retried: true };
-    if (decision.action === 'conflict') return { action, change, result: 'skipped', message: decision.message, retried: true };
+    if (decision.action === 'conflict') return { action, change, result: 'skipped', message: decision.message, retried: true, blocking: true };
     await send(client, s.options, decision.action, decision.change);
     return { action, change, result: 'done', message: `retried as ${decision.action} from fresh state`, retried: true };
   } catch (err) {

@@ -2,6 +2,7 @@
 
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { blockingCodes, type ProblemCode } from './plan/index.ts';
 import type { RunResult } from './run.ts';
 
 export class Metrics {
@@ -12,9 +13,9 @@ export class Metrics {
   private readonly requests = new Counter({ name: 'mefi_api_requests_total', help: 'API requests made, by verb.', labelNames: ['verb'], registers: [this.registry] });
   private readonly readErrors = new Counter({ name: 'mefi_cluster_read_errors_total', help: 'Runs in which a cluster could not be read, by cluster and role (source, target).', labelNames: ['cluster', 'role'], registers: [this.registry] });
   private readonly lastRead = new Gauge({ name: 'mefi_cluster_last_successful_read_timestamp_seconds', help: 'When each cluster was last read completely (Unix time).', labelNames: ['cluster'], registers: [this.registry] });
-  private readonly problems = new Gauge({ name: 'mefi_problems', help: 'Problems found by the last run, by code.', labelNames: ['code'], registers: [this.registry] });
+  private readonly problems = new Gauge({ name: 'mefi_problems', help: 'Problems found by the last run, by code; blocking="true" for those that keep the run from converging.', labelNames: ['code', 'blocking'], registers: [this.registry] });
   private readonly lastRun = new Gauge({ name: 'mefi_last_run_timestamp_seconds', help: 'When the last run completed (Unix time).', registers: [this.registry] });
-  private readonly problemCodes = new Set<string>();
+  private readonly problemCodes = new Set<ProblemCode>();
 
   record(r: RunResult, exitCode: number, clusters: string[], nowMs: number): void {
     this.runs.inc({ result: exitCode === 0 ? 'ok' : 'partial' });
@@ -27,11 +28,11 @@ export class Metrics {
       unreadable.add(u.cluster);
     }
     for (const c of clusters) if (!unreadable.has(c)) this.lastRead.set({ cluster: c }, nowMs / 1000);
-    const counts = new Map<string, number>();
+    const counts = new Map<ProblemCode, number>();
     for (const p of r.plan.problems) counts.set(p.code, (counts.get(p.code) ?? 0) + 1);
     for (const code of new Set([...this.problemCodes, ...counts.keys()])) {
       this.problemCodes.add(code);
-      this.problems.set({ code }, counts.get(code) ?? 0);
+      this.problems.set({ code, blocking: String(blockingCodes.has(code)) }, counts.get(code) ?? 0);
     }
     this.lastRun.set(nowMs / 1000);
   }

@@ -5,7 +5,7 @@ import { createTwoFilesPatch } from 'diff';
 import { stringify } from 'yaml';
 import type { Outcome } from './apply.ts';
 import type { Change, Subset } from './plan/index.ts';
-import type { RunResult } from './run.ts';
+import { blockers, type RunResult } from './run.ts';
 
 export type Format = 'table' | 'json' | 'yaml';
 export type Command = 'sync' | 'diff';
@@ -37,6 +37,8 @@ export interface Report {
     skipped: number;
     failed: number;
     problems: number;
+    /** Blocking problems and skipped writes: wanted objects not as wanted (exit 2). */
+    blocking: number;
     unreadable: number;
     leases: number;
     durationMs: number;
@@ -88,6 +90,7 @@ export function toReport(command: Command, r: RunResult, exitCode: number): Repo
       skipped: count('skipped'),
       failed: count('failed'),
       problems: r.plan.problems.length,
+      blocking: blockers(r),
       unreadable: r.plan.unreadable.length,
       leases: r.plan.leases.length,
       durationMs: Math.round(r.durationMs),
@@ -142,7 +145,7 @@ function summaryLine(report: Report): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const parts = [`${s.create} to create, ${s.update} to update, ${s.delete} to delete`];
   if (!report.dryRun) parts.push(`${s.done} done, ${s.skipped} skipped, ${s.failed} failed`);
-  parts.push(plural(s.problems, 'problem'));
+  parts.push(plural(s.problems, 'problem') + (s.blocking ? ` (${s.blocking} blocking: not converged)` : ''));
   if (s.unreadable) parts.push(`${s.unreadable} unreadable (${report.unreadable.map((u) => `${u.cluster} as ${u.role}`).join(', ')})`);
   if (s.leases) parts.push(`${plural(s.leases, 'lease')} to renew (staleAfter)`);
   const writes = s.apiCalls.create + s.apiCalls.update + s.apiCalls.delete;
@@ -154,7 +157,7 @@ function summaryLine(report: Report): string {
 function trailer(report: Report): string[] {
   const out: string[] = [];
   for (const u of report.unreadable) out.push(`UNREADABLE ${u.cluster} (${u.role}): ${u.error}`);
-  for (const p of report.problems) out.push(`PROBLEM ${p.code} ${p.cluster}${p.namespace ? ` ${p.namespace}/${p.name}` : p.name ? ` ${p.name}` : ''}: ${p.message}`);
+  for (const p of report.problems) out.push(`PROBLEM${p.blocking ? ' (blocking)' : ''} ${p.code} ${p.cluster}${p.namespace ? ` ${p.namespace}/${p.name}` : p.name ? ` ${p.name}` : ''}: ${p.message}`);
   return out;
 }
 

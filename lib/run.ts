@@ -58,9 +58,19 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
 
 export const ExitCode = { ok: 0, drift: 1, partial: 2, usage: 3 } as const;
 
-/** DESIGN.md §6: partial (2) outranks drift (1): a diff that could not see everything cannot say there is none. */
+/** What keeps a run from converging, besides unreadable clusters and failed writes: blocking problems and skipped writes. */
+export function blockers(r: RunResult): number {
+  return r.plan.problems.filter((p) => p.blocking).length + r.outcomes.filter((o) => o.blocking).length;
+}
+
+/**
+ * DESIGN.md §6: not converged (2) when a cluster was unreadable, a write
+ * failed, or a wanted object is not as wanted (a blocking problem, a skipped
+ * write); it outranks drift (1): a diff that could not see or reach
+ * everything cannot say there is none.
+ */
 export function exitCodeFor(command: 'sync' | 'diff', r: RunResult): number {
-  const partial = r.plan.unreadable.length > 0 || r.outcomes.some((o) => o.result === 'failed') || r.leaseOutcomes.some((o) => o.result === 'failed');
+  const partial = r.plan.unreadable.length > 0 || r.outcomes.some((o) => o.result === 'failed') || r.leaseOutcomes.some((o) => o.result === 'failed') || blockers(r) > 0;
   if (partial) return ExitCode.partial;
   if (command === 'diff' && r.plan.creates.length + r.plan.updates.length + r.plan.deletes.length > 0) return ExitCode.drift;
   return ExitCode.ok;

@@ -5,7 +5,7 @@ import { staleness } from './leases.ts';
 import { planSlices } from './slices.ts';
 import { sourceView } from './sources.ts';
 import { planTarget } from './target.ts';
-import type { Change, Plan, PlanInput, PlanOptions, Problem, Unreadable } from './types.ts';
+import type { Change, Finding, Plan, PlanInput, PlanOptions, Problem, ProblemCode, Unreadable } from './types.ts';
 
 export type * from './types.ts';
 export { normalizeSubsets, addressCount, toRawSubsets } from './normalize.ts';
@@ -14,13 +14,16 @@ export { mirrorAnnotations, mirroringLimit } from './object.ts';
 export { leaseName } from './leases.ts';
 export { slicesAsEndpoints, serviceNameLabel, managedBy, managedByLabel } from './slices.ts';
 
+/** A wanted object is not as wanted: the run has not converged (DESIGN.md §6). The other codes only inform. */
+export const blockingCodes: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['conflict', 'name-collision', 'invalid-name', 'ambiguous-source']);
+
 const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function compareChange(a: Change, b: Change): number {
   return byKey(a.target, b.target) || byKey(a.namespace, b.namespace) || byKey(a.name, b.name);
 }
 
-function compareProblem(a: Problem, b: Problem): number {
+function compareProblem(a: Finding, b: Finding): number {
   return (
     byKey(a.cluster, b.cluster) ||
     byKey(a.namespace ?? '', b.namespace ?? '') ||
@@ -32,7 +35,8 @@ function compareProblem(a: Problem, b: Problem): number {
 
 export function plan(options: PlanOptions, input: PlanInput): Plan {
   const view = sourceView(options, input.sources);
-  const result: Plan = { creates: [], updates: [], deletes: [], leases: [], unreadable: [...view.unreadableList], problems: [...view.problems] };
+  const result: Omit<Plan, 'problems'> = { creates: [], updates: [], deletes: [], leases: [], unreadable: [...view.unreadableList] };
+  const findings: Finding[] = [...view.problems];
   for (const target of Object.keys(input.targets).sort()) {
     const outcome = input.targets[target]!;
     if (!outcome.ok) {
@@ -42,19 +46,19 @@ export function plan(options: PlanOptions, input: PlanInput): Plan {
     const st = staleness(options, target, outcome.leases, view.unreadable, view.clusters, input.now);
     const t = options.target === 'endpointslices' ? planSlices(options, view, target, outcome.slices ?? [], st.stale) : planTarget(options, view, target, outcome.items, st.stale);
     result.leases.push(...st.renewals);
-    result.problems.push(...st.problems);
+    findings.push(...st.problems);
     result.creates.push(...t.creates);
     result.updates.push(...t.updates);
     result.deletes.push(...(options.policy === 'upsert-only' ? [] : t.deletes));
-    result.problems.push(...t.problems);
+    findings.push(...t.problems);
   }
   result.creates.sort(compareChange);
   result.updates.sort(compareChange);
   result.deletes.sort(compareChange);
   result.leases.sort((a, b) => byKey(a.target, b.target) || byKey(a.name, b.name));
-  result.problems.sort(compareProblem);
   result.unreadable.sort((a: Unreadable, b: Unreadable) => byKey(a.cluster, b.cluster) || byKey(a.role, b.role));
-  return result;
+  const problems: Problem[] = findings.sort(compareProblem).map((f) => ({ ...f, blocking: blockingCodes.has(f.code) }));
+  return { ...result, problems };
 }
 
 /** No Endpoints to write. (Lease renewals are bookkeeping, not drift.) */

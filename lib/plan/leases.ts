@@ -5,7 +5,7 @@
 // nothing, and a stale cluster's mirrors go between 3/4 and 1 × staleAfter
 // after its last successful read.
 
-import type { LeaseChange, LeaseObject, PlanOptions, Problem } from './types.ts';
+import type { LeaseChange, LeaseObject, PlanOptions, Finding } from './types.ts';
 
 export function leaseName(cluster: string): string {
   return `mefi-source-${cluster}`;
@@ -34,7 +34,7 @@ function leasesByCluster(options: PlanOptions, leases: LeaseObject[] | undefined
 export interface Staleness {
   /** Unreadable clusters whose mirrors are no longer kept in this target. */
   stale: Set<string>;
-  problems: Problem[];
+  problems: Finding[];
   renewals: LeaseChange[];
 }
 

@@ -6,16 +6,18 @@
 // slice it is in, so one change rewrites one slice, not all of them.
 
 import equal from 'fast-deep-equal';
-import { clusterOf, isOwned } from './object.ts';
+import { clusterOf, describe, isOwned } from './object.ts';
 import { normalizePorts, normalizeSubsets, portKey } from './normalize.ts';
 import { compareIP, parseIP } from './ip.ts';
 import type { SourceView } from './sources.ts';
-import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Problem, RawPort, RawSubset, Subset } from './types.ts';
+import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Finding, RawPort, RawSubset, Subset } from './types.ts';
 import type { TargetPlan } from './target.ts';
 
 export const serviceNameLabel = 'kubernetes.io/service-name';
 export const managedByLabel = 'endpointslice.kubernetes.io/managed-by';
 export const managedBy = 'mefi';
+/** A slice name is a DNS-1123 subdomain. */
+const maxSliceNameLength = 253;
 
 export interface SliceEndpoint {
   addresses: string[];
@@ -190,12 +192,30 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
     byMirror.set(k, [...(byMirror.get(k) ?? []), s]);
   }
 
+  // Slices are named <mirror>-<n>: two mirrors of one name (source web of
+  // cluster a-b, source web-a of cluster b) would take turns on the same
+  // slices. Neither is written, as in Endpoints mode; what they have stays.
+  const sameName = new Map<string, typeof view.mirrors>();
+  for (const m of view.mirrors) sameName.set(m.name, [...(sameName.get(m.name) ?? []), m]);
+  // New slices are never planned twice on one name, whichever mirror asks.
+  const taken = new Set<string>();
+
   for (const m of view.mirrors) {
     if (stale.has(m.cluster)) continue;
     const mine = (byMirror.get(`${m.cluster}/${m.originalName}`) ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const rivals = sameName.get(m.name)!;
+    const tooLong = m.name.length > maxSliceNameLength - 4;
+    if (rivals.length > 1 || tooLong) {
+      for (const s of mine) keep.add(s.metadata.name);
+      if (rivals[0] !== m) continue; // one problem per name
+      if (tooLong)
+        result.problems.push({ code: 'invalid-name', cluster: target, namespace, name: m.name, message: `slice names ${m.name}-<n> would exceed ${maxSliceNameLength} characters; the mirror of ${m.originalName} from cluster ${m.cluster} is not written` });
+      else
+        result.problems.push({ code: 'name-collision', cluster: target, namespace, name: m.name, message: `slices ${m.name}-<n> are wanted as ${rivals.map((r) => describe({ role: 'mirror', ...r })).sort().join(' and as ')}; neither is written` });
+      continue;
+    }
     const groups = groupsOf(m.subsets);
     // New slices take the lowest free index: free of mefi's slices and of anyone else's.
-    const taken = new Set<string>();
     let next = 0;
     const freshName = () => {
       for (;;) {

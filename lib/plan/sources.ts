@@ -5,7 +5,7 @@ import { isDNS1123Subdomain, isLabelValue } from '../names.ts';
 import { cidrContains, formatCIDR, parseCIDR, type CIDR } from './ip.ts';
 import { normalizeSubsets, type AddressFilter } from './normalize.ts';
 import { isOwned } from './object.ts';
-import type { EndpointsObject, PlanInput, PlanOptions, Problem, Subset, Unreadable } from './types.ts';
+import type { EndpointsObject, PlanInput, PlanOptions, Finding, Subset, Unreadable } from './types.ts';
 
 export interface MirrorSpec {
   name: string;
@@ -23,7 +23,7 @@ export interface SourceView {
   unreadable: Set<string>;
   /** Mirror names whose source is ambiguous: kept as they are. */
   frozen: Set<string>;
-  problems: Problem[];
+  problems: Finding[];
   unreadableList: Unreadable[];
 }
 
@@ -61,7 +61,7 @@ export function sourceView(options: PlanOptions, sources: PlanInput['sources']):
     for (const name of [...byName.keys()].sort()) {
       const objs = byName.get(name)!;
       const mirror = mirrorName(name, cluster);
-      const problem = (code: Problem['code'], message: string, namespace?: string): void => {
+      const problem = (code: Finding['code'], message: string, namespace?: string): void => {
         view.problems.push({ code, cluster, ...(namespace ? { namespace } : {}), name, message });
       };
       if (objs.length > 1) {

@@ -3,7 +3,7 @@
 import { addressCount, mergeNormalized, normalizeSubsets } from './normalize.ts';
 import { clusterOf, decide, describe, isOwned, mirroringLimit, type Desired } from './object.ts';
 import type { SourceView } from './sources.ts';
-import type { Change, EndpointsObject, PlanOptions, Problem } from './types.ts';
+import type { Change, EndpointsObject, PlanOptions, Finding } from './types.ts';
 
 /** A Desired, or (keep) an object that must stay as it is this run. */
 type Wanted = Desired & { keep: boolean };
@@ -12,7 +12,7 @@ export interface TargetPlan {
   creates: Change[];
   updates: Change[];
   deletes: Change[];
-  problems: Problem[];
+  problems: Finding[];
 }
 
 export function labelsFor(options: PlanOptions, originalName: string, cluster?: string): Record<string, string> {
@@ -63,7 +63,7 @@ export function planTarget(options: PlanOptions, view: SourceView, target: strin
 
   const names = new Set([...byName.keys(), ...owned.map((o) => o.metadata.name)]);
   for (const name of names) {
-    const problem = (code: Problem['code'], message: string) => result.problems.push({ code, cluster: target, namespace: options.namespace, name, message });
+    const problem = (code: Finding['code'], message: string) => result.problems.push({ code, cluster: target, namespace: options.namespace, name, message });
     const list = byName.get(name) ?? [];
     if (list.length > 1) {
       // Never let two wanted objects take turns on one name: leave it alone.

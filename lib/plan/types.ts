@@ -137,13 +137,23 @@ export type ProblemCode =
   | 'stale-cluster'
   | 'too-many-addresses';
 
-export interface Problem {
+/** A problem as the planner's parts find it; plan() says whether it blocks. */
+export interface Finding {
   code: ProblemCode;
   /** The cluster the object is in (a source cluster, or the target). */
   cluster: string;
   namespace?: string;
   name?: string;
   message: string;
+}
+
+export interface Problem extends Finding {
+  /**
+   * A wanted object is not as wanted because of it (a conflict, a collision,
+   * an invalid name, an ambiguous source): the run has not converged. The
+   * others only inform (an address or port dropped, a limit reached).
+   */
+  blocking: boolean;
 }
 
 export interface Unreadable {

@@ -189,7 +189,7 @@ describe('mefi sync against real API servers', { skip }, () => {
     assert.equal(clean.code, 0, clean.stdout);
   });
 
-  it('reports an unmanaged object on a wanted name and leaves it untouched', async () => {
+  it('reports an unmanaged object on a wanted name, leaves it untouched, and does not call that converged', async () => {
     const id = uid();
     const { namespace } = isolation(id);
     await seedWeb(id);
@@ -198,10 +198,13 @@ describe('mefi sync against real API servers', { skip }, () => {
     const cfg = writeConfig();
 
     const r = await sync(id, cfg.file, '-o', 'json');
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 2, 'a wanted aggregate is not written: not converged');
     const report = JSON.parse(r.stdout);
     const conflict = report.problems.find((p: { code: string }) => p.code === 'conflict');
     assert.ok(conflict, r.stdout);
+    assert.equal(conflict.blocking, true);
+    assert.equal(report.summary.blocking, 1);
+    assert.equal((await mefi(['diff', '-c', cfg.file, ...isolation(id).args])).code, 2, 'diff fails too: CI sees the blocked aggregate');
     assert.equal(conflict.name, 'web');
     assert.match(conflict.message, /without label isMefiLocal=true/);
     const after = (await getEndpoints('alpha', namespace, 'web'))!;

@@ -157,7 +157,7 @@ describe('plan', () => {
 
   it('drops bad addresses with a problem naming the source, never the whole object', () => {
     const p = plan(options, { sources: { a: ok(ep('shop', 'web', [ips(['10.0.0.1', '127.0.0.1'])])) }, targets: { a: ok() } });
-    assert.deepEqual(p.problems, [{ code: 'invalid-address', cluster: 'a', namespace: 'shop', name: 'web', message: 'address 127.0.0.1 is loopback' }]);
+    assert.deepEqual(p.problems, [{ code: 'invalid-address', cluster: 'a', namespace: 'shop', name: 'web', message: 'address 127.0.0.1 is loopback', blocking: false }]);
     assert.deepEqual(p.creates.find((c) => c.name === 'web-a')!.after![0]!.addresses, [{ ip: '10.0.0.1' }]);
   });
 
@@ -219,5 +219,19 @@ describe('beside kube-controller-manager', () => {
     assert.match(p.problems[0]!.message, /1001 addresses.*at most 1000.*miss 1.*--target endpointslices/);
     const fits = plan(options, { sources: { a: big.a, b: ok(ep('y', 'web', [ips(many('2', 400))])) }, targets: { a: ok() } });
     assert.deepEqual(fits.problems, []);
+  });
+});
+
+describe('converged means converged', () => {
+  it('marks conflicts, collisions, invalid names and ambiguous sources as blocking, and dropped addresses as informing', () => {
+    const p = plan(options, {
+      sources: {
+        'a-b': ok(ep('x', 'web', [ips(['10.1.0.1', '127.0.0.1'])])),
+        b: ok(ep('x', 'web-a', [ips(['10.2.0.1'])]), ep('x', 'api', [ips(['10.2.0.2'])]), ep('y', 'api', [ips(['10.2.0.3'])])),
+      },
+      targets: { 'a-b': ok(ep('mefi-system', 'web', [ips(['10.9.9.9'])], { mine: 'yes' })) },
+    });
+    const by = Object.fromEntries(p.problems.map((x) => [x.code, x.blocking]));
+    assert.deepEqual(by, { 'invalid-address': false, 'name-collision': true, conflict: true, 'ambiguous-source': true });
   });
 });

@@ -128,3 +128,12 @@ describe('EndpointSlice target beside the real controllers', () => {
     assert.equal(again.creates.length + again.updates.length + again.deletes.length, 0);
   });
 });
+
+describe('EndpointSlice names', () => {
+  it('never writes two mirrors onto one slice name: both are left, reported as a blocking name-collision', () => {
+    const sources = { 'a-b': ok(ep('x', 'web', [ips(['10.1.0.1'])])), b: ok(ep('x', 'web-a', [ips(['10.2.0.1'])])) };
+    const p = plan(slices, input(sources, []));
+    assert.deepEqual(p.creates.map((c) => c.name).filter((n) => n.startsWith('web-a-b')), []);
+    assert.deepEqual(p.problems.map((x) => [x.code, x.name, x.blocking]), [['name-collision', 'web-a-b', true]]);
+  });
+});
