@@ -52,6 +52,7 @@ const options = {
   'request-timeout': { type: 'string', default: '30s', describe: 'timeout of each API request' },
   'page-size': { type: 'number', default: 500, describe: 'items per list page (0: unpaginated)' },
   'policy': { choices: ['sync', 'upsert-only'], default: 'sync', describe: 'upsert-only never deletes' },
+  'prune': { type: 'boolean', default: false, describe: 'remove the mirrors of clusters that are no longer in the config (kept and reported otherwise); see it first with --dry-run or diff' },
   'source': { choices: ['endpoints', 'endpointslices'], default: 'endpoints', describe: 'read sources from Endpoints, or from the EndpointSlices of labelled Services' },
   'target': { choices: ['endpoints', 'endpointslices'], default: 'endpoints', describe: 'write Endpoints mirrors and aggregates, or EndpointSlices per mirror' },
   'max-endpoints-per-slice': { type: 'number', default: 100, describe: 'with --target endpointslices: endpoints per slice (at most 1000)' },

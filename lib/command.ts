@@ -34,6 +34,7 @@ export function prepare(settings: Settings): Prepared {
     ...settings.options,
     ...(Object.keys(podCIDRs).length ? { podCIDRs } : {}),
     ...(Object.keys(staleAfter).length ? { staleAfter } : {}),
+    ...(config.staleAfterMs !== undefined ? { staleAfterDefault: config.staleAfterMs } : {}),
   };
   return { config, targets, clients, options };
 }
@@ -58,7 +59,7 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
     options: prepared.options,
     source: settings.source,
     target: prepared.options.target ?? 'endpoints',
-    ...(prepared.options.staleAfter ? { leaseSelector: `${prepared.options.ownerLabel.key}=${prepared.options.ownerLabel.value}` } : {}),
+    ...(prepared.options.staleAfter || prepared.options.staleAfterDefault !== undefined ? { leaseSelector: `${prepared.options.ownerLabel.key}=${prepared.options.ownerLabel.value}` } : {}),
     dryRun: command === 'diff' || o.dryRun,
     ...(o.skip ? { skip: o.skip } : {}),
   });

@@ -31,6 +31,8 @@ export interface ClusterConfig {
 export interface Config {
   file: string;
   clusters: ClusterConfig[];
+  /** The top-level staleAfter: every cluster's default, and the rule for clusters no longer configured. */
+  staleAfterMs?: number;
 }
 
 export interface ConfigIssue {
@@ -307,7 +309,7 @@ export function parseConfig(text: string, file: string): Config {
     });
   }
   if (c.issues.length > 0) throw new ConfigError(c.issues);
-  return { file, clusters };
+  return { file, clusters, ...defaults };
 }
 
 export function loadConfig(file: string): Config {

@@ -22,6 +22,7 @@ export interface Flags {
   source?: string;
   target?: string;
   maxEndpointsPerSlice?: number;
+  prune?: boolean;
 }
 
 export interface Settings {
@@ -73,6 +74,7 @@ export function resolveSettings(f: Flags): Settings {
       originalNameLabel: f.originalFilter,
       sourceClusterLabel: f.sourceClusterLabel,
       policy: f.policy as PlanOptions['policy'],
+      ...(f.prune ? { prune: true } : {}),
       ...(target === 'endpointslices' ? { target: 'endpointslices' as const, maxEndpointsPerSlice: perSlice } : {}),
     },
     source: source as Settings['source'],

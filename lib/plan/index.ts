@@ -2,7 +2,8 @@
 // input in any order gives the same plan (DESIGN.md §2, §3).
 
 import { staleness } from './leases.ts';
-import { planSlices } from './slices.ts';
+import { isOwned, unknownClusters } from './object.ts';
+import { isMefiSlice, planSlices } from './slices.ts';
 import { sourceView } from './sources.ts';
 import { planTarget } from './target.ts';
 import type { Change, Finding, Plan, PlanInput, PlanOptions, Problem, ProblemCode, Unreadable } from './types.ts';
@@ -43,7 +44,13 @@ export function plan(options: PlanOptions, input: PlanInput): Plan {
       result.unreadable.push({ cluster: target, role: 'target', error: outcome.error });
       continue;
     }
-    const st = staleness(options, target, outcome.leases, view.unreadable, view.clusters, input.now);
+    const owned = options.target === 'endpointslices' ? (outcome.slices ?? []).filter((x) => isMefiSlice(x, options)) : outcome.items.filter((x) => isOwned(x, options));
+    const unknown = unknownClusters(options, owned, view.clusters);
+    const st = staleness(options, target, outcome.leases, view.unreadable, view.clusters, input.now, [...unknown.keys()]);
+    if (!options.prune)
+      for (const [cluster, n] of unknown)
+        if (!st.stale.has(cluster))
+          findings.push({ code: 'unknown-cluster', cluster: target, name: cluster, message: `${n} ${options.target === 'endpointslices' ? 'slice' : 'mirror'}${n === 1 ? '' : 's'} of cluster ${cluster}, which is not in the config, kept as ${n === 1 ? 'it is' : 'they are'} (mefi cannot rebuild ${n === 1 ? 'it' : 'them'}); --prune removes ${n === 1 ? 'it' : 'them'}` });
     const t = options.target === 'endpointslices' ? planSlices(options, view, target, outcome.slices ?? [], st.stale) : planTarget(options, view, target, outcome.items, st.stale);
     result.leases.push(...st.renewals);
     findings.push(...st.problems);

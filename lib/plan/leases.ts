@@ -38,16 +38,23 @@ export interface Staleness {
   renewals: LeaseChange[];
 }
 
-export function staleness(options: PlanOptions, target: string, leases: LeaseObject[] | undefined, unreadable: Set<string>, clusters: string[], now: number | undefined): Staleness {
+/**
+ * Which unreadable clusters are stale in this target, and which Leases to
+ * renew. `unknown` are clusters that still have mirrors here but are no
+ * longer configured: never read, so judged like unreadable ones, by the
+ * top-level staleAfter.
+ */
+export function staleness(options: PlanOptions, target: string, leases: LeaseObject[] | undefined, unreadable: Set<string>, clusters: string[], now: number | undefined, unknown: string[] = []): Staleness {
   const result: Staleness = { stale: new Set(), problems: [], renewals: [] };
-  if (!options.staleAfter || now === undefined) return result;
+  if ((!options.staleAfter && options.staleAfterDefault === undefined) || now === undefined) return result;
   const byCluster = leasesByCluster(options, leases);
-  for (const cluster of clusters) {
-    const limit = options.staleAfter[cluster];
+  for (const cluster of [...clusters, ...unknown]) {
+    const isUnknown = !clusters.includes(cluster);
+    const limit = isUnknown ? options.staleAfterDefault : options.staleAfter?.[cluster];
     if (limit === undefined) continue;
     const lease = byCluster.get(cluster);
     const last = renewedAt(lease);
-    if (unreadable.has(cluster)) {
+    if (unreadable.has(cluster) || isUnknown) {
       // No record of a last read: its age is unknown, so its mirrors are kept.
       if (last !== undefined && now - last > limit) {
         result.stale.add(cluster);

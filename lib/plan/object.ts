@@ -79,6 +79,20 @@ export function clusterOf(obj: Labelled, options: PlanOptions, known: Iterable<s
   return undefined;
 }
 
+/**
+ * Clusters that still have mirrors among these owned objects but are not
+ * configured, with how many each: kept (and reported) until --prune or
+ * staleAfter, since mefi cannot rebuild them.
+ */
+export function unknownClusters(options: PlanOptions, owned: Labelled[], known: string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const obj of owned) {
+    const cluster = obj.metadata.labels?.[options.sourceClusterLabel];
+    if (cluster !== undefined && !known.includes(cluster)) out.set(cluster, (out.get(cluster) ?? 0) + 1);
+  }
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
 function rv(obj: EndpointsObject): { resourceVersion?: string } {
   return obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {};
 }

@@ -11,7 +11,7 @@ import { normalizePorts, normalizeSubsets, portKey } from './normalize.ts';
 import { compareIP, parseIP } from './ip.ts';
 import type { SourceView } from './sources.ts';
 import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Finding, RawPort, RawSubset, Subset } from './types.ts';
-import type { TargetPlan } from './target.ts';
+import { keptAsIs, type TargetPlan } from './target.ts';
 
 export const serviceNameLabel = 'kubernetes.io/service-name';
 export const managedByLabel = 'endpointslice.kubernetes.io/managed-by';
@@ -63,6 +63,15 @@ export function slicesAsEndpoints(slices: SliceObject[]): EndpointsObject[] {
     g.subsets.push(subset);
   }
   return [...groups.values()].map((g) => ({ metadata: g.meta, subsets: g.subsets }));
+}
+
+/**
+ * mefi's slices carry its ownership label and its managed-by. The mirroring
+ * controller copies an Endpoints object's labels (mefi's aggregate's too) onto
+ * the slices it makes: those carry the ownership label, and are its own.
+ */
+export function isMefiSlice(s: SliceObject, options: PlanOptions): boolean {
+  return isOwned(s, options) && s.metadata.labels?.[managedByLabel] === managedBy;
 }
 
 /** One endpoint as mefi writes it, and as it compares a stored one. */
@@ -140,10 +149,7 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
   const namespace = options.namespace;
   const max = options.maxEndpointsPerSlice ?? 100;
   const byName = new Map(items.map((s) => [s.metadata.name, s]));
-  // mefi's slices carry its ownership label and its managed-by. The mirroring
-  // controller copies an Endpoints object's labels (mefi's aggregate's too)
-  // onto the slices it makes: those carry the ownership label, and are its own.
-  const owned = items.filter((s) => isOwned(s, options) && s.metadata.labels?.[managedByLabel] === managedBy);
+  const owned = items.filter((s) => isMefiSlice(s, options));
   const clusterOfSlice = (s: SliceObject) => clusterOf(s, options, []);
   /** Owned slices that still hold endpoints: every other owned slice of a readable cluster goes. */
   const keep = new Set<string>();
@@ -261,8 +267,8 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
 
   for (const s of owned) {
     const cluster = clusterOfSlice(s);
-    // Slices of a cluster that could not be read are kept as they are, unless it is stale.
-    if (cluster !== undefined && (view.unreadable.has(cluster) || view.frozen.has(`${s.metadata.labels?.[serviceNameLabel]}-${cluster}`)) && !stale.has(cluster)) continue;
+    // Slices of a cluster that could not be read (or is no longer configured) are kept as they are, unless it is stale.
+    if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, `${s.metadata.labels?.[serviceNameLabel]}-${cluster}`)) continue;
     if (keep.has(s.metadata.name)) continue;
     result.deletes.push({
       target,

@@ -15,6 +15,16 @@ export interface TargetPlan {
   problems: Finding[];
 }
 
+/**
+ * A mirror of this cluster mefi cannot rebuild this run, so keeps as it is:
+ * its cluster is unreadable, or no longer in the config (until --prune), or
+ * its source is ambiguous. (Staleness is the caller's to check.)
+ */
+export function keptAsIs(options: PlanOptions, view: SourceView, cluster: string, mirror: string): boolean {
+  if (!view.clusters.includes(cluster)) return !options.prune;
+  return view.unreadable.has(cluster) || view.frozen.has(mirror);
+}
+
 export function labelsFor(options: PlanOptions, originalName: string, cluster?: string): Record<string, string> {
   return {
     [options.ownerLabel.key]: options.ownerLabel.value,
@@ -33,11 +43,12 @@ function wantedObjects(options: PlanOptions, view: SourceView, owned: EndpointsO
     labels: labelsFor(options, m.originalName, m.cluster),
     keep: false,
   }));
-  // Mirrors whose source is unknown this run stay as they are and still count in
-  // their aggregate, unless their cluster is stale (staleAfter).
+  // Mirrors whose source is unknown this run (cluster unreadable or no longer
+  // configured, source ambiguous) stay as they are and still count in their
+  // aggregate, unless their cluster is stale (staleAfter).
   for (const obj of owned) {
     const cluster = clusterOf(obj, options, view.clusters);
-    if (cluster === undefined || stale.has(cluster) || (!view.unreadable.has(cluster) && !view.frozen.has(obj.metadata.name))) continue;
+    if (cluster === undefined || stale.has(cluster) || !keptAsIs(options, view, cluster, obj.metadata.name)) continue;
     const originalName = obj.metadata.labels?.[options.originalNameLabel] ?? '';
     wanted.push({ role: 'mirror', name: obj.metadata.name, originalName, cluster, subsets: normalizeSubsets(obj.subsets).subsets, labels: {}, keep: true });
   }

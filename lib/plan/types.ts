@@ -87,6 +87,10 @@ export interface PlanOptions {
   podCIDRs?: Record<string, string[]>;
   /** Per cluster: remove its mirrors once unreadable this long (ms; config staleAfter). */
   staleAfter?: Record<string, number>;
+  /** The config's top-level staleAfter: also judges clusters that are no longer configured. */
+  staleAfterDefault?: number;
+  /** Remove the mirrors of clusters absent from the config (kept and reported otherwise). */
+  prune?: boolean;
   /** What mefi writes: Endpoints mirrors and aggregates (default), or EndpointSlices per mirror. */
   target?: 'endpoints' | 'endpointslices';
   /** With target endpointslices: endpoints per slice (100, as the controller; at most 1000). */
@@ -135,7 +139,8 @@ export type ProblemCode =
   | 'name-collision'
   | 'conflict'
   | 'stale-cluster'
-  | 'too-many-addresses';
+  | 'too-many-addresses'
+  | 'unknown-cluster';
 
 /** A problem as the planner's parts find it; plan() says whether it blocks. */
 export interface Finding {

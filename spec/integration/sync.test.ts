@@ -217,6 +217,29 @@ describe('mefi sync against real API servers', { skip }, () => {
     assert.equal((await getEndpoints('alpha', namespace, 'web'))!.metadata.labels!.isMefiLocal, 'true');
   });
 
+  it('a config without a cluster keeps that cluster\'s mirrors (reported); --prune, shown first by a dry run, removes them', async () => {
+    const id = uid();
+    const { namespace } = isolation(id);
+    await ensureNamespace('alpha', namespace);
+    await seedWeb(id);
+    assert.equal((await sync(id, writeConfig().file)).code, 0);
+    const partial = writeConfig({ clusters: ['alpha', 'beta'] }).file;
+
+    const m = marks();
+    const r = await sync(id, partial, '-o', 'json');
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.deepEqual(report.problems.map((p: { code: string; name: string }) => [p.code, p.name]), [['unknown-cluster', 'gamma']]);
+    assert.equal(writesSince('alpha', m.alpha!, namespace).length, 0, 'nothing deleted: mefi cannot rebuild gamma\'s mirror from this config');
+    assert.ok(await getEndpoints('alpha', namespace, 'web-gamma'));
+
+    const dry = await sync(id, partial, '--prune', '--dry-run');
+    assert.match(dry.stdout, /^delete\s+alpha\s+\S+\/web-gamma\s+gamma/m);
+    assert.equal(writesSince('alpha', m.alpha!, namespace).length, 0);
+    assert.equal((await sync(id, partial, '--prune')).code, 0);
+    assert.deepEqual(writesSince('alpha', m.alpha!, namespace).map((e) => `${e.verb} ${e.objectRef?.name}`).sort(), ['delete web-gamma', 'update web']);
+  });
+
   it('--local all converges every cluster, listing each source cluster once', async () => {
     const id = uid();
     const { namespace } = isolation(id);

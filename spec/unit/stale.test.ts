@@ -59,3 +59,35 @@ describe('staleAfter', () => {
     assert.equal(p.deletes.length, 0);
   });
 });
+
+describe('clusters no longer in the config', () => {
+  // The config lists only a: b's mirror is there from when b was configured.
+  const withoutB = (leases: LeaseObject[], now: number): PlanInput => {
+    const w = world(true, leases, now);
+    return { ...w, sources: { a: w.sources.a! } };
+  };
+
+  it('keeps their mirrors and their addresses in the aggregate, reported as unknown-cluster (informing)', () => {
+    const p = plan(options, withoutB([], t0));
+    assert.equal(p.creates.length + p.updates.length + p.deletes.length, 0);
+    assert.deepEqual(p.problems.map((x) => [x.code, x.name, x.blocking]), [['unknown-cluster', 'b', false]]);
+    assert.match(p.problems[0]!.message, /1 mirror of cluster b.*--prune removes it/);
+  });
+
+  it('removes them with --prune (which a dry run or diff shows first: the same plan)', () => {
+    const p = plan({ ...options, prune: true }, withoutB([], t0));
+    assert.deepEqual(p.deletes.map((d) => d.name), ['web-b']);
+    assert.deepEqual(p.updates.map((u) => u.name), ['web']);
+    assert.deepEqual(p.problems, []);
+  });
+
+  it('removes them once the top-level staleAfter has passed since their last read', () => {
+    const o = { ...options, staleAfterDefault: 10 * minute };
+    const fresh = plan(o, withoutB([lease('b', t0 - 5 * minute)], t0));
+    assert.equal(fresh.deletes.length, 0);
+    assert.deepEqual(fresh.leases, [], 'an unconfigured cluster\'s lease is never renewed');
+    const old = plan(o, withoutB([lease('b', t0 - 11 * minute)], t0));
+    assert.deepEqual(old.deletes.map((d) => d.name), ['web-b']);
+    assert.deepEqual(old.problems.map((x) => x.code), ['stale-cluster']);
+  });
+});
