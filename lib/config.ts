@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { isDNS1123Label } from './names.ts';
 import { parseDuration } from './duration.ts';
@@ -128,13 +129,96 @@ function bool(c: Checker, p: Path, v: unknown): boolean | undefined {
   return v;
 }
 
+/** An API server URL as client-go takes it: https, a host, optionally a path prefix (a proxy's), nothing else. */
+function urlProblem(text: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return 'must be an https:// URL';
+  }
+  if (u.protocol !== 'https:') return 'must be an https:// URL';
+  if (!u.hostname || u.username || u.password || u.search || u.hash || /\s/.test(text)) return 'must be an https:// URL with a host and at most a path';
+  return undefined;
+}
+
+/** Why this is not a PEM certificate (or bundle) that TLS can use, if it is not. */
+function certificateProblem(pem: string): string | undefined {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!blocks) return 'holds no PEM certificate';
+  for (const b of blocks) {
+    try {
+      new X509Certificate(b);
+    } catch (err) {
+      return `holds a certificate that does not parse (${(err as Error).message})`;
+    }
+  }
+  return undefined;
+}
+
 function decodeCA(c: Checker, p: Path, v: string): string | undefined {
   const pem = Buffer.from(v.replace(/\s+/g, ''), 'base64').toString('utf8');
-  if (!/^[A-Za-z0-9+/=\s]+$/.test(v) || !pem.includes('-----BEGIN CERTIFICATE-----')) {
-    c.fail(p, 'must be a base64-encoded PEM certificate (as in a kubeconfig\'s certificate-authority-data)');
+  const problem = /^[A-Za-z0-9+/=\s]+$/.test(v) ? certificateProblem(pem) : 'is not base64';
+  if (problem) {
+    c.fail(p, `must be a base64-encoded PEM certificate (as in a kubeconfig's certificate-authority-data): it ${problem}`);
     return undefined;
   }
   return pem;
+}
+
+/** A CA file that exists and holds certificates. */
+function checkCAFile(c: Checker, p: Path, file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    c.fail(p, `cannot read CA file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return file;
+  }
+  const problem = certificateProblem(text);
+  if (problem) c.fail(p, `CA file ${file} ${problem}`);
+  return file;
+}
+
+/**
+ * A kubeconfig's shape, checked here rather than by client-node: the error
+ * names the config's own line and field, never prints the file's bytes, and
+ * comes with every other error of the config at once.
+ */
+function checkKubeconfig(c: Checker, p: Path, contextPath: Path, file: string, context: string | undefined): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    c.fail(p, `cannot read kubeconfig ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    return;
+  }
+  const doc = parseDocument(text, { merge: true });
+  let kc: unknown;
+  try {
+    kc = doc.errors.length ? undefined : doc.toJS({ maxAliasCount });
+  } catch {
+    kc = undefined;
+  }
+  if (!isPlainObject(kc) || !Array.isArray(kc.contexts) || !Array.isArray(kc.clusters)) {
+    const where = doc.errors[0]?.linePos?.[0]?.line;
+    c.fail(p, `${file} is not a kubeconfig (${doc.errors.length ? `invalid YAML${where ? ` at its line ${where}` : ''}` : 'no clusters and contexts lists'})`);
+    return;
+  }
+  const contexts = kc.contexts.filter(isPlainObject);
+  const name = context ?? (typeof kc['current-context'] === 'string' && kc['current-context'] ? kc['current-context'] : undefined);
+  if (!name) {
+    c.fail(p, `${file} has no current-context; set context`);
+    return;
+  }
+  const entry = contexts.find((x) => x.name === name);
+  if (!entry) {
+    const known = contexts.map((x) => String(x.name)).join(', ') || 'none';
+    c.fail(context ? contextPath : p, `context ${name} is not in ${file} (it has: ${known})`);
+    return;
+  }
+  const cluster = isPlainObject(entry.context) ? entry.context.cluster : undefined;
+  if (!kc.clusters.some((x: unknown) => isPlainObject(x) && x.name === cluster)) c.fail(context ? contextPath : p, `context ${name} in ${file} names cluster ${String(cluster)}, which is not in it`);
 }
 
 /** An optional, non-empty list of strings, each checked; undefined when absent or wrong. */
@@ -225,7 +309,10 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string, defau
     c.fail(at(), styles.length === 0 ? 'needs one way to connect: url (with token or tokenFile), kubeconfig, or inCluster: true' : `has ${styles.join(' and ')}: give only one way to connect`);
   } else if (styles[0] === 'url') {
     const url = str(c, field('url'), v.url);
-    if (url !== undefined && !/^https:\/\/[^/\s]+/.test(url)) c.fail(field('url'), `must be an https:// URL, got ${JSON.stringify(url)}`);
+    if (url !== undefined) {
+      const problem = urlProblem(url);
+      if (problem) c.fail(field('url'), `${problem}, got ${JSON.stringify(url)}`);
+    }
     if (v.token !== undefined && v.tokenFile !== undefined) c.fail(field('tokenFile'), 'give token or tokenFile, not both');
     if (v.ca !== undefined && v.caFile !== undefined) c.fail(field('caFile'), 'give ca or caFile, not both');
     const token = str(c, field('token'), v.token);
@@ -239,14 +326,15 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string, defau
       ...(token ? { token } : {}),
       ...(tokenFile ? { tokenFile: checkFile(c, field('tokenFile'), resolve(tokenFile), 'token file') } : {}),
       ...(ca ? { caData: decodeCA(c, field('ca'), ca) } : {}),
-      ...(caFile ? { caFile: checkFile(c, field('caFile'), resolve(caFile), 'CA file') } : {}),
+      ...(caFile ? { caFile: checkCAFile(c, field('caFile'), resolve(caFile)) } : {}),
       insecureSkipTLSVerify: insecure,
     };
   } else if (styles[0] === 'kubeconfig') {
     for (const f of ['token', 'tokenFile', 'ca', 'caFile']) if (v[f] !== undefined) c.fail(field(f), 'does not go with kubeconfig (the kubeconfig carries the credentials)');
     const file = str(c, field('kubeconfig'), v.kubeconfig);
     const context = str(c, field('context'), v.context);
-    connection = { kind: 'kubeconfig', path: file ? checkFile(c, field('kubeconfig'), resolve(file), 'kubeconfig') : '', ...(context ? { context } : {}), insecureSkipTLSVerify: insecure };
+    if (file) checkKubeconfig(c, field('kubeconfig'), field('context'), resolve(file), context);
+    connection = { kind: 'kubeconfig', path: file ? resolve(file) : '', ...(context ? { context } : {}), insecureSkipTLSVerify: insecure };
   } else {
     if (v.inCluster !== true) c.fail(field('inCluster'), `must be true, got ${JSON.stringify(v.inCluster)}`);
     for (const f of ['token', 'tokenFile', 'ca', 'caFile', 'context']) if (v[f] !== undefined) c.fail(field(f), 'does not go with inCluster');
@@ -278,15 +366,27 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string, defau
   };
 }
 
+/** Aliases expanded at most this many times: an alias bomb is refused, not expanded. */
+const maxAliasCount = 100;
+
+function toPlain(doc: Document, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount });
+  } catch (err) {
+    throw new ConfigError([{ file, message: `invalid YAML: ${(err as Error).message.split('\n')[0]} (aliases may expand at most ${maxAliasCount} times)` }]);
+  }
+}
+
 /** Parse and validate; throws ConfigError listing every problem found. */
 export function parseConfig(text: string, file: string): Config {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  // Merge keys (<<: *defaults) work, as in YAML 1.1 and most Kubernetes tooling.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, merge: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, message: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` })));
   }
   const c = new Checker(file, doc, lines);
-  const root: unknown = doc.toJS();
+  const root = toPlain(doc, file);
   if (!isMap(doc.contents) || !isPlainObject(root)) {
     throw new ConfigError([{ file, line: c.line([]), message: 'must be a mapping with a clusters list' }]);
   }

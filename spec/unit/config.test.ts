@@ -6,7 +6,19 @@ import { describe, it } from 'node:test';
 import { ConfigError, formatIssue, loadConfig, parseConfig, selectTargets } from '../../lib/config.ts';
 import { connect } from '../../lib/kube/connect.ts';
 
-const pem = '-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIBADAKBggqhkjOPQQDAjAjMSEwHwYDVQQDDBhrM3Mtc2VydmVy\n-----END CERTIFICATE-----\n';
+// A real, self-signed certificate (public, no key kept): the loader parses what it is given.
+const pem = `-----BEGIN CERTIFICATE-----
+MIIBhTCCASugAwIBAgIUIXREG/KgyqBQApS81fAvCzCfMFIwCgYIKoZIzj0EAwIw
+FzEVMBMGA1UEAwwMbWVmaS10ZXN0LWNhMCAXDTI2MTEyNDA0MzYzMVoYDzIxMjYx
+MDMxMDQzNjMxWjAXMRUwEwYDVQQDDAxtZWZpLXRlc3QtY2EwWTATBgcqhkjOPQIB
+BggqhkjOPQMBBwNCAASTsTz8GhSmJhvTrcNZMq8nwILQjHzP10iCbDQfmj6MPas7
+Jfc3895NId52RjhP9odchkTEMfPtNjO2h7ZDhFbFo1MwUTAdBgNVHQ4EFgQUfPue
+tXMrGhOF+SyyEsVN6JDDsa4wHwYDVR0jBBgwFoAUfPuetXMrGhOF+SyyEsVN6JDD
+sa4wDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiAFhkXAYmFQpesj
+sH241MV6L2R3BX5nHZJVNrMuc+AvxQIhAMmjBSrkc8FWJZ1iubPMNUGy9OZzDDWj
+VKDvqEx6EVQ1
+-----END CERTIFICATE-----
+`;
 const ca = Buffer.from(pem).toString('base64');
 
 /** The messages a config produces, as "line: field: message". */
@@ -38,7 +50,7 @@ describe('config', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mefi-cfg-'));
     writeFileSync(path.join(dir, 'token'), 'secret\n');
     writeFileSync(path.join(dir, 'ca.crt'), pem);
-    writeFileSync(path.join(dir, 'kc'), 'apiVersion: v1\nkind: Config\n');
+    writeFileSync(path.join(dir, 'kc'), 'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: "https://127.0.0.1:1"}\ncontexts:\n- name: a\n  context: {cluster: x}\n');
     writeFileSync(
       path.join(dir, 'mefi.yaml'),
       `clusters:\n  - name: a\n    kubeconfig: kc\n    context: a\n    type: local\n  - name: b\n    inCluster: true\n  - name: c\n    url: https://c.example:6443\n    tokenFile: token\n    caFile: ca.crt\n    namespaces: [shop, api]\n`,
@@ -89,7 +101,7 @@ describe('config', () => {
       'mefi.yaml:8: clusters[2]: has url and kubeconfig: give only one way to connect',
       'mefi.yaml:15: clusters[3].tokenFile: give token or tokenFile, not both',
       'mefi.yaml:15: clusters[3].tokenFile: cannot read token file /nonexistent/token: ENOENT',
-      'mefi.yaml:13: clusters[3].ca: must be a base64-encoded PEM certificate (as in a kubeconfig\'s certificate-authority-data)',
+      'mefi.yaml:13: clusters[3].ca: must be a base64-encoded PEM certificate (as in a kubeconfig\'s certificate-authority-data): it is not base64',
       'mefi.yaml:18: clusters[4].namespaces[0]: "Shop" is not a valid namespace name',
       'mefi.yaml:21: clusters[5].insecureSkipTLSVerify: must be true or false, got "yes"',
       'mefi.yaml:19: clusters[5].name: duplicate cluster name e (first at clusters[4])',
@@ -133,8 +145,7 @@ describe('config', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mefi-kc-'));
     const kc = path.join(dir, 'kc');
     writeFileSync(kc, 'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: one\n  context: {cluster: x, user: u}\ncurrent-context: one\n');
-    const config = parseConfig(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n    context: two\n`, 'f.yaml');
-    assert.throws(() => connect(config), { message: `f.yaml: clusters[0].context: context two is not in ${kc} (it has: one)` });
+    assert.deepEqual(errors(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n    context: two\n`), [`mefi.yaml:4: clusters[0].context: context two is not in ${kc} (it has: one)`]);
     const ok = connect(parseConfig(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n`, 'f.yaml'));
     assert.equal(ok.get('a')!.server, 'https://127.0.0.1:1');
   });
@@ -153,5 +164,39 @@ describe('config', () => {
     assert.deepEqual(c.clusters[0]!.podCIDRs, ['10.244.0.0/16', 'fd00:10:244::/56']);
     assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: [10.244.0.0, 10.0.0.0/8]\n'), ['mefi.yaml:4: clusters[0].podCIDRs[0]: "10.244.0.0" is not a CIDR such as 10.244.0.0/16']);
     assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: []\n'), ['mefi.yaml:4: clusters[0].podCIDRs: must be a non-empty list of CIDRs, such as [10.244.0.0/16, fd00:10:244::/56]']);
+  });
+});
+
+describe('config: hostile and malformed input', () => {
+  it('refuses a YAML alias bomb with a clear error, before expanding it', () => {
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`), 'clusters: *i'].join('\n');
+    const got = errors(bomb);
+    assert.equal(got.length, 1);
+    assert.match(got[0]!, /^mefi\.yaml: invalid YAML: .*alias.*at most 100 times/i);
+  });
+
+  it('honours YAML merge keys', () => {
+    const c = parseConfig('clusters:\n  - &beta {name: beta, inCluster: true, namespaces: [shop]}\n  - <<: *beta\n    name: alpha\n    type: local\n', 'mefi.yaml');
+    assert.deepEqual(c.clusters.map((x) => [x.name, x.type, x.namespaces]), [['beta', 'remote', ['shop']], ['alpha', 'local', ['shop']]]);
+    assert.deepEqual(errors('clusters:\n  - <<: {colour: red}\n    name: a\n    inCluster: true\n'), ['mefi.yaml:2: clusters[0].colour: unknown field; expected one of name, type, url, token, tokenFile, ca, caFile, insecureSkipTLSVerify, kubeconfig, context, inCluster, namespaces, podCIDRs, staleAfter']);
+  });
+
+  it('names the line of a kubeconfig that is garbage, and never prints its bytes', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-kc-'));
+    const kc = path.join(dir, 'kc');
+    writeFileSync(kc, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x3a, 0xff, 0xfe, 0x0a, 0x5b]));
+    const got = errors(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n`);
+    assert.equal(got.length, 1);
+    assert.match(got[0]!, new RegExp(`^mefi\\.yaml:3: clusters\\[0\\]\\.kubeconfig: ${kc} is not a kubeconfig`));
+    assert.match(got[0]!, /^[\x20-\x7e]+$/, 'printable text only');
+  });
+
+  it('checks that ca and caFile hold certificates that parse, and that url is a URL', () => {
+    const fake = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIBADAK\n-----END CERTIFICATE-----\n').toString('base64');
+    assert.match(errors(`clusters:\n  - name: a\n    url: https://a:6443\n    token: t\n    ca: ${fake}\n`)[0]!, /^mefi\.yaml:5: clusters\[0\]\.ca: .*certificate that does not parse/);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    url: https://1.2.3.4:6443 garbage\n    token: t\n'), ['mefi.yaml:3: clusters[0].url: must be an https:// URL, got "https://1.2.3.4:6443 garbage"']);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    url: https://1.2.3.4:6443/?x=1\n    token: t\n'), ['mefi.yaml:3: clusters[0].url: must be an https:// URL with a host and at most a path, got "https://1.2.3.4:6443/?x=1"']);
+    const ok = parseConfig('clusters:\n  - name: a\n    url: https://rancher.example/k8s/clusters/c-1\n    token: t\n', 'mefi.yaml');
+    assert.equal(ok.clusters.length, 1, 'a proxy\'s path prefix is fine');
   });
 });
