@@ -19,13 +19,32 @@ function usageError(message: string): never {
 
 // MEFI_<OPTION> sets an option, as in the original; flags win. Only known
 // options are read, so an unrelated MEFI_* variable is not an error.
-function fromEnvironment(keys: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const key of keys) {
-    const value = process.env[`MEFI_${key.toUpperCase().replace(/-/g, '_')}`];
-    if (value !== undefined) out[key] = value;
+const variable = (key: string) => `MEFI_${key.toUpperCase().replace(/-/g, '_')}`;
+const fromEnv = new Set<string>();
+
+function fromEnvironment(defs: Record<string, { type?: string; choices?: readonly string[] }>): Record<string, string | boolean> {
+  const out: Record<string, string | boolean> = {};
+  for (const [key, def] of Object.entries(defs)) {
+    const value = process.env[variable(key)];
+    if (value === undefined) continue;
+    // Checked here, so the error names the variable rather than a flag nobody typed.
+    if (def.type === 'boolean') {
+      if (!/^(true|false|1|0)$/i.test(value)) usageError(`${variable(key)}: ${JSON.stringify(value)} is not true or false`);
+      out[key] = /^(true|1)$/i.test(value);
+    } else {
+      if (def.choices && !def.choices.includes(value)) usageError(`${variable(key)}: ${JSON.stringify(value)} is not one of ${def.choices.join(', ')}`);
+      out[key] = value;
+    }
+    fromEnv.add(key);
   }
   return out;
+}
+
+/** How to name an option in an error: the variable it came from, unless a flag gave it. */
+function nameOf(key: string): string {
+  const alias = (options as Record<string, { alias?: string }>)[key]?.alias;
+  const typed = hideBin(process.argv).some((t) => t === `--${key}` || t.startsWith(`--${key}=`) || (alias !== undefined && (t === `-${alias}` || t.startsWith(`-${alias}=`))));
+  return fromEnv.has(key) && !typed ? variable(key) : `--${key}`;
 }
 
 /**
@@ -63,17 +82,18 @@ const options = {
   'k8s-rest-config-burst': { alias: 'b', type: 'number', hidden: true, describe: 'accepted for compatibility' },
 } as const;
 
+const syncOptions = {
+  'dry-run': { type: 'boolean', default: false, describe: 'print the plan, write nothing' },
+  'interval': { type: 'string', describe: 'run forever, this long between runs (e.g. 10s); SIGTERM stops after the run in flight' },
+  'metrics-addr': { type: 'string', describe: 'with --interval: serve /metrics, /healthz and /readyz here (e.g. :9090)' },
+  'unhealthy-after': { type: 'number', default: 5, describe: 'with --interval: /healthz fails when no run completed for this many intervals' },
+} as const;
+
 const cli = yargs(hideBin(process.argv))
   .scriptName('mefi')
   .usage('$0 <command> [options]\n\nMirror labelled Endpoints of every cluster into the target cluster and merge them into one aggregate per name.')
   .options(options)
-  .command('sync', 'plan and apply: create, update and delete mirrors and aggregates', (y) =>
-    y
-      .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan, write nothing' })
-      .option('interval', { type: 'string', describe: 'run forever, this long between runs (e.g. 10s); SIGTERM stops after the run in flight' })
-      .option('metrics-addr', { type: 'string', describe: 'with --interval: serve /metrics, /healthz and /readyz here (e.g. :9090)' })
-      .option('unhealthy-after', { type: 'number', default: 5, describe: 'with --interval: /healthz fails when no run completed for this many intervals' }),
-  )
+  .command('sync', 'plan and apply: create, update and delete mirrors and aggregates', (y) => y.options(syncOptions).config(fromEnvironment(syncOptions)))
   .command('diff', 'print the drift as a unified diff; exit 1 if there is any (for CI)')
   .demandCommand(1, 'Name a command: sync or diff.')
   .epilog('Every option can also be set as MEFI_<OPTION>, for example MEFI_REMOTE_FILTER or MEFI_LOCAL=alpha,beta; flags win.\nExit codes: 0 ok, 1 drift (diff), 2 partial (a cluster unreadable or a write failed), 3 bad config or usage.')
@@ -82,29 +102,31 @@ const cli = yargs(hideBin(process.argv))
   .fail((msg, err) => usageError(msg ?? err?.message ?? 'invalid usage'))
   .help()
   .version(version());
-cli.config(fromEnvironment(Object.keys(options)));
+cli.config(fromEnvironment(options));
 
 const argv = await cli.parseAsync();
 if (argv.help || argv.version) process.exit(ExitCode.ok);
 const command = String(argv._[0]) as 'sync' | 'diff';
 
 const level = parseLevel(argv.logLevel);
-if (!level) usageError(`--log-level: ${JSON.stringify(argv.logLevel)} is not debug, info, warn or error`);
+if (!level) usageError(`${nameOf('log-level')}: ${JSON.stringify(argv.logLevel)} is not debug, info, warn or error`);
+// A json or yaml report is a document: log lines on stdout would break it.
+if (argv.logOutput === 'stdout' && argv.output !== 'table') usageError(`${nameOf('log-output')} stdout does not go with ${nameOf('output')} ${argv.output}: the report on stdout is one document; keep logs on stderr`);
 const logStream = argv.logOutput === 'stdout' ? process.stdout : process.stderr;
 const log = createLogger(level, argv.logFormat as LogFormat, (line) => logStream.write(line));
 
 // Loop flags, checked before anything is read.
 const intervalMs = argv.interval === undefined ? undefined : parseDuration(String(argv.interval));
-if (argv.interval !== undefined && (intervalMs === undefined || intervalMs < 100)) usageError(`--interval: ${JSON.stringify(argv.interval)} is not a duration of at least 100ms, such as 10s`);
+if (argv.interval !== undefined && (intervalMs === undefined || intervalMs < 100)) usageError(`${nameOf('interval')}: ${JSON.stringify(argv.interval)} is not a duration of at least 100ms, such as 10s`);
 const metricsAddr = argv.metricsAddr === undefined ? undefined : parseAddr(String(argv.metricsAddr));
-if (argv.metricsAddr !== undefined && !metricsAddr) usageError(`--metrics-addr: ${JSON.stringify(argv.metricsAddr)} is not [host]:port, such as :9090`);
-if (argv.metricsAddr !== undefined && intervalMs === undefined) usageError('--metrics-addr goes with --interval (a single run has no one to serve)');
-if (intervalMs !== undefined && argv.dryRun) usageError('--interval does not go with --dry-run');
+if (argv.metricsAddr !== undefined && !metricsAddr) usageError(`${nameOf('metrics-addr')}: ${JSON.stringify(argv.metricsAddr)} is not [host]:port, such as :9090`);
+if (argv.metricsAddr !== undefined && intervalMs === undefined) usageError(`${nameOf('metrics-addr')} goes with ${nameOf('interval')} (a single run has no one to serve)`);
+if (intervalMs !== undefined && argv.dryRun) usageError(`${nameOf('interval')} does not go with ${nameOf('dry-run')}`);
 const unhealthyAfter = Number(argv.unhealthyAfter ?? 5);
-if (!Number.isInteger(unhealthyAfter) || unhealthyAfter < 1) usageError(`--unhealthy-after: must be a whole number of intervals, at least 1`);
+if (!Number.isInteger(unhealthyAfter) || unhealthyAfter < 1) usageError(`${nameOf('unhealthy-after')}: must be a whole number of intervals, at least 1`);
 
 try {
-  const settings = resolveSettings(argv as unknown as Flags);
+  const settings = resolveSettings(argv as unknown as Flags, nameOf);
   const prepared = prepare(settings);
   if (intervalMs !== undefined) {
     // First SIGTERM or SIGINT: stop after the run in flight. A second: stop now;
@@ -125,7 +147,8 @@ try {
   }
 } catch (err) {
   if (err instanceof ConfigError) {
-    process.stderr.write(`mefi: invalid configuration:\n${err.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);
+    const lines = err.issues.map(formatIssue);
+    process.stderr.write(lines.length === 1 ? `mefi: invalid configuration: ${lines[0]}\n` : `mefi: invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
     process.exit(ExitCode.usage);
   }
   log.error('run failed', { error: (err as Error).stack ?? String(err) });

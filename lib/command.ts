@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClusterBackoff } from './backoff.ts';
-import { loadConfig, selectTargets, type Config } from './config.ts';
+import { ConfigError, loadConfig, selectTargets, type Config } from './config.ts';
 import { KubeClient } from './kube/client.ts';
 import { connect } from './kube/connect.ts';
 import type { Logger } from './log.ts';
@@ -125,7 +125,12 @@ export async function loop(settings: Settings, ls: LoopSettings, prepared: Prepa
   };
   let server: Server | undefined;
   if (ls.metricsAddr) {
-    server = await serveMetrics(ls.metricsAddr, metrics, health);
+    const where = `${ls.metricsAddr.host ?? ''}:${ls.metricsAddr.port}`;
+    // Before any read: a taken address is a usage error (exit 3), said in one line.
+    server = await serveMetrics(ls.metricsAddr, metrics, health).catch((err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host' : err.message;
+      throw new ConfigError([{ file: 'command line', field: '--metrics-addr', message: `cannot listen on ${where}: ${why}` }]);
+    });
     log.info('serving metrics', { addr: `${ls.metricsAddr.host ?? ''}:${ls.metricsAddr.port}`, paths: '/metrics /healthz /readyz' });
   }
   log.info('loop starting', { intervalMs: ls.intervalMs, targets: prepared.targets });

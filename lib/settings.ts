@@ -36,9 +36,10 @@ export interface Settings {
   source: 'endpoints' | 'endpointslices';
 }
 
-export function resolveSettings(f: Flags): Settings {
+/** nameOf says how to call an option in an error: --flag, or MEFI_FLAG when the environment set it. */
+export function resolveSettings(f: Flags, nameOf: (option: string) => string = (o) => `--${o}`): Settings {
   const issues: ConfigIssue[] = [];
-  const bad = (flag: string, message: string) => issues.push({ file: 'command line', field: `--${flag}`, message });
+  const bad = (option: string, message: string) => issues.push({ file: 'command line', field: nameOf(option), message });
 
   const selector = selectorError(f.remoteFilter);
   if (selector) bad('remote-filter', `${JSON.stringify(f.remoteFilter)} ${selector}`);

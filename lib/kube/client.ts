@@ -3,8 +3,9 @@
 // resource, a count of calls by verb, and the server's Warning headers.
 // Authentication comes from client-node's KubeConfig.
 
-import { HttpMethod, RequestContext } from '@kubernetes/client-node';
-import { request, type Dispatcher } from 'undici';
+import type https from 'node:https';
+import { HttpMethod, RequestContext, type DispatcherOptions } from '@kubernetes/client-node';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { readTokenFile, type Connection } from './connect.ts';
 
 export type Verb = 'list' | 'get' | 'create' | 'update' | 'delete';
@@ -60,9 +61,11 @@ export class KubeClient {
   private readonly options: ClientOptions;
   /**
    * One undici dispatcher per cluster, so requests share keep-alive
-   * connections. client-node's applySecurityAuthentication builds a new one on
-   * every call (a TLS handshake per request, and an agent left behind), so it is
-   * called only to make this one, again every ten minutes for rotated files.
+   * connections (client-node's applySecurityAuthentication builds a new one on
+   * every call: a TLS handshake per request, and an agent left behind). It is
+   * built from client-node's own TLS and proxy options, with undici's connect
+   * timeout set to --request-timeout (undici's fixed 10 s would otherwise cut
+   * in first, and name itself). Renewed every ten minutes for rotated files.
    */
   private dispatcher?: Dispatcher;
   private dispatcherAt = 0;
@@ -78,18 +81,25 @@ export class KubeClient {
   }
 
   /** Headers for one request (tokens, exec plugins refresh here); the shared dispatcher made or renewed as needed. */
-  private async authenticate(context: RequestContext): Promise<Record<string, string>> {
+  private async authenticate(): Promise<Record<string, string>> {
     const kc = this.connection.kubeConfig;
+    const opts: https.RequestOptions & { headers: Record<string, string> } = { headers: {} };
+    await kc.applyToHTTPSOptions(opts);
     if (!this.dispatcher || Date.now() - this.dispatcherAt > 600_000) {
-      await kc.applySecurityAuthentication(context);
       const old = this.dispatcher;
-      this.dispatcher = context.getDispatcher() as Dispatcher | undefined;
+      const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = opts;
+      const o = kc.createDispatcherOptions(kc.getCurrentCluster(), { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } as https.AgentOptions);
+      if (o.type === 'socks') {
+        // client-node's own SOCKS connector (not exported on its own); its connect timeout stays undici's.
+        const context = new RequestContext(this.connection.server, HttpMethod.GET);
+        await kc.applySecurityAuthentication(context);
+        this.dispatcher = context.getDispatcher() as Dispatcher | undefined;
+      } else {
+        this.dispatcher = dispatcherFor(o, this.options.requestTimeoutMs);
+      }
       this.dispatcherAt = Date.now();
       old?.close().catch(() => undefined);
-      return context.getHeaders();
     }
-    const opts: { headers: Record<string, string>; auth?: string } = { headers: {} };
-    await kc.applyToHTTPSOptions(opts);
     if (opts.auth) opts.headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     return opts.headers;
   }
@@ -97,13 +107,12 @@ export class KubeClient {
   async request<T>(spec: RequestSpec): Promise<T> {
     const url = new URL(this.connection.server + spec.path);
     for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const method = { list: HttpMethod.GET, get: HttpMethod.GET, create: HttpMethod.POST, update: HttpMethod.PUT, delete: HttpMethod.DELETE }[spec.verb];
-    const context = new RequestContext(url.toString(), method);
+    const method = ({ list: 'GET', get: 'GET', create: 'POST', update: 'PUT', delete: 'DELETE' } as const)[spec.verb];
     this.calls[spec.verb]++;
 
     let response;
     try {
-      const headers: Record<string, string> = { ...(await this.authenticate(context)), accept: 'application/json', 'user-agent': this.options.userAgent ?? 'mefi' };
+      const headers: Record<string, string> = { ...(await this.authenticate()), accept: 'application/json', 'user-agent': this.options.userAgent ?? 'mefi' };
       if (this.connection.tokenFile) headers.Authorization = `Bearer ${readTokenFile(this.connection.tokenFile)}`;
       if (spec.body !== undefined) headers['content-type'] = 'application/json';
       // undici.request, not fetch: the same pooled connections without the WHATWG
@@ -145,9 +154,21 @@ export class KubeClient {
   }
 }
 
+/** undici dispatchers for client-node's dispatcher options, every connect bounded by the request timeout. */
+function dispatcherFor(o: Exclude<DispatcherOptions, { type: 'socks' }>, timeoutMs: number): Dispatcher | undefined {
+  switch (o.type) {
+    case 'agent':
+      return new Agent({ connect: { ...o.connect, timeout: timeoutMs } });
+    case 'proxy':
+      return new ProxyAgent({ uri: o.uri, requestTls: { ...o.requestTls, timeout: timeoutMs }, proxyTls: { timeout: timeoutMs }, connect: { ...o.connect, timeout: timeoutMs } } as ProxyAgent.Options);
+    case 'none':
+      return undefined;
+  }
+}
+
 function describeNetworkError(err: unknown, timeoutMs: number): string {
   const e = err as Error & { code?: string; cause?: Error & { code?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.cause?.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000}s (--request-timeout)`;
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.cause?.name === 'TimeoutError' || e.code === 'UND_ERR_CONNECT_TIMEOUT') return `no answer within ${timeoutMs / 1000}s (--request-timeout)`;
   // undici.request throws the socket's error itself; fetch wrapped it in cause.
   const inner = e.code ? e : (e.cause ?? e);
   const code = (inner as { code?: string }).code;

@@ -3,7 +3,7 @@
 // own, so killing them disturbs no other test.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -115,6 +115,30 @@ describe('failure rules, with API servers killed and frozen for real', { skip, t
     }
     assert.match(loop.log(), /write failed|cluster unreadable cluster=alpha/);
     assert.doesNotMatch(loop.log(), /run failed/);
+  });
+
+  it('a server that accepts TCP but never answers TLS costs --request-timeout, said as such; a taken --metrics-addr is one line, exit 3', async () => {
+    // A listener that accepts and stays silent: the TLS handshake never completes.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const cfg = w.writeConfig({ clusters: ['alpha'] });
+      const hung = path.join(cfg.dir, 'hung.yaml');
+      writeFileSync(hung, `clusters:\n  - name: a\n    url: https://127.0.0.1:${port}\n    token: t\n    insecureSkipTLSVerify: true\n    type: local\n`);
+      const started = Date.now();
+      const r = await mefi(['sync', '-c', hung, '--request-timeout', '12s']);
+      const took = Date.now() - started;
+      assert.equal(r.code, 2);
+      assert.match(r.stdout, /no answer within 12s \(--request-timeout\)/, 'the request timeout, not undici\'s own 10 s connect timeout');
+      assert.ok(took >= 12_000 && took < 16_000, `took ${took} ms`);
+
+      const taken = await mefi(['sync', '-c', cfg.file, '--interval', '1s', '--metrics-addr', `127.0.0.1:${port}`]);
+      assert.equal(taken.code, 3);
+      assert.equal(taken.stderr.trim(), `mefi: invalid configuration: command line: --metrics-addr: cannot listen on 127.0.0.1:${port}: address already in use`);
+    } finally {
+      silent.close();
+    }
   });
 
   it('a frozen API server times out by --request-timeout; the run and the loop stay responsive', async () => {
