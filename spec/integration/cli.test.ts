@@ -24,6 +24,7 @@ describe('mefi command line', { skip }, () => {
       [['sync', '-c', cfg.file, '--interval', '10s', '--dry-run'], /--interval does not go with --dry-run/],
       [['sync', '-c', cfg.file, '--interval', 'often'], /--interval: "often" is not a duration/],
       [['sync', '-c', cfg.file, '--interval', '1s', '--metrics-addr', '9090'], /--metrics-addr: "9090" is not \[host\]:port/],
+      [['sync', '-c', cfg.file, '--log-output', 'stdout', '-o', 'json'], /--log-output stdout does not go with --output json/],
     ];
     for (const [args, message] of cases) {
       const r = await mefi(args);
@@ -31,7 +32,34 @@ describe('mefi command line', { skip }, () => {
       assert.match(r.stderr, message);
       assert.equal(r.stdout, '');
     }
+    // Variables are named as variables, and sync's own options read theirs too.
+    const envCases: [Record<string, string>, string[], RegExp][] = [
+      [{ MEFI_CONCURRENCY: 'many' }, ['sync', '-c', cfg.file], /^mefi: invalid configuration: command line: MEFI_CONCURRENCY: must be a whole number/],
+      [{ MEFI_OUTPUT: 'xml' }, ['diff', '-c', cfg.file], /^mefi: MEFI_OUTPUT: "xml" is not one of table, json, yaml/],
+      [{ MEFI_INTERVAL: 'often' }, ['sync', '-c', cfg.file], /^mefi: MEFI_INTERVAL: "often" is not a duration/],
+      [{ MEFI_DRY_RUN: 'maybe' }, ['sync', '-c', cfg.file], /^mefi: MEFI_DRY_RUN: "maybe" is not true or false/],
+      [{ MEFI_INTERVAL: '10s', MEFI_DRY_RUN: 'true' }, ['sync', '-c', cfg.file], /^mefi: MEFI_INTERVAL does not go with MEFI_DRY_RUN/],
+      [{ MEFI_CONCURRENCY: 'many' }, ['sync', '-c', cfg.file, '--concurrency', '0'], /command line: --concurrency: must be a whole number/],
+    ];
+    for (const [env, args, message] of envCases) {
+      const r = await mefi(args, env);
+      assert.equal(r.code, 3, `${JSON.stringify(env)}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
     for (const c of clusterNames) assert.deepEqual(auditSince(c, m[c]!), [], `no request reached ${c}`);
+  });
+
+  it('MEFI_DRY_RUN writes nothing, as --dry-run', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await ensureNamespace('alpha', namespace);
+    await putEndpoints('gamma', `app-${id}`, 'web', sourceLabels, [subset(['10.3.0.1'])]);
+    const cfg = writeConfig();
+    const m = marks();
+    const r = await mefi(['sync', '-c', cfg.file, ...args], { MEFI_DRY_RUN: 'true' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Plan \(dry run\): 2 to create/);
+    assert.deepEqual(auditSince('alpha', m.alpha!).filter((e) => e.verb === 'create'), []);
   });
 
   it('takes flags from MEFI_* variables; flags win; unrelated MEFI_* variables are ignored', async () => {
