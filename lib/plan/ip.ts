@@ -37,13 +37,14 @@ function parseIPv6(text: string): number[] | undefined {
   if (text.includes('%')) return undefined; // zones are not IPs in an Endpoints object
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
-  const groups = (half: string): number[] | undefined => {
+  // A dotted quad may only end the whole address (::ffff:1.2.3.4), never the part before "::".
+  const groups = (half: string, last: boolean): number[] | undefined => {
     if (half === '') return [];
     const out: number[] = [];
     const parts = half.split(':');
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
-      if (i === parts.length - 1 && part.includes('.')) {
+      if (last && i === parts.length - 1 && part.includes('.')) {
         const v4 = parseIPv4(part);
         if (!v4) return undefined;
         out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
@@ -54,8 +55,8 @@ function parseIPv6(text: string): number[] | undefined {
     }
     return out;
   };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  const head = groups(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1]!, true) : [];
   if (!head || !tail) return undefined;
   let all: number[];
   if (halves.length === 2) {

@@ -25,6 +25,7 @@ import {
   uid,
   writeConfig,
   writesSince,
+  type AuditEvent,
 } from '../support/world.ts';
 
 const byIP = (a: string, b: string) => a.split('.').map(Number).reduce((d, x, i) => d || x - Number(b.split('.')[i]), 0);
@@ -237,7 +238,12 @@ describe('mefi sync against real API servers', { skip }, () => {
     assert.match(dry.stdout, /^delete\s+alpha\s+\S+\/web-gamma\s+gamma/m);
     assert.equal(writesSince('alpha', m.alpha!, namespace).length, 0);
     assert.equal((await sync(id, partial, '--prune')).code, 0);
-    assert.deepEqual(writesSince('alpha', m.alpha!, namespace).map((e) => `${e.verb} ${e.objectRef?.name}`).sort(), ['delete web-gamma', 'update web']);
+    const pruned = writesSince('alpha', m.alpha!, namespace) as (AuditEvent & { requestReceivedTimestamp: string; stageTimestamp: string })[];
+    assert.deepEqual(pruned.map((e) => `${e.verb} ${e.objectRef?.name}`).sort(), ['delete web-gamma', 'update web']);
+    // Writes before deletes (README): the aggregate's update had its answer before the delete was sent.
+    const update = pruned.find((e) => e.verb === 'update')!;
+    const del = pruned.find((e) => e.verb === 'delete')!;
+    assert.ok(Date.parse(update.stageTimestamp) <= Date.parse(del.requestReceivedTimestamp), `update done ${update.stageTimestamp}, delete received ${del.requestReceivedTimestamp}`);
   });
 
   it('--local all converges every cluster, listing each source cluster once', async () => {
