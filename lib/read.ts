@@ -2,8 +2,8 @@
 // Concurrent and bounded; a cluster that fails becomes an outcome, not a throw.
 
 import pLimit from 'p-limit';
-import type { ClusterConfig } from './config.ts';
-import type { KubeClient } from './kube/client.ts';
+import { ConfigError, type ClusterConfig } from './config.ts';
+import { ApiError, type KubeClient } from './kube/client.ts';
 import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
 import { slicesAsEndpoints } from './plan/index.ts';
 import type { EndpointsObject, PlanInput, ReadOutcome } from './plan/index.ts';
@@ -32,7 +32,22 @@ async function outcome(read: () => Promise<EndpointsObject[] | Extract<ReadOutco
     const got = await read();
     return Array.isArray(got) ? { ok: true, items: got } : got;
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     return { ok: false, error: (err as Error).message };
+  }
+}
+
+/**
+ * mefi checks the selector as apimachinery parses it; should a server still
+ * refuse it (400), that is the user's input, not the cluster's health: a usage
+ * error (exit 3), with the server's words.
+ */
+async function refusedSelector<T>(cluster: string, selector: string, list: () => Promise<T>): Promise<T> {
+  try {
+    return await list();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 400) throw new ConfigError([{ file: 'command line', field: '--remote-filter', message: `${JSON.stringify(selector)}: cluster ${cluster} refuses it: ${err.message}` }]);
+    throw err;
   }
 }
 
@@ -46,7 +61,9 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
       outcome(async () => {
         const list = async (namespace?: string) => {
           const o = { ...(namespace ? { namespace } : {}), labelSelector: s.remoteFilter, pageSize: s.pageSize };
-          return s.source === 'endpointslices' ? slicesAsEndpoints(await endpointSlices.list(client(c.name), o)) : endpoints.list(client(c.name), o);
+          return refusedSelector(c.name, s.remoteFilter, async () =>
+            s.source === 'endpointslices' ? slicesAsEndpoints(await endpointSlices.list(client(c.name), o)) : endpoints.list(client(c.name), o),
+          );
         };
         if (!c.namespaces) return list();
         return (await Promise.all(c.namespaces.map(list))).flat();

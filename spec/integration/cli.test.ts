@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { ConfigError, formatIssue, loadConfig } from '../../lib/config.ts';
+import { KubeClient } from '../../lib/kube/client.ts';
+import { connect } from '../../lib/kube/connect.ts';
+import { readWorld } from '../../lib/read.ts';
 import { auditSince, clusterNames, ensureNamespace, isolation, marks, mefi, putEndpoints, skip, subset, uid, writeConfig } from '../support/world.ts';
 
 describe('mefi command line', { skip }, () => {
@@ -15,7 +19,7 @@ describe('mefi command line', { skip }, () => {
     const m = marks();
     const cases: [string[], RegExp][] = [
       [['sync', '-c', bad], /bad\.yaml:2: clusters\[0\]\.name: "Alpha" is not a DNS-1123 label/],
-      [['sync', '-c', cfg.file, '--remote-filter', 'a b'], /--remote-filter: "a b" requirement "a b" is not key/],
+      [['sync', '-c', cfg.file, '--remote-filter', 'a b'], /--remote-filter: "a b" found .b., expected: in, notin/],
       [['diff', '-c', cfg.file, '--local', 'delta'], /--local: names no configured cluster: delta \(configured: alpha, beta, gamma\)/],
       [['sync', '-c', path.join(cfg.dir, 'missing.yaml')], /missing\.yaml: cannot read config: ENOENT/],
       [['sync', '-c', cfg.file, '--output', 'xml'], /Invalid values:[\s\S]*output/],
@@ -47,6 +51,17 @@ describe('mefi command line', { skip }, () => {
       assert.match(r.stderr, message);
     }
     for (const c of clusterNames) assert.deepEqual(auditSince(c, m[c]!), [], `no request reached ${c}`);
+  });
+
+  it('a selector the API server refuses (400) is a usage error, in the server\'s words, not an unreadable cluster', async () => {
+    // Past the CLI's own check (it would refuse this first): straight to the read, as a selector mefi misjudged would go.
+    const cfg = writeConfig();
+    const config = loadConfig(cfg.file);
+    const clients = new Map([...connect(config)].map(([n, c]) => [n, new KubeClient(c, { requestTimeoutMs: 10_000 })]));
+    await assert.rejects(
+      readWorld(config.clusters, clients, { remoteFilter: 'a b', namespace: 'mefi-system', targets: ['alpha'], concurrency: 4, pageSize: 500 }),
+      (err: unknown) => err instanceof ConfigError && /--remote-filter: "a b": cluster \w+ refuses it: .*400|BadRequest/.test(formatIssue(err.issues[0]!)),
+    );
   });
 
   it('MEFI_DRY_RUN writes nothing, as --dry-run', async () => {
