@@ -3,13 +3,14 @@
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClusterBackoff } from './backoff.ts';
-import { ConfigError, loadConfig, selectTargets, type Config } from './config.ts';
+import { ConfigError, formatIssue, loadConfig, selectTargets, type Config } from './config.ts';
 import { KubeClient } from './kube/client.ts';
 import { connect } from './kube/connect.ts';
 import type { Logger } from './log.ts';
 import type { PlanOptions } from './plan/index.ts';
 import { Metrics, serveMetrics } from './metrics.ts';
 import { exitCodeFor, runOnce, type RunResult } from './run.ts';
+import { fingerprint, inputFiles } from './reload.ts';
 import type { Settings } from './settings.ts';
 import { version } from './version.ts';
 
@@ -108,8 +109,29 @@ function readResults(r: RunResult, clusters: string[], skip: Map<string, string>
  * sync --interval: a run, a jittered pause, again, until the signal. An
  * in-flight run is finished (bounded by the request timeouts), then it stops.
  */
-export async function loop(settings: Settings, ls: LoopSettings, prepared: Prepared, log: Logger, signal: AbortSignal): Promise<void> {
-  const clusters = prepared.config.clusters.map((c) => c.name);
+export async function loop(settings: Settings, ls: LoopSettings, first: Prepared, log: Logger, signal: AbortSignal): Promise<void> {
+  let prepared = first;
+  let clusters = prepared.config.clusters.map((c) => c.name);
+  let files = inputFiles(settings.configFile, prepared.config);
+  let seen = fingerprint(files);
+  /** A changed config or kubeconfig is loaded before the next run; a bad one is reported once and the last good one kept. */
+  const reload = () => {
+    const now = fingerprint(files);
+    if (now === seen) return;
+    seen = now;
+    try {
+      const next = prepare(settings);
+      for (const c of prepared.clients.values()) c.close();
+      prepared = next;
+      clusters = prepared.config.clusters.map((c) => c.name);
+      files = inputFiles(settings.configFile, prepared.config);
+      seen = fingerprint(files);
+      log.info('config reloaded', { file: settings.configFile, clusters: clusters.join(','), targets: prepared.targets.join(',') });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      log.error('config not reloaded: keeping the last good one', { issues: err.issues.map(formatIssue).join('; ') });
+    }
+  };
   const backoff = new ClusterBackoff(ls.intervalMs, Math.max(ls.intervalMs, 300_000));
   const metrics = new Metrics();
   const startedAt = Date.now();
@@ -136,6 +158,7 @@ export async function loop(settings: Settings, ls: LoopSettings, prepared: Prepa
   log.info('loop starting', { intervalMs: ls.intervalMs, targets: prepared.targets });
   try {
     while (!signal.aborted) {
+      reload();
       const skip = backoff.skipped(Date.now());
       try {
         const { result, exitCode } = await execute('sync', settings, prepared, log, { dryRun: false, skip, logChanges: true });

@@ -76,6 +76,12 @@ export class KubeClient {
     this.options = options;
   }
 
+  /** Close the pooled connections (a reloaded config replaces this client). */
+  close(): void {
+    this.dispatcher?.close().catch(() => undefined);
+    this.dispatcher = undefined;
+  }
+
   get writes(): number {
     return this.calls.create + this.calls.update + this.calls.delete;
   }
