@@ -58,7 +58,9 @@ describe('report', () => {
     assert.deepEqual(Object.keys(doc.changes[0]), ['action', 'target', 'kind', 'role', 'namespace', 'name', 'originalName', 'after', 'result']);
     assert.equal(doc.changes[0].result, 'planned');
     assert.equal(doc.exitCode, 2);
-    assert.deepEqual(toReport('sync', result(), 0).summary.apiCalls, calls);
+    // Counted from the plan and the outcomes, not handed in.
+    const summary = toReport('sync', result({ outcomes: [] }), 2).summary;
+    assert.deepEqual([summary.create, summary.update, summary.delete, summary.problems, summary.blocking, summary.unreadable], [2, 0, 1, 0, 0, 1]);
   });
 });
 
@@ -75,7 +77,21 @@ describe('exit codes', () => {
     assert.equal(exitCodeFor('sync', failed), 2);
     const skipped = clean();
     skipped.outcomes = [{ action: 'create', change: {} as never, result: 'skipped', retried: true }];
-    assert.equal(exitCodeFor('sync', skipped), 0);
+    assert.equal(exitCodeFor('sync', skipped), 0, 'skipped because fresh state already was as wanted: converged');
+    const blocked = clean();
+    blocked.outcomes = [{ action: 'create', change: {} as never, result: 'skipped', retried: true, blocking: true }];
+    assert.equal(exitCodeFor('sync', blocked), 2, 'skipped because a foreign object holds the name: not converged');
+  });
+  it('sync and diff: 2 on a blocking problem, not on an informing one', () => {
+    const withProblem = (blocking: boolean): RunResult => {
+      const r = clean();
+      r.plan.problems = [{ code: blocking ? 'conflict' : 'invalid-address', cluster: 'a', message: 'x', blocking }];
+      return r;
+    };
+    assert.equal(exitCodeFor('sync', withProblem(true)), 2);
+    assert.equal(exitCodeFor('diff', withProblem(true)), 2);
+    assert.equal(exitCodeFor('sync', withProblem(false)), 0);
+    assert.equal(exitCodeFor('diff', withProblem(false)), 0);
   });
   it('diff: 0 without drift, 1 with drift, 2 when it could not see everything', () => {
     assert.equal(exitCodeFor('diff', clean()), 0);
