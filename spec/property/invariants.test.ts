@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { isEmpty, mirrorAnnotations, normalizeSubsets, plan, toRawSubsets, type EndpointsObject, type PlanInput, type SliceObject } from '../../lib/plan/index.ts';
 import { equalsRaw, mergeNormalized } from '../../lib/plan/normalize.ts';
 import { clusterOf, isOwned } from '../../lib/plan/object.ts';
-import { shuffled, subsets as subsetsArb, world } from '../support/arbitraries.ts';
+import { isMefiSlice } from '../../lib/plan/slices.ts';
+import { shuffled, sliceWorld, subsets as subsetsArb, world } from '../support/arbitraries.ts';
 import { applyToTarget, options } from '../support/fixtures.ts';
 
 const runs = { numRuns: Number(process.env.MEFI_PROPERTY_RUNS ?? 400) };
@@ -157,17 +158,33 @@ describe('planner invariants (property tests)', () => {
     );
   });
 
-  it('EndpointSlice target: deterministic, a fixed point, and never over the per-slice limit', () => {
+  it('EndpointSlice target, from any current state (mefi\'s, stale, the mirroring controller\'s, strangers\'): deterministic, a fixed point, within the limit, touching only mefi\'s slices of readable clusters', () => {
     const sliceOptions = { ...options, target: 'endpointslices' as const, maxEndpointsPerSlice: 2 };
+    const slicesOf = (input: PlanInput, target: string) => {
+      const o = input.targets[target];
+      return o?.ok ? (o.slices ?? []) : [];
+    };
     fc.assert(
-      fc.property(world, fc.integer(), (input, seed) => {
-        const targets = Object.fromEntries(Object.entries(input.targets).map(([t, o]) => [t, o.ok ? { ok: true as const, items: [], slices: [] } : o]));
-        const w = { sources: input.sources, targets };
-        const p = plan(sliceOptions, w);
-        assert.equal(JSON.stringify(plan(sliceOptions, shuffled(w, seed))), JSON.stringify(p));
-        for (const c of p.creates) assert.ok(((c.object as unknown as SliceObject).endpoints ?? []).length <= 2);
+      fc.property(sliceWorld, fc.integer(), (input, seed) => {
+        const p = plan(sliceOptions, input);
+        assert.equal(JSON.stringify(plan(sliceOptions, shuffled(input, seed))), JSON.stringify(p), 'deterministic');
+        const unreadable = new Set(Object.entries(input.sources).filter(([, o]) => !o.ok).map(([c]) => c));
+        for (const c of [...p.creates, ...p.updates]) assert.ok(((c.object as unknown as SliceObject).endpoints ?? []).length <= 2, `${c.name} over the limit`);
+        for (const c of [...p.updates, ...p.deletes]) {
+          const current = slicesOf(input, c.target).find((x) => x.metadata.name === c.name);
+          assert.ok(current && isMefiSlice(current, options), `${c.name} is not mefi's`);
+          assert.ok(!unreadable.has(current.metadata.labels?.[options.sourceClusterLabel] ?? ''), `${c.name} belongs to an unreadable cluster`);
+        }
+        for (const c of p.creates) assert.ok(!slicesOf(input, c.target).some((x) => x.metadata.name === c.name), `create over existing ${c.name}`);
+        // Apply as the API server would store it, and plan again: nothing left to do.
         const after = Object.fromEntries(
-          Object.entries(targets).map(([t, o]) => [t, o.ok ? { ok: true as const, items: [], slices: p.creates.filter((c) => c.target === t).map((c) => c.object as unknown as SliceObject) } : o]),
+          Object.entries(input.targets).map(([t, o]) => {
+            if (!o.ok) return [t, o];
+            const state = new Map((o.slices ?? []).map((x) => [x.metadata.name, x]));
+            for (const c of [...p.creates, ...p.updates]) if (c.target === t) state.set(c.name, JSON.parse(JSON.stringify(c.object)) as SliceObject);
+            for (const c of p.deletes) if (c.target === t) state.delete(c.name);
+            return [t, { ok: true as const, items: [], slices: [...state.values()] }];
+          }),
         );
         const again = plan(sliceOptions, { sources: input.sources, targets: after });
         assert.ok(isEmpty(again), JSON.stringify(again.creates.concat(again.updates, again.deletes).map((c) => c.name)));

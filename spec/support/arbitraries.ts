@@ -4,7 +4,7 @@
 // clusters that cannot be read.
 
 import fc from 'fast-check';
-import type { EndpointsObject, PlanInput, RawAddress, RawPort, RawSubset, ReadOutcome } from '../../lib/plan/index.ts';
+import type { EndpointsObject, PlanInput, RawAddress, RawPort, RawSubset, ReadOutcome, SliceObject } from '../../lib/plan/index.ts';
 import { aggregateLabels, mirrorLabels } from './fixtures.ts';
 import { mirrorAnnotations } from '../../lib/plan/index.ts';
 
@@ -106,6 +106,8 @@ export function shuffled(input: PlanInput, seed: number): PlanInput {
   const deep = (o: ReadOutcome): ReadOutcome =>
     o.ok
       ? {
+          ...o,
+          ...(o.slices ? { slices: shuffle(o.slices).map((s) => ({ ...s, endpoints: shuffle(s.endpoints ?? []) })) } : {}),
           ok: true,
           items: shuffle(o.items).map((item) => ({
             ...item,
@@ -121,3 +123,52 @@ export function shuffled(input: PlanInput, seed: number): PlanInput {
   const record = (r: Record<string, ReadOutcome>) => Object.fromEntries(shuffle(Object.entries(r)).map(([k, v]) => [k, deep(v)]));
   return { sources: record(input.sources), targets: record(input.targets) };
 }
+
+// --- EndpointSlice targets ---------------------------------------------------
+
+const sliceEndpoint = fc.record({
+  ip: fc.constantFrom('10.0.0.1', '10.0.0.2', '10.0.0.3', 'fd00::1', '10.9.9.9'),
+  ready: fc.constantFrom(true, false, undefined),
+});
+
+/**
+ * A slice in a target's mefi namespace: mefi's own (current, stale, in the
+ * wrong place), the mirroring controller's (mefi's labels copied, its own
+ * managed-by), or a stranger's (sometimes on a name mefi would choose).
+ */
+const targetSlice: fc.Arbitrary<SliceObject> = fc
+  .record({
+    kind: fc.constantFrom('mefi', 'mefi', 'controller', 'foreign'),
+    original: fc.constantFrom(...namePool),
+    cluster: fc.constantFrom(...clusterPool),
+    index: fc.integer({ min: 0, max: 2 }),
+    family: fc.constantFrom('IPv4', 'IPv4', 'IPv6'),
+    port: fc.constantFrom<RawPort>({ name: 'http', port: 80, protocol: 'TCP' }, { name: 'http', port: 8080, protocol: 'TCP' }),
+    endpoints: fc.array(sliceEndpoint, { maxLength: 3 }),
+    rv: fc.integer({ min: 1, max: 999 }),
+    suffix: fc.constantFrom('x7k2p', 'q9d1m'),
+  })
+  .map(({ kind, original, cluster, index, family, port, endpoints, rv, suffix }) => {
+    const service = { 'kubernetes.io/service-name': original };
+    const labels: Record<string, string> =
+      kind === 'mefi'
+        ? { ...mirrorLabels(original, cluster), ...service, 'endpointslice.kubernetes.io/managed-by': 'mefi' }
+        : kind === 'controller'
+          ? { ...aggregateLabels(original), ...service, 'endpointslice.kubernetes.io/managed-by': 'endpointslicemirroring-controller.k8s.io' }
+          : { ...service, app: 'someone-else' };
+    const name = kind === 'controller' ? `${original}-${suffix}` : `${original}-${cluster}-${index}`;
+    return {
+      metadata: { name, namespace: 'mefi-system', labels, resourceVersion: String(rv) },
+      addressType: family,
+      endpoints: endpoints.filter((e) => (e.ip.includes(':') ? family === 'IPv6' : family === 'IPv4')).map((e) => ({ addresses: [e.ip], ...(e.ready === undefined ? {} : { conditions: { ready: e.ready } }) })),
+      ports: [port],
+    };
+  });
+
+/** The world with EndpointSlice targets: every readable target holds random slices. */
+export const sliceWorld: fc.Arbitrary<PlanInput> = world.chain((input) =>
+  fc.tuple(...Object.keys(input.targets).map(() => fc.uniqueArray(targetSlice, { maxLength: 8, selector: (s) => s.metadata.name }))).map((all) => ({
+    sources: input.sources,
+    targets: Object.fromEntries(Object.entries(input.targets).map(([t, o], i) => [t, o.ok ? { ok: true as const, items: [], slices: all[i]! } : o])),
+  })),
+);
