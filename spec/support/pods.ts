@@ -1,4 +1,4 @@
-// Pods and traffic on the test bed (spec/support/controlplane/pods.go),
+// Pods, traffic and etcd compaction on the test bed (spec/support/controlplane/pods.go),
 // through its control socket DIR/bed.sock: pods bound to a cluster's node with
 // the status a kubelet would report, and, with the network, HTTP requests
 // sent from inside a pod.
@@ -53,6 +53,8 @@ export function makePods(dir: string) {
     fetch: (from: PodRef, url: string, count: number) => call<Traffic>(dir, 'POST', '/fetch', { ...from, url, count }),
     /** The router drops (or routes again) the traffic to a cluster's pod range. */
     route: (cluster: string, action: 'blackhole' | 'restore') => call(dir, 'POST', '/route', { cluster, action }),
+    /** etcd forgets every revision before its latest (the API server does so every five minutes). */
+    compact: (cluster: string) => call<{ revision: number }>(dir, 'POST', '/compact', { cluster }),
   };
 }
 

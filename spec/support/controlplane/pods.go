@@ -13,6 +13,7 @@ package main
 //	DELETE /pods        {cluster, namespace, name}
 //	POST   /fetch       {cluster, namespace, name, url, count}  → {answers, errors}   (from inside that pod)
 //	POST   /route       {cluster, action: blackhole|restore}   (the router's route to that cluster's pods)
+//	POST   /compact     {cluster}                               (etcd compacted to its latest revision)
 //
 // and the same from a shell: controlplane pod --dir DIR add|ready|unready|delete CLUSTER NAMESPACE NAME ...
 
@@ -83,6 +84,10 @@ func serveControl(ctx context.Context, dir string, clusters []*cluster, n *netwo
 	mux.HandleFunc("DELETE /pods", b.handle(b.deletePod))
 	mux.HandleFunc("POST /fetch", b.handle(b.fetch))
 	mux.HandleFunc("POST /route", b.handle(b.route))
+	mux.HandleFunc("POST /compact", b.handle(func(ctx context.Context, c *cluster, _ podRequest) (any, error) {
+		rev, err := c.compact(ctx)
+		return map[string]int64{"revision": rev}, err
+	}))
 	go http.Serve(l, mux)
 	return l, nil
 }
