@@ -85,6 +85,8 @@ const options = {
 const syncOptions = {
   'dry-run': { type: 'boolean', default: false, describe: 'print the plan, write nothing' },
   'interval': { type: 'string', describe: 'run forever, this long between runs (e.g. 10s); SIGTERM stops after the run in flight' },
+  'watch': { type: 'boolean', default: false, describe: 'run forever, a run on every change (watches on every cluster, a short debounce) and at every --resync' },
+  'resync': { type: 'string', default: '5m', describe: 'with --watch: relist everything and run this often (a level-based safety net)' },
   'metrics-addr': { type: 'string', describe: 'with --interval: serve /metrics, /healthz and /readyz here (e.g. :9090)' },
   'unhealthy-after': { type: 'number', default: 5, describe: 'with --interval: /healthz fails when no run completed for this many intervals' },
 } as const;
@@ -118,17 +120,22 @@ const log = createLogger(level, argv.logFormat as LogFormat, (line) => logStream
 // Loop flags, checked before anything is read.
 const intervalMs = argv.interval === undefined ? undefined : parseDuration(String(argv.interval));
 if (argv.interval !== undefined && (intervalMs === undefined || intervalMs < 100)) usageError(`${nameOf('interval')}: ${JSON.stringify(argv.interval)} is not a duration of at least 100ms, such as 10s`);
+const watch = Boolean(argv.watch);
+const resyncMs = parseDuration(String(argv.resync ?? '5m'));
+if (watch && (resyncMs === undefined || resyncMs < 1000)) usageError(`${nameOf('resync')}: ${JSON.stringify(argv.resync)} is not a duration of at least 1s, such as 5m`);
+if (watch && intervalMs !== undefined) usageError(`${nameOf('interval')} does not go with ${nameOf('watch')} (${nameOf('resync')} sets how often a watching loop relists everything)`);
+const looping = watch || intervalMs !== undefined;
 const metricsAddr = argv.metricsAddr === undefined ? undefined : parseAddr(String(argv.metricsAddr));
 if (argv.metricsAddr !== undefined && !metricsAddr) usageError(`${nameOf('metrics-addr')}: ${JSON.stringify(argv.metricsAddr)} is not [host]:port, such as :9090`);
-if (argv.metricsAddr !== undefined && intervalMs === undefined) usageError(`${nameOf('metrics-addr')} goes with ${nameOf('interval')} (a single run has no one to serve)`);
-if (intervalMs !== undefined && argv.dryRun) usageError(`${nameOf('interval')} does not go with ${nameOf('dry-run')}`);
+if (argv.metricsAddr !== undefined && !looping) usageError(`${nameOf('metrics-addr')} goes with ${nameOf('interval')} or ${nameOf('watch')} (a single run has no one to serve)`);
+if (looping && argv.dryRun) usageError(`${nameOf(watch ? 'watch' : 'interval')} does not go with ${nameOf('dry-run')}`);
 const unhealthyAfter = Number(argv.unhealthyAfter ?? 5);
 if (!Number.isInteger(unhealthyAfter) || unhealthyAfter < 1) usageError(`${nameOf('unhealthy-after')}: must be a whole number of intervals, at least 1`);
 
 try {
   const settings = resolveSettings(argv as unknown as Flags, nameOf);
   const prepared = prepare(settings);
-  if (intervalMs !== undefined) {
+  if (looping) {
     // First SIGTERM or SIGINT: stop after the run in flight. A second: stop now;
     // that is safe too, every write is a single conditional call.
     const stop = new AbortController();
@@ -139,7 +146,9 @@ try {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    await loop(settings, { intervalMs, ...(metricsAddr ? { metricsAddr } : {}), unhealthyAfter }, prepared, log, stop.signal);
+    // A run 20 ms after changes settle, at most 250 ms after the first: bursts coalesce, single changes arrive at once.
+    const mode = watch ? { intervalMs: resyncMs!, watch: { debounceMs: 20, maxDelayMs: 250 } } : { intervalMs: intervalMs! };
+    await loop(settings, { ...mode, ...(metricsAddr ? { metricsAddr } : {}), unhealthyAfter }, prepared, log, stop.signal);
     await exit(ExitCode.ok);
   } else {
     const { result, exitCode } = await execute(command, settings, prepared, log, { dryRun: Boolean(argv.dryRun) });

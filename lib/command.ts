@@ -7,10 +7,13 @@ import { ConfigError, formatIssue, loadConfig, selectTargets, type Config } from
 import { KubeClient } from './kube/client.ts';
 import { connect } from './kube/connect.ts';
 import type { Logger } from './log.ts';
-import type { PlanOptions } from './plan/index.ts';
+import type { PlanInput, PlanOptions } from './plan/index.ts';
+import type { ReadSettings } from './read.ts';
 import { Metrics, serveMetrics } from './metrics.ts';
 import { exitCodeFor, runOnce, type RunResult } from './run.ts';
 import { fingerprint, inputFiles } from './reload.ts';
+import { Trigger } from './trigger.ts';
+import { WatchedWorld } from './watch.ts';
 import type { Settings } from './settings.ts';
 import { version } from './version.ts';
 
@@ -44,54 +47,94 @@ export interface ExecuteOptions {
   dryRun: boolean;
   /** Clusters not to ask this run (loop backoff). */
   skip?: Map<string, string>;
-  /** Log every applied change (loop mode: there is no table). */
-  logChanges?: boolean;
+  /** Loop mode: log every applied change (there is no table), and say what changed, not what stands. */
+  quiet?: QuietLog;
+  /** The watching loop: the input from its caches instead of a read. */
+  input?: () => PlanInput;
+}
+
+/**
+ * What a loop has already said: a standing problem, an unreadable cluster or
+ * a server warning is logged when it appears and when it clears, not on
+ * every run (metrics keep the standing counts).
+ */
+export class QuietLog {
+  readonly problems = new Set<string>();
+  readonly unreadable = new Map<string, string>();
+  readonly warnings = new Set<string>();
+}
+
+/** The read settings of a run, from the flags and what the config adds. */
+export function readSettings(settings: Settings, prepared: Prepared): ReadSettings {
+  return {
+    remoteFilter: settings.remoteFilter,
+    namespace: settings.options.namespace,
+    targets: prepared.targets,
+    concurrency: settings.concurrency,
+    pageSize: settings.pageSize,
+    source: settings.source,
+    target: prepared.options.target ?? 'endpoints',
+    ...(prepared.options.staleAfter || prepared.options.staleAfterDefault !== undefined ? { leaseSelector: `${prepared.options.ownerLabel.key}=${prepared.options.ownerLabel.value}` } : {}),
+  };
 }
 
 export async function execute(command: 'sync' | 'diff', settings: Settings, prepared: Prepared, log: Logger, o: ExecuteOptions): Promise<{ result: RunResult; exitCode: number }> {
   const { config, targets, clients } = prepared;
   log.debug('run starting', { command, dryRun: o.dryRun, targets, clusters: config.clusters.map((c) => c.name) });
-  const result = await runOnce(config, clients, {
-    remoteFilter: settings.remoteFilter,
-    namespace: settings.options.namespace,
-    targets,
-    concurrency: settings.concurrency,
-    pageSize: settings.pageSize,
-    options: prepared.options,
-    source: settings.source,
-    target: prepared.options.target ?? 'endpoints',
-    ...(prepared.options.staleAfter || prepared.options.staleAfterDefault !== undefined ? { leaseSelector: `${prepared.options.ownerLabel.key}=${prepared.options.ownerLabel.value}` } : {}),
-    dryRun: command === 'diff' || o.dryRun,
-    ...(o.skip ? { skip: o.skip } : {}),
-  });
-  for (const u of result.plan.unreadable) log.error('cluster unreadable', { cluster: u.cluster, role: u.role, error: u.error });
+  const input = o.input;
+  const result = await runOnce(
+    config,
+    clients,
+    { ...readSettings(settings, prepared), options: prepared.options, dryRun: command === 'diff' || o.dryRun, ...(o.skip ? { skip: o.skip } : {}) },
+    input ? async () => input() : undefined,
+  );
+  const q = o.quiet;
+  const unreadableNow = new Map(result.plan.unreadable.map((u) => [`${u.cluster} (${u.role})`, u.error]));
+  for (const u of result.plan.unreadable) if (!q || q.unreadable.get(`${u.cluster} (${u.role})`) !== u.error) log.error('cluster unreadable', { cluster: u.cluster, role: u.role, error: u.error });
   for (const out of result.outcomes) {
     const fields = { action: out.action, target: out.change.target, name: `${out.change.namespace}/${out.change.name}`, result: out.result, ...(out.message ? { message: out.message } : {}) };
     if (out.result === 'failed') log.error('write failed', fields);
-    else if (o.logChanges) log.info('change', fields);
+    else if (q) log.info('change', fields);
   }
   for (const l of result.leaseOutcomes) if (l.result === 'failed') log.error('lease write failed', { target: l.lease.target, name: l.lease.name, error: l.message });
-  if (o.logChanges) for (const p of result.plan.problems) log.warn('problem', { ...p });
-  // Once per run, not per request: the Endpoints deprecation warning would otherwise flood the log.
-  for (const w of result.warnings) log.warn('API server warning', { warning: w });
+  // Once per run without a loop; once per process in one (the Endpoints deprecation warning would flood the log).
+  for (const w of result.warnings) if (!q?.warnings.has(w)) log.warn('API server warning', { warning: w });
+  if (q) {
+    const now = new Set(result.plan.problems.map((p) => JSON.stringify(p)));
+    for (const p of result.plan.problems) if (!q.problems.has(JSON.stringify(p))) log.warn('problem', { ...p });
+    for (const p of q.problems) if (!now.has(p)) log.info('problem cleared', JSON.parse(p) as Record<string, unknown>);
+    for (const [k] of q.unreadable) if (!unreadableNow.has(k)) log.info('cluster readable again', { cluster: k });
+    q.problems.clear();
+    for (const p of now) q.problems.add(p);
+    q.unreadable.clear();
+    for (const [k, v] of unreadableNow) q.unreadable.set(k, v);
+    for (const w of result.warnings) q.warnings.add(w);
+  }
   const exitCode = exitCodeFor(command, result);
-  log.info('run finished', {
+  const writes = result.calls.create + result.calls.update + result.calls.delete;
+  const summary = {
     command,
     creates: result.plan.creates.length,
     updates: result.plan.updates.length,
     deletes: result.plan.deletes.length,
     problems: result.plan.problems.length,
     unreadable: result.plan.unreadable.length,
-    writes: result.calls.create + result.calls.update + result.calls.delete,
+    writes,
     leases: result.leaseOutcomes.filter((l) => l.result === 'done').length,
     durationMs: Math.round(result.durationMs),
     exitCode,
-  });
+  };
+  // A loop's run that wrote nothing is news to no one.
+  if (q && writes === 0 && summary.leases === 0) log.debug('run finished', summary);
+  else log.info('run finished', summary);
   return { result, exitCode };
 }
 
 export interface LoopSettings {
+  /** --interval: the pause between runs. With watch: the resync period. */
   intervalMs: number;
+  /** --watch: runs start on changes (after a short debounce) and at every resync, on a world kept by watches. */
+  watch?: { debounceMs: number; maxDelayMs: number };
   metricsAddr?: { host: string | undefined; port: number };
   /** Unhealthy when no run completed for this many intervals. */
   unhealthyAfter: number;
@@ -134,6 +177,7 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
   };
   const backoff = new ClusterBackoff(ls.intervalMs, Math.max(ls.intervalMs, 300_000));
   const metrics = new Metrics();
+  const quiet = new QuietLog();
   const startedAt = Date.now();
   let completedAt: number | undefined;
   const staleMs = ls.unhealthyAfter * ls.intervalMs + settings.requestTimeoutMs;
@@ -153,25 +197,63 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
       const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host' : err.message;
       throw new ConfigError([{ file: 'command line', field: '--metrics-addr', message: `cannot listen on ${where}: ${why}` }]);
     });
-    log.info('serving metrics', { addr: `${ls.metricsAddr.host ?? ''}:${ls.metricsAddr.port}`, paths: '/metrics /healthz /readyz' });
+    log.info('serving metrics', { addr: where, paths: '/metrics /healthz /readyz' });
   }
-  log.info('loop starting', { intervalMs: ls.intervalMs, targets: prepared.targets });
+
+  // --watch: the world kept by watches; a change fires the trigger.
+  const trigger = new Trigger();
+  let world: { w: WatchedWorld; stop: AbortController } | undefined;
+  const startWorld = () => {
+    world?.stop.abort();
+    const stop = new AbortController();
+    const w = new WatchedWorld(prepared.config.clusters, prepared.clients, readSettings(settings, prepared), {
+      changed: () => trigger.fire(),
+      backoffMs: 1000,
+      maxBackoffMs: 300_000,
+    });
+    void w.run(stop.signal);
+    world = { w, stop };
+  };
+  if (ls.watch) startWorld();
+  signal.addEventListener('abort', () => world?.stop.abort(), { once: true });
+
+  log.info('loop starting', { mode: ls.watch ? 'watch' : 'interval', [ls.watch ? 'resyncMs' : 'intervalMs']: ls.intervalMs, targets: prepared.targets });
+  let nextResync = Date.now() + ls.intervalMs;
   try {
     while (!signal.aborted) {
+      if (ls.watch) {
+        // A run when changes have settled, or at the resync (a full list of everything first).
+        const due = await trigger.due(ls.watch.debounceMs, ls.watch.maxDelayMs, nextResync, signal);
+        if (signal.aborted) break;
+        if (!due) {
+          nextResync = Date.now() + ls.intervalMs;
+          world!.w.resync();
+          continue; // the relists fire the trigger
+        }
+        if (!world!.w.settled()) continue; // the first lists are not all in yet
+      }
+      const before = prepared;
       reload();
-      const skip = backoff.skipped(Date.now());
+      if (ls.watch && prepared !== before) {
+        startWorld();
+        continue;
+      }
+      const skip = ls.watch ? undefined : backoff.skipped(Date.now());
       try {
-        const { result, exitCode } = await execute('sync', settings, prepared, log, { dryRun: false, skip, logChanges: true });
+        const w = world?.w;
+        const { result, exitCode } = await execute('sync', settings, prepared, log, { dryRun: false, quiet, ...(skip ? { skip } : {}), ...(w ? { input: () => w.input() } : {}) });
         metrics.record(result, exitCode, clusters, Date.now());
-        backoff.record(readResults(result, clusters, skip), Date.now());
+        if (skip) backoff.record(readResults(result, clusters, skip), Date.now());
         completedAt = Date.now();
       } catch (err) {
         metrics.recordError();
         log.error('run failed', { error: (err as Error).message });
       }
-      // ±10% so that loops started together (a rollout, several clusters) drift apart.
-      const pause = ls.intervalMs * (0.9 + Math.random() * 0.2);
-      await sleep(pause, undefined, { signal }).catch(() => undefined);
+      if (!ls.watch) {
+        // ±10% so that loops started together (a rollout, several clusters) drift apart.
+        const pause = ls.intervalMs * (0.9 + Math.random() * 0.2);
+        await sleep(pause, undefined, { signal }).catch(() => undefined);
+      }
     }
   } finally {
     log.info('loop stopped');

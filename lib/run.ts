@@ -3,7 +3,7 @@
 import { applyLeases, applyPlan, type LeaseOutcome, type Outcome } from './apply.ts';
 import type { Config } from './config.ts';
 import type { KubeClient, Verb } from './kube/client.ts';
-import { plan as makePlan, type Plan, type PlanOptions } from './plan/index.ts';
+import { plan as makePlan, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
 import { readWorld, type ReadSettings } from './read.ts';
 
 export interface RunSettings extends ReadSettings {
@@ -27,7 +27,7 @@ export interface RunResult {
 }
 
 function snapshot(clients: Map<string, KubeClient>): { calls: Record<Verb, number>; warnings: Set<string> } {
-  const calls: Record<Verb, number> = { list: 0, get: 0, create: 0, update: 0, delete: 0 };
+  const calls: Record<Verb, number> = { list: 0, get: 0, create: 0, update: 0, delete: 0, watch: 0 };
   const warnings = new Set<string>();
   for (const c of clients.values()) {
     for (const v of Object.keys(calls) as Verb[]) calls[v] += c.calls[v];
@@ -36,14 +36,17 @@ function snapshot(clients: Map<string, KubeClient>): { calls: Record<Verb, numbe
   return { calls, warnings };
 }
 
-export async function runOnce(config: Config, clients: Map<string, KubeClient>, s: RunSettings): Promise<RunResult> {
+/** Where a run's input comes from: a fresh read (default), or the watching loop's caches. */
+export type InputSource = (config: Config, clients: Map<string, KubeClient>, s: ReadSettings) => Promise<PlanInput>;
+
+export async function runOnce(config: Config, clients: Map<string, KubeClient>, s: RunSettings, inputOf: InputSource = (c, cl, rs) => readWorld(c.clusters, cl, rs)): Promise<RunResult> {
   const started = performance.now();
   for (const c of clients.values()) c.warnings.clear();
   const before = snapshot(clients).calls;
 
   // The planner has no clock: the time the read started is what a Lease records.
   const now = Date.now();
-  const input = await readWorld(config.clusters, clients, s);
+  const input = await inputOf(config, clients, s);
   const read = performance.now();
   const plan = makePlan(s.options, { ...input, now });
   const planned = performance.now();

@@ -8,7 +8,7 @@ import { HttpMethod, RequestContext, type DispatcherOptions } from '@kubernetes/
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { readTokenFile, type Connection } from './connect.ts';
 
-export type Verb = 'list' | 'get' | 'create' | 'update' | 'delete';
+export type Verb = 'list' | 'get' | 'create' | 'update' | 'delete' | 'watch';
 
 export interface RequestSpec {
   verb: Verb;
@@ -55,7 +55,7 @@ export interface ClientOptions {
 export class KubeClient {
   readonly cluster: string;
   /** Calls made, by verb: for the run summary and for tests. */
-  readonly calls: Record<Verb, number> = { list: 0, get: 0, create: 0, update: 0, delete: 0 };
+  readonly calls: Record<Verb, number> = { list: 0, get: 0, create: 0, update: 0, delete: 0, watch: 0 };
   readonly warnings = new Set<string>();
   private readonly connection: Connection;
   private readonly options: ClientOptions;
@@ -110,16 +110,74 @@ export class KubeClient {
     return opts.headers;
   }
 
-  async request<T>(spec: RequestSpec): Promise<T> {
+  /**
+   * A watch: the stream's JSON lines, one event each, until the server ends it
+   * (resolves), the signal aborts (resolves), or it fails (throws ApiError).
+   * --request-timeout bounds connecting and the response headers, not the
+   * stream, which stays open while nothing changes.
+   */
+  async watch<E>(spec: RequestSpec, onEvent: (e: E) => void, signal: AbortSignal): Promise<void> {
+    const url = this.url(spec);
+    this.calls.watch++;
+    let response;
+    try {
+      const headers = await this.headers();
+      response = await request(url, { method: 'GET', headers, headersTimeout: this.options.requestTimeoutMs, bodyTimeout: 0, signal, ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}) });
+    } catch (err) {
+      if (signal.aborted) return;
+      throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), '');
+    }
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      const text = await response.body.text().catch(() => '');
+      let status: { reason?: string; message?: string } = {};
+      try {
+        status = JSON.parse(text);
+      } catch {
+        // not a Status
+      }
+      throw new ApiError(spec, this.cluster, response.statusCode, status.reason || `HTTP ${response.statusCode}`, status.message ?? text.slice(0, 200));
+    }
+    let rest = '';
+    const lines: string[] = [];
+    try {
+      for await (const chunk of response.body) {
+        rest += (chunk as Buffer).toString('utf8');
+        let nl: number;
+        while ((nl = rest.indexOf('\n')) >= 0) {
+          lines.push(rest.slice(0, nl));
+          rest = rest.slice(nl + 1);
+        }
+        // The caller's own errors (an ERROR event it refuses) pass through as they are.
+        for (const line of lines.splice(0)) if (line.trim()) onEvent(JSON.parse(line) as E);
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      if (!isNetworkError(err)) throw err;
+      throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), 'while watching');
+    }
+  }
+
+  /** Every request's headers: credentials (a token file's current token), JSON, mefi's User-Agent. */
+  private async headers(): Promise<Record<string, string>> {
+    const headers: Record<string, string> = { ...(await this.authenticate()), accept: 'application/json', 'user-agent': this.options.userAgent ?? 'mefi' };
+    if (this.connection.tokenFile) headers.Authorization = `Bearer ${readTokenFile(this.connection.tokenFile)}`;
+    return headers;
+  }
+
+  private url(spec: RequestSpec): URL {
     const url = new URL(this.connection.server + spec.path);
     for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const method = ({ list: 'GET', get: 'GET', create: 'POST', update: 'PUT', delete: 'DELETE' } as const)[spec.verb];
+    return url;
+  }
+
+  async request<T>(spec: RequestSpec): Promise<T> {
+    const url = this.url(spec);
+    const method = ({ list: 'GET', get: 'GET', create: 'POST', update: 'PUT', delete: 'DELETE', watch: 'GET' } as const)[spec.verb];
     this.calls[spec.verb]++;
 
     let response;
     try {
-      const headers: Record<string, string> = { ...(await this.authenticate()), accept: 'application/json', 'user-agent': this.options.userAgent ?? 'mefi' };
-      if (this.connection.tokenFile) headers.Authorization = `Bearer ${readTokenFile(this.connection.tokenFile)}`;
+      const headers = await this.headers();
       if (spec.body !== undefined) headers['content-type'] = 'application/json';
       // undici.request, not fetch: the same pooled connections without the WHATWG
       // stream layers. Its signal does not cut a hanging connect short, so the
@@ -158,6 +216,12 @@ export class KubeClient {
     }
     throw new ApiError(spec, this.cluster, response.statusCode, status.reason || `HTTP ${response.statusCode}`, status.message ?? text.slice(0, 200));
   }
+}
+
+/** An error of the connection (socket, TLS, undici), as opposed to one a caller threw. */
+function isNetworkError(err: unknown): boolean {
+  const e = err as { code?: string; name?: string };
+  return typeof e.code === 'string' || e.name === 'SocketError' || e.name === 'AbortError' || e.name === 'TimeoutError';
 }
 
 /** undici dispatchers for client-node's dispatcher options, every connect bounded by the request timeout. */

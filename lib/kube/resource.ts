@@ -9,6 +9,12 @@ interface Named {
   metadata: { name: string; namespace?: string };
 }
 
+/** A watch event as the API server streams it. */
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T & { code?: number; message?: string; reason?: string };
+}
+
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
@@ -21,12 +27,17 @@ export function resource<T extends Named>(resource: string, apiPath: string) {
   const one = (namespace: string, name: string) => `${base(namespace)}/${encodeURIComponent(name)}`;
   return {
     async list(client: KubeClient, o: ListOptions): Promise<T[]> {
+      return (await this.listAt(client, o)).items;
+    },
+    /** The list and the resourceVersion it is consistent at (where a watch starts). */
+    async listAt(client: KubeClient, o: ListOptions): Promise<{ items: T[]; resourceVersion: string }> {
       for (let attempt = 0; ; attempt++) {
         const items: T[] = [];
         let token: string | undefined;
+        let resourceVersion = '';
         try {
           do {
-            const page = await client.request<{ metadata?: { continue?: string }; items?: T[] }>({
+            const page = await client.request<{ metadata?: { continue?: string; resourceVersion?: string }; items?: T[] }>({
               verb: 'list',
               resource,
               ...(o.namespace ? { namespace: o.namespace } : {}),
@@ -38,14 +49,32 @@ export function resource<T extends Named>(resource: string, apiPath: string) {
               if (o.namespace && !item.metadata.namespace) item.metadata.namespace = o.namespace;
               items.push(item);
             }
+            resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
             token = page.metadata?.continue || undefined;
           } while (token);
-          return items;
+          return { items, resourceVersion };
         } catch (err) {
           if ((err as { status?: number }).status === 410 && attempt === 0) continue;
           throw err;
         }
       }
+    },
+    /**
+     * Watch from a resourceVersion, with bookmarks, until the server ends the
+     * stream (after timeoutSeconds), the signal aborts, or it fails.
+     */
+    watch(client: KubeClient, o: Omit<ListOptions, 'pageSize'>, resourceVersion: string, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, timeoutSeconds = 300): Promise<void> {
+      return client.watch<WatchEvent<T>>(
+        {
+          verb: 'watch',
+          resource,
+          ...(o.namespace ? { namespace: o.namespace } : {}),
+          path: base(o.namespace),
+          query: { labelSelector: o.labelSelector || undefined, watch: '1', resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) },
+        },
+        onEvent,
+        signal,
+      );
     },
     get(client: KubeClient, namespace: string, name: string): Promise<T> {
       return client.request({ verb: 'get', resource, namespace, name, path: one(namespace, name) });

@@ -5,7 +5,7 @@ import { addressDelta, render, toReport } from '../../lib/report.ts';
 import { exitCodeFor, type RunResult } from '../../lib/run.ts';
 import { ep, ips, mirrorLabels, options } from '../support/fixtures.ts';
 
-const calls = { list: 4, get: 0, create: 2, update: 0, delete: 0 };
+const calls = { list: 4, get: 0, create: 2, update: 0, delete: 0, watch: 0 };
 
 function result(overrides: Partial<RunResult> = {}): RunResult {
   const p = plan(options, {

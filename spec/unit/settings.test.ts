@@ -38,11 +38,11 @@ describe('label selectors', () => {
   });
   it('says what is wrong with the rest', () => {
     assert.equal(selectorError(''), 'is empty: it would select every Endpoints of every cluster');
-    assert.equal(selectorError('a=b,'), 'has an empty requirement (a stray comma)');
-    assert.equal(selectorError('a b'), 'requirement "a b" is not key, !key, key=value, key!=value, key in (…) or key notin (…)');
+    assert.equal(selectorError('a=b,'), "found '', expected: a label key after ','");
+    assert.equal(selectorError('a b'), "found 'b', expected: in, notin, =, ==, !=, > or <");
     assert.equal(selectorError('-bad=x'), 'key "-bad" is not a valid label key');
-    assert.equal(selectorError('a=b c'), 'requirement "a=b c" is not key, !key, key=value, key!=value, key in (…) or key notin (…)');
-    assert.equal(selectorError('a in (x, y z)'), 'value "y z" is not a valid label value');
+    assert.equal(selectorError('a=b c'), "found 'c', expected: ',' or the end");
+    assert.equal(selectorError('a in (x, y z)'), "found 'z', expected: ',' or ')'");
     assert.equal(selectorError(`a=${'v'.repeat(64)}`), `value "${'v'.repeat(64)}" is not a valid label value`);
   });
 });
@@ -63,7 +63,7 @@ describe('settings', () => {
     assert.deepEqual(
       settingsErrors({ remoteFilter: 'a b', localFilter: 'a=b=c', mefiNamespace: 'Mefi', concurrency: 0, requestTimeout: 'soon', policy: 'delete-all', pageSize: -1 }),
       [
-        'command line: --remote-filter: "a b" requirement "a b" is not key, !key, key=value, key!=value, key in (…) or key notin (…)',
+        'command line: --remote-filter: "a b" found \'b\', expected: in, notin, =, ==, !=, > or <',
         'command line: --local-filter: "a=b=c" is not a label key or key=value',
         'command line: --mefi-namespace: "Mefi" is not a valid namespace name',
         'command line: --concurrency: must be a whole number from 1 to 256, got 0',

@@ -1,0 +1,124 @@
+// One list-then-watch cache of one kind of object, for the watching loop: the
+// same list a run makes, kept current by a watch from its resourceVersion,
+// with bookmarks. A watch that the server ends is resumed from the last
+// resourceVersion; a 410 (expired), an ERROR event or a broken watch is
+// followed by a fresh list (after a backoff when it keeps failing). The cache
+// is derived state only: it is rebuilt by every list.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KubeClient } from './kube/client.ts';
+import type { ListOptions, WatchEvent } from './kube/resource.ts';
+
+interface Named {
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
+}
+
+/** The calls an informer needs of a kind (lib/kube/resource.ts). */
+export interface Watchable<T> {
+  listAt(client: KubeClient, o: ListOptions): Promise<{ items: T[]; resourceVersion: string }>;
+  watch(client: KubeClient, o: Omit<ListOptions, 'pageSize'>, resourceVersion: string, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, timeoutSeconds?: number): Promise<void>;
+}
+
+export interface InformerOptions {
+  /** After a failed list or watch: wait this long, doubling, up to maxBackoffMs. */
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** Called for every change of the cache (and after every list). */
+  changed: () => void;
+  /** Told when the cache becomes unusable (a list failed) or usable again. */
+  report?: (error: string | undefined) => void;
+}
+
+class Expired extends Error {}
+
+const key = (o: Named) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+
+export class Informer<T extends Named> {
+  private readonly items = new Map<string, T>();
+  private resourceVersion = '';
+  /** Why the cache cannot be used (the last list failed); undefined once listed. */
+  error: string | undefined = 'not listed yet';
+  private relistNow?: () => void;
+  private readonly client: KubeClient;
+  private readonly kind: Watchable<T>;
+  private readonly list: ListOptions;
+  private readonly o: InformerOptions;
+
+  constructor(client: KubeClient, kind: Watchable<T>, list: ListOptions, o: InformerOptions) {
+    this.client = client;
+    this.kind = kind;
+    this.list = list;
+    this.o = o;
+  }
+
+  /** The cached objects now. */
+  snapshot(): T[] {
+    return [...this.items.values()];
+  }
+
+  /** A full list now (resync), ending the current watch. */
+  resync(): void {
+    this.relistNow?.();
+  }
+
+  /** List, then watch, until the signal. Never throws: failures are the cache's error. */
+  async run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    let listed = false;
+    while (!signal.aborted) {
+      const round = new AbortController();
+      const stop = () => round.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      this.relistNow = () => {
+        listed = false;
+        round.abort();
+      };
+      try {
+        if (!listed) {
+          await this.relist();
+          listed = true;
+        }
+        await this.kind.watch(this.client, { ...(this.list.namespace ? { namespace: this.list.namespace } : {}), ...(this.list.labelSelector ? { labelSelector: this.list.labelSelector } : {}) }, this.resourceVersion, (e) => this.apply(e), round.signal);
+        failures = 0; // the server ended the watch: resume from the last resourceVersion
+      } catch (err) {
+        if (signal.aborted) break;
+        listed = false;
+        if (!(err instanceof Expired) && (err as { status?: number }).status !== 410) {
+          failures++;
+          const wait = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** (failures - 1));
+          await sleep(wait, undefined, { signal }).catch(() => undefined);
+        }
+      } finally {
+        signal.removeEventListener('abort', stop);
+      }
+    }
+  }
+
+  private async relist(): Promise<void> {
+    try {
+      const { items, resourceVersion } = await this.kind.listAt(this.client, this.list);
+      this.items.clear();
+      for (const item of items) this.items.set(key(item), item);
+      this.resourceVersion = resourceVersion;
+      if (this.error !== undefined) this.o.report?.(undefined);
+      this.error = undefined;
+    } catch (err) {
+      this.error = (err as Error).message;
+      this.o.report?.(this.error);
+      throw err;
+    } finally {
+      this.o.changed();
+    }
+  }
+
+  private apply(e: WatchEvent<T>): void {
+    if (e.type === 'ERROR') throw new Expired(e.object.message ?? 'watch error');
+    if (e.object.metadata?.resourceVersion) this.resourceVersion = e.object.metadata.resourceVersion;
+    if (e.type === 'BOOKMARK') return;
+    // The path says the namespace even where an object omits it.
+    if (this.list.namespace && !e.object.metadata.namespace) e.object.metadata.namespace = this.list.namespace;
+    if (e.type === 'DELETED') this.items.delete(key(e.object));
+    else this.items.set(key(e.object), e.object);
+    this.o.changed();
+  }
+}

@@ -1,0 +1,96 @@
+// The world kept current by watches: one informer per list a run would make
+// (each source cluster's labelled Endpoints or EndpointSlices, each target's
+// mefi namespace and Leases), and the same PlanInput a read gives, taken from
+// their caches. This is an edge beside lib/read.ts: the planner cannot tell
+// the two apart. A cluster is unreadable while one of its lists fails.
+
+import type { ClusterConfig } from './config.ts';
+import { Informer } from './informer.ts';
+import type { KubeClient } from './kube/client.ts';
+import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
+import { slicesAsEndpoints, type EndpointsObject, type LeaseObject, type PlanInput, type ReadOutcome, type SliceObject } from './plan/index.ts';
+import type { ReadSettings } from './read.ts';
+
+export interface WatchOptions {
+  /** Called on every change of any cache. */
+  changed: () => void;
+  /** A cluster's lists failing or recovering (for logs). */
+  report?: (cluster: string, role: 'source' | 'target', error: string | undefined) => void;
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+type AnyInformer = Informer<EndpointsObject> | Informer<SliceObject> | Informer<LeaseObject>;
+
+export class WatchedWorld {
+  private readonly sources = new Map<string, (Informer<EndpointsObject> | Informer<SliceObject>)[]>();
+  private readonly targets = new Map<string, { objects: Informer<EndpointsObject> | Informer<SliceObject>; leases?: Informer<LeaseObject> }>();
+  private readonly s: ReadSettings;
+
+  constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
+    this.s = s;
+    const make = <T extends { metadata: { name: string } }>(cluster: string, role: 'source' | 'target', kind: typeof endpoints | typeof endpointSlices | typeof leases, namespace: string | undefined, labelSelector: string | undefined) =>
+      new Informer<T>(clients.get(cluster)!, kind as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
+        backoffMs: o.backoffMs,
+        maxBackoffMs: o.maxBackoffMs,
+        changed: o.changed,
+        report: (error) => o.report?.(cluster, role, error),
+      });
+    const sourceKind = s.source === 'endpointslices' ? endpointSlices : endpoints;
+    for (const c of clusters) {
+      const namespaces = c.namespaces ?? [undefined];
+      this.sources.set(c.name, namespaces.map((ns) => make(c.name, 'source', sourceKind, ns, s.remoteFilter)));
+    }
+    for (const t of s.targets) {
+      const objects = make(t, 'target', s.target === 'endpointslices' ? endpointSlices : endpoints, s.namespace, undefined);
+      this.targets.set(t, { objects, ...(s.leaseSelector ? { leases: make<LeaseObject>(t, 'target', leases, s.namespace, s.leaseSelector) } : {}) });
+    }
+  }
+
+  private all(): AnyInformer[] {
+    return [...[...this.sources.values()].flat(), ...[...this.targets.values()].flatMap((t) => [t.objects, ...(t.leases ? [t.leases] : [])])] as AnyInformer[];
+  }
+
+  /** Start every informer; resolves when the signal aborts. */
+  run(signal: AbortSignal): Promise<void> {
+    return Promise.all(this.all().map((i) => i.run(signal))).then(() => undefined);
+  }
+
+  /** A full list of everything now (the periodic resync). */
+  resync(): void {
+    for (const i of this.all()) i.resync();
+  }
+
+  /** Every informer has listed once (or failed to). */
+  settled(): boolean {
+    return this.all().every((i) => i.error !== 'not listed yet');
+  }
+
+  /** What a read would have given, from the caches. */
+  input(): PlanInput {
+    const sources: Record<string, ReadOutcome> = {};
+    for (const [cluster, informers] of this.sources) {
+      const failed = informers.find((i) => i.error !== undefined);
+      if (failed) {
+        sources[cluster] = { ok: false, error: failed.error! };
+        continue;
+      }
+      const items = informers.flatMap((i) => i.snapshot());
+      sources[cluster] = { ok: true, items: this.s.source === 'endpointslices' ? slicesAsEndpoints(items as SliceObject[]) : (items as EndpointsObject[]) };
+    }
+    const targets: Record<string, ReadOutcome> = {};
+    for (const [target, t] of this.targets) {
+      const failed = [t.objects, t.leases].find((i) => i && i.error !== undefined);
+      if (failed) {
+        targets[target] = { ok: false, error: failed.error! };
+        continue;
+      }
+      const objects = t.objects.snapshot();
+      targets[target] =
+        this.s.target === 'endpointslices'
+          ? { ok: true, items: [], slices: objects as SliceObject[], ...(t.leases ? { leases: t.leases.snapshot() } : {}) }
+          : { ok: true, items: objects as EndpointsObject[], ...(t.leases ? { leases: t.leases.snapshot() } : {}) };
+    }
+    return { sources, targets };
+  }
+}
