@@ -1,0 +1,146 @@
+// sync --watch on real API servers: a change arrives in well under a second
+// with the resync minutes away, the servers see watches and no polling, a
+// burst is coalesced into a handful of runs, a killed API server is watched
+// again and nothing changed meanwhile is missed, two watching loops converge.
+// These tests start control planes of their own (they kill one).
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
+import { eventually, isolation, makeWorld, mefi, startLoop, subset, uid, type World } from '../support/world.ts';
+
+const skip = process.env.MEFI_CONTROLPLANE ? false : 'needs the control plane binary that make test builds';
+
+describe('sync --watch', { skip, timeout: 300_000 }, () => {
+  let planes: ControlPlanes;
+  let w: World;
+
+  before(async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-watch-'));
+    // Bare API servers: hand-written sources, and an API server killed for real.
+    planes = await startControlPlanes(dir, ['alpha', 'beta', 'gamma'], { controllers: false });
+    w = makeWorld(dir);
+  });
+
+  after(async () => {
+    await planes?.stop();
+    if (planes) rmSync(planes.dir, { recursive: true, force: true });
+  });
+
+  const ipOf = async (ns: string, name: string) => (await w.getEndpoints('alpha', ns, name))?.subsets?.[0]?.addresses?.map((a) => a.ip).join(',');
+
+  it('propagates a change in well under a second with the resync minutes away; at rest the servers see only the open watches', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await w.ensureNamespace('alpha', namespace);
+    await w.putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.1'])]);
+    const cfg = w.writeConfig();
+    const loop = startLoop(['-c', cfg.file, ...args, '--watch', '--resync', '5m']);
+    try {
+      await eventually('first run', async () => (await ipOf(namespace, 'web-beta')) === '10.2.0.1');
+      const mark = w.marks();
+      const delays: number[] = [];
+      for (let i = 2; i <= 6; i++) {
+        await w.putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset([`10.2.0.${i}`])]);
+        const t = Date.now();
+        await eventually(`change ${i}`, async () => (await ipOf(namespace, 'web-beta')) === `10.2.0.${i}`, 5_000);
+        delays.push(Date.now() - t);
+      }
+      assert.ok(Math.max(...delays) < 1000, `propagation ${delays.join(', ')} ms`);
+      await sleep(1500); // at rest
+      for (const c of ['alpha', 'beta', 'gamma']) {
+        const lists = w.auditSince(c, mark[c]!).filter((e) => e.verb === 'list' && e.userAgent?.startsWith('mefi/'));
+        assert.deepEqual(lists.map((e) => e.requestURI), [], `${c}: no list while watching (the resync is minutes away)`);
+      }
+      const watches = w.auditSince('beta', 0).filter((e) => e.verb === 'watch' && e.userAgent?.startsWith('mefi/'));
+      assert.ok(watches.length >= 1, 'beta is watched');
+      assert.match(watches[0]!.requestURI, /allowWatchBookmarks=true/);
+      assert.doesNotMatch(loop.log(), /INFO  run finished.*writes=0/, 'a run that wrote nothing is not logged at info');
+    } finally {
+      assert.equal(await loop.stop(), 0, loop.log());
+    }
+  });
+
+  it('coalesces a burst of 100 changes in a second into a handful of runs and writes', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await w.ensureNamespace('alpha', namespace);
+    await w.putEndpoints('gamma', `app-${id}`, 'web', sourceLabels, [subset(['10.3.0.0'])]);
+    const cfg = w.writeConfig();
+    const loop = startLoop(['-c', cfg.file, ...args, '--watch', '--resync', '5m', '-v', 'debug']);
+    try {
+      await eventually('first run', async () => (await ipOf(namespace, 'web-gamma')) === '10.3.0.0');
+      const logBefore = loop.log().length;
+      const mark = w.auditMark('alpha');
+      // 100 changes in about a second: unconditional PUTs, 10 ms apart.
+      const ns = `app-${id}`;
+      const started = Date.now();
+      const puts: Promise<unknown>[] = [];
+      for (let i = 1; i <= 100; i++) {
+        const body = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'web', namespace: ns, labels: sourceLabels }, subsets: [subset([`10.3.0.${i}`])] };
+        puts.push(w.admin('gamma').request({ verb: 'update', resource: 'endpoints', namespace: ns, name: 'web', path: `/api/v1/namespaces/${ns}/endpoints/web`, body }));
+        await sleep(10);
+      }
+      await Promise.all(puts);
+      const burstMs = Date.now() - started;
+      await eventually('the last change arrived', async () => (await ipOf(namespace, 'web-gamma')) === '10.3.0.100', 5_000);
+      await sleep(500);
+      const log = loop.log().slice(logBefore);
+      const runs = (log.match(/run finished/g) ?? []).length;
+      const writingRuns = (log.match(/run finished.* writes=[1-9]/g) ?? []).length;
+      const writes = w.writesSince('alpha', mark, namespace).length;
+      // Each writing run is followed by one that sees its own writes come back and plans nothing (no API call).
+      assert.ok(writingRuns <= 12, `${writingRuns} writing runs for 100 changes in ${burstMs} ms`);
+      assert.ok(runs <= 2 * writingRuns + 2, `${runs} runs in all`);
+      assert.ok(writes <= 2 * writingRuns, `${writes} writes for 100 changes`);
+    } finally {
+      assert.equal(await loop.stop(), 0, loop.log());
+    }
+  });
+
+  it('watches a killed API server again when it is back: what changed meanwhile arrives', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await w.ensureNamespace('alpha', namespace);
+    await w.putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.1.1'])]);
+    const cfg = w.writeConfig();
+    const loop = startLoop(['-c', cfg.file, ...args, '--watch', '--resync', '5m', '--request-timeout', '2s']);
+    try {
+      await eventually('first run', async () => (await ipOf(namespace, 'web-beta')) === '10.2.1.1');
+      await w.kill('beta');
+      // While beta is down, alpha changes (and is propagated), and then beta's change waits for beta.
+      await w.putEndpoints('alpha', `app-${id}`, 'web', sourceLabels, [subset(['10.1.1.1'])]);
+      await eventually('alpha still propagates', async () => (await ipOf(namespace, 'web-alpha')) === '10.1.1.1', 5_000);
+      await w.release('beta');
+      await w.putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.1.2'])]);
+      await eventually('beta\'s change after its return', async () => (await ipOf(namespace, 'web-beta')) === '10.2.1.2', 20_000);
+      assert.equal(await ipOf(namespace, 'web-beta'), '10.2.1.2');
+    } finally {
+      assert.equal(await loop.stop(), 0, loop.log());
+    }
+  });
+
+  it('two watching loops on one target converge, and a one-shot run then writes nothing', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await w.ensureNamespace('alpha', namespace);
+    const cfg = w.writeConfig();
+    const loops = [0, 1].map(() => startLoop(['-c', cfg.file, ...args, '--watch', '--resync', '5m']));
+    try {
+      for (let i = 1; i <= 20; i++) {
+        await w.putEndpoints(i % 2 ? 'beta' : 'gamma', `app-${id}`, 'web', sourceLabels, [subset([`10.${i % 2 ? 2 : 3}.2.${i}`])]);
+        await sleep(30);
+      }
+      await eventually('converged', async () => (await mefi(['diff', '-c', cfg.file, ...args])).code === 0, 10_000);
+      const quiet = w.auditMark('alpha');
+      await sleep(1500);
+      assert.deepEqual(w.writesSince('alpha', quiet, namespace).map((e) => `${e.verb} ${e.objectRef?.name}`), [], 'no flapping once sources are still');
+    } finally {
+      for (const l of loops) assert.equal(await l.stop(), 0, l.log());
+    }
+  });
+});
