@@ -3,7 +3,7 @@
 //   CLUSTERS=5 SERVICES=1000 ADDRESSES=10 SCALES="100 1000 3000" make bench
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +11,7 @@ import pLimit from 'p-limit';
 import { normalizeSubsets, plan, type EndpointsObject, type PlanInput, type PlanOptions } from '../../lib/plan/index.ts';
 import { startControlPlanes } from '../support/launch.ts';
 import { repo } from '../support/world.ts';
-import { call, createAll, listAll, rawClient, type Raw } from './raw.ts';
+import { call, createAll, listAll, rawClient, watchRaw, type Raw } from './raw.ts';
 
 const CLUSTERS = Number(process.env.CLUSTERS ?? 5);
 const SERVICES = Number(process.env.SERVICES ?? 1000);
@@ -33,6 +33,26 @@ const time = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
   const v = await f();
   return [v, performance.now() - t];
 };
+
+/** A process's resident and peak memory (MiB). */
+function rssOf(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (k: string) => Number(/\d+/.exec(status.split('\n').find((l) => l.startsWith(k)) ?? '0')![0]);
+  return { rss: kib('VmRSS:') / 1024, hwm: kib('VmHWM:') / 1024 };
+}
+
+/** mefi's requests (by User-Agent) in an audit log since an offset. */
+function mefiCallsSince(file: string, offset: number): { verb: string }[] {
+  const size = statSync(file).size;
+  const buf = Buffer.alloc(size - offset);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buf, 0, buf.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+  return buf.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { verb: string; userAgent?: string }).filter((e) => e.userAgent?.startsWith('mefi/'));
+}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mefi-bench-'));
 log(`starting ${CLUSTERS} control planes`);
@@ -229,6 +249,70 @@ try {
   }
   loop.kill('SIGTERM');
 
+  // --- propagation with --watch, beside the API server's own delivery -------------------
+  // The floor is a raw watch on the changed source: when the API server itself
+  // tells a watcher about the write. mefi's figure is a raw watch on the target:
+  // when the aggregate shows the change. Both from the moment the PUT is sent.
+  const WATCH_CHANGES = Number(process.env.WATCH_CHANGES ?? 200);
+  log(`propagation: ${WATCH_CHANGES} changes under --watch (half of them in bursts of 100 in a second)`);
+  const wloop = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...syncArgs(S), '-c', cfgFile, '--watch', '--resync', '10m', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const pending = new Map<string, { t0: number; floor?: number; mefi?: number }>();
+  const record = (which: 'floor' | 'mefi') => (e: { object: { subsets?: unknown } }) => {
+    const text = JSON.stringify(e.object.subsets ?? []);
+    const now = performance.now();
+    for (const [ip, p] of pending) if (p[which] === undefined && text.includes(`"${ip}"`)) p[which] = now - p.t0;
+  };
+  const watchers = [
+    watchRaw(raw.get(target)!, `/api/v1/namespaces/${ns}/endpoints?watch=1`, record('mefi')),
+    ...names.map((n) => watchRaw(raw.get(n)!, `/api/v1/namespaces/src-${S}/endpoints?watch=1`, record('floor'))),
+  ];
+  await sleep(10_000); // mefi lists the whole world once and settles
+  const put = async (k: number, i: number) => {
+    const ip = ipOf(k + 1, fresh--);
+    const obj = source(S, k + 1, i, [ip]);
+    pending.set(ip, { t0: performance.now() });
+    await call(raw.get(names[k]!)!, 'PUT', `/api/v1/namespaces/src-${S}/endpoints/${obj.metadata.name}`, obj);
+  };
+  for (let n = 0; n < WATCH_CHANGES / 2; n++) {
+    await put(rand(CLUSTERS), rand(S));
+    await sleep(50 + rand(100));
+  }
+  const burstPuts: Promise<void>[] = [];
+  for (let n = 0; n < WATCH_CHANGES / 2; n++) {
+    burstPuts.push(put(rand(CLUSTERS), rand(S)));
+    await sleep(10);
+  }
+  await Promise.all(burstPuts);
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline && [...pending.values()].some((p) => p.mefi === undefined || p.floor === undefined); ) await sleep(50);
+  for (const w of watchers) w.stop();
+  wloop.kill('SIGTERM');
+  const seen = [...pending.values()].filter((p) => p.mefi !== undefined && p.floor !== undefined);
+  const watchLat = seen.map((p) => p.mefi!);
+  const floorLat = seen.map((p) => p.floor!);
+
+  // --- the watching loop at rest: an hour's equivalent with a short resync ------------
+  const REST_MS = 21_000;
+  const RESYNC_MS = 5_000;
+  log(`at rest: --watch --resync ${RESYNC_MS / 1000}s for ${REST_MS / 1000}s`);
+  const marks = Object.fromEntries(names.map((n) => [n, statSync(path.join(dir, n, 'audit.log')).size]));
+  const rest = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...syncArgs(S), '-c', cfgFile, '--watch', '--resync', `${RESYNC_MS / 1000}s`, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await sleep(REST_MS);
+  const restRss = rssOf(rest.pid!);
+  rest.kill('SIGTERM');
+  await sleep(500);
+  const restCalls = names.flatMap((n) => mefiCallsSince(path.join(dir, n, 'audit.log'), marks[n]!));
+  const byVerb = (v: string) => restCalls.filter((e) => e.verb === v).length;
+
+  // --- the watching loop's memory in a small world: 3 clusters × 50 services --------
+  log('memory: --watch at 3 × 50');
+  await seed(50);
+  const small = path.join(dir, 'mefi-small.yaml');
+  writeFileSync(small, ['clusters:', ...names.slice(0, 3).flatMap((n) => [`  - name: ${n}`, `    kubeconfig: ${n}.kubeconfig`, `    type: ${n === target ? 'local' : 'remote'}`])].join('\n') + '\n');
+  const smallLoop = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...syncArgs(50), '-c', small, '--watch', '--resync', '10m', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await sleep(8000);
+  const smallRss = rssOf(smallLoop.pid!);
+  smallLoop.kill('SIGTERM');
+
   // --- scaling ------------------------------------------------------------------------
   for (const scale of SCALES) {
     log(`scaling: ${scale} services per cluster`);
@@ -244,6 +328,16 @@ try {
     churn: { changedSources: picked.size, needed, writes: writes(churnRun), runMs: churnRun.runMs },
     slices: { coldWrites: writes(sliceCold), coldRunMs: sliceCold.runMs, coldWritesPerS: Math.round(writes(sliceCold) / (sliceCold.runMs / 1000)), steadyRunMs: sliceSteady.runMs, steadyWrites: writes(sliceSteady), peakRssMiB: Math.round(Math.max(sliceCold.peakRssMiB, sliceSteady.peakRssMiB)) },
     propagation: { changes: latencies.length, intervalMs: 1000, p50Ms: Math.round(pct(latencies, 50)), p99Ms: Math.round(pct(latencies, 99)), maxMs: Math.round(Math.max(...latencies)) },
+    watch: {
+      changes: seen.length,
+      missed: pending.size - seen.length,
+      p50Ms: Math.round(pct(watchLat, 50)),
+      p99Ms: Math.round(pct(watchLat, 99)),
+      floorP50Ms: Math.round(pct(floorLat, 50)),
+      floorP99Ms: Math.round(pct(floorLat, 99)),
+      rest: { seconds: REST_MS / 1000, resyncSeconds: RESYNC_MS / 1000, lists: byVerb('list'), watches: byVerb('watch'), writes: byVerb('create') + byVerb('update') + byVerb('delete'), gets: byVerb('get') },
+      rssMiB: { big: Math.round(restRss.rss), bigPeak: Math.round(restRss.hwm), small: Math.round(smallRss.rss), smallPeak: Math.round(smallRss.hwm) },
+    },
     scaling,
     levers: {
       unpaginatedSteadyRunMs: unpaginated.runMs,
@@ -259,7 +353,8 @@ try {
     },
   });
 
-  const r = results as Record<string, Record<string, number>> & { scaling: typeof scaling; levers: Record<string, unknown> };
+  const r = results as Record<string, Record<string, number>> & { scaling: typeof scaling; levers: Record<string, unknown>; watch: { changes: number; missed: number; p50Ms: number; p99Ms: number; floorP50Ms: number; floorP99Ms: number; rest: Record<string, number>; rssMiB: Record<string, number> } };
+  const w = r.watch;
   const f = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(2));
   const rows: [string, string, string, string][] = [
     ['figure', 'mefi', 'floor / target', 'ratio or verdict'],
@@ -270,6 +365,9 @@ try {
     ['slice mode (--target endpointslices)', `cold ${r.slices!.coldWrites} slices in ${r.slices!.coldRunMs} ms (${r.slices!.coldWritesPerS} writes/s), steady ${r.slices!.steadyRunMs} ms, ${r.slices!.steadyWrites} writes`, `Endpoints mode: ${r.cold!.writes} objects`, `peak RSS ${r.slices!.peakRssMiB} MiB`],
     ['peak RSS', `cold ${r.cold!.peakRssMiB} MiB, steady ${r.steady!.peakRssMiB} MiB`, '< 300 MiB', Math.max(r.cold!.peakRssMiB!, r.steady!.peakRssMiB!) < 300 ? 'ok' : 'MISSED'],
     [`propagation (${r.propagation!.changes} changes, --interval 1s)`, `p50 ${r.propagation!.p50Ms} ms, p99 ${r.propagation!.p99Ms} ms`, 'p99 < 2000 ms', r.propagation!.p99Ms! < 2000 ? 'ok' : 'MISSED'],
+    [`propagation (${w.changes} changes, --watch; ${w.missed} missed)`, `p50 ${w.p50Ms} ms, p99 ${w.p99Ms} ms`, `raw watch floor p50 ${w.floorP50Ms} ms, p99 ${w.floorP99Ms} ms`, w.p99Ms - w.floorP99Ms <= 50 && w.p50Ms - w.floorP50Ms <= 50 ? 'within 50 ms: ok' : `+${w.p50Ms - w.floorP50Ms} / +${w.p99Ms - w.floorP99Ms} ms: MISSED`],
+    [`--watch at rest (${w.rest.seconds}s, --resync ${w.rest.resyncSeconds}s)`, `${w.rest.lists} lists, ${w.rest.watches} watches, ${w.rest.gets} gets, ${w.rest.writes} writes`, `lists = ${names.length + 1} per resync`, w.rest.writes === 0 ? 'writes 0: ok' : 'WRITES'],
+    ['--watch memory (RSS, peak)', `${CLUSTERS}×${S}: ${w.rssMiB.big} MiB (${w.rssMiB.bigPeak}); 3×50: ${w.rssMiB.small} MiB (${w.rssMiB.smallPeak})`, 'original 34–40 MiB at 3×50', w.rssMiB.small! <= 80 ? 'ok (≤ 2×)' : 'MISSED (> 2×)'],
     ...r.scaling.map((s): [string, string, string, string] => [`scaling: ${s.services} services/cluster`, `cold ${s.coldRunMs} ms (${s.coldWritesPerS} writes/s), steady ${s.steadyRunMs} ms, ${s.steadyWrites} writes`, `${s.objects} objects`, `${f(s.steadyRunMs / s.objects * 1000)} ms per 1k objects steady`]),
   ];
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));

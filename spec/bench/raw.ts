@@ -51,3 +51,26 @@ export async function createAll(raw: Raw, objects: { path: string; body: unknown
   const limit = pLimit(concurrency);
   await Promise.all(objects.map((o) => limit(() => call(raw, 'POST', o.path, o.body, close))));
 }
+
+/** A raw watch: calls onEvent for each event line until stop(); the floor of what a watch can see. */
+export function watchRaw(raw: Raw, path: string, onEvent: (e: { type: string; object: { metadata: { name: string }; subsets?: unknown } }) => void): { stop(): void } {
+  const ctl = new AbortController();
+  void (async () => {
+    try {
+      const res = await request(raw.server + path, { method: 'GET', dispatcher: raw.agent, headers: { accept: 'application/json' }, signal: ctl.signal, bodyTimeout: 0 });
+      let rest = '';
+      for await (const chunk of res.body) {
+        rest += (chunk as Buffer).toString('utf8');
+        let nl: number;
+        while ((nl = rest.indexOf('\n')) >= 0) {
+          const line = rest.slice(0, nl);
+          rest = rest.slice(nl + 1);
+          if (line.trim()) onEvent(JSON.parse(line));
+        }
+      }
+    } catch {
+      // stopped
+    }
+  })();
+  return { stop: () => ctl.abort() };
+}
