@@ -3,7 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { execute, loop, prepare } from '../lib/command.ts';
-import { ConfigError, formatIssue } from '../lib/config.ts';
+import { ConfigError, formatIssue, loadConfig, type Config } from '../lib/config.ts';
 import { createLogger, parseLevel, type LogFormat } from '../lib/log.ts';
 import { parseAddr } from '../lib/metrics.ts';
 import { render, type Format } from '../lib/report.ts';
@@ -11,6 +11,13 @@ import { ExitCode } from '../lib/run.ts';
 import { parseDuration } from '../lib/duration.ts';
 import { resolveSettings, type Flags } from '../lib/settings.ts';
 import { version } from '../lib/version.ts';
+import { fromOriginalArgs, fromOriginalConfig, isOriginalInvocation } from '../lib/original.ts';
+
+function configError(err: ConfigError): never {
+  const lines = err.issues.map(formatIssue);
+  process.stderr.write(lines.length === 1 ? `mefi: invalid configuration: ${lines[0]}\n` : `mefi: invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+  process.exit(ExitCode.usage);
+}
 
 function usageError(message: string): never {
   process.stderr.write(`mefi: ${message}\nRun mefi --help for usage.\n`);
@@ -40,12 +47,19 @@ function fromEnvironment(defs: Record<string, { type?: string; choices?: readonl
   return out;
 }
 
+function typed(key: string): boolean {
+  const alias = (options as Record<string, { alias?: string }>)[key]?.alias;
+  return args.some((t) => t === `--${key}` || t.startsWith(`--${key}=`) || (alias !== undefined && (t === `-${alias}` || t.startsWith(`-${alias}=`))));
+}
+
 /** How to name an option in an error: the variable it came from, unless a flag gave it. */
 function nameOf(key: string): string {
-  const alias = (options as Record<string, { alias?: string }>)[key]?.alias;
-  const typed = hideBin(process.argv).some((t) => t === `--${key}` || t.startsWith(`--${key}=`) || (alias !== undefined && (t === `-${alias}` || t.startsWith(`-${alias}=`))));
-  return fromEnv.has(key) && !typed ? variable(key) : `--${key}`;
+  if (fromFile.has(key)) return `${fromFile.get(key)}: ${key}`;
+  return fromEnv.has(key) && !typed(key) ? variable(key) : `--${key}`;
 }
+
+/** Options the config file set (the original's flag keys), with the file that set them. */
+const fromFile = new Map<string, string>();
 
 /**
  * Flush, then exit: a request abandoned at its timeout can leave a socket
@@ -71,6 +85,7 @@ const options = {
   'request-timeout': { type: 'string', default: '30s', describe: 'timeout of each API request' },
   'page-size': { type: 'number', default: 500, describe: 'items per list page (0: unpaginated)' },
   'policy': { choices: ['sync', 'upsert-only'], default: 'sync', describe: 'upsert-only never deletes' },
+  'adopt': { type: 'boolean', default: false, describe: 'take over the original mefi\'s aggregates (unlabelled, its mirrors beside them); see them first with --dry-run or diff' },
   'prune': { type: 'boolean', default: false, describe: 'remove the mirrors of clusters that are no longer in the config (kept and reported otherwise); see it first with --dry-run or diff' },
   'source': { choices: ['endpoints', 'endpointslices'], default: 'endpoints', describe: 'read sources from Endpoints, or from the EndpointSlices of labelled Services' },
   'target': { choices: ['endpoints', 'endpointslices'], default: 'endpoints', describe: 'write Endpoints mirrors and aggregates, or EndpointSlices per mirror' },
@@ -91,7 +106,11 @@ const syncOptions = {
   'unhealthy-after': { type: 'number', default: 5, describe: 'with --interval: /healthz fails when no run completed for this many intervals' },
 } as const;
 
-const cli = yargs(hideBin(process.argv))
+// The original's invocation (no command, its own flags) becomes `sync --watch` with the same meanings.
+const given = hideBin(process.argv);
+const args = isOriginalInvocation(given) ? fromOriginalArgs(given) : given;
+
+const cli = yargs(args)
   .scriptName('mefi')
   .usage('$0 <command> [options]\n\nMirror labelled Endpoints of every cluster into the target cluster and merge them into one aggregate per name.')
   .options(options)
@@ -110,6 +129,20 @@ const argv = await cli.parseAsync();
 if (argv.help || argv.version) process.exit(ExitCode.ok);
 const command = String(argv._[0]) as 'sync' | 'diff';
 
+// The original's config files may hold its flag keys; flags and MEFI_* win over them, as viper had it.
+let config: Config;
+try {
+  config = loadConfig(String(argv.config));
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  configError(err);
+}
+for (const [key, value] of Object.entries(fromOriginalConfig(config.flags ?? {}))) {
+  if (typed(key) || fromEnv.has(key)) continue;
+  (argv as Record<string, unknown>)[key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
+  fromFile.set(key, config.file);
+}
+
 const level = parseLevel(argv.logLevel);
 if (!level) usageError(`${nameOf('log-level')}: ${JSON.stringify(argv.logLevel)} is not debug, info, warn or error`);
 // A json or yaml report is a document: log lines on stdout would break it.
@@ -121,7 +154,7 @@ const log = createLogger(level, argv.logFormat as LogFormat, (line) => logStream
 const intervalMs = argv.interval === undefined ? undefined : parseDuration(String(argv.interval));
 if (argv.interval !== undefined && (intervalMs === undefined || intervalMs < 100)) usageError(`${nameOf('interval')}: ${JSON.stringify(argv.interval)} is not a duration of at least 100ms, such as 10s`);
 const watch = Boolean(argv.watch);
-const resyncMs = parseDuration(String(argv.resync ?? '5m'));
+const resyncMs = argv.resync === 'off' ? 2 ** 31 - 1 : parseDuration(String(argv.resync ?? '5m'));
 if (watch && (resyncMs === undefined || resyncMs < 1000)) usageError(`${nameOf('resync')}: ${JSON.stringify(argv.resync)} is not a duration of at least 1s, such as 5m`);
 if (watch && intervalMs !== undefined) usageError(`${nameOf('interval')} does not go with ${nameOf('watch')} (${nameOf('resync')} sets how often a watching loop relists everything)`);
 const looping = watch || intervalMs !== undefined;
@@ -134,7 +167,7 @@ if (!Number.isInteger(unhealthyAfter) || unhealthyAfter < 1) usageError(`${nameO
 
 try {
   const settings = resolveSettings(argv as unknown as Flags, nameOf);
-  const prepared = prepare(settings);
+  const prepared = prepare(settings, config);
   if (looping) {
     // First SIGTERM or SIGINT: stop after the run in flight. A second: stop now;
     // that is safe too, every write is a single conditional call.
@@ -155,11 +188,7 @@ try {
     await exit(exitCode, render(argv.output as Format, command, result, exitCode));
   }
 } catch (err) {
-  if (err instanceof ConfigError) {
-    const lines = err.issues.map(formatIssue);
-    process.stderr.write(lines.length === 1 ? `mefi: invalid configuration: ${lines[0]}\n` : `mefi: invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
-    process.exit(ExitCode.usage);
-  }
+  if (err instanceof ConfigError) configError(err);
   log.error('run failed', { error: (err as Error).stack ?? String(err) });
   await exit(ExitCode.partial);
 }

@@ -74,7 +74,7 @@ async function applyOne(client: KubeClient, s: ApplySettings, action: Action, ch
   }
   try {
     const current = await fresh(client, change);
-    const decision = decide(s.options, change.target, action === 'delete' ? undefined : desiredOf(change), current, s.clusters);
+    const decision = decide(s.options, change.target, action === 'delete' ? undefined : desiredOf(change), current, s.clusters, { adoptable: change.adopted === true, adopt: change.adopted === true });
     if (decision.action === 'none') return { action, change, result: 'skipped', message: 'already as wanted when read again', retried: true };
     if (decision.action === 'conflict') return { action, change, result: 'skipped', message: decision.message, retried: true, blocking: true };
     await send(client, s.options, decision.action, decision.change);

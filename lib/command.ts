@@ -26,8 +26,8 @@ export interface Prepared {
 }
 
 /** Everything that can fail before an API call: a ConfigError here means exit 3, nothing read. */
-export function prepare(settings: Settings): Prepared {
-  const config = loadConfig(settings.configFile);
+export function prepare(settings: Settings, loaded?: Config): Prepared {
+  const config = loaded ?? loadConfig(settings.configFile);
   const targets = selectTargets(config, settings.local);
   const connections = connect(config);
   const userAgent = `mefi/${version()}`;

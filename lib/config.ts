@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
+import { originalConfigKeys } from './original.ts';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { isDNS1123Label } from './names.ts';
 import { parseDuration } from './duration.ts';
@@ -34,6 +35,8 @@ export interface Config {
   clusters: ClusterConfig[];
   /** The top-level staleAfter: every cluster's default, and the rule for clusters no longer configured. */
   staleAfterMs?: number;
+  /** The original's flag keys found at the top level (viper merged them with the flags): flags and MEFI_* win. */
+  flags?: Record<string, unknown>;
 }
 
 export interface ConfigIssue {
@@ -390,7 +393,13 @@ export function parseConfig(text: string, file: string): Config {
   if (!isMap(doc.contents) || !isPlainObject(root)) {
     throw new ConfigError([{ file, line: c.line([]), message: 'must be a mapping with a clusters list' }]);
   }
-  for (const k of Object.keys(root)) if (k !== 'clusters' && k !== 'staleAfter') c.fail([k], 'unknown field; expected clusters or staleAfter');
+  const flags: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(root)) {
+    if (k === 'clusters' || k === 'staleAfter') continue;
+    if (!originalConfigKeys.includes(k)) c.fail([k], `unknown field; expected clusters, staleAfter, or one of the original's flag keys (${originalConfigKeys.join(', ')})`);
+    else if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') c.fail([k], `must be a string or a number, got ${JSON.stringify(v)}`);
+    else flags[k] = v;
+  }
   const defaults: Defaults = root.staleAfter === undefined ? {} : { staleAfterMs: staleAfter(c, ['staleAfter'], root.staleAfter) };
   const clusters: ClusterConfig[] = [];
   if (!isSeq(doc.get('clusters', true)) || !Array.isArray(root.clusters) || root.clusters.length === 0) {
@@ -409,7 +418,7 @@ export function parseConfig(text: string, file: string): Config {
     });
   }
   if (c.issues.length > 0) throw new ConfigError(c.issues);
-  return { file, clusters, ...defaults };
+  return { file, clusters, ...defaults, ...(Object.keys(flags).length ? { flags } : {}) };
 }
 
 export function loadConfig(file: string): Config {

@@ -15,6 +15,8 @@ export type ReportChange = { action: 'create' | 'update' | 'delete' } & Pick<Cha
   kind: NonNullable<Change['kind']>;
   /** planned (dry run, diff), done, skipped or failed. */
   result: 'planned' | Outcome['result'];
+  /** An update that takes over the original mefi's aggregate (--adopt). */
+  adopted?: boolean;
   message?: string;
 };
 
@@ -65,6 +67,7 @@ export function toReport(command: Command, r: RunResult, exitCode: number): Repo
       ...(c.after ? { after: c.after } : {}),
       result: o ? o.result : 'planned',
       ...(o?.message ? { message: o.message } : {}),
+      ...(c.adopted ? { adopted: true } : {}),
     };
   };
   const changes = [...r.plan.creates.map(entry('create')), ...r.plan.updates.map(entry('update')), ...r.plan.deletes.map(entry('delete'))];
@@ -167,7 +170,7 @@ export function renderTable(report: Report): string {
     const rows = [['ACTION', 'TARGET', 'ENDPOINTS', 'CLUSTER', ...(report.dryRun ? [] : ['RESULT']), 'ADDRESSES']];
     for (const c of report.changes) {
       rows.push([
-        c.action,
+        c.adopted ? 'adopt' : c.action,
         c.target,
         `${c.namespace}/${c.name}${c.kind === 'EndpointSlice' ? ' (slice)' : ''}`,
         c.role === 'aggregate' ? '(aggregate)' : (c.cluster ?? '-'),

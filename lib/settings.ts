@@ -23,6 +23,7 @@ export interface Flags {
   target?: string;
   maxEndpointsPerSlice?: number;
   prune?: boolean;
+  adopt?: boolean;
 }
 
 export interface Settings {
@@ -76,6 +77,7 @@ export function resolveSettings(f: Flags, nameOf: (option: string) => string = (
       sourceClusterLabel: f.sourceClusterLabel,
       policy: f.policy as PlanOptions['policy'],
       ...(f.prune ? { prune: true } : {}),
+      ...(f.adopt ? { adopt: true } : {}),
       ...(target === 'endpointslices' ? { target: 'endpointslices' as const, maxEndpointsPerSlice: perSlice } : {}),
     },
     source: source as Settings['source'],

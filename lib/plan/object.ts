@@ -97,19 +97,32 @@ function rv(obj: EndpointsObject): { resourceVersion?: string } {
   return obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {};
 }
 
+/**
+ * decide's view of an unowned object: `adoptable` when it is the original
+ * mefi's aggregate (it wrote aggregates with no labels; its mirrors stand
+ * beside it), and `adopt` when the user asked to take such objects over.
+ */
+export interface Takeover {
+  adoptable: boolean;
+  adopt: boolean;
+}
+
 export function decide(
   options: PlanOptions,
   target: string,
   desired: Desired | undefined,
   current: EndpointsObject | undefined,
   known: Iterable<string>,
+  takeover: Takeover = { adoptable: false, adopt: false },
 ): Decision {
   const namespace = options.namespace;
-  if (current && !isOwned(current, options)) {
+  const adopting = !!current && !isOwned(current, options) && desired?.role === 'aggregate' && takeover.adoptable && takeover.adopt;
+  if (current && !isOwned(current, options) && !adopting) {
     if (!desired) return { action: 'none' };
+    const hint = takeover.adoptable ? '; it looks like the original mefi\'s aggregate (no labels, its mirrors beside it): --adopt takes it over (see it first with --dry-run)' : '';
     return {
       action: 'conflict',
-      message: `Endpoints ${namespace}/${current.metadata.name} exists without label ${options.ownerLabel.key}=${options.ownerLabel.value}; ${describe(desired)} is not written and the object is left untouched`,
+      message: `Endpoints ${namespace}/${current.metadata.name} exists without label ${options.ownerLabel.key}=${options.ownerLabel.value}; ${describe(desired)} is not written and the object is left untouched${hint}`,
     };
   }
   if (!desired) {
@@ -149,7 +162,7 @@ export function decide(
   const { managedFields: _managedFields, annotations: currentAnnotations, ...metadata } = current.metadata;
   const annotations = annotationsFor(desired.role, currentAnnotations);
   const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { ...metadata, labels: desired.labels, ...(Object.keys(annotations).length ? { annotations } : {}) }, subsets };
-  return { action: 'update', change: { ...change, before, beforeLabels: current.metadata.labels ?? {}, after: desired.subsets, object, ...rv(current) } };
+  return { action: 'update', change: { ...change, before, beforeLabels: current.metadata.labels ?? {}, after: desired.subsets, object, ...rv(current), ...(adopting ? { adopted: true } : {}) } };
 }
 
 /** The Desired a create or update change was made from, for a retry. */

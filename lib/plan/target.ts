@@ -90,7 +90,14 @@ export function planTarget(options: PlanOptions, view: SourceView, target: strin
           `aggregate ${name} has ${largest} addresses in one subset; the EndpointSlice mirroring controller copies at most ${mirroringLimit} per subset, so slice consumers (kube-proxy, most ingress controllers) miss ${largest - mirroringLimit}: use --target endpointslices`,
         );
     }
-    const decision = decide(options, target, list[0], current.get(name), view.clusters);
+    const existing = current.get(name);
+    // The original mefi's aggregate: no labels at all, on an aggregate's name, with its mirrors (owned, of that name) beside it.
+    const adoptable =
+      list[0]?.role === 'aggregate' &&
+      existing !== undefined &&
+      Object.keys(existing.metadata.labels ?? {}).length === 0 &&
+      owned.some((o) => o.metadata.name !== name && o.metadata.labels?.[options.originalNameLabel] === name);
+    const decision = decide(options, target, list[0], existing, view.clusters, { adoptable, adopt: options.adopt === true });
     switch (decision.action) {
       case 'none':
         break;

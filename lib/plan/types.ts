@@ -91,6 +91,8 @@ export interface PlanOptions {
   staleAfterDefault?: number;
   /** Remove the mirrors of clusters absent from the config (kept and reported otherwise). */
   prune?: boolean;
+  /** Take over the original mefi's aggregates: unlabelled, on a wanted aggregate's name, with its mirrors beside them. */
+  adopt?: boolean;
   /** What mefi writes: Endpoints mirrors and aggregates (default), or EndpointSlices per mirror. */
   target?: 'endpoints' | 'endpointslices';
   /** With target endpointslices: endpoints per slice (100, as the controller; at most 1000). */
@@ -128,6 +130,8 @@ export interface Change {
   object?: EndpointsObject | SliceObject;
   /** The resourceVersion the write is conditional on (updates, deletes). */
   resourceVersion?: string;
+  /** An update that takes over the original mefi's unlabelled aggregate (--adopt). */
+  adopted?: boolean;
 }
 
 export type ProblemCode =

@@ -2,14 +2,15 @@
 // and MEFI_* variables as flags.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, formatIssue, loadConfig } from '../../lib/config.ts';
 import { KubeClient } from '../../lib/kube/client.ts';
 import { connect } from '../../lib/kube/connect.ts';
 import { readWorld } from '../../lib/read.ts';
-import { auditSince, clusterNames, ensureNamespace, isolation, marks, mefi, putEndpoints, skip, subset, uid, writeConfig } from '../support/world.ts';
+import { auditSince, clusterNames, eventually, getEndpoints, repo, ensureNamespace, isolation, marks, mefi, putEndpoints, skip, subset, uid, writeConfig } from '../support/world.ts';
 
 describe('mefi command line', { skip }, () => {
   it('exits 3 on a bad config, a bad flag or an unknown target, with nothing read', async () => {
@@ -62,6 +63,33 @@ describe('mefi command line', { skip }, () => {
       readWorld(config.clusters, clients, { remoteFilter: 'a b', namespace: 'mefi-system', targets: ['alpha'], concurrency: 4, pageSize: 500 }),
       (err: unknown) => err instanceof ConfigError && /--remote-filter: "a b": cluster \w+ refuses it: .*400|BadRequest/.test(formatIssue(err.issues[0]!)),
     );
+  });
+
+  it('the original\'s invocation works: no command, -o stdout, -i, -v trace, flag keys in its config file; it watches until SIGTERM', async () => {
+    const id = uid();
+    const { namespace, sourceLabels } = isolation(id);
+    await ensureNamespace('alpha', namespace);
+    await putEndpoints('gamma', `app-${id}`, 'web', sourceLabels, [subset(['10.3.0.1'])]);
+    const cfg = writeConfig();
+    // As the original's config could: its flag keys beside the clusters.
+    writeFileSync(cfg.file, `${readFileSync(cfg.file, 'utf8')}remote-filter: mefi-test=${id}\nmefi-namespace: ${namespace}\n`);
+    const child = spawn(process.execPath, [path.join(repo, 'bin/mefi'), `--config=${cfg.file}`, '-o', 'stdout', '-i', '900', '-v', 'trace'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await eventually('mirrored by the watching loop', async () => await getEndpoints('alpha', namespace, 'web-gamma'));
+      await putEndpoints('gamma', `app-${id}`, 'web', sourceLabels, [subset(['10.3.0.2'])]);
+      await eventually('a change follows at once', async () => (await getEndpoints('alpha', namespace, 'web-gamma'))?.subsets?.[0]?.addresses?.[0]?.ip === '10.3.0.2', 5_000);
+      assert.match(out, /loop starting mode=watch resyncMs=900000/, 'logs on stdout (-o stdout), the resync from -i');
+      assert.match(out, /DEBUG/, '-v trace is debug');
+      assert.equal(err, '');
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out + err);
+    }
   });
 
   it('MEFI_DRY_RUN writes nothing, as --dry-run', async () => {

@@ -235,3 +235,38 @@ describe('converged means converged', () => {
     assert.deepEqual(by, { 'invalid-address': false, 'name-collision': true, conflict: true, 'ambiguous-source': true });
   });
 });
+
+describe('adopting the original mefi\'s aggregates', () => {
+  // What the original left: mirrors labelled without their cluster, an aggregate with no labels at all.
+  const legacyMirror = ep('mefi-system', 'web-b', [ips(['10.2.0.1'])], { isMefiLocal: 'true', isMefiOriginalName: 'web' }, '4');
+  const legacyAggregate = ep('mefi-system', 'web', [{ addresses: [{ ip: '10.2.0.1' }, { ip: '10.1.0.1' }], ports: [{ port: 80 }] }], {}, '5');
+  const world = (extra: ReturnType<typeof ep>[] = []) => ({ sources: { a: ok(ep('x', 'web', [ips(['10.1.0.1'])])), b: ok(ep('y', 'web', [ips(['10.2.0.1'])])) }, targets: { a: ok(legacyMirror, legacyAggregate, ...extra) } });
+
+  it('without --adopt: a blocking conflict that says how to take it over', () => {
+    const p = plan(options, world());
+    const conflict = p.problems.find((x) => x.code === 'conflict')!;
+    assert.match(conflict.message, /original mefi's aggregate.*--adopt takes it over/);
+    assert.equal(p.updates.some((u) => u.name === 'web'), false);
+  });
+
+  it('with --adopt: one update that labels it and follows its sources, then nothing', () => {
+    const p = plan({ ...options, adopt: true }, world());
+    const u = p.updates.find((x) => x.name === 'web')!;
+    assert.equal(u.adopted, true);
+    assert.deepEqual(u.object!.metadata.labels, aggregateLabels('web'));
+    assert.equal(u.resourceVersion, '5');
+    assert.deepEqual(p.problems, []);
+    const after = applyToTarget([legacyMirror, legacyAggregate], p, 'a');
+    assert.ok(isEmpty(plan({ ...options, adopt: true }, { ...world(), targets: { a: ok(...after) } })));
+  });
+
+  it('never takes over an unlabelled object without the original\'s mirrors beside it, nor a labelled one', () => {
+    const lone = { sources: { a: ok(ep('x', 'web', [ips(['10.1.0.1'])])) }, targets: { a: ok(ep('mefi-system', 'web', [ips(['10.9.9.9'])], {}, '5')) } };
+    const p = plan({ ...options, adopt: true }, lone);
+    assert.equal(p.updates.some((u) => u.name === 'web'), false);
+    assert.doesNotMatch(p.problems.find((x) => x.code === 'conflict')!.message, /--adopt/);
+    const mine = ep('mefi-system', 'web', [ips(['10.9.9.9'])], { owner: 'me' }, '6');
+    const q = plan({ ...options, adopt: true }, { ...world(), targets: { a: ok(legacyMirror, mine) } });
+    assert.equal(q.updates.some((u) => u.name === 'web'), false);
+  });
+});
