@@ -3,6 +3,7 @@
 // fresh state with the same rules.
 
 import equal from 'fast-deep-equal';
+import { memoBy } from './memo.ts';
 import { equalsRaw, normalizeSubsets, toRawSubsets } from './normalize.ts';
 import type { Change, EndpointsObject, PlanOptions, Role, Subset } from './types.ts';
 
@@ -107,6 +108,9 @@ export interface Takeover {
   adopt: boolean;
 }
 
+/** equalsRaw per (stored object, wanted subsets): both stay the same objects while nothing changes. */
+const storedAsWanted = new WeakMap<object, unknown>();
+
 export function decide(
   options: PlanOptions,
   target: string,
@@ -155,7 +159,7 @@ export function decide(
   const metadataHeld = equal(current.metadata.labels ?? {}, desired.labels) && holdsAnnotations(current, desired.role);
   // The server stores what mefi sent: in the steady state the stored subsets are
   // exactly the wanted ones and need no normalizing to compare.
-  if (metadataHeld && equalsRaw(current.subsets, desired.subsets)) return { action: 'none' };
+  if (metadataHeld && memoBy(storedAsWanted, [current, desired.subsets], () => equalsRaw(current.subsets, desired.subsets))) return { action: 'none' };
   const before = normalizeSubsets(current.subsets).subsets;
   if (metadataHeld && equal(before, desired.subsets)) return { action: 'none' };
   // Keep the metadata mefi does not manage (annotations, finalizers): a PUT replaces the whole object.

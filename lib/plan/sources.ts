@@ -3,6 +3,7 @@
 
 import { isDNS1123Subdomain, isLabelValue } from '../names.ts';
 import { cidrContains, formatCIDR, parseCIDR, type CIDR } from './ip.ts';
+import { memoBy } from './memo.ts';
 import { normalizeSubsets, type AddressFilter } from './normalize.ts';
 import { isOwned } from './object.ts';
 import type { EndpointsObject, PlanInput, PlanOptions, Finding, Subset, Unreadable } from './types.ts';
@@ -38,6 +39,21 @@ function podCIDRFilter(cluster: string, cidrs: string[] | undefined): AddressFil
   const parsed = cidrs.map(parseCIDR).filter((c): c is CIDR => c !== undefined);
   const list = parsed.map(formatCIDR).join(', ');
   return (ip) => (parsed.some((c) => cidrContains(c, ip)) ? undefined : `is outside cluster ${cluster}'s podCIDRs (${list})`);
+}
+
+/**
+ * Normalizing a source is the planner's largest cost, and a watching loop
+ * plans the same unchanged objects again on every change. The result depends
+ * only on the object and the cluster's podCIDRs, and an informer replaces an
+ * object it sees change, so it is remembered per object (weakly: gone with
+ * the object) and per podCIDRs. A cache of a pure function: same input, same
+ * plan, byte for byte.
+ */
+const normalized = new WeakMap<object, unknown>();
+const noCIDRs: string[] = [];
+
+function normalizeSource(source: EndpointsObject, cidrs: string[] | undefined, filter: AddressFilter | undefined): ReturnType<typeof normalizeSubsets> {
+  return memoBy(normalized, [source, cidrs ?? noCIDRs], () => normalizeSubsets(source.subsets, filter));
 }
 
 export function sourceView(options: PlanOptions, sources: PlanInput['sources']): SourceView {
@@ -80,7 +96,7 @@ export function sourceView(options: PlanOptions, sources: PlanInput['sources']):
         problem('invalid-name', `name ${name} cannot be a label value (at most 63 characters); not mirrored`, namespace);
         continue;
       }
-      const { subsets, dropped } = normalizeSubsets(source.subsets, filter);
+      const { subsets, dropped } = normalizeSource(source, options.podCIDRs?.[cluster], filter);
       for (const d of dropped) problem(d.code, d.message, namespace);
       view.mirrors.push({ name: mirror, cluster, originalName: name, subsets });
     }

@@ -1,9 +1,13 @@
 // One target: the objects it should hold, then a decision per name.
 
+import { memoBy } from './memo.ts';
 import { addressCount, mergeNormalized, normalizeSubsets } from './normalize.ts';
 import { clusterOf, decide, describe, isOwned, mirroringLimit, type Desired } from './object.ts';
 import type { SourceView } from './sources.ts';
 import type { Change, EndpointsObject, PlanOptions, Finding } from './types.ts';
+
+const keptCache = new WeakMap<object, unknown>();
+const mergedCache = new WeakMap<object, unknown>();
 
 /** A Desired, or (keep) an object that must stay as it is this run. */
 type Wanted = Desired & { keep: boolean };
@@ -50,13 +54,15 @@ function wantedObjects(options: PlanOptions, view: SourceView, owned: EndpointsO
     const cluster = clusterOf(obj, options, view.clusters);
     if (cluster === undefined || stale.has(cluster) || !keptAsIs(options, view, cluster, obj.metadata.name)) continue;
     const originalName = obj.metadata.labels?.[options.originalNameLabel] ?? '';
-    wanted.push({ role: 'mirror', name: obj.metadata.name, originalName, cluster, subsets: normalizeSubsets(obj.subsets).subsets, labels: {}, keep: true });
+    const subsets = memoBy(keptCache, [obj], () => normalizeSubsets(obj.subsets).subsets);
+    wanted.push({ role: 'mirror', name: obj.metadata.name, originalName, cluster, subsets, labels: {}, keep: true });
   }
 
   const byOriginal = new Map<string, Wanted[]>();
   for (const w of wanted) if (w.originalName) byOriginal.set(w.originalName, [...(byOriginal.get(w.originalName) ?? []), w]);
   for (const [originalName, mirrors] of byOriginal) {
-    const subsets = mergeNormalized(mirrors.flatMap((m) => m.subsets));
+    // The mirrors' subsets are the same objects run after run while their sources stand still.
+    const subsets = memoBy(mergedCache, mirrors.map((m) => m.subsets), () => mergeNormalized(mirrors.flatMap((m) => m.subsets)));
     // An aggregate with no address left is deleted, as in the original.
     if (addressCount(subsets) === 0) continue;
     wanted.push({ role: 'aggregate', name: originalName, originalName, subsets, labels: labelsFor(options, originalName), keep: false });
