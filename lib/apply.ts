@@ -35,21 +35,23 @@ export interface ApplySettings {
   concurrency: number;
   /** Every configured cluster: to recognise the original mefi's unlabelled mirrors. */
   clusters: string[];
+  /** Told of every create or update as soon as the server stored it (a watching loop knows its own echo). */
+  onStored?: (change: Change, resourceVersion: string) => void;
 }
 
 const isStatus = (err: unknown, status: number) => err instanceof ApiError && err.status === status;
 
-async function send(client: KubeClient, options: PlanOptions, action: Action, change: Change): Promise<void> {
+/** One call; the resourceVersion the server stored for a create or update. */
+async function send(client: KubeClient, options: PlanOptions, action: Action, change: Change): Promise<string | undefined> {
   const kind = (change.kind === 'EndpointSlice' ? endpointSlices : endpoints) as typeof endpoints;
-  if (action === 'create') await kind.create(client, options.namespace, change.object!);
-  else if (action === 'update') await kind.replace(client, options.namespace, change.object!);
-  else {
-    try {
-      await kind.delete(client, options.namespace, change.name, change.resourceVersion);
-    } catch (err) {
-      if (!isStatus(err, 404)) throw err; // already gone is what we wanted
-    }
+  if (action === 'create') return (await kind.create(client, options.namespace, change.object!)).metadata?.resourceVersion;
+  if (action === 'update') return (await kind.replace(client, options.namespace, change.object!)).metadata?.resourceVersion;
+  try {
+    await kind.delete(client, options.namespace, change.name, change.resourceVersion);
+  } catch (err) {
+    if (!isStatus(err, 404)) throw err; // already gone is what we wanted
   }
+  return undefined;
 }
 
 async function fresh(client: KubeClient, change: Change): Promise<EndpointsObject | undefined> {
@@ -63,7 +65,8 @@ async function fresh(client: KubeClient, change: Change): Promise<EndpointsObjec
 
 async function applyOne(client: KubeClient, s: ApplySettings, action: Action, change: Change): Promise<Outcome> {
   try {
-    await send(client, s.options, action, change);
+    const stored = await send(client, s.options, action, change);
+    if (stored) s.onStored?.(change, stored);
     return { action, change, result: 'done', retried: false };
   } catch (err) {
     // 409: changed since read (update, delete) or created meanwhile (create). 404 on update: deleted meanwhile.
@@ -77,7 +80,8 @@ async function applyOne(client: KubeClient, s: ApplySettings, action: Action, ch
     const decision = decide(s.options, change.target, action === 'delete' ? undefined : desiredOf(change), current, s.clusters, { adoptable: change.adopted === true, adopt: change.adopted === true });
     if (decision.action === 'none') return { action, change, result: 'skipped', message: 'already as wanted when read again', retried: true };
     if (decision.action === 'conflict') return { action, change, result: 'skipped', message: decision.message, retried: true, blocking: true };
-    await send(client, s.options, decision.action, decision.change);
+    const stored = await send(client, s.options, decision.action, decision.change);
+    if (stored) s.onStored?.(change, stored);
     return { action, change, result: 'done', message: `retried as ${decision.action} from fresh state`, retried: true };
   } catch (err) {
     return { action, change, result: 'failed', message: `${(err as Error).message} (after one retry from fresh state; the next run will try again)`, retried: true };

@@ -10,7 +10,7 @@ import type { Logger } from './log.ts';
 import type { PlanInput, PlanOptions } from './plan/index.ts';
 import type { ReadSettings } from './read.ts';
 import { Metrics, serveMetrics } from './metrics.ts';
-import { exitCodeFor, runOnce, type RunResult } from './run.ts';
+import { exitCodeFor, runOnce, type RunResult, type RunSettings } from './run.ts';
 import { fingerprint, inputFiles } from './reload.ts';
 import { Trigger } from './trigger.ts';
 import { WatchedWorld } from './watch.ts';
@@ -51,6 +51,8 @@ export interface ExecuteOptions {
   quiet?: QuietLog;
   /** The watching loop: the input from its caches instead of a read. */
   input?: () => PlanInput;
+  /** The watching loop: told of each write as the server stores it. */
+  onStored?: RunSettings['onStored'];
 }
 
 /**
@@ -85,7 +87,7 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
   const result = await runOnce(
     config,
     clients,
-    { ...readSettings(settings, prepared), options: prepared.options, dryRun: command === 'diff' || o.dryRun, ...(o.skip ? { skip: o.skip } : {}) },
+    { ...readSettings(settings, prepared), options: prepared.options, dryRun: command === 'diff' || o.dryRun, ...(o.skip ? { skip: o.skip } : {}), ...(o.onStored ? { onStored: o.onStored } : {}) },
     input ? async () => input() : undefined,
   );
   const q = o.quiet;
@@ -241,7 +243,13 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
       const skip = ls.watch ? undefined : backoff.skipped(Date.now());
       try {
         const w = world?.w;
-        const { result, exitCode } = await execute('sync', settings, prepared, log, { dryRun: false, quiet, ...(skip ? { skip } : {}), ...(w ? { input: () => w.input() } : {}) });
+        w?.forgetExpected();
+        const { result, exitCode } = await execute('sync', settings, prepared, log, {
+          dryRun: false,
+          quiet,
+          ...(skip ? { skip } : {}),
+          ...(w ? { input: () => w.input(), onStored: (c, rv) => w.expect(c.target, c.namespace, c.name, rv) } : {}),
+        });
         metrics.record(result, exitCode, clusters, Date.now());
         if (skip) backoff.record(readResults(result, clusters, skip), Date.now());
         completedAt = Date.now();

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeClient } from './kube/client.ts';
 import type { ListOptions, WatchEvent } from './kube/resource.ts';
 
-interface Named {
+export interface Named {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
 }
 
@@ -23,8 +23,8 @@ export interface InformerOptions {
   /** After a failed list or watch: wait this long, doubling, up to maxBackoffMs. */
   backoffMs: number;
   maxBackoffMs: number;
-  /** Called for every change of the cache (and after every list). */
-  changed: () => void;
+  /** Called for every change of the cache (with the object a watch event brought), and after every list. */
+  changed: (object?: Named) => void;
   /** Told when the cache becomes unusable (a list failed) or usable again. */
   report?: (error: string | undefined) => void;
 }
@@ -119,6 +119,6 @@ export class Informer<T extends Named> {
     if (this.list.namespace && !e.object.metadata.namespace) e.object.metadata.namespace = this.list.namespace;
     if (e.type === 'DELETED') this.items.delete(key(e.object));
     else this.items.set(key(e.object), e.object);
-    this.o.changed();
+    this.o.changed(e.object);
   }
 }

@@ -1,6 +1,6 @@
 // One run: read → plan → apply (unless dry) → a result to report.
 
-import { applyLeases, applyPlan, type LeaseOutcome, type Outcome } from './apply.ts';
+import { applyLeases, applyPlan, type ApplySettings, type LeaseOutcome, type Outcome } from './apply.ts';
 import type { Config } from './config.ts';
 import type { KubeClient, Verb } from './kube/client.ts';
 import { plan as makePlan, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
@@ -9,6 +9,8 @@ import { readWorld, type ReadSettings } from './read.ts';
 export interface RunSettings extends ReadSettings {
   options: PlanOptions;
   dryRun: boolean;
+  /** Told of each write the server stored, as it happens. */
+  onStored?: ApplySettings['onStored'];
 }
 
 export interface RunResult {
@@ -50,7 +52,7 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
   const read = performance.now();
   const plan = makePlan(s.options, { ...input, now });
   const planned = performance.now();
-  const outcomes = s.dryRun ? [] : await applyPlan(plan, clients, { options: s.options, concurrency: s.concurrency, clusters: config.clusters.map((c) => c.name) });
+  const outcomes = s.dryRun ? [] : await applyPlan(plan, clients, { options: s.options, concurrency: s.concurrency, clusters: config.clusters.map((c) => c.name), ...(s.onStored ? { onStored: s.onStored } : {}) });
   const leaseOutcomes = s.dryRun ? [] : await applyLeases(plan, clients);
   const phases = { readMs: Math.round(read - started), planMs: Math.round(planned - read), applyMs: Math.round(performance.now() - planned) };
 

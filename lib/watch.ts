@@ -12,7 +12,7 @@ import { slicesAsEndpoints, type EndpointsObject, type LeaseObject, type PlanInp
 import type { ReadSettings } from './read.ts';
 
 export interface WatchOptions {
-  /** Called on every change of any cache. */
+  /** Called on every change of any cache, but for mefi's own writes coming back (see expect). */
   changed: () => void;
   /** A cluster's lists failing or recovering (for logs). */
   report?: (cluster: string, role: 'source' | 'target', error: string | undefined) => void;
@@ -26,6 +26,18 @@ export class WatchedWorld {
   private readonly sources = new Map<string, (Informer<EndpointsObject> | Informer<SliceObject>)[]>();
   private readonly targets = new Map<string, { objects: Informer<EndpointsObject> | Informer<SliceObject>; leases?: Informer<LeaseObject> }>();
   private readonly s: ReadSettings;
+  /** target/namespace/name → resourceVersion of a write this loop made, until its watch event comes back. */
+  private readonly own = new Map<string, string>();
+
+  /** Expectations of an earlier run whose event came before them (or never): dropped when a run starts. */
+  forgetExpected(): void {
+    this.own.clear();
+  }
+
+  /** A write of this run: its event is mefi's own echo, and starts no run. */
+  expect(target: string, namespace: string, name: string, resourceVersion: string): void {
+    this.own.set(`${target}/${namespace}/${name}`, resourceVersion);
+  }
 
   constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
     this.s = s;
@@ -33,7 +45,16 @@ export class WatchedWorld {
       new Informer<T>(clients.get(cluster)!, kind as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
         backoffMs: o.backoffMs,
         maxBackoffMs: o.maxBackoffMs,
-        changed: o.changed,
+        changed: (obj) => {
+          if (role === 'target' && obj) {
+            const k = `${cluster}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+            if (this.own.get(k) === obj.metadata.resourceVersion) {
+              this.own.delete(k);
+              return;
+            }
+          }
+          o.changed();
+        },
         report: (error) => o.report?.(cluster, role, error),
       });
     const sourceKind = s.source === 'endpointslices' ? endpointSlices : endpoints;
