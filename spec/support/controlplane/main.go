@@ -107,6 +107,7 @@ func supervise(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	ctx = withParent(ctx)
 
 	clusters := make([]*cluster, 0, len(list))
 	var procs []*supervised // stopped in reverse order of start
@@ -349,4 +350,22 @@ func randomToken() string {
 		panic(err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// withParent ends ctx when the process that started the supervisor dies
+// (a test runner killed by a timeout): its clusters, pods and network go too.
+func withParent(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	parent := os.Getppid()
+	go func() {
+		for ctx.Err() == nil {
+			if os.Getppid() != parent {
+				fmt.Fprintln(os.Stderr, "controlplane: parent gone, stopping")
+				cancel()
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+	return ctx
 }
