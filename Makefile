@@ -12,7 +12,7 @@ CP_SRC       := $(wildcard spec/support/controlplane/*.go) spec/support/controlp
 DIR          ?= $(CACHE)/clusters
 TS_SRC       := $(shell find bin lib -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json
 
-.PHONY: all deps build typecheck test test-unit test-integration clusters demo bench pack clean bed-deps
+.PHONY: all deps build typecheck test test-unit test-integration clusters demo bench pack clean bed-deps helm controlplane
 
 all: build
 
@@ -33,6 +33,7 @@ typecheck: node_modules/.installed
 	tsc -p tsconfig.json --noEmit
 
 KUBECTL      := $(CACHE)/bin/kubectl
+HELM         := $(CACHE)/bin/helm
 
 $(CONTROLPLANE): $(CP_SRC)
 	@echo "Building the test control plane (kube-apiserver + etcd + kubectl from Go modules; the first build takes a few minutes)..."
@@ -43,6 +44,12 @@ $(KUBECTL): $(CONTROLPLANE)
 	ln -sf controlplane $@
 
 controlplane: $(CONTROLPLANE) $(KUBECTL)
+
+# helm, from its Go module (a module of its own: spec/support/helm), for the chart's tests.
+$(HELM): spec/support/helm/go.mod spec/support/helm/go.sum
+	cd spec/support/helm && go build -o $(HELM) helm.sh/helm/v3/cmd/helm
+
+helm: $(HELM)
 
 # The routed pod network (as root) needs ip and nsenter (iproute2, util-linux)
 # and nft for kube-proxy's nftables mode: installed from Debian when missing.
@@ -61,8 +68,8 @@ bed-deps:
 # Unit and property tests of the pure core, then integration tests against
 # real clusters (started once for the whole run by spec/support/global-setup.ts;
 # the fault and network tests start their own).
-test: build typecheck $(CONTROLPLANE) $(KUBECTL) bed-deps
-	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) node --test --test-global-setup=spec/support/global-setup.ts \
+test: build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) bed-deps
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) node --test --test-global-setup=spec/support/global-setup.ts \
 	  --test-timeout=300000 'spec/**/*.test.ts'
 
 test-unit: build

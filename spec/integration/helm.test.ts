@@ -1,0 +1,123 @@
+// The Helm chart (manifests/helm/mefi) with the real helm, built from its Go
+// module: it lints, renders what the kustomize manifests render (the same
+// objects, roles and command lines), installs and upgrades on real API
+// servers, and mefi converges with exactly the identities it creates.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
+import { makeWorld, mefi, repo, subset, uid, type MefiResult, type World } from '../support/world.ts';
+
+const skip = !process.env.MEFI_CONTROLPLANE ? 'needs the control plane binary that make test builds' : !process.env.MEFI_HELM ? 'needs the helm binary that make test builds' : false;
+const chart = path.join(repo, 'manifests/helm/mefi');
+
+function helm(args: string[], kubeconfig?: string): Promise<MefiResult> {
+  return new Promise((resolve) => {
+    execFile(process.env.MEFI_HELM!, [...(kubeconfig ? ['--kubeconfig', kubeconfig] : []), ...args], { maxBuffer: 16 << 20, timeout: 120_000, env: { ...process.env, HELM_CACHE_HOME: path.join(tmpdir(), 'mefi-helm-cache'), HELM_CONFIG_HOME: path.join(tmpdir(), 'mefi-helm-config'), HELM_DATA_HOME: path.join(tmpdir(), 'mefi-helm-data') } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+type Obj = { kind: string; metadata: { name: string }; rules?: unknown; spec?: Record<string, unknown> } & Record<string, unknown>;
+const docs = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean);
+/** The container of a Deployment or a CronJob. */
+const container = (o: Obj) => {
+  const spec = o.kind === 'CronJob' ? (o.spec as { jobTemplate: { spec: { template: { spec: Record<string, unknown> } } } }).jobTemplate.spec.template.spec : (o.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+  return (spec.containers as Record<string, unknown>[])[0]!;
+};
+
+describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () => {
+  let planes: ControlPlanes;
+  let w: World;
+  let work = '';
+  const values = () => {
+    const file = path.join(work, 'values.yaml');
+    writeFileSync(file, 'config:\n  clusters:\n    - {name: alpha, inCluster: true, type: local}\n    - {name: beta, kubeconfig: /etc/mefi/remotes/beta.kubeconfig}\n');
+    return file;
+  };
+
+  before(async () => {
+    work = mkdtempSync(path.join(tmpdir(), 'mefi-helm-'));
+    planes = await startControlPlanes(path.join(work, 'clusters'), ['alpha', 'beta']);
+    w = makeWorld(planes.dir, ['alpha', 'beta']);
+  });
+
+  after(async () => {
+    await planes?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('lints, and renders what the kustomize manifests render: the same objects, roles, command lines and security', async () => {
+    const lint = await helm(['lint', chart, '-f', values()]);
+    assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+    const missing = await helm(['template', 'mefi', chart]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /config\.clusters is empty/);
+
+    for (const [mode, dir] of [['cronjob', 'manifests/cronjob'], ['watch', 'manifests/loop']] as const) {
+      const rendered = await helm(['template', 'mefi', chart, '-n', 'mefi-system', '-f', values(), '--set', `mode=${mode}`]);
+      assert.equal(rendered.code, 0, rendered.stderr);
+      const kustomized = await w.kubectl(['kustomize', dir]);
+      assert.equal(kustomized.code, 0, kustomized.stderr);
+      const h = docs(rendered.stdout);
+      const k = docs(kustomized.stdout);
+      // The kustomize base also makes the Namespace (helm: --create-namespace) and keeps the config in a ConfigMap (the chart: a Secret, it holds tokens).
+      const names = (os: Obj[]) => os.filter((o) => o.kind !== 'Namespace').map((o) => `${o.kind === 'ConfigMap' ? 'Secret' : o.kind}/${o.metadata.name}`).sort();
+      assert.deepEqual(names(h), names(k).map((n) => n.replace('Secret/mefi-config', 'Secret/mefi-config')), mode);
+      for (const kind of ['ClusterRole', 'Role']) {
+        assert.deepEqual(h.find((o) => o.kind === kind)!.rules, k.find((o) => o.kind === kind)!.rules, `${mode}: ${kind} rules`);
+      }
+      const workload = mode === 'cronjob' ? 'CronJob' : 'Deployment';
+      const hc = container(h.find((o) => o.kind === workload)!);
+      const kc = container(k.find((o) => o.kind === workload)!);
+      assert.deepEqual(hc.args, kc.args, `${mode}: args`);
+      assert.deepEqual(hc.securityContext, kc.securityContext, `${mode}: securityContext`);
+      assert.deepEqual(hc.resources, kc.resources, `${mode}: resources`);
+    }
+  });
+
+  it('installs and upgrades on real API servers; mefi converges with exactly the identities it creates', async () => {
+    const v = values();
+    for (const c of ['alpha', 'beta']) {
+      const r = await helm(['install', 'mefi', chart, '-n', 'mefi-system', '--create-namespace', '-f', v], w.kubeconfigOf(c));
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    }
+    // The chart's identities, as the README's cross-cluster steps make them: mefi in alpha, mefi-reader in beta.
+    const token = async (cluster: string, sa: string) => {
+      const r = await w.kubectl(['-n', 'mefi-system', 'create', 'token', sa], { cluster });
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    const entry = async (cluster: string, sa: string) => {
+      const kc = JSON.parse(readFileSync(w.kubeconfigOf(cluster), 'utf8'));
+      return `  - name: ${cluster}\n    url: ${kc.clusters[0].cluster.server}\n    token: ${await token(cluster, sa)}\n    ca: ${kc.clusters[0].cluster['certificate-authority-data']}\n    type: ${cluster === 'alpha' ? 'local' : 'remote'}\n`;
+    };
+    const cfg = path.join(work, 'mefi.yaml');
+    writeFileSync(cfg, `clusters:\n${await entry('alpha', 'mefi')}${await entry('beta', 'mefi-reader')}`);
+    const id = uid();
+    await w.putEndpoints('beta', `app-${id}`, 'web', { 'mefi-test': id }, [subset(['10.2.0.1'])]);
+    const first = await mefi(['sync', '-c', cfg, '--remote-filter', `mefi-test=${id}`]);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.ok(await w.getEndpoints('alpha', 'mefi-system', 'web-beta'));
+    const mark = w.auditMark('alpha');
+    assert.equal((await mefi(['sync', '-c', cfg, '--remote-filter', `mefi-test=${id}`])).code, 0);
+    assert.deepEqual(w.writesSince('alpha', mark, 'mefi-system'), [], 'a second run writes nothing');
+    // The reader cannot write: the same config with beta as target fails on beta's side only.
+    const readerWrites = await mefi(['sync', '-c', cfg, '--remote-filter', `mefi-test=${id}`, '--local', 'beta']);
+    assert.equal(readerWrites.code, 2);
+    assert.match(readerWrites.stdout + readerWrites.stderr, /forbidden|Forbidden/);
+
+    const up = await helm(['upgrade', 'mefi', chart, '-n', 'mefi-system', '-f', v, '--set', 'mode=cronjob'], w.kubeconfigOf('alpha'));
+    assert.equal(up.code, 0, up.stdout + up.stderr);
+    const cron = await w.kubectl(['-n', 'mefi-system', 'get', 'cronjob', 'mefi', '-o', 'name'], { cluster: 'alpha' });
+    assert.equal(cron.stdout.trim(), 'cronjob.batch/mefi');
+    const deploy = await w.kubectl(['-n', 'mefi-system', 'get', 'deployment', 'mefi'], { cluster: 'alpha' });
+    assert.notEqual(deploy.code, 0, 'the watching Deployment went with the upgrade');
+  });
+});
