@@ -7,6 +7,7 @@
 // controller-managers) and need root for the network namespaces.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
 import { byCluster, makePods, type Pods, type PodRef, type Traffic } from '../support/pods.ts';
-import { eventually, makeWorld, mefi, type World } from '../support/world.ts';
+import { eventually, makeWorld, mefi, repo, type World } from '../support/world.ts';
 
 const skip = !process.env.MEFI_CONTROLPLANE
   ? 'needs the control plane binary that make test builds'
@@ -154,6 +155,51 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     }
     assert.equal((await syncStale()).code, 0);
     await trafficUntil('gamma served again', (t) => answersFrom(t, clusters));
+  });
+
+  it('upgrading from the original mefi as the README says: its objects and command line, then --adopt; alpha and beta answer throughout, gamma (on its own port, which the original got wrong) once adopted', async () => {
+    // What the original left in a namespace of its own here: mirrors without the cluster label (other clusters' nodeName kept),
+    // and an aggregate with no labels, every address in one subset with the first mirror's ports.
+    const ns = 'legacy';
+    await w.ensureNamespace('alpha', ns);
+    const mirrors = [];
+    for (const c of clusters) {
+      const src = (await w.getEndpoints(c, 'app', 'web'))!;
+      mirrors.push(src);
+      await w.putEndpoints('alpha', ns, `web-${c}`, { isMefiLocal: 'true', isMefiOriginalName: 'web' }, src.subsets!);
+    }
+    await w.putEndpoints('alpha', ns, 'web', {}, [{ addresses: mirrors.flatMap((m) => m.subsets!.flatMap((x) => x.addresses ?? [])), ports: mirrors[0]!.subsets![0]!.ports! }]);
+    await apply('alpha', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: ns }, spec: { ports: [{ name: 'http', port: 80 }] } });
+    const svc = JSON.parse((await w.kubectl(['-n', ns, 'get', 'service', 'web', '-o', 'json'], { cluster: 'alpha' })).stdout) as { spec: { clusterIP: string } };
+    const legacyURL = `http://${svc.spec.clusterIP}/`;
+    const answering = async (what: string, wanted: string[], errorsOk: boolean) =>
+      eventually(what, async () => {
+        const t = await pods.fetch(client, legacyURL, 60);
+        const got = Object.keys(byCluster(t)).sort();
+        return JSON.stringify(got) === JSON.stringify([...wanted].sort()) && (errorsOk || t.errors === 0) ? t : undefined;
+      }, 20_000);
+    await answering('the original\'s aggregate: alpha and beta answer, gamma gets the wrong port', ['alpha', 'beta'], true);
+
+    // The new image with the original's command line: the watching loop. The aggregate is not taken over silently.
+    const original = spawn(process.execPath, [path.join(repo, 'bin/mefi'), `--config=${config}`, `--mefi-namespace=${ns}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    original.stdout!.on('data', (d) => (log += d));
+    original.stderr!.on('data', (d) => (log += d));
+    const exited = new Promise<number | null>((resolve) => original.once('exit', resolve));
+    try {
+      await eventually('the loop reports the original\'s aggregate', async () => /--adopt takes it over/.test(log));
+      await answering('still alpha and beta, untouched', ['alpha', 'beta'], true);
+      const dry = await mefi(['sync', '-c', config, '-n', ns, '--adopt', '--dry-run']);
+      assert.match(dry.stdout, /^adopt\s+alpha\s+legacy\/web\s+\(aggregate\)/m);
+      assert.equal((await mefi(['sync', '-c', config, '-n', ns, '--adopt'])).code, 0);
+      await answering('adopted: all three clusters, gamma on its own port, no error', clusters, false);
+      const mark = w.auditMark('alpha');
+      await sleep(1500);
+      assert.deepEqual(w.writesSince('alpha', mark, ns), [], 'the loop writes nothing more');
+    } finally {
+      original.kill('SIGTERM');
+      assert.equal(await exited, 0, log);
+    }
   });
 
   it('switching to EndpointSlice mode as the README says: no drift at any step, every cluster answering throughout, no controller slice deleted by mefi', async () => {
