@@ -85,6 +85,8 @@ const options = {
   'request-timeout': { type: 'string', default: '30s', describe: 'timeout of each API request' },
   'page-size': { type: 'number', default: 500, describe: 'items per list page (0: unpaginated)' },
   'policy': { choices: ['sync', 'upsert-only'], default: 'sync', describe: 'upsert-only never deletes' },
+  'affinity': { choices: ['none', 'local', 'remote'], default: 'none', describe: 'balancing where a source\'s label does not say: every cluster alike, or the target cluster\'s own pods (local) or the others (remote) first, spilling over when they have none ready' },
+  'affinity-label': { type: 'string', default: 'isMefiAffinity', describe: 'the source label (put it on the Service) that sets its affinity: none, local or remote' },
   'adopt': { type: 'boolean', default: false, describe: 'take over the original mefi\'s aggregates (unlabelled, its mirrors beside them); see them first with --dry-run or diff' },
   'prune': { type: 'boolean', default: false, describe: 'remove the mirrors of clusters that are no longer in the config (kept and reported otherwise); see it first with --dry-run or diff' },
   'source': { choices: ['endpoints', 'endpointslices'], default: 'endpoints', describe: 'read sources from Endpoints, or from the EndpointSlices of labelled Services' },

@@ -5,6 +5,7 @@ import { ConfigError, type ConfigIssue } from './config.ts';
 import { isDNS1123Label, isLabelKey, isLabelValue } from './names.ts';
 import type { PlanOptions } from './plan/index.ts';
 import { selectorError } from './selector.ts';
+import { isAffinity } from './plan/affinity.ts';
 import { parseDuration } from './duration.ts';
 
 export interface Flags {
@@ -24,6 +25,8 @@ export interface Flags {
   maxEndpointsPerSlice?: number;
   prune?: boolean;
   adopt?: boolean;
+  affinity?: string;
+  affinityLabel?: string;
 }
 
 export interface Settings {
@@ -57,6 +60,10 @@ export function resolveSettings(f: Flags, nameOf: (option: string) => string = (
   const timeout = parseDuration(f.requestTimeout);
   if (timeout === undefined || timeout <= 0) bad('request-timeout', `${JSON.stringify(f.requestTimeout)} is not a duration such as 30s or 1m`);
   if (f.policy !== 'sync' && f.policy !== 'upsert-only') bad('policy', `must be sync or upsert-only, got ${JSON.stringify(f.policy)}`);
+  const affinity = f.affinity ?? 'none';
+  if (!isAffinity(affinity)) bad('affinity', `must be none, local or remote, got ${JSON.stringify(affinity)}`);
+  const affinityLabel = f.affinityLabel ?? 'isMefiAffinity';
+  if (!isLabelKey(affinityLabel)) bad('affinity-label', `${JSON.stringify(affinityLabel)} is not a valid label key`);
   const kinds = ['endpoints', 'endpointslices'];
   const source = f.source ?? 'endpoints';
   const target = f.target ?? 'endpoints';
@@ -78,6 +85,8 @@ export function resolveSettings(f: Flags, nameOf: (option: string) => string = (
       policy: f.policy as PlanOptions['policy'],
       ...(f.prune ? { prune: true } : {}),
       ...(f.adopt ? { adopt: true } : {}),
+      affinity: isAffinity(affinity) ? affinity : 'none',
+      affinityLabel,
       ...(target === 'endpointslices' ? { target: 'endpointslices' as const, maxEndpointsPerSlice: perSlice } : {}),
     },
     source: source as Settings['source'],

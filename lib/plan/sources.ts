@@ -24,6 +24,8 @@ export interface SourceView {
   unreadable: Set<string>;
   /** Mirror names whose source is ambiguous: kept as they are. */
   frozen: Set<string>;
+  /** Per source name: each cluster's affinity label value (options.affinityLabel), where it has one. */
+  affinity: Map<string, Map<string, string>>;
   problems: Finding[];
   unreadableList: Unreadable[];
 }
@@ -57,7 +59,7 @@ function normalizeSource(source: EndpointsObject, cidrs: string[] | undefined, f
 }
 
 export function sourceView(options: PlanOptions, sources: PlanInput['sources']): SourceView {
-  const view: SourceView = { clusters: Object.keys(sources).sort(), mirrors: [], unreadable: new Set(), frozen: new Set(), problems: [], unreadableList: [] };
+  const view: SourceView = { clusters: Object.keys(sources).sort(), mirrors: [], unreadable: new Set(), frozen: new Set(), affinity: new Map(), problems: [], unreadableList: [] };
   for (const cluster of Object.keys(sources).sort()) {
     const outcome = sources[cluster]!;
     if (!outcome.ok) {
@@ -99,6 +101,11 @@ export function sourceView(options: PlanOptions, sources: PlanInput['sources']):
       const { subsets, dropped } = normalizeSource(source, options.podCIDRs?.[cluster], filter);
       for (const d of dropped) problem(d.code, d.message, namespace);
       view.mirrors.push({ name: mirror, cluster, originalName: name, subsets });
+      const affinity = options.affinityLabel ? source.metadata.labels?.[options.affinityLabel] : undefined;
+      if (affinity !== undefined) {
+        if (!view.affinity.has(name)) view.affinity.set(name, new Map());
+        view.affinity.get(name)!.set(cluster, affinity);
+      }
     }
   }
   return view;

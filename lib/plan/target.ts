@@ -1,5 +1,6 @@
 // One target: the objects it should hold, then a decision per name.
 
+import { affinityFor, applyAffinity } from './affinity.ts';
 import { memoBy } from './memo.ts';
 import { addressCount, mergeNormalized, normalizeSubsets } from './normalize.ts';
 import { clusterOf, decide, describe, isOwned, mirroringLimit, type Desired } from './object.ts';
@@ -37,7 +38,7 @@ export function labelsFor(options: PlanOptions, originalName: string, cluster?: 
   };
 }
 
-function wantedObjects(options: PlanOptions, view: SourceView, owned: EndpointsObject[], stale: Set<string>): Wanted[] {
+function wantedObjects(options: PlanOptions, view: SourceView, target: string, owned: EndpointsObject[], stale: Set<string>): Wanted[] {
   const wanted: Wanted[] = view.mirrors.map((m) => ({
     role: 'mirror',
     name: m.name,
@@ -61,8 +62,9 @@ function wantedObjects(options: PlanOptions, view: SourceView, owned: EndpointsO
   const byOriginal = new Map<string, Wanted[]>();
   for (const w of wanted) if (w.originalName) byOriginal.set(w.originalName, [...(byOriginal.get(w.originalName) ?? []), w]);
   for (const [originalName, mirrors] of byOriginal) {
+    const counted = applyAffinity(mirrors, target, affinityFor(view.affinity.get(originalName) ?? new Map(), target, options.affinity ?? 'none'));
     // The mirrors' subsets are the same objects run after run while their sources stand still.
-    const subsets = memoBy(mergedCache, mirrors.map((m) => m.subsets), () => mergeNormalized(mirrors.flatMap((m) => m.subsets)));
+    const subsets = memoBy(mergedCache, counted, () => mergeNormalized(counted.flat()));
     // An aggregate with no address left is deleted, as in the original.
     if (addressCount(subsets) === 0) continue;
     wanted.push({ role: 'aggregate', name: originalName, originalName, subsets, labels: labelsFor(options, originalName), keep: false });
@@ -76,7 +78,7 @@ export function planTarget(options: PlanOptions, view: SourceView, target: strin
   const owned = items.filter((obj) => isOwned(obj, options));
 
   const byName = new Map<string, Wanted[]>();
-  for (const w of wantedObjects(options, view, owned, stale)) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
+  for (const w of wantedObjects(options, view, target, owned, stale)) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
 
   const names = new Set([...byName.keys(), ...owned.map((o) => o.metadata.name)]);
   for (const name of names) {

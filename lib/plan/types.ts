@@ -93,6 +93,10 @@ export interface PlanOptions {
   prune?: boolean;
   /** Take over the original mefi's aggregates: unlabelled, on a wanted aggregate's name, with its mirrors beside them. */
   adopt?: boolean;
+  /** Balancing preference when a source does not say: none (every cluster alike), local or remote first. */
+  affinity?: 'none' | 'local' | 'remote';
+  /** The source label (copied from its Service) that sets a service's affinity. */
+  affinityLabel?: string;
   /** What mefi writes: Endpoints mirrors and aggregates (default), or EndpointSlices per mirror. */
   target?: 'endpoints' | 'endpointslices';
   /** With target endpointslices: endpoints per slice (100, as the controller; at most 1000). */

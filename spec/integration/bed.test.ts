@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
 import { byCluster, makePods, type Pods, type PodRef, type Traffic } from '../support/pods.ts';
-import { eventually, makeWorld, mefi, repo, type World } from '../support/world.ts';
+import { eventually, makeWorld, mefi, repo, startLoop, type World } from '../support/world.ts';
 
 const skip = !process.env.MEFI_CONTROLPLANE
   ? 'needs the control plane binary that make test builds'
@@ -200,6 +200,27 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
       original.kill('SIGTERM');
       assert.equal(await exited, 0, log);
     }
+  });
+
+  it('affinity local with the watching loop: alpha\'s pods alone while ready, beta and gamma the moment they are not, home again after', async () => {
+    const loop = startLoop(['-c', config, '--watch', '--resync', '5m', '--affinity', 'local']);
+    const alphaPods = ['web-1', 'web-2'].map((name) => ({ cluster: 'alpha', namespace: 'app', name }));
+    try {
+      await trafficUntil('only alpha answers', (t) => answersFrom(t, ['alpha']));
+      const t0 = Date.now();
+      for (const p of alphaPods) await pods.setReady(p, false);
+      // Spill-over: from the pods going not ready to every request answered elsewhere (controllers, mefi, the mirroring controller, kube-proxy).
+      await eventually('beta and gamma take over', async () => answersFrom(await pods.fetch(client, serviceURL, 20), ['beta', 'gamma']), 20_000);
+      const spill = Date.now() - t0;
+      const t1 = Date.now();
+      for (const p of alphaPods) await pods.setReady(p, true);
+      await eventually('traffic returns home', async () => answersFrom(await pods.fetch(client, serviceURL, 20), ['alpha']), 20_000);
+      process.stderr.write(`# affinity local: spill-over ${spill} ms, return ${Date.now() - t1} ms (pod readiness to traffic, through the real controllers and kube-proxy)\n`);
+    } finally {
+      assert.equal(await loop.stop(), 0, loop.log());
+    }
+    // Back to every cluster alike for what follows.
+    assert.equal((await sync()).code, 0);
   });
 
   it('switching to EndpointSlice mode as the README says: no drift at any step, every cluster answering throughout, no controller slice deleted by mefi', async () => {

@@ -101,6 +101,26 @@ describe('planner invariants (property tests)', () => {
     );
   });
 
+  it('with affinity, an aggregate serves a ready address whenever any of its mirrors has one, and writes only what it would write anyway', () => {
+    fc.assert(
+      fc.property(world, fc.constantFrom<'local' | 'remote'>('local', 'remote'), (input, affinity) => {
+        const p = plan({ ...options, affinity }, input);
+        const plain = plan(options, input);
+        const names = (q: typeof p) => [...q.creates, ...q.updates, ...q.deletes].map((c) => `${c.target}/${c.name}`).sort();
+        // Affinity changes readiness only: the same objects are created and deleted, an aggregate may at most also be updated.
+        assert.deepEqual(p.creates.map((c) => c.name).sort(), plain.creates.map((c) => c.name).sort());
+        assert.deepEqual(p.deletes.map((c) => c.name).sort(), plain.deletes.map((c) => c.name).sort());
+        for (const n of names(p)) assert.ok(names(plain).includes(n) || p.updates.some((u) => `${u.target}/${u.name}` === n && u.role === 'aggregate'), n);
+        for (const c of [...p.creates, ...p.updates].filter((x) => x.role === 'aggregate')) {
+          const twin = [...plain.creates, ...plain.updates].find((x) => x.target === c.target && x.name === c.name);
+          const anyReady = (twin?.after ?? []).some((s) => s.addresses.length > 0);
+          if (anyReady) assert.ok(c.after!.some((s) => s.addresses.length > 0), `${c.name}: nothing served with ${affinity}`);
+        }
+      }),
+      runs,
+    );
+  });
+
   it('respects ownership: never updates or deletes an object without the owner label', () => {
     fc.assert(
       fc.property(world, fc.constantFrom<'sync' | 'upsert-only'>('sync', 'upsert-only'), (input, policy) => {

@@ -270,3 +270,30 @@ describe('adopting the original mefi\'s aggregates', () => {
     assert.equal(q.updates.some((u) => u.name === 'web'), false);
   });
 });
+
+describe('affinity', () => {
+  const o = { ...options, affinityLabel: 'isMefiAffinity' };
+  const src = (ready: string[], notReady: string[] = [], labels: Record<string, string> = {}) => ok(ep('x', 'web', [ips(ready, notReady)], { isMefiRemote: 'true', ...labels }));
+  const aggregate = (p: ReturnType<typeof plan>) => p.creates.find((c) => c.name === 'web')!.after!;
+  const ready = (subsets: { addresses: { ip: string }[] }[]) => subsets.flatMap((s) => s.addresses.map((a) => a.ip)).sort();
+
+  it('local: only the target cluster\'s ready addresses are served while it has any; the mirrors stay as their sources', () => {
+    const p = plan({ ...o, affinity: 'local' }, { sources: { a: src(['10.1.0.1']), b: src(['10.2.0.1']) }, targets: { a: ok() } });
+    assert.deepEqual(ready(aggregate(p)), ['10.1.0.1']);
+    assert.deepEqual(p.creates.find((c) => c.name === 'web-b')!.after![0]!.addresses, [{ ip: '10.2.0.1' }]);
+  });
+
+  it('spills over the moment the local cluster has no ready address, and remote is the reverse', () => {
+    const none = plan({ ...o, affinity: 'local' }, { sources: { a: src([], ['10.1.0.1']), b: src(['10.2.0.1']) }, targets: { a: ok() } });
+    assert.deepEqual(ready(aggregate(none)), ['10.2.0.1']);
+    const remote = plan({ ...o, affinity: 'remote' }, { sources: { a: src(['10.1.0.1']), b: src(['10.2.0.1']) }, targets: { a: ok() } });
+    assert.deepEqual(ready(aggregate(remote)), ['10.2.0.1']);
+  });
+
+  it('takes the service\'s own label over the flag: the target\'s source first, else the lowest-named cluster\'s', () => {
+    const labelled = plan({ ...o, affinity: 'none' }, { sources: { a: src(['10.1.0.1']), b: src(['10.2.0.1'], [], { isMefiAffinity: 'local' }) }, targets: { a: ok() } });
+    assert.deepEqual(ready(aggregate(labelled)), ['10.1.0.1'], 'b says local (a has no label)');
+    const own = plan({ ...o, affinity: 'none' }, { sources: { a: src(['10.1.0.1'], [], { isMefiAffinity: 'none' }), b: src(['10.2.0.1'], [], { isMefiAffinity: 'local' }) }, targets: { a: ok() } });
+    assert.deepEqual(ready(aggregate(own)), ['10.1.0.1', '10.2.0.1'], 'a, the target, says none');
+  });
+});
