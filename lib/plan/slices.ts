@@ -8,6 +8,7 @@
 import equal from 'fast-deep-equal';
 import { clusterOf, describe, isOwned } from './object.ts';
 import { normalizePorts, normalizeSubsets, portKey } from './normalize.ts';
+import { affinityFor, applyAffinity } from './affinity.ts';
 import { compareIP, parseIP } from './ip.ts';
 import type { SourceView } from './sources.ts';
 import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Finding, RawPort, RawSubset, Subset } from './types.ts';
@@ -206,6 +207,15 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
   // New slices are never planned twice on one name, whichever mirror asks.
   const taken = new Set<string>();
 
+  // Affinity: per service, the subsets each mirror's slices serve in this target (readiness only).
+  const served = new Map<(typeof view.mirrors)[number], Subset[]>();
+  const byService = new Map<string, typeof view.mirrors>();
+  for (const m of view.mirrors) byService.set(m.originalName, [...(byService.get(m.originalName) ?? []), m]);
+  for (const [service, ms] of byService) {
+    const counted = applyAffinity(ms, target, affinityFor(view.affinity.get(service) ?? new Map(), target, options.affinity ?? 'none'));
+    ms.forEach((m, i) => served.set(m, counted[i]!));
+  }
+
   for (const m of view.mirrors) {
     if (stale.has(m.cluster)) continue;
     const mine = (byMirror.get(`${m.cluster}/${m.originalName}`) ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
@@ -220,7 +230,7 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
         result.problems.push({ code: 'name-collision', cluster: target, namespace, name: m.name, message: `slices ${m.name}-<n> are wanted as ${rivals.map((r) => describe({ role: 'mirror', ...r })).sort().join(' and as ')}; neither is written` });
       continue;
     }
-    const groups = groupsOf(m.subsets);
+    const groups = groupsOf(served.get(m) ?? m.subsets);
     // New slices take the lowest free index: free of mefi's slices and of anyone else's.
     let next = 0;
     const freshName = () => {

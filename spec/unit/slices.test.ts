@@ -137,3 +137,13 @@ describe('EndpointSlice names', () => {
     assert.deepEqual(p.problems.map((x) => [x.code, x.name, x.blocking]), [['name-collision', 'web-a-b', true]]);
   });
 });
+
+describe('EndpointSlice target with affinity', () => {
+  it('local: the other clusters\' endpoints are written not ready while the target\'s own have a ready one, and ready again when they have none', () => {
+    const o = { ...slices, affinity: 'local' as const };
+    const world = (aReady: boolean) => input({ a: ok(ep('x', 'web', [aReady ? ips(['10.1.0.1']) : ips([], ['10.1.0.1'])])), b: ok(ep('y', 'web', [ips(['10.2.0.1'])])) }, []);
+    const readiness = (p: Plan) => Object.fromEntries(p.creates.map((c) => [c.name, ((c.object as SliceObject).endpoints ?? []).map((e) => e.conditions?.ready)]));
+    assert.deepEqual(readiness(plan(o, world(true))), { 'web-a-0': [true], 'web-b-0': [false] });
+    assert.deepEqual(readiness(plan(o, world(false))), { 'web-a-0': [false], 'web-b-0': [true] });
+  });
+});
