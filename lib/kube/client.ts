@@ -4,9 +4,9 @@
 // Authentication comes from client-node's KubeConfig.
 
 import type https from 'node:https';
-import { HttpMethod, RequestContext, type DispatcherOptions } from '@kubernetes/client-node';
+import type { DispatcherOptions } from '@kubernetes/client-node';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
-import { readTokenFile, type Connection } from './connect.ts';
+import { clientNode, readTokenFile, type Connection } from './connect.ts';
 
 export type Verb = 'list' | 'get' | 'create' | 'update' | 'delete' | 'watch';
 
@@ -63,9 +63,10 @@ export class KubeClient {
    * One undici dispatcher per cluster, so requests share keep-alive
    * connections (client-node's applySecurityAuthentication builds a new one on
    * every call: a TLS handshake per request, and an agent left behind). It is
-   * built from client-node's own TLS and proxy options, with undici's connect
-   * timeout set to --request-timeout (undici's fixed 10 s would otherwise cut
-   * in first, and name itself). Renewed every ten minutes for rotated files.
+   * built from the connection's TLS (or, for exec plugins, client-node's TLS
+   * and proxy options), with undici's connect timeout set to --request-timeout
+   * (undici's fixed 10 s would otherwise cut in first, and name itself).
+   * Renewed every ten minutes for rotated files.
    */
   private dispatcher?: Dispatcher;
   private dispatcherAt = 0;
@@ -86,28 +87,43 @@ export class KubeClient {
     return this.calls.create + this.calls.update + this.calls.delete;
   }
 
-  /** Headers for one request (tokens, exec plugins refresh here); the shared dispatcher made or renewed as needed. */
+  /** Headers for one request (tokens; exec plugins refresh here); the shared dispatcher made or renewed as needed. */
   private async authenticate(): Promise<Record<string, string>> {
-    const kc = this.connection.kubeConfig;
+    const c = this.connection;
+    const renew = !this.dispatcher || Date.now() - this.dispatcherAt > 600_000;
+    if (!c.kubeConfig) {
+      if (renew) {
+        const tls = c.tls();
+        this.renew(dispatcherFor(c.proxyUrl ? { type: 'proxy', uri: c.proxyUrl, requestTls: tls, connect: {} } : { type: 'agent', connect: { ...tls } }, this.options.requestTimeoutMs));
+      }
+      return c.token ? { Authorization: `Bearer ${c.token}` } : {};
+    }
+    // An exec plugin or auth provider: client-node authenticates.
+    const kc = c.kubeConfig;
     const opts: https.RequestOptions & { headers: Record<string, string> } = { headers: {} };
     await kc.applyToHTTPSOptions(opts);
-    if (!this.dispatcher || Date.now() - this.dispatcherAt > 600_000) {
-      const old = this.dispatcher;
+    if (renew) {
       const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = opts;
       const o = kc.createDispatcherOptions(kc.getCurrentCluster(), { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } as https.AgentOptions);
       if (o.type === 'socks') {
         // client-node's own SOCKS connector (not exported on its own); its connect timeout stays undici's.
-        const context = new RequestContext(this.connection.server, HttpMethod.GET);
+        const { HttpMethod, RequestContext } = clientNode();
+        const context = new RequestContext(c.server, HttpMethod.GET);
         await kc.applySecurityAuthentication(context);
-        this.dispatcher = context.getDispatcher() as Dispatcher | undefined;
+        this.renew(context.getDispatcher() as Dispatcher | undefined);
       } else {
-        this.dispatcher = dispatcherFor(o, this.options.requestTimeoutMs);
+        this.renew(dispatcherFor(o, this.options.requestTimeoutMs));
       }
-      this.dispatcherAt = Date.now();
-      old?.close().catch(() => undefined);
     }
     if (opts.auth) opts.headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     return opts.headers;
+  }
+
+  private renew(dispatcher: Dispatcher | undefined): void {
+    const old = this.dispatcher;
+    this.dispatcher = dispatcher;
+    this.dispatcherAt = Date.now();
+    old?.close().catch(() => undefined);
   }
 
   /**

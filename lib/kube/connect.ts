@@ -1,104 +1,154 @@
-// A cluster's config entry → a client-node KubeConfig that authenticates it.
-// client-node does TLS, client certificates, exec plugins and keep-alive
-// agents; mefi only chooses which cluster and user.
+// A cluster's config entry → how to reach and authenticate to its API server.
+// The common cases (a URL with a token or token file and a CA; a kubeconfig
+// whose user has a token, a token file or a client certificate; the pod's
+// ServiceAccount) are read here. @kubernetes/client-node is loaded only for a
+// kubeconfig user with an exec plugin or an auth provider: it brings its whole
+// generated API with it (~50 MiB and ~0.4 s at start), which the watching
+// loop and every CronJob run would otherwise pay for nothing.
 
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { ConfigError, type ClusterConfig, type Config } from '../config.ts';
+
+export interface TLS {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized: boolean;
+  servername?: string;
+}
 
 export interface Connection {
   cluster: string;
   server: string;
-  kubeConfig: KubeConfig;
+  /** Read when the connection pool is (re)made, every ten minutes: CA and client certificate files rotate. */
+  tls: () => TLS;
+  /** A static bearer token. */
+  token?: string;
   /** Read per request (trimmed, cached a minute): projected tokens rotate. */
   tokenFile?: string;
+  /** An HTTP(S) proxy in front of the API server (a kubeconfig's proxy-url). */
+  proxyUrl?: string;
+  /** Only for exec plugins and auth providers: client-node's KubeConfig does the authentication. */
+  kubeConfig?: KubeConfig;
 }
 
-function fromURL(c: ClusterConfig & { connection: { kind: 'url' } }): KubeConfig {
-  const { url, token, caData, caFile, insecureSkipTLSVerify } = c.connection;
-  const kc = new KubeConfig();
-  kc.loadFromClusterAndUser(
-    {
-      name: c.name,
-      server: url.replace(/\/+$/, ''),
-      skipTLSVerify: insecureSkipTLSVerify,
-      ...(caData ? { caData: Buffer.from(caData).toString('base64') } : {}),
-      ...(caFile ? { caFile } : {}),
+const serviceAccount = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+function fromURL(c: ClusterConfig & { connection: { kind: 'url' } }): Connection {
+  const { url, token, tokenFile, caData, caFile, insecureSkipTLSVerify } = c.connection;
+  return {
+    cluster: c.name,
+    server: url.replace(/\/+$/, ''),
+    tls: () => {
+      const ca = caData ?? (caFile ? readFileSync(caFile) : undefined);
+      return { rejectUnauthorized: !insecureSkipTLSVerify, ...(ca ? { ca } : {}) };
     },
-    { name: `${c.name}-user`, ...(token ? { token } : {}) },
-  );
-  return kc;
+    ...(token ? { token } : {}),
+    ...(tokenFile ? { tokenFile } : {}),
+  };
 }
 
-/**
- * A kubeconfig user's tokenFile (client-go's field; client-node only knows a
- * "token-file" key, so without this such a user would send no credentials).
- * Relative paths are relative to the kubeconfig, as client-go resolves them.
- */
-function userTokenFile(file: string, user: string): string | undefined {
-  const doc = parse(readFileSync(file, 'utf8')) as { users?: { name?: string; user?: { tokenFile?: unknown } }[] } | null;
-  const tokenFile = doc?.users?.find((u) => u?.name === user)?.user?.tokenFile;
-  return typeof tokenFile === 'string' && tokenFile ? path.resolve(path.dirname(file), tokenFile) : undefined;
+interface KubeconfigFile {
+  clusters?: { name?: string; cluster?: Record<string, unknown> }[];
+  users?: { name?: string; user?: Record<string, unknown> }[];
+  contexts?: { name?: string; context?: { cluster?: string; user?: string } }[];
+  'current-context'?: string;
 }
 
-function fromKubeconfig(config: Config, c: ClusterConfig & { connection: { kind: 'kubeconfig' } }, index: number): { kc: KubeConfig; tokenFile?: string } {
-  const { path, context, insecureSkipTLSVerify } = c.connection;
-  const kc = new KubeConfig();
+/** A kubeconfig field given inline (base64 *-data) or as a file (relative to the kubeconfig, as client-go resolves it). */
+function material(entry: Record<string, unknown> | undefined, base: string, dataKey: string, fileKey: string): Buffer | undefined {
+  const data = entry?.[dataKey];
+  if (typeof data === 'string' && data) return Buffer.from(data, 'base64');
+  const file = entry?.[fileKey];
+  if (typeof file === 'string' && file) return readFileSync(path.resolve(base, file));
+  return undefined;
+}
+
+/** client-node, loaded on first need only (it is ESM; require() of ESM works on every Node mefi supports). */
+function clientNode(): typeof import('@kubernetes/client-node') {
+  return createRequire(import.meta.url)('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
+}
+
+function fromKubeconfig(config: Config, c: ClusterConfig & { connection: { kind: 'kubeconfig' } }, index: number): Connection {
+  const { path: file, context, insecureSkipTLSVerify } = c.connection;
   const fail = (message: string) => new ConfigError([{ file: config.file, field: `clusters[${index}].${context && message.includes('context') ? 'context' : 'kubeconfig'}`, message }]);
+  let kc: KubeconfigFile;
   try {
-    kc.loadFromFile(path);
+    kc = (parse(readFileSync(file, 'utf8')) ?? {}) as KubeconfigFile;
   } catch (err) {
-    throw fail(`cannot load kubeconfig ${path}: ${(err as Error).message}`);
+    throw fail(`cannot load kubeconfig ${file}: ${(err as Error).message.split('\n')[0]}`);
   }
-  const name = context ?? kc.getCurrentContext();
-  if (!name || !kc.getContextObject(name)) {
-    const known = kc.getContexts().map((x) => x.name);
-    throw fail(context ? `context ${context} is not in ${path} (it has: ${known.join(', ') || 'none'})` : `${path} has no current-context; set context`);
+  const name = context ?? kc['current-context'];
+  const ctx = kc.contexts?.find((x) => x?.name === name)?.context;
+  if (!name || !ctx) {
+    const known = (kc.contexts ?? []).map((x) => x?.name).filter(Boolean);
+    throw fail(context ? `context ${context} is not in ${file} (it has: ${known.join(', ') || 'none'})` : `${file} has no current-context; set context`);
   }
-  kc.setCurrentContext(name);
-  if (!kc.getCurrentCluster()) throw fail(`context ${name} in ${path} names no known cluster`);
-  if (insecureSkipTLSVerify) {
-    const cluster = kc.getCurrentCluster()!;
-    kc.clusters = kc.clusters.map((x) => (x.name === cluster.name ? { ...x, skipTLSVerify: true } : x));
+  const cluster = kc.clusters?.find((x) => x?.name === ctx.cluster)?.cluster;
+  if (!cluster || typeof cluster.server !== 'string') throw fail(`context ${name} in ${file} names no known cluster`);
+  const user = kc.users?.find((x) => x?.name === ctx.user)?.user ?? {};
+  const base = path.dirname(file);
+  const server = cluster.server.replace(/\/+$/, '');
+  const tlsOf = (withClientCert: boolean): (() => TLS) => () => {
+    const ca = material(cluster, base, 'certificate-authority-data', 'certificate-authority');
+    const cert = withClientCert ? material(user, base, 'client-certificate-data', 'client-certificate') : undefined;
+    const key = withClientCert ? material(user, base, 'client-key-data', 'client-key') : undefined;
+    return {
+      rejectUnauthorized: !(insecureSkipTLSVerify || cluster['insecure-skip-tls-verify'] === true),
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+      ...(typeof cluster['tls-server-name'] === 'string' ? { servername: cluster['tls-server-name'] } : {}),
+    };
+  };
+  const proxyUrl = typeof cluster['proxy-url'] === 'string' ? cluster['proxy-url'] : undefined;
+  const common = { cluster: c.name, server, ...(proxyUrl ? { proxyUrl } : {}) };
+  if (user.exec || user['auth-provider'] || user.username) {
+    // Plugins, providers and basic auth: client-node's implementation, as before.
+    const k = new (clientNode().KubeConfig)();
+    k.loadFromFile(file);
+    k.setCurrentContext(name);
+    if (insecureSkipTLSVerify) {
+      const current = k.getCurrentCluster()!;
+      k.clusters = k.clusters.map((x) => (x.name === current.name ? { ...x, skipTLSVerify: true } : x));
+    }
+    return { ...common, tls: tlsOf(false), kubeConfig: k };
   }
-  const user = kc.getCurrentUser();
-  const tokenFile = user && !user.token ? userTokenFile(path, user.name) : undefined;
-  return { kc, ...(tokenFile ? { tokenFile } : {}) };
+  // Files are checked now (exit 3 before any request), and read again when the pool is renewed.
+  tlsOf(true)();
+  // client-go's field is tokenFile (client-node only knew a "token-file" key).
+  const tokenFile = typeof user.tokenFile === 'string' && user.tokenFile ? path.resolve(base, user.tokenFile) : undefined;
+  return { ...common, tls: tlsOf(true), ...(typeof user.token === 'string' && user.token ? { token: user.token } : tokenFile ? { tokenFile } : {}) };
 }
 
-function fromInCluster(config: Config, index: number): KubeConfig {
-  const kc = new KubeConfig();
-  if (!process.env.KUBERNETES_SERVICE_HOST) {
-    throw new ConfigError([{ file: config.file, field: `clusters[${index}].inCluster`, message: 'KUBERNETES_SERVICE_HOST is not set: not running in a pod' }]);
-  }
-  kc.loadFromCluster();
-  return kc;
+function fromInCluster(config: Config, c: ClusterConfig, index: number): Connection {
+  const host = process.env.KUBERNETES_SERVICE_HOST;
+  const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
+  if (!host) throw new ConfigError([{ file: config.file, field: `clusters[${index}].inCluster`, message: 'KUBERNETES_SERVICE_HOST is not set: not running in a pod' }]);
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  readFileSync(`${serviceAccount}/ca.crt`); // there now, or exit 3
+  return { cluster: c.name, server: `https://${hostPart}:${port}`, tls: () => ({ rejectUnauthorized: true, ca: readFileSync(`${serviceAccount}/ca.crt`) }), tokenFile: `${serviceAccount}/token` };
 }
 
 /** Builds every connection before any API call, so a bad entry exits 3 with nothing read. */
 export function connect(config: Config): Map<string, Connection> {
   const out = new Map<string, Connection>();
   config.clusters.forEach((c, index) => {
-    let kc: KubeConfig;
-    let tokenFile: string | undefined;
     switch (c.connection.kind) {
       case 'url':
-        kc = fromURL(c as ClusterConfig & { connection: { kind: 'url' } });
-        tokenFile = c.connection.tokenFile;
+        out.set(c.name, fromURL(c as ClusterConfig & { connection: { kind: 'url' } }));
         break;
-      case 'kubeconfig': {
-        const k = fromKubeconfig(config, c as ClusterConfig & { connection: { kind: 'kubeconfig' } }, index);
-        kc = k.kc;
-        tokenFile = k.tokenFile;
+      case 'kubeconfig':
+        out.set(c.name, fromKubeconfig(config, c as ClusterConfig & { connection: { kind: 'kubeconfig' } }, index));
         break;
-      }
       case 'inCluster':
-        kc = fromInCluster(config, index);
+        out.set(c.name, fromInCluster(config, c, index));
         break;
     }
-    out.set(c.name, { cluster: c.name, server: kc.getCurrentCluster()!.server.replace(/\/+$/, ''), kubeConfig: kc, ...(tokenFile ? { tokenFile } : {}) });
   });
   return out;
 }
@@ -112,3 +162,5 @@ export function readTokenFile(file: string, now = Date.now()): string {
   tokenCache.set(file, { token, readAt: now });
   return token;
 }
+
+export { clientNode };
