@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
+import { resolveKubeconfig } from './kube/kubeconfig.ts';
 import { originalConfigKeys } from './original.ts';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { isDNS1123Label } from './names.ts';
@@ -203,25 +204,13 @@ function checkKubeconfig(c: Checker, p: Path, contextPath: Path, file: string, c
   } catch {
     kc = undefined;
   }
-  if (!isPlainObject(kc) || !Array.isArray(kc.contexts) || !Array.isArray(kc.clusters)) {
+  if (doc.errors.length || kc === undefined) {
     const where = doc.errors[0]?.linePos?.[0]?.line;
-    c.fail(p, `${file} is not a kubeconfig (${doc.errors.length ? `invalid YAML${where ? ` at its line ${where}` : ''}` : 'no clusters and contexts lists'})`);
+    c.fail(p, `${file} is not a kubeconfig (invalid YAML${where ? ` at its line ${where}` : ''})`);
     return;
   }
-  const contexts = kc.contexts.filter(isPlainObject);
-  const name = context ?? (typeof kc['current-context'] === 'string' && kc['current-context'] ? kc['current-context'] : undefined);
-  if (!name) {
-    c.fail(p, `${file} has no current-context; set context`);
-    return;
-  }
-  const entry = contexts.find((x) => x.name === name);
-  if (!entry) {
-    const known = contexts.map((x) => String(x.name)).join(', ') || 'none';
-    c.fail(context ? contextPath : p, `context ${name} is not in ${file} (it has: ${known})`);
-    return;
-  }
-  const cluster = isPlainObject(entry.context) ? entry.context.cluster : undefined;
-  if (!kc.clusters.some((x: unknown) => isPlainObject(x) && x.name === cluster)) c.fail(context ? contextPath : p, `context ${name} in ${file} names cluster ${String(cluster)}, which is not in it`);
+  const r = resolveKubeconfig(kc, file, context);
+  if (!r.ok) c.fail(r.onContext ? contextPath : p, r.message);
 }
 
 /** An optional, non-empty list of strings, each checked; undefined when absent or wrong. */

@@ -143,16 +143,7 @@ export class KubeClient {
       if (signal.aborted) return;
       throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), '');
     }
-    if (response.statusCode < 200 || response.statusCode >= 300) {
-      const text = await response.body.text().catch(() => '');
-      let status: { reason?: string; message?: string } = {};
-      try {
-        status = JSON.parse(text);
-      } catch {
-        // not a Status
-      }
-      throw new ApiError(spec, this.cluster, response.statusCode, status.reason || `HTTP ${response.statusCode}`, status.message ?? text.slice(0, 200));
-    }
+    if (response.statusCode < 200 || response.statusCode >= 300) throw this.refused(spec, response.statusCode, await response.body.text().catch(() => ''));
     let rest = '';
     const lines: string[] = [];
     try {
@@ -224,13 +215,18 @@ export class KubeClient {
     }
     const ok = response.statusCode >= 200 && response.statusCode < 300;
     if (ok) return JSON.parse(text) as T;
+    throw this.refused(spec, response.statusCode, text);
+  }
+
+  /** A non-2xx answer as an ApiError, in the words of its Status object. */
+  private refused(spec: RequestSpec, statusCode: number, text: string): ApiError {
     let status: { reason?: string; message?: string } = {};
     try {
       status = JSON.parse(text);
     } catch {
       // Not a Status object (a proxy in the way): the HTTP status says enough.
     }
-    throw new ApiError(spec, this.cluster, response.statusCode, status.reason || `HTTP ${response.statusCode}`, status.message ?? text.slice(0, 200));
+    return new ApiError(spec, this.cluster, statusCode, status.reason || `HTTP ${statusCode}`, status.message ?? text.slice(0, 200));
   }
 }
 

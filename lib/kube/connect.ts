@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { ConfigError, type ClusterConfig, type Config } from '../config.ts';
+import { resolveKubeconfig } from './kubeconfig.ts';
 
 export interface TLS {
   ca?: string | Buffer;
@@ -52,13 +53,6 @@ function fromURL(c: ClusterConfig & { connection: { kind: 'url' } }): Connection
   };
 }
 
-interface KubeconfigFile {
-  clusters?: { name?: string; cluster?: Record<string, unknown> }[];
-  users?: { name?: string; user?: Record<string, unknown> }[];
-  contexts?: { name?: string; context?: { cluster?: string; user?: string } }[];
-  'current-context'?: string;
-}
-
 /** A kubeconfig field given inline (base64 *-data) or as a file (relative to the kubeconfig, as client-go resolves it). */
 function material(entry: Record<string, unknown> | undefined, base: string, dataKey: string, fileKey: string): Buffer | undefined {
   const data = entry?.[dataKey];
@@ -75,24 +69,19 @@ function clientNode(): typeof import('@kubernetes/client-node') {
 
 function fromKubeconfig(config: Config, c: ClusterConfig & { connection: { kind: 'kubeconfig' } }, index: number): Connection {
   const { path: file, context, insecureSkipTLSVerify } = c.connection;
-  const fail = (message: string) => new ConfigError([{ file: config.file, field: `clusters[${index}].${context && message.includes('context') ? 'context' : 'kubeconfig'}`, message }]);
-  let kc: KubeconfigFile;
+  const fail = (message: string, onContext = false) => new ConfigError([{ file: config.file, field: `clusters[${index}].${onContext ? 'context' : 'kubeconfig'}`, message }]);
+  let kc: unknown;
   try {
-    kc = (parse(readFileSync(file, 'utf8')) ?? {}) as KubeconfigFile;
+    kc = parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw fail(`cannot load kubeconfig ${file}: ${(err as Error).message.split('\n')[0]}`);
   }
-  const name = context ?? kc['current-context'];
-  const ctx = kc.contexts?.find((x) => x?.name === name)?.context;
-  if (!name || !ctx) {
-    const known = (kc.contexts ?? []).map((x) => x?.name).filter(Boolean);
-    throw fail(context ? `context ${context} is not in ${file} (it has: ${known.join(', ') || 'none'})` : `${file} has no current-context; set context`);
-  }
-  const cluster = kc.clusters?.find((x) => x?.name === ctx.cluster)?.cluster;
-  if (!cluster || typeof cluster.server !== 'string') throw fail(`context ${name} in ${file} names no known cluster`);
-  const user = kc.users?.find((x) => x?.name === ctx.user)?.user ?? {};
+  // The config loader has checked this already (with its line); a Config built otherwise is checked here.
+  const r = resolveKubeconfig(kc, file, context);
+  if (!r.ok) throw fail(r.message, r.onContext);
+  const { context: name, cluster, user } = r;
+  const server = (cluster.server as string).replace(/\/+$/, '');
   const base = path.dirname(file);
-  const server = cluster.server.replace(/\/+$/, '');
   const tlsOf = (withClientCert: boolean): (() => TLS) => () => {
     const ca = material(cluster, base, 'certificate-authority-data', 'certificate-authority');
     const cert = withClientCert ? material(user, base, 'client-certificate-data', 'client-certificate') : undefined;
