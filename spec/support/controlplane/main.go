@@ -28,12 +28,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -325,23 +327,48 @@ func writeJSON(path string, v any) error {
 	return os.WriteFile(path, append(data, '\n'), 0o600)
 }
 
+// freePorts picks ports below the kernel's ephemeral range and not picked
+// before in this process. A port the kernel handed out for ":0" and we then
+// closed is free only until some outgoing connection takes it as its source
+// port, and three API servers dialling their etcds make many: CI once saw
+// beta's API server lose its port that way. Ports under the ephemeral range
+// are never given to outgoing connections, and a server restarted by a test
+// gets its port back.
 func freePorts(n int) ([]int, error) {
+	low := ephemeralLow()
 	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 1000 {
+			return nil, fmt.Errorf("no free port under %d after 1000 tries", low)
 		}
-	}()
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		p := 10000 + mrand.IntN(low-10000)
+		if picked[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
-			return nil, err
+			continue // in use
 		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+		picked[p] = true
+		ports = append(ports, p)
 	}
 	return ports, nil
+}
+
+var picked = map[int]bool{}
+
+// ephemeralLow is the first port of net.ipv4.ip_local_port_range (32768 by default).
+func ephemeralLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if low, err := strconv.Atoi(f[0]); err == nil && low > 11000 {
+				return low
+			}
+		}
+	}
+	return 32768
 }
 
 func randomToken() string {
