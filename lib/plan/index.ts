@@ -13,6 +13,7 @@ export { normalizeSubsets, addressCount, toRawSubsets } from './normalize.ts';
 export { mirrorName } from './sources.ts';
 export { mirrorAnnotations, mirroringLimit } from './object.ts';
 export { leaseName } from './leases.ts';
+export { toProbe, probeKey, type ProbeAddress } from './reach.ts';
 export { slicesAsEndpoints, serviceNameLabel, managedBy, managedByLabel } from './slices.ts';
 
 /** A wanted object is not as wanted: the run has not converged (DESIGN.md §6). The other codes only inform. */
@@ -51,7 +52,7 @@ export function plan(options: PlanOptions, input: PlanInput): Plan {
       for (const [cluster, n] of unknown)
         if (!st.stale.has(cluster))
           findings.push({ code: 'unknown-cluster', cluster: target, name: cluster, message: `${n} ${options.target === 'endpointslices' ? 'slice' : 'mirror'}${n === 1 ? '' : 's'} of cluster ${cluster}, which is not in the config, kept as ${n === 1 ? 'it is' : 'they are'} (mefi cannot rebuild ${n === 1 ? 'it' : 'them'}); --prune removes ${n === 1 ? 'it' : 'them'}` });
-    const t = options.target === 'endpointslices' ? planSlices(options, view, target, outcome.slices ?? [], st.stale) : planTarget(options, view, target, outcome.items, st.stale);
+    const t = options.target === 'endpointslices' ? planSlices(options, view, target, outcome.slices ?? [], st.stale, input.unreachable?.[target]) : planTarget(options, view, target, outcome.items, st.stale, input.unreachable?.[target]);
     result.leases.push(...st.renewals);
     findings.push(...st.problems);
     result.creates.push(...t.creates);

@@ -8,11 +8,11 @@
 import equal from 'fast-deep-equal';
 import { clusterOf, describe, isOwned } from './object.ts';
 import { normalizePorts, normalizeSubsets, portKey } from './normalize.ts';
-import { affinityFor, applyAffinity } from './affinity.ts';
+import { servedSubsets } from './served.ts';
 import { compareIP, parseIP } from './ip.ts';
-import type { SourceView } from './sources.ts';
+import { keptAsIs, type SourceView } from './sources.ts';
 import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Finding, RawPort, RawSubset, Subset } from './types.ts';
-import { keptAsIs, type TargetPlan } from './target.ts';
+import type { TargetPlan } from './target.ts';
 
 export const serviceNameLabel = 'kubernetes.io/service-name';
 export const managedByLabel = 'endpointslice.kubernetes.io/managed-by';
@@ -145,7 +145,7 @@ export function sliceSubsets(s: SliceObject): Subset[] {
   ]).subsets;
 }
 
-export function planSlices(options: PlanOptions, view: SourceView, target: string, items: SliceObject[], stale: Set<string>): TargetPlan {
+export function planSlices(options: PlanOptions, view: SourceView, target: string, items: SliceObject[], stale: Set<string>, unreachable?: ReadonlySet<string>): TargetPlan {
   const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
   const namespace = options.namespace;
   const max = options.maxEndpointsPerSlice ?? 100;
@@ -207,13 +207,14 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
   // New slices are never planned twice on one name, whichever mirror asks.
   const taken = new Set<string>();
 
-  // Affinity: per service, the subsets each mirror's slices serve in this target (readiness only).
+  // Reachability and affinity: per service, the subsets each mirror's slices serve in this target (readiness only).
   const served = new Map<(typeof view.mirrors)[number], Subset[]>();
   const byService = new Map<string, typeof view.mirrors>();
   for (const m of view.mirrors) byService.set(m.originalName, [...(byService.get(m.originalName) ?? []), m]);
   for (const [service, ms] of byService) {
-    const counted = applyAffinity(ms, target, affinityFor(view.affinity.get(service) ?? new Map(), target, options.affinity ?? 'none'));
-    ms.forEach((m, i) => served.set(m, counted[i]!));
+    const counted = servedSubsets(options, view, target, service, ms, unreachable);
+    result.problems.push(...counted.problems);
+    ms.forEach((m, i) => served.set(m, counted.subsets[i]!));
   }
 
   for (const m of view.mirrors) {

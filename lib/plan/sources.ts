@@ -36,7 +36,7 @@ export function mirrorName(name: string, cluster: string): string {
 
 
 /** podCIDRs: one cluster cannot steer another's ingress to addresses outside its own pod ranges. */
-function podCIDRFilter(cluster: string, cidrs: string[] | undefined): AddressFilter | undefined {
+export function podCIDRFilter(cluster: string, cidrs: string[] | undefined): AddressFilter | undefined {
   if (!cidrs) return undefined;
   const parsed = cidrs.map(parseCIDR).filter((c): c is CIDR => c !== undefined);
   const list = parsed.map(formatCIDR).join(', ');
@@ -109,4 +109,14 @@ export function sourceView(options: PlanOptions, sources: PlanInput['sources']):
     }
   }
   return view;
+}
+
+/**
+ * A mirror of this cluster mefi cannot rebuild this run, so keeps as it is:
+ * its cluster is unreadable, or no longer in the config (until --prune), or
+ * its source is ambiguous. (Staleness is the caller's to check.)
+ */
+export function keptAsIs(options: PlanOptions, view: SourceView, cluster: string, mirror: string): boolean {
+  if (!view.clusters.includes(cluster)) return !options.prune;
+  return view.unreadable.has(cluster) || view.frozen.has(mirror);
 }

@@ -1,10 +1,10 @@
 // One target: the objects it should hold, then a decision per name.
 
-import { affinityFor, applyAffinity } from './affinity.ts';
 import { memoBy } from './memo.ts';
 import { addressCount, mergeNormalized, normalizeSubsets } from './normalize.ts';
 import { clusterOf, decide, describe, isOwned, mirroringLimit, type Desired } from './object.ts';
-import type { SourceView } from './sources.ts';
+import { servedSubsets } from './served.ts';
+import { keptAsIs, type SourceView } from './sources.ts';
 import type { Change, EndpointsObject, PlanOptions, Finding } from './types.ts';
 
 const keptCache = new WeakMap<object, unknown>();
@@ -20,16 +20,6 @@ export interface TargetPlan {
   problems: Finding[];
 }
 
-/**
- * A mirror of this cluster mefi cannot rebuild this run, so keeps as it is:
- * its cluster is unreadable, or no longer in the config (until --prune), or
- * its source is ambiguous. (Staleness is the caller's to check.)
- */
-export function keptAsIs(options: PlanOptions, view: SourceView, cluster: string, mirror: string): boolean {
-  if (!view.clusters.includes(cluster)) return !options.prune;
-  return view.unreadable.has(cluster) || view.frozen.has(mirror);
-}
-
 export function labelsFor(options: PlanOptions, originalName: string, cluster?: string): Record<string, string> {
   return {
     [options.ownerLabel.key]: options.ownerLabel.value,
@@ -38,7 +28,7 @@ export function labelsFor(options: PlanOptions, originalName: string, cluster?: 
   };
 }
 
-function wantedObjects(options: PlanOptions, view: SourceView, target: string, owned: EndpointsObject[], stale: Set<string>): Wanted[] {
+function wantedObjects(options: PlanOptions, view: SourceView, target: string, owned: EndpointsObject[], stale: Set<string>, unreachable: ReadonlySet<string> | undefined, problems: Finding[]): Wanted[] {
   const wanted: Wanted[] = view.mirrors.map((m) => ({
     role: 'mirror',
     name: m.name,
@@ -62,7 +52,9 @@ function wantedObjects(options: PlanOptions, view: SourceView, target: string, o
   const byOriginal = new Map<string, Wanted[]>();
   for (const w of wanted) if (w.originalName) byOriginal.set(w.originalName, [...(byOriginal.get(w.originalName) ?? []), w]);
   for (const [originalName, mirrors] of byOriginal) {
-    const counted = applyAffinity(mirrors, target, affinityFor(view.affinity.get(originalName) ?? new Map(), target, options.affinity ?? 'none'));
+    const served = servedSubsets(options, view, target, originalName, mirrors.map((m) => ({ ...m, cluster: m.cluster! })), unreachable);
+    problems.push(...served.problems);
+    const counted = served.subsets;
     // The mirrors' subsets are the same objects run after run while their sources stand still.
     const subsets = memoBy(mergedCache, counted, () => mergeNormalized(counted.flat()));
     // An aggregate with no address left is deleted, as in the original.
@@ -72,13 +64,13 @@ function wantedObjects(options: PlanOptions, view: SourceView, target: string, o
   return wanted;
 }
 
-export function planTarget(options: PlanOptions, view: SourceView, target: string, items: EndpointsObject[], stale: Set<string> = new Set()): TargetPlan {
+export function planTarget(options: PlanOptions, view: SourceView, target: string, items: EndpointsObject[], stale: Set<string> = new Set(), unreachable?: ReadonlySet<string>): TargetPlan {
   const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
   const current = new Map(items.map((obj) => [obj.metadata.name, obj]));
   const owned = items.filter((obj) => isOwned(obj, options));
 
   const byName = new Map<string, Wanted[]>();
-  for (const w of wantedObjects(options, view, target, owned, stale)) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
+  for (const w of wantedObjects(options, view, target, owned, stale, unreachable, result.problems)) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
 
   const names = new Set([...byName.keys(), ...owned.map((o) => o.metadata.name)]);
   for (const name of names) {

@@ -108,6 +108,13 @@ export interface PlanInput {
   sources: Record<string, ReadOutcome>;
   /** Per target cluster: every Endpoints in the mefi namespace (and mefi's Leases, with staleAfter). */
   targets: Record<string, ReadOutcome>;
+  /**
+   * Per target: the remote (address, TCP port)s that did not answer a probe
+   * from it (--probe), as probeKey names them. Such an address is served there
+   * as not ready. Pass the same set again while nothing changed: results are
+   * remembered by its identity.
+   */
+  unreachable?: Record<string, ReadonlySet<string>>;
   /** The time of the read (ms since the epoch): the planner has no clock of its own. Needed with staleAfter. */
   now?: number;
 }
@@ -148,7 +155,8 @@ export type ProblemCode =
   | 'conflict'
   | 'stale-cluster'
   | 'too-many-addresses'
-  | 'unknown-cluster';
+  | 'unknown-cluster'
+  | 'unreachable';
 
 /** A problem as the planner's parts find it; plan() says whether it blocks. */
 export interface Finding {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import equal from 'fast-deep-equal';
 import fc from 'fast-check';
-import { isEmpty, mirrorAnnotations, normalizeSubsets, plan, toRawSubsets, type EndpointsObject, type PlanInput, type SliceObject } from '../../lib/plan/index.ts';
+import { isEmpty, mirrorAnnotations, normalizeSubsets, plan, probeKey, toProbe, toRawSubsets, type EndpointsObject, type PlanInput, type SliceObject } from '../../lib/plan/index.ts';
 import { equalsRaw, mergeNormalized } from '../../lib/plan/normalize.ts';
 import { clusterOf, isOwned } from '../../lib/plan/object.ts';
 import { isMefiSlice } from '../../lib/plan/slices.ts';
@@ -24,6 +24,14 @@ function applied(input: PlanInput, p: ReturnType<typeof plan>): PlanInput {
     Object.entries(input.targets).map(([t, o]) => [t, o.ok ? { ok: true as const, items: applyToTarget(o.items, p, t) } : o]),
   );
   return { sources: input.sources, targets };
+}
+
+/** The target's own source (or its own mirror, kept) has the address ready: its readiness says it, it is never probed. */
+function isLocal(input: PlanInput, target: string, ip: string): boolean {
+  const readyIn = (o: EndpointsObject) => normalizeSubsets(o.subsets).subsets.some((s) => s.addresses.some((a) => a.ip === ip));
+  const own = input.sources[target];
+  const kept = itemsOf(input, target).filter((o) => isOwned(o, options) && clusterOf(o, options, Object.keys(input.sources)) === target);
+  return (!!own?.ok && own.items.some((o) => !isOwned(o, options) && readyIn(o))) || kept.some(readyIn);
 }
 
 const ips = (obj: EndpointsObject | undefined) =>
@@ -115,6 +123,41 @@ describe('planner invariants (property tests)', () => {
           const twin = [...plain.creates, ...plain.updates].find((x) => x.target === c.target && x.name === c.name);
           const anyReady = (twin?.after ?? []).some((s) => s.addresses.length > 0);
           if (anyReady) assert.ok(c.after!.some((s) => s.addresses.length > 0), `${c.name}: nothing served with ${affinity}`);
+        }
+      }),
+      runs,
+    );
+  });
+
+  it('probe results never make the plan touch an object it would not touch anyway, and never gate an address of the target itself', () => {
+    fc.assert(
+      fc.property(world, fc.double({ min: 0, max: 1, noNaN: true }), fc.context(), (input, share, ctx) => {
+        // Some of the addresses each target would probe did not answer.
+        const unreachable = Object.fromEntries(
+          Object.keys(input.targets).map((t) => {
+            const all = toProbe(options, input, t).map((a) => probeKey(a.ip, a.port));
+            return [t, new Set(all.filter((_, i) => (i * 7919) % 100 < share * 100))];
+          }),
+        );
+        ctx.log(JSON.stringify(Object.fromEntries(Object.entries(unreachable).map(([t, s]) => [t, [...s]]))));
+        const p = plan(options, { ...input, unreachable });
+        const plain = plan(options, input);
+        const names = (q: typeof p) => [...q.creates, ...q.updates, ...q.deletes].map((c) => `${c.target}/${c.name}`).sort();
+        // Gating changes readiness only: the same objects are created and deleted, an aggregate may at most also be updated.
+        assert.deepEqual(p.creates.map((c) => `${c.target}/${c.name}`).sort(), plain.creates.map((c) => `${c.target}/${c.name}`).sort());
+        assert.deepEqual(p.deletes.map((c) => `${c.target}/${c.name}`).sort(), plain.deletes.map((c) => `${c.target}/${c.name}`).sort());
+        for (const n of names(p)) assert.ok(names(plain).includes(n) || p.updates.some((u) => `${u.target}/${u.name}` === n && u.role === 'aggregate'), n);
+        for (const c of [...p.creates, ...p.updates]) {
+          const twin = [...plain.creates, ...plain.updates].find((x) => x.target === c.target && x.name === c.name)!;
+          const all = (subsets: typeof c.after) => (subsets ?? []).flatMap((s) => [...s.addresses, ...s.notReadyAddresses].map((a) => a.ip)).sort();
+          // The same addresses, only readiness moves; mirrors stay as their sources say.
+          assert.deepEqual(all(c.after), all(twin.after), c.name);
+          if (c.role === 'mirror') assert.deepEqual(c.after, twin.after, c.name);
+          // An aggregate serves no unreachable remote address as ready.
+          if (c.role === 'aggregate')
+            for (const s of c.after ?? [])
+              for (const a of s.addresses)
+                for (const port of s.ports) if (port.protocol === 'TCP') assert.ok(!unreachable[c.target]!.has(probeKey(a.ip, port.port)) || isLocal(input, c.target, a.ip), `${c.name}: ${a.ip} served ready though unreachable`);
         }
       }),
       runs,

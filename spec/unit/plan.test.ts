@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isEmpty, mirrorAnnotations, plan, type EndpointsObject } from '../../lib/plan/index.ts';
+import { isEmpty, mirrorAnnotations, plan, probeKey, toProbe, type EndpointsObject } from '../../lib/plan/index.ts';
 import { aggregateLabels, applyToTarget, ep, ips, mirrorLabels, options, storedMirror } from '../support/fixtures.ts';
 
 const ok = (...items: ReturnType<typeof ep>[]) => ({ ok: true as const, items });
@@ -295,5 +295,73 @@ describe('affinity', () => {
     assert.deepEqual(ready(aggregate(labelled)), ['10.1.0.1'], 'b says local (a has no label)');
     const own = plan({ ...o, affinity: 'none' }, { sources: { a: src(['10.1.0.1'], [], { isMefiAffinity: 'none' }), b: src(['10.2.0.1'], [], { isMefiAffinity: 'local' }) }, targets: { a: ok() } });
     assert.deepEqual(ready(aggregate(own)), ['10.1.0.1', '10.2.0.1'], 'a, the target, says none');
+  });
+});
+
+describe('reachability (--probe)', () => {
+  const src = (ready: string[], notReady: string[] = []) => ok(ep('x', 'web', [ips(ready, notReady)]));
+  const aggregate = (p: ReturnType<typeof plan>) => [...p.creates, ...p.updates].find((c) => c.name === 'web')!.after!;
+  const ready = (subsets: { addresses: { ip: string }[] }[]) => subsets.flatMap((s) => s.addresses.map((a) => a.ip)).sort();
+  const notReady = (subsets: { notReadyAddresses: { ip: string }[] }[]) => subsets.flatMap((s) => s.notReadyAddresses.map((a) => a.ip)).sort();
+
+  it('probes every remote ready address on its TCP ports, never the target\'s own, never a not-ready one', () => {
+    const input = { sources: { a: src(['10.1.0.1']), b: src(['10.2.0.2', '10.2.0.1'], ['10.2.0.9']), c: src(['10.3.0.1']) }, targets: { a: ok() } };
+    assert.deepEqual(
+      toProbe(options, input, 'a').map((p) => `${p.cluster} ${probeKey(p.ip, p.port)}`),
+      ['b 10.2.0.1:80', 'b 10.2.0.2:80', 'c 10.3.0.1:80'],
+    );
+  });
+
+  it('never probes outside a cluster\'s podCIDRs, nor UDP ports', () => {
+    const udp = ok(ep('x', 'dns', [{ addresses: [{ ip: '10.2.0.5' }], ports: [{ name: 'dns', port: 53, protocol: 'UDP' }] }]));
+    const input = { sources: { a: src([]), b: ok(...udp.items, ...src(['10.2.0.1', '192.168.0.1']).items) }, targets: { a: ok() } };
+    assert.deepEqual(
+      toProbe({ ...options, podCIDRs: { b: ['10.2.0.0/16'] } }, input, 'a').map((p) => probeKey(p.ip, p.port)),
+      ['10.2.0.1:80'],
+    );
+  });
+
+  it('probes the kept mirrors of an unreadable cluster too: they are still served', () => {
+    const first = plan(options, { sources: { a: src(['10.1.0.1']), b: src(['10.2.0.1']) }, targets: { a: ok() } });
+    const state = applyToTarget([], first, 'a');
+    const input = { sources: { a: src(['10.1.0.1']), b: down() }, targets: { a: ok(...state) } };
+    assert.deepEqual(toProbe(options, input, 'a').map((p) => `${p.cluster} ${probeKey(p.ip, p.port)}`), ['b 10.2.0.1:80']);
+    const gated = plan(options, { ...input, unreachable: { a: new Set(['10.2.0.1:80']) } });
+    assert.deepEqual(ready(aggregate(gated)), ['10.1.0.1']);
+    assert.deepEqual(notReady(aggregate(gated)), ['10.2.0.1']);
+  });
+
+  it('serves an address that did not answer as not ready in the aggregate, reports it, and leaves the mirror as its source says', () => {
+    const input = { sources: { a: src(['10.1.0.1']), b: src(['10.2.0.1', '10.2.0.2']) }, targets: { a: ok() } };
+    const p = plan(options, { ...input, unreachable: { a: new Set(['10.2.0.2:80']) } });
+    assert.deepEqual(ready(aggregate(p)), ['10.1.0.1', '10.2.0.1']);
+    assert.deepEqual(notReady(aggregate(p)), ['10.2.0.2']);
+    assert.deepEqual(ready(p.creates.find((c) => c.name === 'web-b')!.after!), ['10.2.0.1', '10.2.0.2']);
+    const problem = p.problems.find((x) => x.code === 'unreachable')!;
+    assert.equal(problem.blocking, false);
+    assert.equal(problem.name, 'web-b');
+    assert.match(problem.message, /1 of 2 ready addresses of web from cluster b do not answer from a \(10\.2\.0\.2:80\)/);
+  });
+
+  it('ignores results for the target\'s own addresses and for other targets', () => {
+    const input = { sources: { a: src(['10.1.0.1']), b: src(['10.2.0.1']) }, targets: { a: ok() } };
+    const p = plan(options, { ...input, unreachable: { a: new Set(['10.1.0.1:80']), b: new Set(['10.2.0.1:80']) } });
+    assert.deepEqual(ready(aggregate(p)), ['10.1.0.1', '10.2.0.1']);
+    assert.equal(p.problems.length, 0);
+  });
+
+  it('once an address answers again, the next plan serves it again', () => {
+    const input = { sources: { a: src(['10.1.0.1']), b: src(['10.2.0.1']) }, targets: { a: ok() } };
+    const gated = plan(options, { ...input, unreachable: { a: new Set(['10.2.0.1:80']) } });
+    const state = applyToTarget([], gated, 'a');
+    const again = plan(options, { ...input, targets: { a: ok(...state) }, unreachable: { a: new Set() } });
+    assert.deepEqual(again.updates.map((u) => u.name), ['web']);
+    assert.deepEqual(ready(aggregate(again)), ['10.1.0.1', '10.2.0.1']);
+  });
+
+  it('gates before affinity: with local affinity and no local pod, only reachable remote addresses are served', () => {
+    const input = { sources: { a: src([], ['10.1.0.1']), b: src(['10.2.0.1']), c: src(['10.3.0.1']) }, targets: { a: ok() } };
+    const p = plan({ ...options, affinity: 'local' }, { ...input, unreachable: { a: new Set(['10.3.0.1:80']) } });
+    assert.deepEqual(ready(aggregate(p)), ['10.2.0.1']);
   });
 });

@@ -147,3 +147,14 @@ describe('EndpointSlice target with affinity', () => {
     assert.deepEqual(readiness(plan(o, world(false))), { 'web-a-0': [false], 'web-b-0': [true] });
   });
 });
+
+describe('EndpointSlice target with reachability (--probe)', () => {
+  it('an endpoint that did not answer from the target is written not ready there, and ready again once it answers', () => {
+    const world = input({ a: ok(ep('x', 'web', [ips(['10.1.0.1'])])), b: ok(ep('y', 'web', [ips(['10.2.0.1', '10.2.0.2'])])) }, []);
+    const readiness = (p: Plan) => Object.fromEntries(p.creates.map((c) => [c.name, ((c.object as SliceObject).endpoints ?? []).map((e) => `${e.addresses[0]} ${e.conditions?.ready}`)]));
+    const gated = plan(slices, { ...world, unreachable: { a: new Set(['10.2.0.2:80']) } });
+    assert.deepEqual(readiness(gated), { 'web-a-0': ['10.1.0.1 true'], 'web-b-0': ['10.2.0.1 true', '10.2.0.2 false'] });
+    assert.deepEqual(gated.problems.map((x) => [x.code, x.name]), [['unreachable', 'web-b']]);
+    assert.deepEqual(readiness(plan(slices, { ...world, unreachable: { a: new Set() } })), { 'web-a-0': ['10.1.0.1 true'], 'web-b-0': ['10.2.0.1 true', '10.2.0.2 true'] });
+  });
+});

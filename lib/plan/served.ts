@@ -1,0 +1,35 @@
+// What one target serves of one service's mirrors: each remote address that
+// did not answer a probe as not ready (reach.ts), then the service's affinity
+// (affinity.ts). The Endpoints aggregate and the slice target both count the
+// mirrors this way; the mirrors themselves stay as their sources say.
+
+import { affinityFor, applyAffinity } from './affinity.ts';
+import { servedReachable, unreachableFinding } from './reach.ts';
+import type { SourceView } from './sources.ts';
+import type { Finding, PlanOptions, Subset } from './types.ts';
+
+export interface ServedMirror {
+  name: string;
+  originalName: string;
+  cluster: string;
+  subsets: Subset[];
+}
+
+export function servedSubsets(
+  options: PlanOptions,
+  view: SourceView,
+  target: string,
+  service: string,
+  mirrors: ServedMirror[],
+  unreachable: ReadonlySet<string> | undefined,
+): { subsets: Subset[][]; problems: Finding[] } {
+  const problems: Finding[] = [];
+  const reached = mirrors.map((m) => {
+    if (m.cluster === target) return m;
+    const r = servedReachable(m.subsets, unreachable);
+    if (r.gated.length) problems.push(unreachableFinding(options, target, m, r.gated));
+    return r.subsets === m.subsets ? m : { ...m, subsets: r.subsets };
+  });
+  const subsets = applyAffinity(reached, target, affinityFor(view.affinity.get(service) ?? new Map(), target, options.affinity ?? 'none'));
+  return { subsets, problems };
+}
