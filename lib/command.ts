@@ -11,6 +11,7 @@ import type { PlanInput, PlanOptions } from './plan/index.ts';
 import type { ReadSettings } from './read.ts';
 import { Metrics, serveMetrics } from './metrics.ts';
 import { exitCodeFor, runOnce, type RunResult, type RunSettings } from './run.ts';
+import { Prober } from './probe.ts';
 import { fingerprint, inputFiles } from './reload.ts';
 import { Trigger } from './trigger.ts';
 import { WatchedWorld } from './watch.ts';
@@ -29,6 +30,9 @@ export interface Prepared {
 export function prepare(settings: Settings, loaded?: Config): Prepared {
   const config = loaded ?? loadConfig(settings.configFile);
   const targets = selectTargets(config, settings.local);
+  // A probe says what is reachable from where mefi runs: one cluster's pod network, one target.
+  if (settings.probe && targets.length !== 1)
+    throw new ConfigError([{ file: 'command line', field: '--probe', message: `probes judge reachability from where mefi runs, which is one cluster's pod network; this run has ${targets.length} targets (${targets.join(', ')}): name one with --local` }]);
   const connections = connect(config);
   const userAgent = `mefi/${version()}`;
   const clients = new Map([...connections].map(([name, c]) => [name, new KubeClient(c, { requestTimeoutMs: settings.requestTimeoutMs, userAgent })]));
@@ -53,6 +57,8 @@ export interface ExecuteOptions {
   input?: () => PlanInput;
   /** The watching loop: told of each write as the server stores it. */
   onStored?: RunSettings['onStored'];
+  /** A loop's probe results, kept between runs (a single run starts with none), and how long they count as fresh. */
+  probe?: { prober: Prober; maxAgeMs: number };
 }
 
 /**
@@ -84,12 +90,19 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
   const { config, targets, clients } = prepared;
   log.debug('run starting', { command, dryRun: o.dryRun, targets, clusters: config.clusters.map((c) => c.name) });
   const input = o.input;
+  const probe = settings.probe ? { prober: o.probe?.prober ?? new Prober(settings.probe), target: targets[0]!, maxAgeMs: o.probe?.maxAgeMs ?? 0 } : undefined;
   const result = await runOnce(
     config,
     clients,
-    { ...readSettings(settings, prepared), options: prepared.options, dryRun: command === 'diff' || o.dryRun, ...(o.skip ? { skip: o.skip } : {}), ...(o.onStored ? { onStored: o.onStored } : {}) },
+    { ...readSettings(settings, prepared), options: prepared.options, dryRun: command === 'diff' || o.dryRun, ...(o.skip ? { skip: o.skip } : {}), ...(o.onStored ? { onStored: o.onStored } : {}), ...(probe ? { probe } : {}) },
     input ? async () => input() : undefined,
   );
+  const pr = result.probe;
+  if (pr) {
+    const fields = { target: pr.target, candidates: pr.candidates, probed: pr.probed, unreachable: [...pr.unreachable.values()].reduce((a, b) => a + b, 0), ms: pr.ms };
+    if (pr.unprobed > 0) log.warn('probe budget spent before every address was probed: those are served as their sources say (raise --probe-concurrency)', { ...fields, unprobed: pr.unprobed });
+    else log.debug('probed', fields);
+  }
   const q = o.quiet;
   const unreadableNow = new Map(result.plan.unreadable.map((u) => [`${u.cluster} (${u.role})`, u.error]));
   for (const u of result.plan.unreadable) if (!q || q.unreadable.get(`${u.cluster} (${u.role})`) !== u.error) log.error('cluster unreadable', { cluster: u.cluster, role: u.role, error: u.error });
@@ -219,6 +232,22 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
   if (ls.watch) startWorld();
   signal.addEventListener('abort', () => world?.stop.abort(), { once: true });
 
+  // --probe: results kept between runs. A watching loop reuses them for
+  // --probe-interval and probes again in the background meanwhile: an address
+  // that stops (or starts) answering starts a run, as a watch event would.
+  const prober = settings.probe ? new Prober(settings.probe) : undefined;
+  const probe = prober ? { prober, maxAgeMs: ls.watch ? settings.probe!.intervalMs : 0 } : undefined;
+  if (prober && ls.watch)
+    void (async () => {
+      while (!signal.aborted) {
+        await sleep(settings.probe!.intervalMs, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted || prober.candidates.length === 0) continue;
+        const before = prober.unreachable;
+        await prober.check(prober.candidates, 0);
+        if (prober.unreachable !== before) trigger.fire();
+      }
+    })();
+
   log.info('loop starting', { mode: ls.watch ? 'watch' : 'interval', [ls.watch ? 'resyncMs' : 'intervalMs']: ls.intervalMs, targets: prepared.targets });
   let nextResync = Date.now() + ls.intervalMs;
   try {
@@ -248,6 +277,7 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
           dryRun: false,
           quiet,
           ...(skip ? { skip } : {}),
+          ...(probe ? { probe } : {}),
           ...(w ? { input: () => w.input(), onStored: (c, rv) => w.expect(c.target, c.namespace, c.name, rv) } : {}),
         });
         metrics.record(result, exitCode, clusters, Date.now());

@@ -4,6 +4,7 @@ import { applyLeases, applyPlan, type ApplySettings, type LeaseOutcome, type Out
 import type { Config } from './config.ts';
 import type { KubeClient, Verb } from './kube/client.ts';
 import { plan as makePlan, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
+import { probeWorld, type Prober, type ProbeReport } from './probe.ts';
 import { readWorld, type ReadSettings } from './read.ts';
 
 export interface RunSettings extends ReadSettings {
@@ -11,6 +12,8 @@ export interface RunSettings extends ReadSettings {
   dryRun: boolean;
   /** Told of each write the server stored, as it happens. */
   onStored?: ApplySettings['onStored'];
+  /** --probe: probe from here what the one target would serve from other clusters; results younger than maxAgeMs are reused. */
+  probe?: { prober: Prober; target: string; maxAgeMs: number };
 }
 
 export interface RunResult {
@@ -20,8 +23,10 @@ export interface RunResult {
   leaseOutcomes: LeaseOutcome[];
   applied: boolean;
   durationMs: number;
-  /** Where the time went: reading, planning (pure), applying. */
-  phases: { readMs: number; planMs: number; applyMs: number };
+  /** Where the time went: reading, probing (--probe), planning (pure), applying. */
+  phases: { readMs: number; probeMs?: number; planMs: number; applyMs: number };
+  /** --probe: what was probed and what did not answer. */
+  probe?: ProbeReport;
   /** API calls made this run, all clusters together. */
   calls: Record<Verb, number>;
   /** Distinct Warning headers the API servers sent this run. */
@@ -48,17 +53,20 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
 
   // The planner has no clock: the time the read started is what a Lease records.
   const now = Date.now();
-  const input = await inputOf(config, clients, s);
+  const read0 = await inputOf(config, clients, s);
   const read = performance.now();
+  const probed = s.probe ? await probeWorld(s.options, read0, s.probe.target, s.probe.prober, s.probe.maxAgeMs) : undefined;
+  const input = probed?.input ?? read0;
+  const reached = performance.now();
   const plan = makePlan(s.options, { ...input, now });
   const planned = performance.now();
   const outcomes = s.dryRun ? [] : await applyPlan(plan, clients, { options: s.options, concurrency: s.concurrency, clusters: config.clusters.map((c) => c.name), ...(s.onStored ? { onStored: s.onStored } : {}) });
   const leaseOutcomes = s.dryRun ? [] : await applyLeases(plan, clients);
-  const phases = { readMs: Math.round(read - started), planMs: Math.round(planned - read), applyMs: Math.round(performance.now() - planned) };
+  const phases = { readMs: Math.round(read - started), ...(probed ? { probeMs: Math.round(reached - read) } : {}), planMs: Math.round(planned - reached), applyMs: Math.round(performance.now() - planned) };
 
   const after = snapshot(clients);
   const calls = Object.fromEntries((Object.keys(before) as Verb[]).map((v) => [v, after.calls[v] - before[v]])) as Record<Verb, number>;
-  return { plan, outcomes, leaseOutcomes, applied: !s.dryRun, durationMs: performance.now() - started, phases, calls, warnings: [...after.warnings].sort() };
+  return { plan, outcomes, leaseOutcomes, applied: !s.dryRun, durationMs: performance.now() - started, phases, calls, warnings: [...after.warnings].sort(), ...(probed ? { probe: probed.report } : {}) };
 }
 
 export const ExitCode = { ok: 0, drift: 1, partial: 2, usage: 3 } as const;

@@ -27,6 +27,10 @@ export interface Flags {
   adopt?: boolean;
   affinity?: string;
   affinityLabel?: string;
+  probe?: boolean;
+  probeTimeout?: string;
+  probeConcurrency?: number;
+  probeInterval?: string;
 }
 
 export interface Settings {
@@ -38,6 +42,8 @@ export interface Settings {
   requestTimeoutMs: number;
   pageSize: number;
   source: 'endpoints' | 'endpointslices';
+  /** --probe: TCP-probe from here what the target would serve from other clusters. */
+  probe?: { timeoutMs: number; concurrency: number; intervalMs: number };
 }
 
 /** nameOf says how to call an option in an error: --flag, or MEFI_FLAG when the environment set it. */
@@ -71,6 +77,12 @@ export function resolveSettings(f: Flags, nameOf: (option: string) => string = (
   if (!kinds.includes(target)) bad('target', `must be endpoints or endpointslices, got ${JSON.stringify(target)}`);
   const perSlice = f.maxEndpointsPerSlice ?? 100;
   if (!Number.isInteger(perSlice) || perSlice < 1 || perSlice > 1000) bad('max-endpoints-per-slice', `must be a whole number from 1 to 1000 (the API's limit), got ${perSlice}`);
+  const probeTimeout = parseDuration(f.probeTimeout ?? '1s');
+  if (probeTimeout === undefined || probeTimeout < 10 || probeTimeout > 60_000) bad('probe-timeout', `${JSON.stringify(f.probeTimeout)} is not a duration from 10ms to 1m, such as 1s`);
+  const probeConcurrency = f.probeConcurrency ?? 1000;
+  if (!Number.isInteger(probeConcurrency) || probeConcurrency < 1 || probeConcurrency > 10_000) bad('probe-concurrency', `must be a whole number from 1 to 10000, got ${probeConcurrency}`);
+  const probeInterval = parseDuration(f.probeInterval ?? '10s');
+  if (probeInterval === undefined || probeInterval < 1000) bad('probe-interval', `${JSON.stringify(f.probeInterval)} is not a duration of at least 1s, such as 10s`);
   if (issues.length) throw new ConfigError(issues);
 
   return {
@@ -93,5 +105,6 @@ export function resolveSettings(f: Flags, nameOf: (option: string) => string = (
     concurrency: f.concurrency,
     requestTimeoutMs: timeout!,
     pageSize: f.pageSize,
+    ...(f.probe ? { probe: { timeoutMs: probeTimeout!, concurrency: probeConcurrency, intervalMs: probeInterval! } } : {}),
   };
 }

@@ -223,6 +223,95 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     assert.equal((await sync()).code, 0);
   });
 
+  it('--probe from alpha\'s pod network: gamma\'s pods, ready by its API server but unreachable from alpha, get no request after the next run, and are served again once reachable', async () => {
+    const onAlpha = pods.onNode('alpha');
+    const probeSync = (...args: string[]) => mefi(['sync', '-c', config, '--probe', '--probe-timeout', '500ms', '-o', 'json', ...args], {}, onAlpha);
+    const gammaIPs = (await w.endpointsIPs('gamma', 'app', 'web'))!.ready;
+    const aggregate = async () => (await w.endpointsIPs('alpha', 'mefi-system', 'web'))!;
+    assert.equal((await probeSync()).code, 0);
+    assert.deepEqual((await aggregate()).notReady, [], 'everything answers: nothing gated');
+
+    await pods.route('gamma', 'blackhole');
+    try {
+      const direct = await pods.fetch(client, `http://${gammaIPs[0]}:${portOf('gamma')}/`, 1);
+      assert.equal(direct.errors, 1, 'the blackhole drops alpha\'s traffic to gamma\'s pods');
+      const started = Date.now();
+      const r = await probeSync();
+      const wall = Date.now() - started;
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const report = JSON.parse(r.stdout) as { problems: { code: string; name: string; blocking: boolean }[] };
+      assert.deepEqual(report.problems.filter((p) => p.code === 'unreachable').map((p) => [p.name, p.blocking]), [['web-gamma', false]]);
+      // The server's word: gamma's addresses not ready in the aggregate, its mirror as gamma says.
+      const agg = await aggregate();
+      assert.deepEqual(agg.notReady, gammaIPs);
+      assert.equal(agg.ready.filter((ip) => gammaIPs.includes(ip)).length, 0);
+      assert.deepEqual((await w.endpointsIPs('alpha', 'mefi-system', 'web-gamma'))!.ready, gammaIPs);
+      await trafficUntil('no request to gamma, none failing', (t) => answersFrom(t, ['alpha', 'beta']));
+      process.stderr.write(`# probe: a run with gamma blackholed (timeout 500ms) took ${wall} ms\n`);
+    } finally {
+      await pods.route('gamma', 'restore');
+    }
+    assert.equal((await probeSync()).code, 0);
+    assert.deepEqual((await aggregate()).notReady, []);
+    await trafficUntil('gamma served again', (t) => answersFrom(t, clusters));
+  });
+
+  it('--probe with the watching loop: a route lost and back changes what is served with no API change (the background probe starts the run)', async () => {
+    const loop = startLoop(['-c', config, '--watch', '--resync', '5m', '--probe', '--probe-timeout', '300ms', '--probe-interval', '1s', '-v', 'debug'], {}, pods.onNode('alpha'));
+    try {
+      await trafficUntil('all three answer', (t) => answersFrom(t, clusters));
+      const t0 = Date.now();
+      await pods.route('gamma', 'blackhole');
+      try {
+        await eventually('no request to gamma, none failing', async () => answersFrom(await pods.fetch(client, serviceURL, 20), ['alpha', 'beta']), 20_000);
+        const lost = Date.now() - t0;
+        const t1 = Date.now();
+        await pods.route('gamma', 'restore');
+        await eventually('gamma served again', async () => answersFrom(await pods.fetch(client, serviceURL, 30), clusters), 20_000);
+        process.stderr.write(`# probe (interval 1s, timeout 300ms): gamma out of the traffic ${lost} ms after its route was lost, back ${Date.now() - t1} ms after it returned\n`);
+      } finally {
+        await pods.route('gamma', 'restore');
+      }
+      assert.match(loop.log(), /problem.*unreachable/);
+      assert.match(loop.log(), /problem cleared.*unreachable/);
+    } finally {
+      assert.equal(await loop.stop(), 0, loop.log());
+    }
+  });
+
+  it('--probe: a thousand unreachable (address, port)s do not stretch a run past twice the probe timeout (concurrency 1000, the default)', async () => {
+    // 250 addresses of gamma's pod range, 4 ports each; hand-written (a selector-less Service keeps the Endpoints controller away).
+    await w.ensureNamespace('gamma', 'bulk');
+    await apply('gamma', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'wide', namespace: 'bulk', labels: { isMefiRemote: 'true' } }, spec: { ports: [1, 2, 3, 4].map((i) => ({ name: `p${i}`, port: 8000 + i })) } });
+    const addresses = Array.from({ length: 250 }, (_, i) => ({ ip: `10.244.3.${i + 3}` }));
+    await w.putEndpoints('gamma', 'bulk', 'wide', { isMefiRemote: 'true' }, [{ addresses, ports: [1, 2, 3, 4].map((i) => ({ name: `p${i}`, port: 8000 + i })) }]);
+    await pods.route('gamma', 'blackhole');
+    try {
+      const started = Date.now();
+      const r = await mefi(['sync', '-c', config, '--probe', '--probe-timeout', '1s', '-o', 'json'], {}, pods.onNode('alpha'));
+      const wall = Date.now() - started;
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout) as { summary: { phases: { probeMs: number } } };
+      const agg = (await w.getEndpoints('alpha', 'mefi-system', 'wide'))!;
+      assert.equal(agg.subsets!.flatMap((s) => s.addresses ?? []).length, 0, 'every address gated');
+      assert.equal(agg.subsets!.flatMap((s) => s.notReadyAddresses ?? []).length, 250);
+      assert.ok(report.summary.phases.probeMs <= 2_300, `probing took ${report.summary.phases.probeMs} ms`);
+      process.stderr.write(`# probe: 1,000 unreachable (address, port)s, timeout 1s, concurrency 1000: probing ${report.summary.phases.probeMs} ms, the whole run ${wall} ms\n`);
+      // Too few slots for the silent ones: still within the bound, and said.
+      const few = await mefi(['sync', '-c', config, '--probe', '--probe-timeout', '1s', '--probe-concurrency', '100', '-o', 'json'], {}, pods.onNode('alpha'));
+      assert.equal(few.code, 0, few.stderr);
+      const fewMs = (JSON.parse(few.stdout) as { summary: { phases: { probeMs: number } } }).summary.phases.probeMs;
+      assert.ok(fewMs <= 2_300, `probing took ${fewMs} ms`);
+      assert.match(few.stderr, /probe budget spent before every address was probed.* unprobed=[1-9]\d*/);
+    } finally {
+      await pods.route('gamma', 'restore');
+      await w.deleteEndpoints('gamma', 'bulk', 'wide');
+      await w.deleteService('gamma', 'bulk', 'wide');
+    }
+    assert.equal((await sync()).code, 0);
+    assert.equal(await w.getEndpoints('alpha', 'mefi-system', 'wide'), undefined);
+  });
+
   it('switching to EndpointSlice mode as the README says: no drift at any step, every cluster answering throughout, no controller slice deleted by mefi', async () => {
     const mark = w.auditMark('alpha');
     const noDrift = async (step: string) => {

@@ -30,6 +30,8 @@ describe('mefi command line', { skip }, () => {
       [['sync', '-c', cfg.file, '--interval', 'often'], /--interval: "often" is not a duration/],
       [['sync', '-c', cfg.file, '--interval', '1s', '--metrics-addr', '9090'], /--metrics-addr: "9090" is not \[host\]:port/],
       [['sync', '-c', cfg.file, '--log-output', 'stdout', '-o', 'json'], /--log-output stdout does not go with --output json/],
+      [['sync', '-c', cfg.file, '--probe', '--local', 'all'], /--probe: probes judge reachability from where mefi runs, which is one cluster's pod network; this run has 3 targets \(alpha, beta, gamma\): name one with --local/],
+      [['sync', '-c', cfg.file, '--probe', '--probe-timeout', '0s'], /--probe-timeout: "0s" is not a duration from 10ms to 1m/],
     ];
     for (const [args, message] of cases) {
       const r = await mefi(args);

@@ -3,6 +3,7 @@
 // the status a kubelet would report, and, with the network, HTTP requests
 // sent from inside a pod.
 
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 
@@ -53,6 +54,12 @@ export function makePods(dir: string) {
     fetch: (from: PodRef, url: string, count: number) => call<Traffic>(dir, 'POST', '/fetch', { ...from, url, count }),
     /** The router drops (or routes again) the traffic to a cluster's pod range. */
     route: (cluster: string, action: 'blackhole' | 'restore') => call(dir, 'POST', '/route', { cluster, action }),
+    /**
+     * A command prefix that runs a program in a cluster's node namespace, in
+     * its pod network (where mefi --probe belongs), reaching every cluster's
+     * API server with the bed's kubeconfig as on the host.
+     */
+    onNode: (cluster: string): string[] => ['nsenter', `--net=/proc/${readFileSync(path.join(dir, cluster, 'proxy.pid'), 'utf8').trim()}/ns/net`, '--'],
     /** etcd forgets every revision before its latest (the API server does so every five minutes). */
     compact: (cluster: string) => call<{ revision: number }>(dir, 'POST', '/compact', { cluster }),
   };

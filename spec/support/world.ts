@@ -52,9 +52,11 @@ export interface MefiResult {
 }
 
 /** bin/mefi as a user runs it, on this Node (24). */
-export function mefi(args: string[], env: Record<string, string> = {}): Promise<MefiResult> {
+/** bin/mefi with args; `via` is a command prefix to run it under (pods.onNode: inside a node's network namespace). */
+export function mefi(args: string[], env: Record<string, string> = {}, via: string[] = []): Promise<MefiResult> {
+  const [cmd, ...rest] = [...via, process.execPath, path.join(repo, 'bin/mefi'), ...args];
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(repo, 'bin/mefi'), ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(cmd!, rest, { env: { ...process.env, ...env }, maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -79,8 +81,9 @@ export interface Loop {
 }
 
 /** `mefi sync --interval …` in the background. */
-export function startLoop(args: string[], env: Record<string, string> = {}): Loop {
-  const child = spawn(process.execPath, [path.join(repo, 'bin/mefi'), 'sync', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startLoop(args: string[], env: Record<string, string> = {}, via: string[] = []): Loop {
+  const [cmd, ...rest] = [...via, process.execPath, path.join(repo, 'bin/mefi'), 'sync', ...args];
+  const child = spawn(cmd!, rest, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -111,3 +111,18 @@ describe('logs and warnings', () => {
     assert.deepEqual(parseWarnings('299 - "a, b", 299 - "say \\"c\\""'), ['a, b', 'say "c"']);
   });
 });
+
+describe('probe flags', () => {
+  it('are checked whether or not --probe is given, each error naming its flag', () => {
+    assert.deepEqual(settingsErrors({ probeTimeout: 'soon', probeConcurrency: 0, probeInterval: '100ms' }), [
+      'command line: --probe-timeout: "soon" is not a duration from 10ms to 1m, such as 1s',
+      'command line: --probe-concurrency: must be a whole number from 1 to 10000, got 0',
+      'command line: --probe-interval: "100ms" is not a duration of at least 1s, such as 10s',
+    ]);
+  });
+  it('default to a 1s timeout, 1000 connects at once and a 10s interval', () => {
+    assert.deepEqual(resolveSettings({ ...defaults, probe: true }).probe, { timeoutMs: 1000, concurrency: 1000, intervalMs: 10_000 });
+    assert.equal(resolveSettings(defaults).probe, undefined);
+  });
+});
+

@@ -83,14 +83,30 @@ func runProxy(args []string) error {
 	port := fs.Int("port", 0, "the API server's port on 127.0.0.1")
 	node := fs.String("node", "", "this node's name")
 	kubeconfig := fs.String("kubeconfig", "", "admin kubeconfig")
+	// The other clusters' API servers too, so that a client run on this node
+	// (mefi with --probe, from this cluster's pod network) reaches them all
+	// with the same kubeconfig as on the host.
+	bridges := map[string]int{}
+	fs.Func("bridge", "another API server: unix-socket=port", func(v string) error {
+		s, p, ok := strings.Cut(v, "=")
+		n, err := strconv.Atoi(p)
+		if !ok || err != nil {
+			return fmt.Errorf("--bridge %q: want socket=port", v)
+		}
+		bridges[s] = n
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", *port))
-	if err != nil {
-		return err
+	bridges[*sock] = *port
+	for s, p := range bridges {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return err
+		}
+		go forward(l, func() (net.Conn, error) { return net.Dial("unix", s) })
 	}
-	go forward(l, func() (net.Conn, error) { return net.Dial("unix", *sock) })
 	cmd := proxy.NewProxyCommand()
 	cmd.SetArgs([]string{
 		"--kubeconfig=" + *kubeconfig,

@@ -13,7 +13,10 @@ package main
 // reaches every other, as on a network whose pod CIDRs are announced by BGP.
 // kube-proxy reaches its API server, which listens on the host's 127.0.0.1,
 // through a unix socket (<cluster>/api.sock) bridged to 127.0.0.1 inside the
-// node's namespace: the same URL and certificate work on both sides.
+// node's namespace: the same URL and certificate work on both sides. Every
+// node bridges every cluster's API server, so that a client run in a node's
+// namespace (nsenter --net=/proc/$(cat <cluster>/proxy.pid)/ns/net) uses the
+// bed's kubeconfig unchanged: mefi --probe runs there, in the pod network.
 
 import (
 	"context"
@@ -117,16 +120,22 @@ func (n *network) setUp(ctx context.Context) error {
 		); err != nil {
 			return err
 		}
-		sock := filepath.Join(c.dir, "api.sock")
-		bridge, err := bridgeUnixToTCP(sock, fmt.Sprintf("127.0.0.1:%d", c.port))
+		bridge, err := bridgeUnixToTCP(c.apiSocket(), fmt.Sprintf("127.0.0.1:%d", c.port))
 		if err != nil {
 			return err
 		}
 		n.bridges = append(n.bridges, bridge)
-		proxy := &supervised{what: c.name + ": kube-proxy", dir: c.dir, log: "kube-proxy.log", pidFile: "proxy.pid", holdFile: "proxy.hold",
-			argv: []string{"nsenter", "--net=/proc/" + strconv.Itoa(node.pid()) + "/ns/net", "--", n.self, "proxy",
-				"--socket", sock, "--port", strconv.Itoa(c.port), "--node", c.nodeName(),
-				"--kubeconfig", filepath.Join(c.dir, "kube-proxy.kubeconfig")}}
+	}
+	for _, c := range n.clusters {
+		argv := []string{"nsenter", "--net=/proc/" + strconv.Itoa(n.nodes[c.name].pid()) + "/ns/net", "--", n.self, "proxy",
+			"--socket", c.apiSocket(), "--port", strconv.Itoa(c.port), "--node", c.nodeName(),
+			"--kubeconfig", filepath.Join(c.dir, "kube-proxy.kubeconfig")}
+		for _, o := range n.clusters {
+			if o != c {
+				argv = append(argv, "--bridge", fmt.Sprintf("%s=%d", o.apiSocket(), o.port))
+			}
+		}
+		proxy := &supervised{what: c.name + ": kube-proxy", dir: c.dir, log: "kube-proxy.log", pidFile: "proxy.pid", holdFile: "proxy.hold", argv: argv}
 		if err := proxy.start(); err != nil {
 			return err
 		}
@@ -134,6 +143,8 @@ func (n *network) setUp(ctx context.Context) error {
 	}
 	return nil
 }
+
+func (c *cluster) apiSocket() string { return filepath.Join(c.dir, "api.sock") }
 
 func (n *network) keepAlive(ctx context.Context) {
 	for _, p := range n.proxies {
