@@ -7,7 +7,7 @@
 // controller-managers) and need root for the network namespaces.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
 import { byCluster, makePods, type Pods, type PodRef, type Traffic } from '../support/pods.ts';
 import { eventually, makeWorld, mefi, repo, startLoop, type World } from '../support/world.ts';
+
+/** A command's stdout (it must succeed). */
+function run(via: string[], argv: string[]): Promise<string> {
+  const [cmd, ...rest] = [...via, ...argv];
+  return new Promise((resolve, reject) => execFile(cmd!, rest, (err, stdout, stderr) => (err ? reject(new Error(`${argv.join(' ')}: ${stderr}`)) : resolve(stdout))));
+}
 
 const skip = !process.env.MEFI_CONTROLPLANE
   ? 'needs the control plane binary that make test builds'
@@ -228,8 +234,9 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     const probeSync = (...args: string[]) => mefi(['sync', '-c', config, '--probe', '--probe-timeout', '500ms', '-o', 'json', ...args], {}, onAlpha);
     const gammaIPs = (await w.endpointsIPs('gamma', 'app', 'web'))!.ready;
     const aggregate = async () => (await w.endpointsIPs('alpha', 'mefi-system', 'web'))!;
-    assert.equal((await probeSync()).code, 0);
-    assert.deepEqual((await aggregate()).notReady, [], 'everything answers: nothing gated');
+    const first = await probeSync();
+    assert.equal(first.code, 0);
+    assert.deepEqual((await aggregate()).notReady, [], `everything answers: nothing gated: ${first.stdout}`);
 
     await pods.route('gamma', 'blackhole');
     try {
@@ -257,7 +264,12 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
   });
 
   it('--probe with the watching loop: a route lost and back changes what is served with no API change (the background probe starts the run)', async () => {
-    const loop = startLoop(['-c', config, '--watch', '--resync', '5m', '--probe', '--probe-timeout', '300ms', '--probe-interval', '1s', '-v', 'debug'], {}, pods.onNode('alpha'));
+    const loop = startLoop(['-c', config, '--watch', '--resync', '5m', '--probe', '--probe-timeout', '300ms', '--probe-interval', '1s', '--metrics-addr', '127.0.0.1:19090'], {}, pods.onNode('alpha'));
+    // The loop's metrics, read from inside alpha's node namespace, where it listens.
+    const unreachableMetric = async () => {
+      const r = await run(pods.onNode('alpha'), [process.execPath, '-e', 'fetch("http://127.0.0.1:19090/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))']);
+      return /^mefi_unreachable_addresses\{cluster="gamma"\} (\d+)$/m.exec(r)?.[1];
+    };
     try {
       await trafficUntil('all three answer', (t) => answersFrom(t, clusters));
       const t0 = Date.now();
@@ -265,9 +277,11 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
       try {
         await eventually('no request to gamma, none failing', async () => answersFrom(await pods.fetch(client, serviceURL, 20), ['alpha', 'beta']), 20_000);
         const lost = Date.now() - t0;
+        assert.equal(await unreachableMetric(), '2', 'gamma\'s two pods on one port each');
         const t1 = Date.now();
         await pods.route('gamma', 'restore');
         await eventually('gamma served again', async () => answersFrom(await pods.fetch(client, serviceURL, 30), clusters), 20_000);
+        await eventually('the metric back at 0', async () => (await unreachableMetric()) === '0');
         process.stderr.write(`# probe (interval 1s, timeout 300ms): gamma out of the traffic ${lost} ms after its route was lost, back ${Date.now() - t1} ms after it returned\n`);
       } finally {
         await pods.route('gamma', 'restore');

@@ -197,6 +197,10 @@ func (n *network) addPod(c *cluster, namespace, name, ip string, ports []int) er
 	if err := inNetAll(node.pid(),
 		[]string{"ip", "link", "set", link, "up"},
 		[]string{"ip", "route", "add", ip + "/32", "dev", link},
+		// Proxy ARP replies at once, as Calico sets its veths: the kernel's
+		// default delays each by up to 0.8 s, so a pod's first connection took
+		// that long (and a probe with a shorter timeout failed).
+		[]string{"sh", "-c", "echo 0 > /proc/sys/net/ipv4/neigh/" + link + "/proxy_delay"},
 	); err != nil {
 		return err
 	}
