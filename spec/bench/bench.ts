@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import { normalizeSubsets, plan, type EndpointsObject, type PlanInput, type PlanOptions } from '../../lib/plan/index.ts';
+import { connect, createServer, type Server } from 'node:net';
+import { normalizeSubsets, plan, toProbe, type EndpointsObject, type PlanInput, type PlanOptions } from '../../lib/plan/index.ts';
+import { Prober } from '../../lib/probe.ts';
 import { startControlPlanes } from '../support/launch.ts';
 import { repo } from '../support/world.ts';
 import { call, createAll, listAll, rawClient, watchRaw, type Raw } from './raw.ts';
@@ -173,6 +175,29 @@ try {
   const plannerMs = timePlan(steady);
   const plannerColdMs = timePlan(cold);
 
+  // --- --probe: what to probe in the whole world (pure), and 1,000 connects ---------
+  // Loopback only (Endpoints may not hold loopback addresses, so the prober is
+  // measured in-process): 1,000 listening ports, probed by mefi's Prober and,
+  // as the floor, by bare concurrent connects at the same concurrency.
+  log('probe');
+  const toProbeMs = median(Array.from({ length: 5 }, () => { const t = performance.now(); toProbe({ ...options, namespace: ns }, steady, target); return performance.now() - t; }));
+  const probeCandidates = toProbe({ ...options, namespace: ns }, steady, target).length;
+  const listeners: Server[] = await Promise.all(Array.from({ length: 1000 }, () => new Promise<Server>((resolve) => { const srv = createServer((c) => c.destroy()).listen(0, '127.0.0.1', () => resolve(srv)); })));
+  const ports = listeners.map((l) => (l.address() as { port: number }).port);
+  const bareConnects = async () => {
+    const limit = pLimit(1000);
+    await Promise.all(ports.map((port) => limit(() => new Promise<void>((resolve) => { const c = connect({ host: '127.0.0.1', port }); c.once('connect', () => { c.destroy(); resolve(); }); c.once('error', () => resolve()); }))));
+  };
+  const probeTimes: number[] = [];
+  const probeFloorTimes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    probeTimes.push((await time(() => new Prober({ timeoutMs: 1000, concurrency: 1000 }).check(ports.map((port) => ({ cluster: 'x', ip: '127.0.0.1', port })), 0)))[1]);
+    probeFloorTimes.push((await time(bareConnects))[1]);
+  }
+  const probeMs = median(probeTimes);
+  const probeFloorMs = median(probeFloorTimes);
+  await Promise.all(listeners.map((l) => new Promise((r) => l.close(r))));
+
   // --- churn: 1% of sources change ---------------------------------------
   log('churn');
   const rand = ((x) => (n: number) => ((x = (x * 1103515245 + 12345) >>> 0) % n))(42);
@@ -323,6 +348,7 @@ try {
 
   Object.assign(results, {
     planner: { objects, steadyMs: plannerMs, coldMs: plannerColdMs, msPer10k: (plannerMs / objects) * 10_000, normalizeAllMs: normalizeMs },
+    probe: { candidates: probeCandidates, toProbeMs: Math.round(toProbeMs), connects: 1000, ms: Math.round(probeMs), floorMs: Math.round(probeFloorMs), ratio: probeMs / probeFloorMs },
     cold: { writes: writes(coldRun), wallMs: Math.round(coldRun.wallMs), runMs: coldRun.runMs, writesPerS: Math.round(writes(coldRun) / (coldRun.runMs / 1000)), floorMs: Math.round(coldFloorMs), ratio: coldRun.runMs / coldFloorMs, peakRssMiB: Math.round(coldRun.peakRssMiB) },
     steady: { writes: writes(steadyRun), wallMs: Math.round(steadyRun.wallMs), runMs: steadyRun.runMs, readMs: steadyRun.report.summary.phases.readMs, planMs: steadyRun.report.summary.phases.planMs, floorMs: Math.round(steadyFloorMs), ratio: steadyRun.runMs / steadyFloorMs, peakRssMiB: Math.round(steadyRun.peakRssMiB), lists: steadyRun.report.summary.apiCalls.list },
     churn: { changedSources: picked.size, needed, writes: writes(churnRun), runMs: churnRun.runMs },
@@ -362,6 +388,8 @@ try {
   const rows: [string, string, string, string][] = [
     ['figure', 'mefi', 'floor / target', 'ratio or verdict'],
     ['planner (ms per 10k objects)', f(r.planner!.msPer10k!), '< 50', r.planner!.msPer10k! < 50 ? 'ok' : 'MISSED'],
+    ['--probe: what to probe (pure), over the whole world', `${r.probe!.candidates} remote (address, port)s in ${r.probe!.toProbeMs} ms`, `planner ${f(r.planner!.steadyMs!)} ms`, 'per run with --probe'],
+    ['--probe: 1,000 answering (address, port)s, loopback', `${r.probe!.ms} ms`, `${r.probe!.floorMs} ms bare connects`, `${f(r.probe!.ratio!)}×`],
     [`cold sync (${r.cold!.writes} creates)`, `${r.cold!.runMs} ms run, ${r.cold!.wallMs} ms process, ${r.cold!.writesPerS} writes/s`, `${r.cold!.floorMs} ms raw creates`, `${f(r.cold!.ratio!)}× (target ≤ 1.5×)`],
     ['steady sync', `${r.steady!.runMs} ms run (read ${r.steady!.readMs}, plan ${r.steady!.planMs}), ${r.steady!.wallMs} ms process, ${r.steady!.writes} writes`, `${r.steady!.floorMs} ms raw lists`, `${f(r.steady!.ratio!)}× (target ≤ 1.3×)`],
     [`churn (${r.churn!.changedSources} sources changed)`, `${r.churn!.writes} writes in ${r.churn!.runMs} ms`, `${r.churn!.needed} needed`, r.churn!.writes === r.churn!.needed ? 'exact' : 'NOT EXACT'],
