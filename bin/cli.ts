@@ -90,7 +90,7 @@ const options = {
   'probe': { type: 'boolean', default: false, describe: 'TCP-probe, from where mefi runs (the target cluster\'s pod network), each remote address the target would serve; one that does not answer is served as not ready until it does. One target only' },
   'probe-timeout': { type: 'string', default: '1s', describe: 'with --probe: no answer within this is unreachable; a run spends less than twice this probing' },
   'probe-concurrency': { type: 'number', default: 1000, describe: 'with --probe: connects in flight at once; at least the number of remote addresses that may go silent at once, so each is probed every run' },
-  'probe-interval': { type: 'string', default: '10s', describe: 'with --probe --watch: probe again this often between runs (a run reuses younger results)' },
+  'probe-interval': { type: 'string', default: '10s', describe: 'with --probe in a loop: a run reuses results younger than this; a watching loop probes again this often between runs' },
   'adopt': { type: 'boolean', default: false, describe: 'take over the original mefi\'s aggregates (unlabelled, its mirrors beside them); see them first with --dry-run or diff' },
   'prune': { type: 'boolean', default: false, describe: 'remove the mirrors of clusters that are no longer in the config (kept and reported otherwise); see it first with --dry-run or diff' },
   'source': { choices: ['endpoints', 'endpointslices'], default: 'endpoints', describe: 'read sources from Endpoints, or from the EndpointSlices of labelled Services' },

@@ -232,11 +232,12 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
   if (ls.watch) startWorld();
   signal.addEventListener('abort', () => world?.stop.abort(), { once: true });
 
-  // --probe: results kept between runs. A watching loop reuses them for
-  // --probe-interval and probes again in the background meanwhile: an address
-  // that stops (or starts) answering starts a run, as a watch event would.
+  // --probe: results kept between runs and reused for --probe-interval, so a
+  // fast loop does not probe every address every second. A watching loop also
+  // probes again in the background: an address that stops (or starts)
+  // answering starts a run, as a watch event would.
   const prober = settings.probe ? new Prober(settings.probe) : undefined;
-  const probe = prober ? { prober, maxAgeMs: ls.watch ? settings.probe!.intervalMs : 0 } : undefined;
+  const probe = prober ? { prober, maxAgeMs: settings.probe!.intervalMs } : undefined;
   if (prober && ls.watch)
     void (async () => {
       while (!signal.aborted) {
