@@ -15,7 +15,7 @@
 
 import { connect } from 'node:net';
 import pLimit from 'p-limit';
-import { probeKey, toProbe, type PlanInput, type PlanOptions, type ProbeAddress } from './plan/index.ts';
+import { toProbe, type PlanInput, type PlanOptions, type ProbeAddress } from './plan/index.ts';
 
 export interface ProbeSettings {
   /** Per connect: no answer within this is unreachable. */
@@ -83,7 +83,7 @@ export class Prober {
   async check(candidates: ProbeAddress[], maxAgeMs: number): Promise<{ unreachable: ReadonlySet<string>; probed: number; unprobed: number }> {
     this.candidates = candidates;
     const started = Date.now();
-    const keys = candidates.map((c) => probeKey(c.ip, c.port));
+    const keys = candidates.map((c) => c.key);
     const wanted = new Set(keys);
     for (const k of this.results.keys()) if (!wanted.has(k)) this.results.delete(k);
     const due = candidates
@@ -126,7 +126,7 @@ export async function probeWorld(options: PlanOptions, input: PlanInput, target:
   const candidates = toProbe(options, input, target);
   const { unreachable, probed, unprobed } = await prober.check(candidates, maxAgeMs);
   const byCluster = new Map<string, number>();
-  for (const c of candidates) if (unreachable.has(probeKey(c.ip, c.port))) byCluster.set(c.cluster, (byCluster.get(c.cluster) ?? 0) + 1);
+  for (const c of candidates) if (unreachable.has(c.key)) byCluster.set(c.cluster, (byCluster.get(c.cluster) ?? 0) + 1);
   return {
     input: { ...input, unreachable: { ...input.unreachable, [target]: unreachable } },
     report: { target, candidates: candidates.length, probed, unprobed, unreachable: byCluster, ms: Math.round(performance.now() - started) },

@@ -10,7 +10,6 @@
 import { memoBy } from './memo.ts';
 import { normalizeSubsets } from './normalize.ts';
 import { clusterOf, isOwned } from './object.ts';
-import { compareIP, parseIP } from './ip.ts';
 import { keptAsIs, podCIDRFilter, sourceView, type SourceView } from './sources.ts';
 import type { Finding, PlanInput, PlanOptions, Subset } from './types.ts';
 
@@ -19,6 +18,8 @@ export interface ProbeAddress {
   cluster: string;
   ip: string;
   port: number;
+  /** probeKey(ip, port). */
+  key: string;
 }
 
 /** How an (address, port) is named in PlanInput.unreachable: "10.0.0.1:80", "[fd00::1]:80". */
@@ -28,33 +29,51 @@ export function probeKey(ip: string, port: number): string {
 
 const tcpPorts = (s: Subset) => s.ports.filter((p) => p.protocol === 'TCP').map((p) => p.port);
 
+const listed = new WeakMap<object, unknown>();
+
+/** The ready (address, TCP port)s of one mirror's subsets, remembered per subsets (a watching loop's sources stand still). */
+function probesOf(cluster: string, subsets: Subset[]): ProbeAddress[] {
+  return memoBy(listed, [subsets], () => {
+    const out: ProbeAddress[] = [];
+    for (const s of subsets) for (const a of s.addresses) for (const port of tcpPorts(s)) out.push({ cluster, ip: a.ip, port, key: probeKey(a.ip, port) });
+    return out;
+  });
+}
+
 /**
  * Every remote (address, TCP port) the target would serve as ready this run:
  * the ready addresses of the other clusters' sources, and, in Endpoints mode,
  * of the mirrors kept as they are (their cluster unreadable), which still
  * count in the aggregates. Only addresses inside the cluster's podCIDRs (when
- * set): a probe never goes where a mirror could not point. Sorted, no repeats.
+ * set): a probe never goes where a mirror could not point. In the order of
+ * the clusters, then the mirrors, then their (sorted) addresses; no repeats.
  */
 export function toProbe(options: PlanOptions, input: PlanInput, target: string, view: SourceView = sourceView(options, input.sources)): ProbeAddress[] {
-  const out = new Map<string, ProbeAddress>();
-  const add = (cluster: string, subsets: Subset[]) => {
-    for (const s of subsets) for (const a of s.addresses) for (const port of tcpPorts(s)) out.set(`${cluster} ${probeKey(a.ip, port)}`, { cluster, ip: a.ip, port });
-  };
-  for (const m of view.mirrors) if (m.cluster !== target) add(m.cluster, m.subsets);
+  const lists: ProbeAddress[][] = [];
+  for (const m of view.mirrors) if (m.cluster !== target) lists.push(probesOf(m.cluster, m.subsets));
   const current = input.targets[target];
   if (current?.ok && options.target !== 'endpointslices') {
     for (const obj of current.items) {
       if (!isOwned(obj, options)) continue;
       const cluster = clusterOf(obj, options, view.clusters);
       if (cluster === undefined || cluster === target || !keptAsIs(options, view, cluster, obj.metadata.name)) continue;
-      add(cluster, normalizeSubsets(obj.subsets, podCIDRFilter(cluster, options.podCIDRs?.[cluster])).subsets);
+      lists.push(probesOf(cluster, normalizeSubsets(obj.subsets, podCIDRFilter(cluster, options.podCIDRs?.[cluster])).subsets));
     }
   }
-  return [...out.values()].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0) || compareAddress(a, b));
-}
-
-function compareAddress(a: ProbeAddress, b: ProbeAddress): number {
-  return compareIP(parseIP(a.ip)!, parseIP(b.ip)!) || a.port - b.port;
+  const seen = new Map<string, Set<string>>();
+  const out: ProbeAddress[] = [];
+  for (const list of lists) {
+    const first = list[0];
+    if (!first) continue;
+    let keys = seen.get(first.cluster);
+    if (!keys) seen.set(first.cluster, (keys = new Set()));
+    for (const p of list) {
+      if (keys.has(p.key)) continue;
+      keys.add(p.key);
+      out.push(p);
+    }
+  }
+  return out;
 }
 
 const reached = new WeakMap<object, unknown>();

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { connect, createServer, type Server } from 'node:net';
-import { normalizeSubsets, plan, toProbe, type EndpointsObject, type PlanInput, type PlanOptions } from '../../lib/plan/index.ts';
+import { normalizeSubsets, plan, probeKey, toProbe, type EndpointsObject, type PlanInput, type PlanOptions } from '../../lib/plan/index.ts';
 import { Prober } from '../../lib/probe.ts';
 import { startControlPlanes } from '../support/launch.ts';
 import { repo } from '../support/world.ts';
@@ -191,7 +191,7 @@ try {
   const probeTimes: number[] = [];
   const probeFloorTimes: number[] = [];
   for (let i = 0; i < 5; i++) {
-    probeTimes.push((await time(() => new Prober({ timeoutMs: 1000, concurrency: 1000 }).check(ports.map((port) => ({ cluster: 'x', ip: '127.0.0.1', port })), 0)))[1]);
+    probeTimes.push((await time(() => new Prober({ timeoutMs: 1000, concurrency: 1000 }).check(ports.map((port) => ({ cluster: 'x', ip: '127.0.0.1', port, key: probeKey('127.0.0.1', port) })), 0)))[1]);
     probeFloorTimes.push((await time(bareConnects))[1]);
   }
   const probeMs = median(probeTimes);

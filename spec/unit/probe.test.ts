@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { probeKey } from '../../lib/plan/index.ts';
 import { probeOnce, Prober } from '../../lib/probe.ts';
 
 function listen(): Promise<Server> {
@@ -35,8 +36,8 @@ describe('probe', () => {
   it('reuses results younger than the maximum age, probes again older ones, and keeps the unreachable set\'s identity while it is unchanged', async () => {
     const prober = new Prober({ timeoutMs: 1000, concurrency: 10 });
     const candidates = [
-      { cluster: 'b', ip: '127.0.0.1', port: openPort },
-      { cluster: 'b', ip: '127.0.0.1', port: closedPort },
+      { cluster: 'b', ip: '127.0.0.1', port: openPort, key: probeKey('127.0.0.1', openPort) },
+      { cluster: 'b', ip: '127.0.0.1', port: closedPort, key: probeKey('127.0.0.1', closedPort) },
     ];
     const first = await prober.check(candidates, 60_000);
     assert.deepEqual([first.probed, first.unprobed, first.unreachable.size], [2, 0, 0]);
