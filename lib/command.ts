@@ -238,16 +238,7 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
   // answering starts a run, as a watch event would.
   const prober = settings.probe ? new Prober(settings.probe) : undefined;
   const probe = prober ? { prober, maxAgeMs: settings.probe!.intervalMs } : undefined;
-  if (prober && ls.watch)
-    void (async () => {
-      while (!signal.aborted) {
-        await sleep(settings.probe!.intervalMs, undefined, { signal }).catch(() => undefined);
-        if (signal.aborted || prober.candidates.length === 0) continue;
-        const before = prober.unreachable;
-        await prober.check(prober.candidates, 0);
-        if (prober.unreachable !== before) trigger.fire();
-      }
-    })();
+  if (prober && ls.watch) void prober.refreshEvery(settings.probe!.intervalMs, () => trigger.fire(), signal);
 
   log.info('loop starting', { mode: ls.watch ? 'watch' : 'interval', [ls.watch ? 'resyncMs' : 'intervalMs']: ls.intervalMs, targets: prepared.targets });
   let nextResync = Date.now() + ls.intervalMs;

@@ -14,6 +14,7 @@
 // address it has not seen fail.
 
 import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { toProbe, type PlanInput, type PlanOptions, type ProbeAddress } from './plan/index.ts';
 
@@ -66,7 +67,7 @@ export class Prober {
   private readonly results = new Map<string, Result>();
   private last: { keys: string; set: ReadonlySet<string> } = { keys: '', set: new Set() };
   /** What the last check was given: a watching loop probes these again between runs. */
-  candidates: ProbeAddress[] = [];
+  private candidates: ProbeAddress[] = [];
 
   readonly settings: ProbeSettings;
 
@@ -111,9 +112,19 @@ export class Prober {
     return { unreachable: this.last.set, probed, unprobed };
   }
 
-  /** The keys that did not answer at the last check (a new Set object only when they changed). */
-  get unreachable(): ReadonlySet<string> {
-    return this.last.set;
+  /**
+   * The watching loop's background probe: every intervalMs, probe again what
+   * the last run was about to serve; when what answers changes, flipped() (a
+   * run starts, as for a watch event). Resolves when the signal aborts.
+   */
+  async refreshEvery(intervalMs: number, flipped: () => void, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+      if (signal.aborted || this.candidates.length === 0) continue;
+      const before = this.last.set;
+      await this.check(this.candidates, 0);
+      if (this.last.set !== before) flipped();
+    }
   }
 }
 
