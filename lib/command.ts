@@ -223,6 +223,7 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
     const stop = new AbortController();
     const w = new WatchedWorld(prepared.config.clusters, prepared.clients, readSettings(settings, prepared), {
       changed: () => trigger.fire(),
+      relisting: (cluster, role, why) => log.debug('watch ended, listing again', { cluster, role, why }),
       backoffMs: 1000,
       maxBackoffMs: 300_000,
     });

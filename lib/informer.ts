@@ -27,6 +27,8 @@ export interface InformerOptions {
   changed: (object?: Named) => void;
   /** Told when the cache becomes unusable (a list failed) or usable again. */
   report?: (error: string | undefined) => void;
+  /** Told why a watch ended in a fresh list (not a resync's): expired, an ERROR event, a broken stream. */
+  relisting?: (why: string) => void;
 }
 
 class Expired extends Error {}
@@ -82,6 +84,7 @@ export class Informer<T extends Named> {
         failures = 0; // the server ended the watch: resume from the last resourceVersion
       } catch (err) {
         if (signal.aborted) break;
+        if (listed) this.o.relisting?.((err as Error).message);
         listed = false;
         if (!(err instanceof Expired) && (err as { status?: number }).status !== 410) {
           failures++;

@@ -16,6 +16,8 @@ export interface WatchOptions {
   changed: () => void;
   /** A cluster's lists failing or recovering (for logs). */
   report?: (cluster: string, role: 'source' | 'target', error: string | undefined) => void;
+  /** A watch ended in a fresh list, and why (for logs: each is a full list of that kind). */
+  relisting?: (cluster: string, role: 'source' | 'target', why: string) => void;
   backoffMs: number;
   maxBackoffMs: number;
 }
@@ -56,6 +58,7 @@ export class WatchedWorld {
           o.changed();
         },
         report: (error) => o.report?.(cluster, role, error),
+        relisting: (why) => o.relisting?.(cluster, role, why),
       });
     const sourceKind = s.source === 'endpointslices' ? endpointSlices : endpoints;
     for (const c of clusters) {
