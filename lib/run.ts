@@ -53,10 +53,11 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
 
   // The planner has no clock: the time the read started is what a Lease records.
   const now = Date.now();
-  const read0 = await inputOf(config, clients, s);
+  const world = await inputOf(config, clients, s);
   const read = performance.now();
-  const probed = s.probe ? await probeWorld(s.options, read0, s.probe.target, s.probe.prober, s.probe.maxAgeMs) : undefined;
-  const input = probed?.input ?? read0;
+  // --probe: what the target would serve from other clusters, probed from here, joins the input.
+  const probed = s.probe ? await probeWorld(s.options, world, s.probe.target, s.probe.prober, s.probe.maxAgeMs) : undefined;
+  const input = probed?.input ?? world;
   const reached = performance.now();
   const plan = makePlan(s.options, { ...input, now });
   const planned = performance.now();
