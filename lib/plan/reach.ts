@@ -31,7 +31,11 @@ const tcpPorts = (s: Subset) => s.ports.filter((p) => p.protocol === 'TCP').map(
 
 const listed = new WeakMap<object, unknown>();
 
-/** The ready (address, TCP port)s of one mirror's subsets, remembered per subsets (a watching loop's sources stand still). */
+/**
+ * The ready (address, TCP port)s of one mirror's subsets, remembered per
+ * subsets (a watching loop's sources stand still). Subsets belong to one
+ * source object, so to one cluster; only an empty list could be shared.
+ */
 function probesOf(cluster: string, subsets: Subset[]): ProbeAddress[] {
   return memoBy(listed, [subsets], () => {
     const out: ProbeAddress[] = [];
