@@ -31,6 +31,8 @@ export interface Report {
   /** staleAfter bookkeeping: Lease renewals, one per source cluster and target. */
   leases: { action: 'create' | 'update'; target: string; cluster: string; name: string; result: 'planned' | 'done' | 'skipped' | 'failed'; message?: string }[];
   warnings: string[];
+  /** --probe: what the run probed from where it ran, and, per source cluster, the (address, port)s that did not answer. */
+  probe?: { target: string; candidates: number; probed: number; unprobed: number; unreachable: Record<string, number>; durationMs: number };
   summary: {
     create: number;
     update: number;
@@ -85,6 +87,9 @@ export function toReport(command: Command, r: RunResult, exitCode: number): Repo
       return { action: l.action, target: l.target, cluster: l.cluster, name: l.name, result: o ? o.result : 'planned', ...(o?.message ? { message: o.message } : {}) };
     }),
     warnings: r.warnings,
+    ...(r.probe
+      ? { probe: { target: r.probe.target, candidates: r.probe.candidates, probed: r.probe.probed, unprobed: r.probe.unprobed, unreachable: Object.fromEntries([...r.probe.unreachable].sort()), durationMs: r.probe.ms } }
+      : {}),
     summary: {
       create: r.plan.creates.length,
       update: r.plan.updates.length,
@@ -151,6 +156,11 @@ function summaryLine(report: Report): string {
   parts.push(plural(s.problems, 'problem') + (s.blocking ? ` (${s.blocking} blocking: not converged)` : ''));
   if (s.unreadable) parts.push(`${s.unreadable} unreadable (${report.unreadable.map((u) => `${u.cluster} as ${u.role}`).join(', ')})`);
   if (s.leases) parts.push(`${plural(s.leases, 'lease')} to renew (staleAfter)`);
+  const pr = report.probe;
+  if (pr) {
+    const silent = Object.values(pr.unreachable).reduce((a, b) => a + b, 0);
+    parts.push(`probed ${pr.probed} of ${pr.candidates} remote (address, port)s from ${pr.target} in ${(pr.durationMs / 1000).toFixed(2)}s, ${silent} not answering${pr.unprobed ? `, ${pr.unprobed} not probed (budget spent)` : ''}`);
+  }
   const writes = s.apiCalls.create + s.apiCalls.update + s.apiCalls.delete;
   parts.push(`${s.apiCalls.list + s.apiCalls.get} reads, ${writes} writes in ${(s.durationMs / 1000).toFixed(2)}s`);
   return `${report.dryRun ? 'Plan (dry run)' : 'Sync'}: ${parts.join('; ')}`;

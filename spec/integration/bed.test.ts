@@ -305,11 +305,12 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
       const r = await mefi(['sync', '-c', config, '--probe', '--probe-timeout', '1s', '-o', 'json'], {}, pods.onNode('alpha'));
       const wall = Date.now() - started;
       assert.equal(r.code, 0, r.stderr);
-      const report = JSON.parse(r.stdout) as { summary: { phases: { probeMs: number } } };
+      const report = JSON.parse(r.stdout) as { summary: { phases: { probeMs: number } }; probe: { unreachable: Record<string, number> } };
       const agg = (await w.getEndpoints('alpha', 'mefi-system', 'wide'))!;
       assert.equal(agg.subsets!.flatMap((s) => s.addresses ?? []).length, 0, 'every address gated');
       assert.equal(agg.subsets!.flatMap((s) => s.notReadyAddresses ?? []).length, 250);
       assert.ok(report.summary.phases.probeMs <= 2_300, `probing took ${report.summary.phases.probeMs} ms`);
+      assert.equal(report.probe.unreachable.gamma, 1000, 'the report counts each silent (address, port)');
       process.stderr.write(`# probe: 1,000 unreachable (address, port)s, timeout 1s, concurrency 1000: probing ${report.summary.phases.probeMs} ms, the whole run ${wall} ms\n`);
       // Too few slots for the silent ones: still within the bound, and said.
       const few = await mefi(['sync', '-c', config, '--probe', '--probe-timeout', '1s', '--probe-concurrency', '100', '-o', 'json'], {}, pods.onNode('alpha'));

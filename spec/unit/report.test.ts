@@ -26,6 +26,15 @@ describe('report', () => {
     assert.equal(addressDelta(undefined, s(['1.1.1.1', '1.1.1.2', '1.1.1.3', '1.1.1.4', '1.1.1.5', '1.1.1.6'])), '+1.1.1.1:80 +1.1.1.2:80 +1.1.1.3:80 +1.1.1.4:80 (+2 more)');
   });
 
+  it('says what --probe probed: in the summary line, and per cluster in the JSON report', () => {
+    const probe = { target: 'a', candidates: 1004, probed: 102, unprobed: 902, unreachable: new Map([['gamma', 100], ['beta', 2]]), ms: 1017 };
+    const out = render('table', 'sync', result({ probe }), 2);
+    assert.match(out, /probed 102 of 1004 remote \(address, port\)s from a in 1\.02s, 102 not answering, 902 not probed \(budget spent\)/);
+    const json = JSON.parse(render('json', 'sync', result({ probe }), 2)) as { probe: unknown };
+    assert.deepEqual(json.probe, { target: 'a', candidates: 1004, probed: 102, unprobed: 902, unreachable: { beta: 2, gamma: 100 }, durationMs: 1017 });
+    assert.equal((JSON.parse(render('json', 'sync', result(), 2)) as { probe?: unknown }).probe, undefined, 'no probe section without --probe');
+  });
+
   it('prints a table with one line per object, problems, unreadable clusters and a summary', () => {
     const out = render('table', 'sync', result(), 2);
     const lines = out.split('\n');
