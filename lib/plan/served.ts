@@ -2,6 +2,13 @@
 // did not answer a probe as not ready (reach.ts), then the service's affinity
 // (affinity.ts). The Endpoints aggregate and the slice target both count the
 // mirrors this way; the mirrors themselves stay as their sources say.
+//
+// Served means ready, for every consumer (DESIGN.md §3, §8). Slices say so
+// with ready and serving. An Endpoints aggregate cannot: the mirroring
+// controller turns notReadyAddresses into endpoints with ready false and
+// serving unset, which the API defines as serving, and Traefik's Ingress and
+// IngressRoute providers route by serving alone. So an aggregate holds its
+// ready addresses only (readyOnly).
 
 import { affinityFor, applyAffinity } from './affinity.ts';
 import { servedReachable, unreachableFinding } from './reach.ts';
@@ -32,4 +39,10 @@ export function servedSubsets(
   });
   const subsets = applyAffinity(reached, target, affinityFor(view.affinity.get(service) ?? new Map(), target, options.affinity ?? 'none'));
   return { subsets, problems };
+}
+
+/** Subsets as an Endpoints consumer may be given them: the ready addresses, and no subset without one. */
+export function readyOnly(subsets: Subset[]): Subset[] {
+  if (subsets.every((s) => s.notReadyAddresses.length === 0)) return subsets;
+  return subsets.filter((s) => s.addresses.length > 0).map((s) => (s.notReadyAddresses.length ? { addresses: s.addresses, notReadyAddresses: [], ports: s.ports } : s));
 }

@@ -3,12 +3,13 @@
 import { memoBy } from './memo.ts';
 import { addressCount, mergeNormalized, normalizeSubsets } from './normalize.ts';
 import { clusterOf, decide, describe, isOwned, mirroringLimit, type Desired } from './object.ts';
-import { servedSubsets } from './served.ts';
+import { readyOnly, servedSubsets } from './served.ts';
 import { keptAsIs, type SourceView } from './sources.ts';
 import type { Change, EndpointsObject, PlanOptions, Finding } from './types.ts';
 
 const keptCache = new WeakMap<object, unknown>();
 const mergedCache = new WeakMap<object, unknown>();
+const readyCache = new WeakMap<object, unknown>();
 
 /** A Desired, or (keep) an object that must stay as it is this run. */
 type Wanted = Desired & { keep: boolean };
@@ -56,9 +57,10 @@ function wantedObjects(options: PlanOptions, view: SourceView, target: string, o
     problems.push(...served.problems);
     const counted = served.subsets;
     // The mirrors' subsets are the same objects run after run while their sources stand still.
-    const subsets = memoBy(mergedCache, counted, () => mergeNormalized(counted.flat()));
-    // An aggregate with no address left is deleted, as in the original.
-    if (addressCount(subsets) === 0) continue;
+    const merged = memoBy(mergedCache, counted, () => mergeNormalized(counted.flat()));
+    // An aggregate with no address left is deleted, as in the original; one whose addresses are all held back stays, empty.
+    if (addressCount(merged) === 0) continue;
+    const subsets = memoBy(readyCache, [merged], () => readyOnly(merged));
     wanted.push({ role: 'aggregate', name: originalName, originalName, subsets, labels: labelsFor(options, originalName), keep: false });
   }
   return wanted;
@@ -83,7 +85,7 @@ export function planTarget(options: PlanOptions, view: SourceView, target: strin
     }
     if (list[0]?.keep) continue;
     if (list[0]?.role === 'aggregate') {
-      const largest = Math.max(...list[0].subsets.map((s) => s.addresses.length + s.notReadyAddresses.length));
+      const largest = Math.max(0, ...list[0].subsets.map((s) => s.addresses.length));
       if (largest > mirroringLimit)
         problem(
           'too-many-addresses',

@@ -10,6 +10,7 @@ import { clusterOf, isOwned } from '../../lib/plan/object.ts';
 import { isMefiSlice } from '../../lib/plan/slices.ts';
 import { shuffled, sliceWorld, subsets as subsetsArb, world } from '../support/arbitraries.ts';
 import { applyToTarget, options } from '../support/fixtures.ts';
+import { consumers, mirroredSlices } from '../support/consumers.ts';
 
 const runs = { numRuns: Number(process.env.MEFI_PROPERTY_RUNS ?? 400) };
 
@@ -36,6 +37,10 @@ function isLocal(input: PlanInput, target: string, ip: string): boolean {
 
 const ips = (obj: EndpointsObject | undefined) =>
   new Set(normalizeSubsets(obj?.subsets).subsets.flatMap((s) => [...s.addresses, ...s.notReadyAddresses].map((a) => a.ip)));
+/** "ip:port/protocol" of every ready address of these subsets. */
+const targetsOf = (subsets: { addresses: { ip: string }[]; ports: { port: number; protocol?: string }[] }[]) =>
+  new Set(subsets.flatMap((s) => s.addresses.flatMap((a) => s.ports.map((p) => `${a.ip}:${p.port}/${p.protocol ?? 'TCP'}`))));
+const readyIPs = (obj: EndpointsObject | undefined) => new Set(normalizeSubsets(obj?.subsets).subsets.flatMap((s) => s.addresses.map((a) => a.ip)));
 
 describe('planner invariants (property tests)', () => {
   it('finds stored subsets equal field by field only when normalizing them gives the same', () => {
@@ -150,14 +155,70 @@ describe('planner invariants (property tests)', () => {
         for (const c of [...p.creates, ...p.updates]) {
           const twin = [...plain.creates, ...plain.updates].find((x) => x.target === c.target && x.name === c.name)!;
           const all = (subsets: typeof c.after) => (subsets ?? []).flatMap((s) => [...s.addresses, ...s.notReadyAddresses].map((a) => a.ip)).sort();
-          // The same addresses, only readiness moves; mirrors stay as their sources say.
-          assert.deepEqual(all(c.after), all(twin.after), c.name);
+          // Mirrors stay as their sources say; an aggregate only loses addresses.
           if (c.role === 'mirror') assert.deepEqual(c.after, twin.after, c.name);
+          else for (const ip of all(c.after)) assert.ok(all(twin.after).includes(ip), `${c.name}: ${ip} appears only when gated`);
           // An aggregate serves no unreachable remote address as ready.
           if (c.role === 'aggregate')
             for (const s of c.after ?? [])
               for (const a of s.addresses)
                 for (const port of s.ports) if (port.protocol === 'TCP') assert.ok(!unreachable[c.target]!.has(probeKey(a.ip, port.port)) || isLocal(input, c.target, a.ip), `${c.name}: ${a.ip} served ready though unreachable`);
+        }
+      }),
+      runs,
+    );
+  });
+
+  it('serves means served, for every consumer: in both modes each one sends requests to exactly the ready addresses, never a not-ready, held-back or unreachable one', () => {
+    const sliceOptions = { ...options, target: 'endpointslices' as const };
+    const affinity = fc.constantFrom<'none' | 'local' | 'remote'>('none', 'local', 'remote');
+    fc.assert(
+      fc.property(world, affinity, fc.double({ min: 0, max: 1, noNaN: true }), (w, aff, share) => {
+        // A fresh target: every target starts empty, so what is served comes from the sources alone.
+        const input: PlanInput = { sources: w.sources, targets: Object.fromEntries(Object.keys(w.targets).map((t) => [t, { ok: true as const, items: [], slices: [] }])) };
+        const unreachable = Object.fromEntries(
+          Object.keys(input.targets).map((t) => {
+            const all = toProbe(options, input, t).map((a) => probeKey(a.ip, a.port));
+            return [t, new Set(all.filter((_, i) => (i * 7919) % 100 < share * 100))];
+          }),
+        );
+        const eps = plan({ ...options, affinity: aff }, { ...input, unreachable });
+        const sls = plan({ ...sliceOptions, affinity: aff }, { ...input, unreachable });
+        const readyAnywhere = new Set(
+          Object.values(input.sources).flatMap((o) => (o.ok ? o.items.filter((x) => !isOwned(x, options)).flatMap((x) => [...readyIPs(x)]) : [])),
+        );
+        for (const target of Object.keys(input.targets)) {
+          const seen: Record<string, Record<string, string[]>> = { endpoints: {}, slices: {} };
+          for (const c of eps.creates.filter((x) => x.target === target && x.role === 'aggregate')) {
+            const slices = mirroredSlices(c.object as EndpointsObject);
+            const wanted = [...targetsOf(c.after ?? [])].sort();
+            for (const [who, read] of Object.entries(consumers)) assert.deepEqual([...read(slices)].sort(), wanted, `${who} reads aggregate ${c.name} in ${target} as mefi serves it`);
+            seen.endpoints![c.name] = wanted;
+          }
+          const byService = new Map<string, SliceObject[]>();
+          for (const c of sls.creates.filter((x) => x.target === target)) {
+            const s = c.object as unknown as SliceObject;
+            const service = s.metadata.labels!['kubernetes.io/service-name']!;
+            byService.set(service, [...(byService.get(service) ?? []), s]);
+          }
+          for (const [service, slices] of byService) {
+            const wanted = [...consumers['kube-proxy']!(slices)].sort();
+            for (const [who, read] of Object.entries(consumers)) assert.deepEqual([...read(slices)].sort(), wanted, `${who} reads the slices of ${service} in ${target} as kube-proxy does`);
+            if (wanted.length) seen.slices![service] = wanted;
+          }
+          for (const served of Object.values(seen).flatMap((m) => Object.values(m)))
+            for (const key of served) {
+              const ip = key.slice(0, key.lastIndexOf(':'));
+              assert.ok(readyAnywhere.has(ip), `${key} is served in ${target} but ready in no source`);
+              const probe = probeKey(ip, Number(key.slice(key.lastIndexOf(':') + 1).split('/')[0]));
+              assert.ok(!unreachable[target]!.has(probe) || isLocal(input, target, ip), `${key} is served in ${target} though it did not answer`);
+            }
+          // Both modes serve the same, where neither had to leave a name alone.
+          const blocked = [...eps.problems, ...sls.problems].some((x) => x.cluster === target && x.blocking);
+          if (!blocked) {
+            const nonEmpty = (m: Record<string, string[]>) => Object.fromEntries(Object.entries(m).filter(([, v]) => v.length));
+            assert.deepEqual(nonEmpty(seen.endpoints!), seen.slices, `${target}: Endpoints and slice mode serve alike`);
+          }
         }
       }),
       runs,
@@ -212,7 +273,7 @@ describe('planner invariants (property tests)', () => {
             const blocked = p.problems.some((x) => x.cluster === target && (x.name === original || x.name === k.metadata.name) && (x.code === 'conflict' || x.code === 'name-collision'));
             if (blocked) continue;
             assert.ok(aggregate && isOwned(aggregate, options), `aggregate ${original} missing in ${target}`);
-            for (const ip of ips(k)) assert.ok(ips(aggregate).has(ip), `aggregate ${original} lost ${ip} of unreadable mirror ${k.metadata.name}`);
+            for (const ip of readyIPs(k)) assert.ok(readyIPs(aggregate).has(ip), `aggregate ${original} lost ${ip} of unreadable mirror ${k.metadata.name}`);
           }
         }
         assert.deepEqual(new Set(p.unreadable.filter((u) => u.role === 'source').map((u) => u.cluster)), unreadable);

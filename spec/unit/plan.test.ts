@@ -20,9 +20,30 @@ describe('plan', () => {
     assert.deepEqual(p.creates[1]!.object!.metadata.labels, mirrorLabels('web', 'a'));
     assert.deepEqual(p.creates[0]!.object!.metadata.labels, aggregateLabels('web'));
     assert.deepEqual((p.creates[0]!.object as EndpointsObject).subsets, [
-      { addresses: [{ ip: '10.1.0.1' }, { ip: '10.2.0.1' }], notReadyAddresses: [{ ip: '10.2.0.2' }], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+      { addresses: [{ ip: '10.1.0.1' }, { ip: '10.2.0.1' }], ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
     ]);
     assert.equal(p.creates[0]!.object!.metadata.namespace, 'mefi-system');
+    // The mirror records what its source says, not-ready addresses included.
+    assert.deepEqual(p.creates[2]!.after![0]!.notReadyAddresses, [{ ip: '10.2.0.2' }]);
+  });
+
+  it('serves only ready addresses in an aggregate: what the mirroring controller makes of notReadyAddresses looks serving to Traefik', () => {
+    const p = plan(options, {
+      sources: { a: ok(ep('x', 'web', [ips([], ['10.1.0.1'])])), b: ok(ep('x', 'web', [ips(['10.2.0.1'], ['10.2.0.2'], 8080)])) },
+      targets: { a: ok() },
+    });
+    const agg = p.creates.find((c) => c.role === 'aggregate')!;
+    assert.deepEqual((agg.object as EndpointsObject).subsets, [{ addresses: [{ ip: '10.2.0.1' }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }]);
+  });
+
+  it('keeps an aggregate whose addresses are all not ready, empty, and deletes it only when its mirrors have none', () => {
+    const p = plan(options, { sources: { a: ok(ep('x', 'web', [ips([], ['10.1.0.1'])])) }, targets: { a: ok() } });
+    const agg = p.creates.find((c) => c.role === 'aggregate')!;
+    assert.deepEqual((agg.object as EndpointsObject).subsets, []);
+    const state = applyToTarget([], p, 'a');
+    assert.ok(isEmpty(plan(options, { sources: { a: ok(ep('x', 'web', [ips([], ['10.1.0.1'])])) }, targets: { a: ok(...state) } })), 'a fixed point');
+    const gone = plan(options, { sources: { a: ok() }, targets: { a: ok(...state) } });
+    assert.deepEqual(gone.deletes.map((d) => d.name).sort(), ['web', 'web-a']);
   });
 
   it('counts an IP ready in one cluster and not ready in another as ready', () => {
@@ -328,14 +349,14 @@ describe('reachability (--probe)', () => {
     assert.deepEqual(toProbe(options, input, 'a').map((p) => `${p.cluster} ${probeKey(p.ip, p.port)}`), ['b 10.2.0.1:80']);
     const gated = plan(options, { ...input, unreachable: { a: new Set(['10.2.0.1:80']) } });
     assert.deepEqual(ready(aggregate(gated)), ['10.1.0.1']);
-    assert.deepEqual(notReady(aggregate(gated)), ['10.2.0.1']);
+    assert.deepEqual(notReady(aggregate(gated)), [], 'held back is left out, never written as not ready');
   });
 
-  it('serves an address that did not answer as not ready in the aggregate, reports it, and leaves the mirror as its source says', () => {
+  it('leaves an address that did not answer out of the aggregate, reports it, and leaves the mirror as its source says', () => {
     const input = { sources: { a: src(['10.1.0.1']), b: src(['10.2.0.1', '10.2.0.2']) }, targets: { a: ok() } };
     const p = plan(options, { ...input, unreachable: { a: new Set(['10.2.0.2:80']) } });
     assert.deepEqual(ready(aggregate(p)), ['10.1.0.1', '10.2.0.1']);
-    assert.deepEqual(notReady(aggregate(p)), ['10.2.0.2']);
+    assert.deepEqual(notReady(aggregate(p)), []);
     assert.deepEqual(ready(p.creates.find((c) => c.name === 'web-b')!.after!), ['10.2.0.1', '10.2.0.2']);
     const problem = p.problems.find((x) => x.code === 'unreachable')!;
     assert.equal(problem.blocking, false);

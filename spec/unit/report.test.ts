@@ -39,8 +39,8 @@ describe('report', () => {
     const out = render('table', 'sync', result(), 2);
     const lines = out.split('\n');
     assert.match(lines[0]!, /^ACTION\s+TARGET\s+ENDPOINTS\s+CLUSTER\s+ADDRESSES$/);
-    assert.match(out, /^create\s+a\s+mefi-system\/web\s+\(aggregate\)\s+\+10\.0\.0\.1:80 \+10\.0\.0\.2:80\(not ready\)$/m);
-    assert.match(out, /^create\s+a\s+mefi-system\/web-a\s+a\s+/m);
+    assert.match(out, /^create\s+a\s+mefi-system\/web\s+\(aggregate\)\s+\+10\.0\.0\.1:80$/m);
+    assert.match(out, /^create\s+a\s+mefi-system\/web-a\s+a\s+\+10\.0\.0\.1:80 \+10\.0\.0\.2:80\(not ready\)$/m);
     assert.match(out, /^delete\s+a\s+mefi-system\/old-a\s+a\s+-10\.0\.0\.9:80$/m);
     assert.match(out, /^UNREADABLE b \(source\): connect ECONNREFUSED 127\.0\.0\.1:1$/m);
     assert.match(out, /^Plan \(dry run\): 2 to create, 0 to update, 1 to delete; 0 problems; 1 unreadable \(b as source\); 4 reads, 2 writes in 0\.01s$/m);
