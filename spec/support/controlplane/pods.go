@@ -11,7 +11,7 @@ package main
 //	POST   /pods        {cluster, namespace, name, labels, ports, ready}  → {ip}
 //	PUT    /pods/ready  {cluster, namespace, name, ready}
 //	DELETE /pods        {cluster, namespace, name}
-//	POST   /fetch       {cluster, namespace, name, url, count}  → {answers, errors}   (from inside that pod)
+//	POST   /fetch       {cluster, namespace, name, url, host, count, interval}  → {answers, errors}   (from inside that pod; not 2xx is an error)
 //	POST   /route       {cluster, action: blackhole|restore}   (the router's route to that cluster's pods)
 //	POST   /compact     {cluster}                               (etcd compacted to its latest revision)
 //
@@ -48,7 +48,9 @@ type podRequest struct {
 	Ports     []int             `json:"ports,omitempty"`
 	Ready     *bool             `json:"ready,omitempty"`
 	URL       string            `json:"url,omitempty"`
+	Host      string            `json:"host,omitempty"`
 	Count     int               `json:"count,omitempty"`
+	Interval  string            `json:"interval,omitempty"`
 	Action    string            `json:"action,omitempty"`
 }
 
@@ -220,7 +222,14 @@ func (b *bed) fetch(ctx context.Context, c *cluster, req podRequest) (any, error
 	if count <= 0 {
 		count = 1
 	}
-	out, err := exec.CommandContext(ctx, "nsenter", "--net=/proc/"+strconv.Itoa(pid)+"/ns/net", "--", b.self, "fetch", "--url", req.URL, "--count", strconv.Itoa(count)).Output()
+	argv := []string{"--net=/proc/" + strconv.Itoa(pid) + "/ns/net", "--", b.self, "fetch", "--url", req.URL, "--count", strconv.Itoa(count)}
+	if req.Host != "" {
+		argv = append(argv, "--host", req.Host)
+	}
+	if req.Interval != "" {
+		argv = append(argv, "--interval", req.Interval)
+	}
+	out, err := exec.CommandContext(ctx, "nsenter", argv...).Output()
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %v", err)
 	}
