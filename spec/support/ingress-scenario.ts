@@ -188,6 +188,55 @@ export function describeIngress(name: string, missing: string | false, start: St
       await walk('endpoints');
     });
 
+    it('measured with the watching loop (--probe): from a pod going not ready, and from a cluster\'s route lost, to no request reaching it', async () => {
+      // make test runs 5 trials (each a correctness check too); make test-ingress runs the README's 20.
+      const trials = Number(process.env.MEFI_INGRESS_TRIALS ?? 5);
+      const [kind, host] = Object.entries(hosts)[0]!;
+      const loop = startLoop(['-c', config, '--watch', '--resync', '5m', '--probe', '--probe-timeout', '300ms', '--probe-interval', '1s'], {}, pods.onNode('alpha'));
+      /** ms from t0 to the start of the first batch that no longer reaches `gone` (and fails nothing). */
+      const since = async (t0: number, gone: (t: Traffic) => boolean, what: string) => {
+        for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+          const start = Date.now();
+          const t = await through(host, 12);
+          if (t.errors === 0 && gone(t)) return start - t0;
+        }
+        throw new Error(`${what}: not within 20 s\n${loop.log().slice(-2000)}`);
+      };
+      const beta2 = { cluster: 'beta', namespace: 'app', name: 'web-2' };
+      const notReady: number[] = [];
+      const blackholed: number[] = [];
+      try {
+        await since(Date.now(), (t) => answersFrom(t, clusters), 'all three answer');
+        for (let i = 0; i < trials; i++) {
+          const t0 = Date.now();
+          await pods.setReady(beta2, false);
+          notReady.push(await since(t0, (t) => !t.answers['beta web-2'], 'beta web-2 gets no request'));
+          await pods.setReady(beta2, true);
+          await since(Date.now(), (t) => (t.answers['beta web-2'] ?? 0) > 0, 'beta web-2 served again');
+        }
+        for (let i = 0; i < trials; i++) {
+          const t0 = Date.now();
+          await pods.route('gamma', 'blackhole');
+          try {
+            blackholed.push(await since(t0, (t) => !byCluster(t).gamma, 'no request to gamma'));
+          } finally {
+            await pods.route('gamma', 'restore');
+          }
+          await since(Date.now(), (t) => answersFrom(t, clusters), 'gamma served again');
+        }
+      } finally {
+        await pods.setReady(beta2, true);
+        await pods.route('gamma', 'restore');
+        assert.equal(await loop.stop(), 0, loop.log());
+      }
+      const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+      process.stderr.write(
+        `# ${name} (${kind}, watching loop, --probe-interval 1s, ${trials} trials): not ready → no request p50 ${pct(notReady, 50)} / p99 ${pct(notReady, 99)} ms; route lost → no request p50 ${pct(blackholed, 50)} / p99 ${pct(blackholed, 99)} ms\n`,
+      );
+      assert.equal(notReady.length, trials);
+      assert.equal(blackholed.length, trials);
+    });
+
     it('under continuous load, not one failed request: the watching loop restarted, alpha\'s controller-manager restarted, gamma\'s API server down and back, the switch to slice mode', async () => {
       const steps: { step: string; answers: Record<string, number>; errors: number; lastError?: string }[] = [];
       let step = 'start';
