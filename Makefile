@@ -132,8 +132,9 @@ test-unit: build
 clusters: $(CONTROLPLANE) $(KUBECTL) $(if $(NETWORK),bed-deps)
 	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(or $(CLUSTERS),alpha beta gamma)" $(if $(NETWORK),--network)
 
-demo: build $(CONTROLPLANE) $(KUBECTL) bed-deps
-	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) node examples/demo/demo.ts
+demo: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) bed-deps
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \
+	  node examples/demo/demo.ts
 
 # make bench CLUSTERS=5 SERVICES=1000 ADDRESSES=10 SCALES="100 1000 3000": figures beside raw floors, JSON in bench-results/.
 bench: build $(CONTROLPLANE)

@@ -1,13 +1,16 @@
 // make demo: three small real clusters on this machine, an application in
 // each (a Service and its pods, the Endpoints made by the real controllers),
 // and mefi doing its job, step by step. As root the pods sit on a routed pod
-// network and answer HTTP, and alpha's kube-proxy balances over all three
-// clusters: the demo counts who answers. Ends by itself and cleans up.
+// network and answer HTTP, and the requests go through a real ingress in
+// alpha, Contour with Envoy (as the original's users run it), balancing over
+// all three clusters: the demo counts who answers. Ends by itself and cleans up.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { contourMissing, startContour } from '../../spec/support/contour.ts';
+import type { Ingress } from '../../spec/support/ingress-scenario.ts';
 import { startControlPlanes } from '../../spec/support/launch.ts';
 import { byCluster, makePods, type PodRef } from '../../spec/support/pods.ts';
 import { eventually, makeWorld, repo } from '../../spec/support/world.ts';
@@ -34,6 +37,7 @@ const kubectl = (cluster: string, args: string[]) => {
   process.stdout.write(r.stdout + r.stderr.replace(/^Warning: v1 Endpoints is deprecated.*\n/gm, ''));
 };
 
+let ingress: Ingress | undefined;
 try {
   step(2, 'In every cluster: the shop\'s web Service, labelled isMefiRemote=true, and its pods (gamma\'s listen on another port)');
   for (const c of clusters) {
@@ -61,15 +65,15 @@ try {
     const r = spawnSync(process.execPath, [path.join(repo, 'bin/mefi'), ...args, '-c', config, '--log-level', 'warn'], { stdio: 'inherit', cwd: dir });
     console.log(`(exit code ${r.status})`);
   };
-  const serviceIP = JSON.parse(spawnSync(process.env.MEFI_KUBECTL!, ['--kubeconfig', path.join(dir, 'alpha.kubeconfig'), '-n', 'mefi-system', 'get', 'service', 'web', '-o', 'json'], { encoding: 'utf8' }).stdout).spec.clusterIP as string;
-  const traffic = async (what: string, settled: (counts: Record<string, number>) => boolean) => {
-    if (!network) return;
-    // kube-proxy applies a change within about a second: wait for it, then count.
+  const host = 'web.example.com';
+  const traffic = async (what: string, settled: (answers: Record<string, number>) => boolean) => {
+    if (!ingress) return;
+    // The ingress applies a change within about a second: wait for it, then count.
     const t = await eventually(what, async () => {
-      const t = await pods.fetch(client, `http://${serviceIP}/`, 60);
-      return t.errors === 0 && settled(byCluster(t)) ? t : undefined;
+      const t = await pods.fetch(client, ingress!.url, 60, { host });
+      return t.errors === 0 && settled(t.answers) ? t : undefined;
     }, 20_000);
-    console.log(`$ 60 requests from pod alpha/shop/client to http://${serviceIP}/ (Service mefi-system/web)`);
+    console.log(`$ 60 requests from pod alpha/shop/client to ${ingress.url} (Envoy), Host: ${host} (HTTPProxy mefi-system/web)`);
     for (const [body, n] of Object.entries(t.answers).sort()) console.log(`  ${String(n).padStart(3)}  answered by ${body.replace(' ', ' pod ')}`);
     console.log(`  ${t.errors} failed`);
   };
@@ -80,27 +84,36 @@ try {
   step(6, 'Sync: one mirror per cluster, and one aggregate merging them');
   run(['sync']);
   kubectl('alpha', ['-n', 'mefi-system', 'get', 'endpoints']);
-  await traffic('every cluster answers', (c) => Object.keys(c).length === 3);
 
-  step(7, 'Run it again: nothing to do, no write. The CI drift check agrees (exit 0; 1 on drift)');
+  step(7, 'The ingress in alpha: Contour with Envoy, and an HTTPProxy over mefi-system/web (examples/target/contour/)');
+  const missing = !network ? 'not root' : contourMissing;
+  if (missing) console.log(`(No ingress: ${missing}.)`);
+  else {
+    ingress = await startContour({ w: world, pods, work: dir, client });
+    kubectl('alpha', ['-n', 'mefi-system', 'get', 'httpproxy']);
+  }
+  await traffic('every cluster answers', (a) => new Set(Object.keys(byCluster({ answers: a, errors: 0 }))).size === 3);
+
+  step(8, 'Run it again: nothing to do, no write. The CI drift check agrees (exit 0; 1 on drift)');
   run(['sync']);
   run(['diff']);
 
-  step(8, 'A pod in beta goes away; the next run updates one mirror and the aggregate');
-  await pods.remove({ cluster: 'beta', namespace: 'shop', name: 'web-2' });
-  await eventually('beta\'s Endpoints follow', async () => ((await world.getEndpoints('beta', 'shop', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 1);
+  step(9, 'A pod in beta is not ready: the next run leaves it out of the aggregate, and it gets no request');
+  await pods.setReady({ cluster: 'beta', namespace: 'shop', name: 'web-2' }, false);
+  await eventually('beta\'s Endpoints follow', async () => ((await world.getEndpoints('beta', 'shop', 'web'))?.subsets?.[0]?.notReadyAddresses?.length ?? 0) === 1);
   run(['sync']);
-  await traffic('beta web-2 gets nothing', () => true);
+  await traffic('beta web-2 gets nothing', (a) => !a['beta web-2']);
 
-  step(9, 'gamma goes dark: its API server stops, its pods keep running. mefi keeps gamma\'s last known addresses (exit 2: not converged)');
+  step(10, 'gamma goes dark: its API server stops, its pods keep running. mefi keeps gamma\'s last known addresses (exit 2: not converged)');
   await world.kill('gamma');
   run(['sync']);
-  await traffic('gamma still answers', (c) => (c.gamma ?? 0) > 0);
+  await traffic('gamma still answers', (a) => (byCluster({ answers: a, errors: 0 }).gamma ?? 0) > 0);
   await world.release('gamma');
 
-  console.log(`\n${bold('Done.')} Next: an Ingress over mefi-system/web (examples/target/), and mefi in every cluster as a CronJob or a loop (manifests/).`);
+  console.log(`\n${bold('Done.')} Next: mefi in every cluster as a CronJob or a loop (manifests/), and the ingress of your choice (examples/target/; README, "Ingress controllers").`);
   console.log('The clusters of this demo are stopped now.');
 } finally {
+  await ingress?.stop();
   await planes.stop();
   rmSync(dir, { recursive: true, force: true });
 }

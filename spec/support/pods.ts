@@ -50,8 +50,8 @@ export function makePods(dir: string) {
     add: (pod: PodSpec) => call<{ ip: string }>(dir, 'POST', '/pods', pod),
     setReady: (pod: PodRef, ready: boolean) => call(dir, 'PUT', '/pods/ready', { ...pod, ready }),
     remove: (pod: PodRef) => call(dir, 'DELETE', '/pods', pod),
-    /** count requests from inside pod `from`, each on a new connection (`interval` apart, with `host` as Host); an answer that is not 2xx is an error. */
-    fetch: (from: PodRef, url: string, count: number, opts: { host?: string; interval?: string } = {}) => call<Traffic>(dir, 'POST', '/fetch', { ...from, url, count, ...opts }),
+    /** count requests from inside pod `from`, each on a new connection (`interval` apart, with `host` as Host, each given up after `timeout`, 2s by default); an answer that is not 2xx is an error. */
+    fetch: (from: PodRef, url: string, count: number, opts: { host?: string; interval?: string; timeout?: string } = {}) => call<Traffic>(dir, 'POST', '/fetch', { ...from, url, count, ...opts }),
     /** The router drops (or routes again) the traffic to a cluster's pod range. */
     route: (cluster: string, action: 'blackhole' | 'restore') => call(dir, 'POST', '/route', { cluster, action }),
     /**

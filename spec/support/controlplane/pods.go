@@ -11,7 +11,7 @@ package main
 //	POST   /pods        {cluster, namespace, name, labels, ports, ready}  → {ip}
 //	PUT    /pods/ready  {cluster, namespace, name, ready}
 //	DELETE /pods        {cluster, namespace, name}
-//	POST   /fetch       {cluster, namespace, name, url, host, count, interval}  → {answers, errors}   (from inside that pod; not 2xx is an error)
+//	POST   /fetch       {cluster, namespace, name, url, host, count, interval, timeout}  → {answers, errors}   (from inside that pod; not 2xx is an error)
 //	POST   /route       {cluster, action: blackhole|restore}   (the router's route to that cluster's pods)
 //	POST   /compact     {cluster}                               (etcd compacted to its latest revision)
 //
@@ -51,6 +51,7 @@ type podRequest struct {
 	Host      string            `json:"host,omitempty"`
 	Count     int               `json:"count,omitempty"`
 	Interval  string            `json:"interval,omitempty"`
+	Timeout   string            `json:"timeout,omitempty"`
 	Action    string            `json:"action,omitempty"`
 }
 
@@ -228,6 +229,9 @@ func (b *bed) fetch(ctx context.Context, c *cluster, req podRequest) (any, error
 	}
 	if req.Interval != "" {
 		argv = append(argv, "--interval", req.Interval)
+	}
+	if req.Timeout != "" {
+		argv = append(argv, "--timeout", req.Timeout)
 	}
 	out, err := exec.CommandContext(ctx, "nsenter", argv...).Output()
 	if err != nil {
