@@ -96,6 +96,7 @@ const options = {
   'source': { choices: ['endpoints', 'endpointslices'], default: 'endpoints', describe: 'read sources from Endpoints, or from the EndpointSlices of labelled Services' },
   'target': { choices: ['endpoints', 'endpointslices'], default: 'endpoints', describe: 'write Endpoints mirrors and aggregates, or EndpointSlices per mirror' },
   'max-endpoints-per-slice': { type: 'number', default: 100, describe: 'with --target endpointslices: endpoints per slice (at most 1000)' },
+  'cluster-services': { type: 'boolean', default: false, describe: 'with --target endpointslices: also the slices of a Service <name>-<cluster> per source cluster, serving that cluster alone (to weight clusters in an HTTPProxy or HTTPRoute)' },
   'log-level': { alias: 'v', type: 'string', default: 'info', describe: 'debug, info, warn or error' },
   'log-format': { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'log lines on stderr' },
   'log-output': { choices: ['stderr', 'stdout'], default: 'stderr', describe: 'where logs go (the original\'s flag)' },

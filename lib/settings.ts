@@ -23,6 +23,7 @@ export interface Flags {
   source?: string;
   target?: string;
   maxEndpointsPerSlice?: number;
+  clusterServices?: boolean;
   prune?: boolean;
   adopt?: boolean;
   affinity?: string;
@@ -77,6 +78,7 @@ export function resolveSettings(f: Flags, nameOf: (option: string) => string = (
   if (!kinds.includes(target)) bad('target', `must be endpoints or endpointslices, got ${JSON.stringify(target)}`);
   const perSlice = f.maxEndpointsPerSlice ?? 100;
   if (!Number.isInteger(perSlice) || perSlice < 1 || perSlice > 1000) bad('max-endpoints-per-slice', `must be a whole number from 1 to 1000 (the API's limit), got ${perSlice}`);
+  if (f.clusterServices && target !== 'endpointslices') bad('cluster-services', 'needs --target endpointslices: a cluster\'s own Service is a set of EndpointSlices (the mirroring controller skips mefi\'s mirrors)');
   const probeTimeout = parseDuration(f.probeTimeout ?? '1s');
   if (probeTimeout === undefined || probeTimeout < 10 || probeTimeout > 60_000) bad('probe-timeout', `${JSON.stringify(f.probeTimeout)} is not a duration from 10ms to 1m, such as 1s`);
   const probeConcurrency = f.probeConcurrency ?? 1000;
@@ -99,7 +101,7 @@ export function resolveSettings(f: Flags, nameOf: (option: string) => string = (
       ...(f.adopt ? { adopt: true } : {}),
       affinity: isAffinity(affinity) ? affinity : 'none',
       affinityLabel,
-      ...(target === 'endpointslices' ? { target: 'endpointslices' as const, maxEndpointsPerSlice: perSlice } : {}),
+      ...(target === 'endpointslices' ? { target: 'endpointslices' as const, maxEndpointsPerSlice: perSlice, ...(f.clusterServices ? { clusterServices: true } : {}) } : {}),
     },
     source: source as Settings['source'],
     concurrency: f.concurrency,

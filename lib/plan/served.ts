@@ -1,6 +1,7 @@
 // What one target serves of one service's mirrors: each remote address that
 // did not answer a probe as not ready (reach.ts), then the service's affinity
-// (affinity.ts). The Endpoints aggregate and the slice target both count the
+// (affinity.ts); a cluster's own Service (clusterServices) takes the first
+// step only. The Endpoints aggregate and the slice target both count the
 // mirrors this way; the mirrors themselves stay as their sources say.
 //
 // Served means ready, for every consumer (DESIGN.md §3, §8). Slices say so
@@ -29,7 +30,7 @@ export function servedSubsets(
   service: string,
   mirrors: ServedMirror[],
   unreachable: ReadonlySet<string> | undefined,
-): { subsets: Subset[][]; problems: Finding[] } {
+): { subsets: Subset[][]; reached: Subset[][]; problems: Finding[] } {
   const problems: Finding[] = [];
   const reached = mirrors.map((m) => {
     if (m.cluster === target) return m;
@@ -38,7 +39,7 @@ export function servedSubsets(
     return r.subsets === m.subsets ? m : { ...m, subsets: r.subsets };
   });
   const subsets = applyAffinity(reached, target, affinityFor(view.affinity.get(service) ?? new Map(), target, options.affinity ?? 'none'));
-  return { subsets, problems };
+  return { subsets, reached: reached.map((m) => m.subsets), problems };
 }
 
 /** Subsets as an Endpoints consumer may be given them: the ready addresses, and no subset without one. */

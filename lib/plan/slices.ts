@@ -145,6 +145,25 @@ export function sliceSubsets(s: SliceObject): Subset[] {
   ]).subsets;
 }
 
+/**
+ * The slices of one Service: named <prefix>-<n>, labelled with the Service's
+ * name. Every mirror has one set, for its source's Service <name> (the
+ * aggregate's place in Endpoints mode); with clusterServices it has a second,
+ * for the Service <name>-<cluster> that serves that cluster alone (so an
+ * ingress can weight clusters).
+ */
+interface SliceSet {
+  service: string;
+  originalName: string;
+  cluster: string;
+  prefix: string;
+  subsets: Subset[];
+}
+
+/** A cluster's own Service's name is a DNS-1035 label: at most 63 characters. */
+const maxServiceNameLength = 63;
+export const clusterSliceSuffix = 'only';
+
 export function planSlices(options: PlanOptions, view: SourceView, target: string, items: SliceObject[], stale: Set<string>, unreachable?: ReadonlySet<string>): TargetPlan {
   const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
   const namespace = options.namespace;
@@ -155,19 +174,19 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
   /** Owned slices that still hold endpoints: every other owned slice of a readable cluster goes. */
   const keep = new Set<string>();
 
-  const labels = (originalName: string, cluster: string): Record<string, string> => ({
+  const labels = (set: SliceSet): Record<string, string> => ({
     [options.ownerLabel.key]: options.ownerLabel.value,
-    [options.originalNameLabel]: originalName,
-    [options.sourceClusterLabel]: cluster,
-    [serviceNameLabel]: originalName,
+    [options.originalNameLabel]: set.originalName,
+    [options.sourceClusterLabel]: set.cluster,
+    [serviceNameLabel]: set.service,
     [managedByLabel]: managedBy,
   });
 
-  const write = (m: { name: string; originalName: string; cluster: string }, name: string, g: Group, entries: Entry[], current: SliceObject | undefined) => {
+  const write = (set: SliceSet, name: string, g: Group, entries: Entry[], current: SliceObject | undefined) => {
     const object: SliceObject = {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: current ? { ...(({ managedFields: _m, ...rest }) => rest)(current.metadata), labels: labels(m.originalName, m.cluster) } : { name, namespace, labels: labels(m.originalName, m.cluster) },
+      metadata: current ? { ...(({ managedFields: _m, ...rest }) => rest)(current.metadata), labels: labels(set) } : { name, namespace, labels: labels(set) },
       addressType: g.addressType,
       endpoints: entries.map(toEndpoint),
       ports: g.ports,
@@ -178,8 +197,8 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
       kind: 'EndpointSlice',
       namespace,
       name,
-      originalName: m.originalName,
-      cluster: m.cluster,
+      originalName: set.originalName,
+      cluster: set.cluster,
       after: sliceSubsets(object),
       object,
     };
@@ -191,52 +210,48 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
     result.updates.push({ ...change, before: sliceSubsets(current), beforeLabels: (current.metadata.labels ?? {}) as Record<string, string>, ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) });
   };
 
-  // Index once: each mirror looks up its own slices, and each slice's group key is computed once.
+  // Index once: each set looks up its own slices, and each slice's group key is computed once.
   const keyOf = new Map(owned.map((s) => [s, sliceKey(s)]));
-  const byMirror = new Map<string, SliceObject[]>();
+  const setKey = (cluster: string | undefined, originalName: string | undefined, service: string | undefined) => `${cluster}/${originalName}/${service}`;
+  const bySet = new Map<string, SliceObject[]>();
   for (const s of owned) {
-    const k = `${s.metadata.labels?.[options.sourceClusterLabel]}/${s.metadata.labels?.[serviceNameLabel]}`;
-    byMirror.set(k, [...(byMirror.get(k) ?? []), s]);
+    const l = s.metadata.labels ?? {};
+    // Slices written before the original name was part of the key carry it too: it has always been on them.
+    const k = setKey(l[options.sourceClusterLabel], l[options.originalNameLabel] ?? l[serviceNameLabel], l[serviceNameLabel]);
+    bySet.set(k, [...(bySet.get(k) ?? []), s]);
   }
+  const mineOf = (set: SliceSet) => (bySet.get(setKey(set.cluster, set.originalName, set.service)) ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
 
   // Slices are named <mirror>-<n>: two mirrors of one name (source web of
   // cluster a-b, source web-a of cluster b) would take turns on the same
   // slices. Neither is written, as in Endpoints mode; what they have stays.
   const sameName = new Map<string, typeof view.mirrors>();
   for (const m of view.mirrors) sameName.set(m.name, [...(sameName.get(m.name) ?? []), m]);
-  // New slices are never planned twice on one name, whichever mirror asks.
+  /** Services the mirrors' sources stand for: a cluster's own Service may not take one of these names. */
+  const services = new Set(view.mirrors.map((m) => m.originalName));
+  // New slices are never planned twice on one name, whichever set asks.
   const taken = new Set<string>();
 
   // Reachability and affinity: per service, the subsets each mirror's slices serve in this target (readiness only).
-  const served = new Map<(typeof view.mirrors)[number], Subset[]>();
+  const served = new Map<(typeof view.mirrors)[number], { subsets: Subset[]; reached: Subset[] }>();
   const byService = new Map<string, typeof view.mirrors>();
   for (const m of view.mirrors) byService.set(m.originalName, [...(byService.get(m.originalName) ?? []), m]);
   for (const [service, ms] of byService) {
     const counted = servedSubsets(options, view, target, service, ms, unreachable);
     result.problems.push(...counted.problems);
-    ms.forEach((m, i) => served.set(m, counted.subsets[i]!));
+    ms.forEach((m, i) => served.set(m, { subsets: counted.subsets[i]!, reached: counted.reached[i]! }));
   }
 
-  for (const m of view.mirrors) {
-    if (stale.has(m.cluster)) continue;
-    const mine = (byMirror.get(`${m.cluster}/${m.originalName}`) ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-    const rivals = sameName.get(m.name)!;
-    const tooLong = m.name.length > maxSliceNameLength - 4;
-    if (rivals.length > 1 || tooLong) {
-      for (const s of mine) keep.add(s.metadata.name);
-      if (rivals[0] !== m) continue; // one problem per name
-      if (tooLong)
-        result.problems.push({ code: 'invalid-name', cluster: target, namespace, name: m.name, message: `slice names ${m.name}-<n> would exceed ${maxSliceNameLength} characters; the mirror of ${m.originalName} from cluster ${m.cluster} is not written` });
-      else
-        result.problems.push({ code: 'name-collision', cluster: target, namespace, name: m.name, message: `slices ${m.name}-<n> are wanted as ${rivals.map((r) => describe({ role: 'mirror', ...r })).sort().join(' and as ')}; neither is written` });
-      continue;
-    }
-    const groups = groupsOf(served.get(m) ?? m.subsets);
+  const problem = (code: Finding['code'], name: string, message: string) => result.problems.push({ code, cluster: target, namespace, name, message });
+
+  const writeSet = (set: SliceSet) => {
+    const mine = mineOf(set);
+    const groups = groupsOf(set.subsets);
     // New slices take the lowest free index: free of mefi's slices and of anyone else's.
     let next = 0;
     const freshName = () => {
       for (;;) {
-        const n = `${m.name}-${next++}`;
+        const n = `${set.prefix}-${next++}`;
         if (!byName.has(n) && !taken.has(n)) {
           taken.add(n);
           return n;
@@ -267,19 +282,51 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
         if (slot.entries.length === 0) continue; // emptied: deleted below
         const occupant = byName.get(slot.name);
         if (!slot.current && occupant) {
-          result.problems.push({ code: 'conflict', cluster: target, namespace, name: slot.name, message: `EndpointSlice ${namespace}/${slot.name} exists and is not mefi's; this part of the mirror of ${m.originalName} from cluster ${m.cluster} is not written` });
+          problem('conflict', slot.name, `EndpointSlice ${namespace}/${slot.name} exists and is not mefi's; this part of the slices of Service ${set.service} from cluster ${set.cluster} is not written`);
           continue;
         }
-        write(m, slot.name, g, sortByIP(slot.entries), slot.current);
+        write(set, slot.name, g, sortByIP(slot.entries), slot.current);
         if (slot.current) keep.add(slot.name);
       }
     }
+  };
+  /** A set that cannot be written keeps what it has. */
+  const hold = (set: SliceSet) => {
+    for (const s of mineOf(set)) keep.add(s.metadata.name);
+  };
+
+  for (const m of view.mirrors) {
+    if (stale.has(m.cluster)) continue;
+    const counted = served.get(m)!;
+    const main: SliceSet = { service: m.originalName, originalName: m.originalName, cluster: m.cluster, prefix: m.name, subsets: counted.subsets };
+    const rivals = sameName.get(m.name)!;
+    if (rivals.length > 1 || m.name.length > maxSliceNameLength - 4) {
+      hold(main);
+      if (rivals[0] === m) {
+        // one problem per name
+        if (m.name.length > maxSliceNameLength - 4) problem('invalid-name', m.name, `slice names ${m.name}-<n> would exceed ${maxSliceNameLength} characters; the mirror of ${m.originalName} from cluster ${m.cluster} is not written`);
+        else problem('name-collision', m.name, `slices ${m.name}-<n> are wanted as ${rivals.map((r) => describe({ role: 'mirror', ...r })).sort().join(' and as ')}; neither is written`);
+      }
+    } else writeSet(main);
+
+    if (!options.clusterServices) continue;
+    // The cluster's own Service: what this cluster serves, reachability applied, and no affinity (the weights are the user's).
+    const own: SliceSet = { service: m.name, originalName: m.originalName, cluster: m.cluster, prefix: `${m.name}-${clusterSliceSuffix}`, subsets: counted.reached };
+    if (rivals.length > 1) hold(own);
+    else if (services.has(m.name)) {
+      hold(own);
+      problem('name-collision', m.name, `Service ${m.name} is wanted as the cluster service of ${m.originalName} from cluster ${m.cluster} and as the Service of source ${m.name}; the cluster service is not written`);
+    } else if (m.name.length > maxServiceNameLength) {
+      hold(own);
+      problem('invalid-name', m.name, `the cluster service ${m.name} of ${m.originalName} from cluster ${m.cluster} would exceed ${maxServiceNameLength} characters (a Service name); not written`);
+    } else writeSet(own);
   }
 
   for (const s of owned) {
     const cluster = clusterOfSlice(s);
+    const original = s.metadata.labels?.[options.originalNameLabel] ?? s.metadata.labels?.[serviceNameLabel];
     // Slices of a cluster that could not be read (or is no longer configured) are kept as they are, unless it is stale.
-    if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, `${s.metadata.labels?.[serviceNameLabel]}-${cluster}`)) continue;
+    if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, `${original}-${cluster}`)) continue;
     if (keep.has(s.metadata.name)) continue;
     result.deletes.push({
       target,

@@ -101,6 +101,8 @@ export interface PlanOptions {
   target?: 'endpoints' | 'endpointslices';
   /** With target endpointslices: endpoints per slice (100, as the controller; at most 1000). */
   maxEndpointsPerSlice?: number;
+  /** Slice mode: also a Service <name>-<cluster> per mirror, serving that cluster alone (for weighted splits). */
+  clusterServices?: boolean;
 }
 
 export interface PlanInput {

@@ -184,6 +184,7 @@ describe('planner invariants (property tests)', () => {
         );
         const eps = plan({ ...options, affinity: aff }, { ...input, unreachable });
         const sls = plan({ ...sliceOptions, affinity: aff }, { ...input, unreachable });
+        const slc = plan({ ...sliceOptions, affinity: aff, clusterServices: true }, { ...input, unreachable });
         const readyAnywhere = new Set(
           Object.values(input.sources).flatMap((o) => (o.ok ? o.items.filter((x) => !isOwned(x, options)).flatMap((x) => [...readyIPs(x)]) : [])),
         );
@@ -213,6 +214,24 @@ describe('planner invariants (property tests)', () => {
               const probe = probeKey(ip, Number(key.slice(key.lastIndexOf(':') + 1).split('/')[0]));
               assert.ok(!unreachable[target]!.has(probe) || isLocal(input, target, ip), `${key} is served in ${target} though it did not answer`);
             }
+          // Cluster services (--cluster-services): each one read alike by every consumer, from ready and reachable addresses only,
+          // and the Services of the sources served exactly as without them.
+          const own = new Map<string, SliceObject[]>();
+          for (const c of slc.creates.filter((x) => x.target === target)) {
+            const sl = c.object as unknown as SliceObject;
+            const service = sl.metadata.labels!['kubernetes.io/service-name']!;
+            own.set(service, [...(own.get(service) ?? []), sl]);
+          }
+          for (const [service, slices] of own) {
+            const wanted = [...consumers['kube-proxy']!(slices)].sort();
+            for (const [who, read] of Object.entries(consumers)) assert.deepEqual([...read(slices)].sort(), wanted, `${who} reads cluster service ${service} in ${target} as kube-proxy does`);
+            if (byService.has(service)) assert.deepEqual(wanted, [...consumers['kube-proxy']!(byService.get(service)!)].sort(), `${service} serves the same with cluster services`);
+            for (const key of wanted) {
+              const ip = key.slice(0, key.lastIndexOf(':'));
+              assert.ok(readyAnywhere.has(ip), `${key} is served by ${service} but ready in no source`);
+              assert.ok(!unreachable[target]!.has(probeKey(ip, Number(key.slice(key.lastIndexOf(':') + 1).split('/')[0]))) || isLocal(input, target, ip), `${key} is served by ${service} though it did not answer`);
+            }
+          }
           // Both modes serve the same, where neither had to leave a name alone.
           const blocked = [...eps.problems, ...sls.problems].some((x) => x.cluster === target && x.blocking);
           if (!blocked) {
@@ -289,9 +308,10 @@ describe('planner invariants (property tests)', () => {
       return o?.ok ? (o.slices ?? []) : [];
     };
     fc.assert(
-      fc.property(sliceWorld, fc.integer(), (input, seed) => {
-        const p = plan(sliceOptions, input);
-        assert.equal(JSON.stringify(plan(sliceOptions, shuffled(input, seed))), JSON.stringify(p), 'deterministic');
+      fc.property(sliceWorld, fc.integer(), fc.boolean(), (input, seed, clusterServices) => {
+        const o = { ...sliceOptions, clusterServices };
+        const p = plan(o, input);
+        assert.equal(JSON.stringify(plan(o, shuffled(input, seed))), JSON.stringify(p), 'deterministic');
         const unreadable = new Set(Object.entries(input.sources).filter(([, o]) => !o.ok).map(([c]) => c));
         for (const c of [...p.creates, ...p.updates]) assert.ok(((c.object as unknown as SliceObject).endpoints ?? []).length <= 2, `${c.name} over the limit`);
         for (const c of [...p.updates, ...p.deletes]) {
@@ -310,7 +330,7 @@ describe('planner invariants (property tests)', () => {
             return [t, { ok: true as const, items: [], slices: [...state.values()] }];
           }),
         );
-        const again = plan(sliceOptions, { sources: input.sources, targets: after });
+        const again = plan(o, { sources: input.sources, targets: after });
         assert.ok(isEmpty(again), JSON.stringify(again.creates.concat(again.updates, again.deletes).map((c) => c.name)));
       }),
       runs,

@@ -25,7 +25,8 @@ const envoyPort = 8080;
 const statusPort = 8002;
 /** The user's resources (examples/target/contour) and the virtual host each routes. */
 const hosts = { httpproxy: 'web.example.com', ingress: 'web-ingress.example.com' };
-const examples = ['service.yaml', 'contour/httpproxy.yaml', 'contour/ingress.yaml'];
+const examples = ['service.yaml', 'contour/httpproxy.yaml', 'contour/ingress.yaml', 'contour/weighted.yaml'];
+const weighted = { host: 'web-weighted.example.com', weights: { alpha: 80, beta: 20 } };
 
 function version(bin: string): Promise<string> {
   return new Promise((resolve) => execFile(bin, ['--version'], (_err, stdout, stderr) => resolve(`${stdout}${stderr}`.trim())));
@@ -68,5 +69,5 @@ export const startContour: StartIngress = async ({ w, pods, work, client }) => {
   };
   const url = `http://${await nodeIP(w, cluster)}:${envoyPort}/`;
   const log = () => `${controller.log()}\n${proxy.log()}`;
-  return answering(`${await version(envoy)} programmed by contour`, pods, client, { url, hosts, log, stop });
+  return answering(`${await version(envoy)} programmed by contour`, pods, client, { url, hosts, weighted, log, stop });
 };

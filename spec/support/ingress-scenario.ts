@@ -23,6 +23,8 @@ export interface Ingress {
   url: string;
   /** Each resource kind under test and the virtual host it routes. */
   hosts: Record<string, string>;
+  /** A route over the cluster services (--cluster-services) that weights clusters, in percent. */
+  weighted?: { host: string; weights: Record<string, number> };
   log(): string;
   stop(): Promise<void>;
 }
@@ -301,6 +303,30 @@ export function describeIngress(name: string, missing: string | false, start: St
 
     it('slice mode (mefi\'s slices, serving written): every resource kind', async () => {
       await walk('endpointslices');
+    });
+
+    it('a weighted split between clusters over their own Services (--cluster-services), within 12 points of the weights', async (t) => {
+      const split = ingress.weighted;
+      if (!split) return t.skip('this controller\'s example has no weighted route');
+      await synced('endpointslices', '--cluster-services');
+      const weighted = Object.keys(split.weights).sort();
+      await eventually('both weighted clusters answer', async () => {
+        const t = await pods.fetch(client, ingress.url, 30, { host: split.host });
+        return answersFrom(t, weighted) ? t : undefined;
+      });
+      const n = 200;
+      const t1 = await pods.fetch(client, ingress.url, n, { host: split.host });
+      const counts = byCluster(t1);
+      process.stderr.write(`# ${name}: weighted split ${JSON.stringify(split.weights)} over ${n} requests: ${JSON.stringify(counts)}\n`);
+      assert.equal(t1.errors, 0, t1.lastError);
+      assert.deepEqual(Object.keys(counts).sort(), weighted, 'only the weighted clusters answer');
+      // Per-request random choice (Envoy) is binomial: 12 points is over 4 standard deviations at 200 requests.
+      for (const [c, w] of Object.entries(split.weights)) assert.ok(Math.abs((100 * counts[c]!) / n - w) <= 12, `${c}: ${counts[c]} of ${n}, weight ${w}`);
+      // Turned off: the cluster services' slices go, and nothing else is written.
+      const m = w.auditMark('alpha');
+      await synced('endpointslices');
+      const writes = w.writesSince('alpha', m, 'mefi-system');
+      assert.ok(writes.length > 0 && writes.every((x) => x.verb === 'delete' && /-only-\d+$/.test(x.objectRef?.name ?? '')), JSON.stringify(writes.map((x) => `${x.verb} ${x.objectRef?.name}`)));
     });
   });
 }

@@ -21,7 +21,8 @@ export const traefikMissing = !process.env.MEFI_TRAEFIK ? 'needs Traefik (make t
 const webPort = 8000;
 /** The user's resources (examples/target/traefik) and the virtual host each routes. */
 const hosts = { ingress: 'web-ingress.example.com', ingressroute: 'web.example.com', httproute: 'web-gateway.example.com' };
-const examples = ['service.yaml', 'traefik/ingress.yaml', 'traefik/ingressroute.yaml', 'traefik/gateway.yaml'];
+const examples = ['service.yaml', 'traefik/ingress.yaml', 'traefik/ingressroute.yaml', 'traefik/gateway.yaml', 'traefik/weighted.yaml'];
+const weighted = { host: 'web-weighted.example.com', weights: { alpha: 80, beta: 20 } };
 const namespace = 'traefik';
 
 function version(bin: string): Promise<string> {
@@ -66,5 +67,5 @@ export const startTraefik: StartIngress = async ({ w, pods, work, client }) => {
     path.join(work, `traefik-${cluster}.log`),
   );
   const url = `http://${await nodeIP(w, cluster)}:${webPort}/`;
-  return answering(`traefik ${await version(traefik)}`, pods, client, { url, hosts, log: proxy.log, stop: () => proxy.stop() });
+  return answering(`traefik ${await version(traefik)}`, pods, client, { url, hosts, weighted, log: proxy.log, stop: () => proxy.stop() });
 };

@@ -74,6 +74,14 @@ describe('settings', () => {
     );
     assert.deepEqual(settingsErrors({ originalFilter: 'isMefiLocal' }), ['command line: --local-filter: the owner, original-name and source-cluster labels must be three different keys']);
   });
+
+  it('takes --cluster-services in slice mode only, and says why', () => {
+    assert.deepEqual(settingsErrors({ clusterServices: true }), [
+      "command line: --cluster-services: needs --target endpointslices: a cluster's own Service is a set of EndpointSlices (the mirroring controller skips mefi's mirrors)",
+    ]);
+    assert.equal(resolveSettings({ ...defaults, clusterServices: true, target: 'endpointslices' }).options.clusterServices, true);
+    assert.equal(resolveSettings({ ...defaults, target: 'endpointslices' }).options.clusterServices, undefined);
+  });
   it('reads durations', () => {
     assert.equal(parseDuration('30s'), 30_000);
     assert.equal(parseDuration('1m30s'), 90_000);

@@ -158,3 +158,42 @@ describe('EndpointSlice target with reachability (--probe)', () => {
     assert.deepEqual(readiness(plan(slices, { ...world, unreachable: { a: new Set() } })), { 'web-a-0': ['10.1.0.1 true'], 'web-b-0': ['10.2.0.1 true', '10.2.0.2 true'] });
   });
 });
+
+describe('cluster services (--cluster-services)', () => {
+  const o = { ...slices, clusterServices: true };
+  const service = (s: SliceObject) => s.metadata.labels!['kubernetes.io/service-name'];
+  const readyOf = (ss: SliceObject[]) => ss.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready).map((e) => e.addresses[0])).sort();
+
+  it('writes, beside each mirror\'s slices for Service <name>, the slices of Service <name>-<cluster> with that cluster\'s addresses alone; a second plan is empty', () => {
+    const sources = { a: ok(ep('x', 'web', [ips(['10.1.0.1'], ['10.1.0.2'])])), b: ok(ep('x', 'web', [ips(['10.2.0.1'])])) };
+    const p = plan(o, input(sources, []));
+    const made = p.creates.map((c) => c.object as unknown as SliceObject);
+    assert.deepEqual(made.map((s) => [s.metadata.name, service(s)]).sort(), [['web-a-0', 'web'], ['web-a-only-0', 'web-a'], ['web-b-0', 'web'], ['web-b-only-0', 'web-b']]);
+    assert.deepEqual(readyOf(made.filter((s) => service(s) === 'web-a')), ['10.1.0.1']);
+    assert.deepEqual(readyOf(made.filter((s) => service(s) === 'web')), ['10.1.0.1', '10.2.0.1']);
+    const again = plan(o, input(sources, applySlices([], p)));
+    assert.deepEqual([...again.creates, ...again.updates, ...again.deletes].map((c) => c.name), []);
+    // Turned off: the cluster services' slices go, the Service's stay.
+    const off = plan(slices, input(sources, applySlices([], p)));
+    assert.deepEqual(off.deletes.map((c) => c.name).sort(), ['web-a-only-0', 'web-b-only-0']);
+    assert.equal(off.creates.length + off.updates.length, 0);
+  });
+
+  it('applies reachability but not affinity: the weights are the user\'s, an unreachable address is never served', () => {
+    const sources = { a: ok(ep('x', 'web', [ips(['10.1.0.1'])])), b: ok(ep('x', 'web', [ips(['10.2.0.1', '10.2.0.2'])])) };
+    const p = plan({ ...o, affinity: 'local' }, { ...input(sources, []), unreachable: { a: new Set(['10.2.0.2:80']) } });
+    const made = p.creates.map((c) => c.object as unknown as SliceObject);
+    assert.deepEqual(readyOf(made.filter((s) => service(s) === 'web')), ['10.1.0.1'], 'affinity local: only a serves web');
+    assert.deepEqual(readyOf(made.filter((s) => service(s) === 'web-b')), ['10.2.0.1'], 'web-b serves b, less what does not answer');
+  });
+
+  it('never takes a name another source\'s Service has, nor one longer than a Service name may be', () => {
+    const long = 'w'.repeat(62);
+    const sources = { a: ok(ep('x', 'web', [ips(['10.1.0.1'])]), ep('x', 'web-a', [ips(['10.1.0.9'])]), ep('x', long, [ips(['10.1.0.5'])])) };
+    const p = plan(o, input(sources, []));
+    const services = p.creates.map((c) => service(c.object as unknown as SliceObject)).sort();
+    assert.ok(!services.includes(`${long}-a`), 'too long');
+    assert.deepEqual(services.filter((s) => s === 'web-a').length, 1, 'web-a is the Service of source web-a only');
+    assert.deepEqual(p.problems.map((x) => [x.code, x.name]).sort(), [['invalid-name', `${long}-a`], ['name-collision', 'web-a']]);
+  });
+});
