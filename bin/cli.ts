@@ -87,7 +87,7 @@ const options = {
   'policy': { choices: ['sync', 'upsert-only'], default: 'sync', describe: 'upsert-only never deletes' },
   'affinity': { choices: ['none', 'local', 'remote'], default: 'none', describe: 'balancing where a source\'s label does not say: every cluster alike, or the target cluster\'s own pods (local) or the others (remote) first, spilling over when they have none ready' },
   'affinity-label': { type: 'string', default: 'isMefiAffinity', describe: 'the source label (put it on the Service) that sets its affinity: none, local or remote' },
-  'probe': { type: 'boolean', default: false, describe: 'TCP-probe, from where mefi runs (the target cluster\'s pod network), each remote address the target would serve; one that does not answer is served as not ready until it does. One target only' },
+  'probe': { type: 'boolean', default: false, describe: 'TCP-probe, from where mefi runs (the target cluster\'s pod network), each remote address the target would serve; one that does not answer is not served until it does. One target only' },
   'probe-timeout': { type: 'string', default: '1s', describe: 'with --probe: no answer within this is unreachable; a run spends less than twice this probing' },
   'probe-concurrency': { type: 'number', default: 1000, describe: 'with --probe: connects in flight at once; at least the number of remote addresses that may go silent at once, so each is probed every run' },
   'probe-interval': { type: 'string', default: '10s', describe: 'with --probe in a loop: a run reuses results younger than this; a watching loop probes again this often between runs' },

@@ -15,7 +15,7 @@ export class Metrics {
   private readonly lastRead = new Gauge({ name: 'mefi_cluster_last_successful_read_timestamp_seconds', help: 'When each cluster was last read completely (Unix time).', labelNames: ['cluster'], registers: [this.registry] });
   private readonly problems = new Gauge({ name: 'mefi_problems', help: 'Problems found by the last run, by code; blocking="true" for those that keep the run from converging.', labelNames: ['code', 'blocking'], registers: [this.registry] });
   private readonly lastRun = new Gauge({ name: 'mefi_last_run_timestamp_seconds', help: 'When the last run completed (Unix time).', registers: [this.registry] });
-  private readonly unreachable = new Gauge({ name: 'mefi_unreachable_addresses', help: 'With --probe: remote (address, port)s of each source cluster that did not answer a probe from here at the last run, served as not ready.', labelNames: ['cluster'], registers: [this.registry] });
+  private readonly unreachable = new Gauge({ name: 'mefi_unreachable_addresses', help: 'With --probe: remote (address, port)s of each source cluster that did not answer a probe from here at the last run, not served.', labelNames: ['cluster'], registers: [this.registry] });
   private readonly probeDuration = new Gauge({ name: 'mefi_probe_duration_seconds', help: 'With --probe: how long the last run spent probing.', registers: [this.registry] });
   private readonly problemCodes = new Set<ProblemCode>();
 

@@ -103,7 +103,7 @@ export function servedReachable(subsets: Subset[], unreachable: ReadonlySet<stri
   });
 }
 
-/** The finding that says a remote mirror's addresses are served as not ready here. */
+/** The finding that says a remote mirror's addresses are not served here. */
 export function unreachableFinding(options: PlanOptions, target: string, m: { name: string; originalName: string; cluster: string; subsets: Subset[] }, gated: string[]): Finding {
   const ready = m.subsets.reduce((n, s) => n + s.addresses.length, 0);
   const ips = new Set(gated.map((k) => k.replace(/:\d+$/, '')));
@@ -113,6 +113,6 @@ export function unreachableFinding(options: PlanOptions, target: string, m: { na
     cluster: target,
     namespace: options.namespace,
     name: m.name,
-    message: `${ips.size} of ${ready} ready addresses of ${m.originalName} from cluster ${m.cluster} do not answer from ${target} (${shown}); served as not ready until they do`,
+    message: `${ips.size} of ${ready} ready addresses of ${m.originalName} from cluster ${m.cluster} do not answer from ${target} (${shown}); not served until they do`,
   };
 }

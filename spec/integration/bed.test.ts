@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { client, clusters, deployWeb, portOf } from '../support/app.ts';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
 import { byCluster, makePods, type Pods, type PodRef, type Traffic } from '../support/pods.ts';
 import { eventually, makeWorld, mefi, repo, startLoop, type World } from '../support/world.ts';
@@ -29,10 +30,6 @@ const skip = !process.env.MEFI_CONTROLPLANE
     ? 'needs root: the routed pod network is made of network namespaces, veths and nftables (CI runs as root)'
     : false;
 
-const clusters = ['alpha', 'beta', 'gamma'];
-/** gamma's pods answer on another port: the aggregate holds two port sets. */
-const portOf = (cluster: string) => (cluster === 'gamma' ? 9090 : 8080);
-const client: PodRef = { cluster: 'alpha', namespace: 'app', name: 'client' };
 
 describe('the real bed: controllers, kube-proxy and pods on a routed network', { skip, timeout: 600_000 }, () => {
   let planes: ControlPlanes;
@@ -65,18 +62,7 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     planes = await startControlPlanes(dir, clusters, { network: true });
     w = makeWorld(dir);
     pods = makePods(dir);
-    for (const c of clusters) {
-      await w.ensureNamespace(c, 'app');
-      // An application as users have it: a Service labelled for mefi, selecting two pods.
-      await apply(c, {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'web', namespace: 'app', labels: { isMefiRemote: 'true' } },
-        spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: portOf(c) }] },
-      });
-      for (const name of ['web-1', 'web-2']) await pods.add({ cluster: c, namespace: 'app', name, labels: { app: 'web' }, ports: [portOf(c)] });
-    }
-    await pods.add({ ...client, labels: { app: 'client' }, ports: [8080] });
+    await deployWeb(w, pods);
     // What the user puts in the target: the selector-less Service the ingress (here kube-proxy) balances over.
     await apply('alpha', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mefi-system' } }, {
       apiVersion: 'v1',
@@ -88,8 +74,6 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     serviceURL = `http://${svc.spec.clusterIP}/`;
     config = w.writeConfig().file;
     staleConfig = w.writeConfig({ top: { staleAfter: '10s' } }).file;
-    // The sources come from the real controllers, not from the test.
-    for (const c of clusters) await eventually(`${c}: Endpoints app/web with both pods`, async () => ((await w.getEndpoints(c, 'app', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 2);
     process.stderr.write(`# bed: 3 clusters with controllers, kube-proxy and 7 pods in ${Date.now() - started} ms\n`);
   });
 

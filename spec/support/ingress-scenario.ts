@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { client, clusters, deployWeb, portOf } from './app.ts';
 import { startControlPlanes, type ControlPlanes } from './launch.ts';
 import { byCluster, makePods, type Pods, type PodRef, type Traffic } from './pods.ts';
 import { eventually, makeWorld, mefi, repo, startLoop, type Loop, type World } from './world.ts';
@@ -61,9 +62,6 @@ function skipFor(missing: string | false): string | false {
   return missing;
 }
 
-const clusters = ['alpha', 'beta', 'gamma'];
-const portOf = (cluster: string) => (cluster === 'gamma' ? 9090 : 8080);
-const client: PodRef = { cluster: 'alpha', namespace: 'app', name: 'client' };
 type Mode = 'endpoints' | 'endpointslices';
 
 export function describeIngress(name: string, missing: string | false, start: StartIngress): void {
@@ -104,20 +102,9 @@ export function describeIngress(name: string, missing: string | false, start: St
       planes = await startControlPlanes(path.join(work, 'bed'), clusters, { network: true });
       w = makeWorld(planes.dir);
       pods = makePods(planes.dir);
-      for (const c of clusters) {
-        await w.ensureNamespace(c, 'app');
-        await apply(c, {
-          apiVersion: 'v1',
-          kind: 'Service',
-          metadata: { name: 'web', namespace: 'app', labels: { isMefiRemote: 'true' } },
-          spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: portOf(c) }] },
-        });
-        for (const name of ['web-1', 'web-2']) await pods.add({ cluster: c, namespace: 'app', name, labels: { app: 'web' }, ports: [portOf(c)] });
-      }
-      await pods.add({ ...client, labels: { app: 'client' }, ports: [8080] });
+      await deployWeb(w, pods);
       await w.ensureNamespace('alpha', 'mefi-system');
       config = w.writeConfig().file;
-      for (const c of clusters) await eventually(`${c}: Endpoints app/web with both pods`, async () => ((await w.getEndpoints(c, 'app', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 2);
       await synced('endpoints');
       const started = Date.now();
       ingress = await start({ w, pods, work, client });
@@ -195,37 +182,57 @@ export function describeIngress(name: string, missing: string | false, start: St
       const trials = Number(process.env.MEFI_INGRESS_TRIALS ?? 5);
       const [kind, host] = Object.entries(hosts)[0]!;
       const loop = startLoop(['-c', config, '--watch', '--resync', '5m', '--probe', '--probe-timeout', '300ms', '--probe-interval', '1s'], {}, pods.onNode('alpha'));
-      /** ms from t0 to the start of the first batch that no longer reaches `gone` (and fails nothing). */
-      const since = async (t0: number, gone: (t: Traffic) => boolean, what: string) => {
-        for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-          const start = Date.now();
-          // A request into a blackhole fails only at its timeout: a short one keeps the resolution at a few hundred ms.
-          const t = await pods.fetch(client, ingress.url, 12, { host, timeout: '250ms' });
-          if (t.errors === 0 && gone(t)) return start - t0;
-        }
+      const batch = () => pods.fetch(client, ingress.url, 12, { host, timeout: '250ms', trace: true });
+      /** Until `ok` holds for a batch. */
+      const since = async (ok: (t: Traffic) => boolean, what: string) => {
+        for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) if (ok(await batch())) return;
         throw new Error(`${what}: not within 20 s\n${loop.log().slice(-2000)}`);
+      };
+      /**
+       * ms from a change to the last request that `hit` (reached the pod, or
+       * was lost in the blackhole), by its send time. Requests flow before and
+       * across the change (every 10 ms, each traced), so the figure does not
+       * depend on when a batch starts; one that fails is known at its 250 ms
+       * timeout and counted at when it was sent. The pod must have been hit
+       * before the change, or the figure would mean nothing.
+       */
+      const lastHit = async (change: () => Promise<unknown>, hit: (e: NonNullable<Traffic['trace']>[number]) => boolean, what: string) => {
+        const across = pods.fetch(client, ingress.url, 150, { host, timeout: '250ms', interval: '10ms', trace: true });
+        await new Promise((r) => setTimeout(r, 300));
+        const t0 = Date.now();
+        await change();
+        const first = (await across).trace ?? [];
+        assert.ok(first.some((e) => e.at < t0 && hit(e)), `${what}: it was reached before the change`);
+        let last = t0;
+        const take = (trace: NonNullable<Traffic['trace']>) => {
+          const hits = trace.filter((e) => e.at >= t0 && hit(e));
+          for (const e of hits) last = Math.max(last, e.at);
+          return hits.length;
+        };
+        take(first);
+        for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+          // Settled: a second without a hit, while every batch reaches each served pod more than once.
+          if (take((await batch()).trace ?? []) === 0 && Date.now() - last > 1000) return last - t0;
+        }
+        throw new Error(`${what}: not within 30 s\n${loop.log().slice(-2000)}`);
       };
       const beta2 = { cluster: 'beta', namespace: 'app', name: 'web-2' };
       const notReady: number[] = [];
       const blackholed: number[] = [];
       try {
-        await since(Date.now(), (t) => answersFrom(t, clusters), 'all three answer');
+        await since((t) => answersFrom(t, clusters), 'all three answer');
         for (let i = 0; i < trials; i++) {
-          const t0 = Date.now();
-          await pods.setReady(beta2, false);
-          notReady.push(await since(t0, (t) => !t.answers['beta web-2'], 'beta web-2 gets no request'));
+          notReady.push(await lastHit(() => pods.setReady(beta2, false), (e) => e.answer === 'beta web-2', 'beta web-2 gets no request'));
           await pods.setReady(beta2, true);
-          await since(Date.now(), (t) => (t.answers['beta web-2'] ?? 0) > 0, 'beta web-2 served again');
+          await since((t) => (t.answers['beta web-2'] ?? 0) > 0, 'beta web-2 served again');
         }
         for (let i = 0; i < trials; i++) {
-          const t0 = Date.now();
-          await pods.route('gamma', 'blackhole');
           try {
-            blackholed.push(await since(t0, (t) => !byCluster(t).gamma, 'no request to gamma'));
+            blackholed.push(await lastHit(() => pods.route('gamma', 'blackhole'), (e) => !!e.failed || !!e.answer?.startsWith('gamma '), 'no request to gamma'));
           } finally {
             await pods.route('gamma', 'restore');
           }
-          await since(Date.now(), (t) => answersFrom(t, clusters), 'gamma served again');
+          await since((t) => answersFrom(t, clusters), 'gamma served again');
         }
       } finally {
         await pods.setReady(beta2, true);
@@ -325,7 +332,8 @@ export function describeIngress(name: string, missing: string | false, start: St
       // Turned off: the cluster services' slices go, and nothing else is written.
       const m = w.auditMark('alpha');
       await synced('endpointslices');
-      const writes = w.writesSince('alpha', m, 'mefi-system');
+      // (The controller writes its routes' status meanwhile: only mefi's kinds are counted.)
+      const writes = w.writesSince('alpha', m, 'mefi-system').filter((x) => x.objectRef?.resource === 'endpointslices' || x.objectRef?.resource === 'endpoints');
       assert.ok(writes.length > 0 && writes.every((x) => x.verb === 'delete' && /-only-\d+$/.test(x.objectRef?.name ?? '')), JSON.stringify(writes.map((x) => `${x.verb} ${x.objectRef?.name}`)));
     });
   });

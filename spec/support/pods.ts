@@ -28,6 +28,8 @@ export interface Traffic {
   answers: Record<string, number>;
   errors: number;
   lastError?: string;
+  /** With trace: each request, when it was sent (Unix ms) and what came of it. */
+  trace?: { at: number; answer?: string; failed?: boolean }[];
 }
 
 function call<T>(dir: string, method: string, route: string, body: unknown): Promise<T> {
@@ -50,8 +52,8 @@ export function makePods(dir: string) {
     add: (pod: PodSpec) => call<{ ip: string }>(dir, 'POST', '/pods', pod),
     setReady: (pod: PodRef, ready: boolean) => call(dir, 'PUT', '/pods/ready', { ...pod, ready }),
     remove: (pod: PodRef) => call(dir, 'DELETE', '/pods', pod),
-    /** count requests from inside pod `from`, each on a new connection (`interval` apart, with `host` as Host, each given up after `timeout`, 2s by default); an answer that is not 2xx is an error. */
-    fetch: (from: PodRef, url: string, count: number, opts: { host?: string; interval?: string; timeout?: string } = {}) => call<Traffic>(dir, 'POST', '/fetch', { ...from, url, count, ...opts }),
+    /** count requests from inside pod `from`, each on a new connection (`interval` apart, with `host` as Host, each given up after `timeout`, 2s by default; `trace` lists each request); an answer that is not 2xx is an error. */
+    fetch: (from: PodRef, url: string, count: number, opts: { host?: string; interval?: string; timeout?: string; trace?: boolean } = {}) => call<Traffic>(dir, 'POST', '/fetch', { ...from, url, count, ...opts }),
     /** The router drops (or routes again) the traffic to a cluster's pod range. */
     route: (cluster: string, action: 'blackhole' | 'restore') => call(dir, 'POST', '/route', { cluster, action }),
     /**

@@ -133,6 +133,7 @@ func runFetch(args []string) error {
 	count := fs.Int("count", 1, "requests")
 	interval := fs.Duration("interval", 0, "between requests")
 	timeout := fs.Duration("timeout", 2*time.Second, "per request")
+	trace := fs.Bool("trace", false, "also list each request: when it was sent and what came of it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -149,26 +150,45 @@ func runFetch(args []string) error {
 		if *host != "" {
 			req.Host = *host
 		}
-		resp, err := client.Do(req)
+		sent := time.Now()
+		answer, err := get(client, req)
+		if *trace {
+			result.Trace = append(result.Trace, traceEntry{At: sent.UnixMilli(), Answer: answer, Failed: err != nil})
+		}
 		if err != nil {
 			result.Errors++
 			result.LastError = err.Error()
 			continue
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			result.Errors++
-			result.LastError = fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
-			continue
-		}
-		result.Answers[strings.TrimSpace(string(body))]++
+		result.Answers[answer]++
 	}
 	return json.NewEncoder(os.Stdout).Encode(result)
+}
+
+// get is one request: its answer's body, or why there was none (not 2xx is an error).
+func get(client *http.Client, req *http.Request) (string, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return strings.TrimSpace(string(body)), nil
 }
 
 type fetchResult struct {
 	Answers   map[string]int `json:"answers"`
 	Errors    int            `json:"errors"`
 	LastError string         `json:"lastError,omitempty"`
+	Trace     []traceEntry   `json:"trace,omitempty"`
+}
+
+// traceEntry is one request: sent at (Unix ms), answered by, or failed.
+type traceEntry struct {
+	At     int64  `json:"at"`
+	Answer string `json:"answer,omitempty"`
+	Failed bool   `json:"failed,omitempty"`
 }

@@ -11,7 +11,7 @@ package main
 //	POST   /pods        {cluster, namespace, name, labels, ports, ready}  → {ip}
 //	PUT    /pods/ready  {cluster, namespace, name, ready}
 //	DELETE /pods        {cluster, namespace, name}
-//	POST   /fetch       {cluster, namespace, name, url, host, count, interval, timeout}  → {answers, errors}   (from inside that pod; not 2xx is an error)
+//	POST   /fetch       {cluster, namespace, name, url, host, count, interval, timeout, trace}  → {answers, errors}   (from inside that pod; not 2xx is an error)
 //	POST   /route       {cluster, action: blackhole|restore}   (the router's route to that cluster's pods)
 //	POST   /compact     {cluster}                               (etcd compacted to its latest revision)
 //
@@ -52,6 +52,7 @@ type podRequest struct {
 	Count     int               `json:"count,omitempty"`
 	Interval  string            `json:"interval,omitempty"`
 	Timeout   string            `json:"timeout,omitempty"`
+	Trace     bool              `json:"trace,omitempty"`
 	Action    string            `json:"action,omitempty"`
 }
 
@@ -232,6 +233,9 @@ func (b *bed) fetch(ctx context.Context, c *cluster, req podRequest) (any, error
 	}
 	if req.Timeout != "" {
 		argv = append(argv, "--timeout", req.Timeout)
+	}
+	if req.Trace {
+		argv = append(argv, "--trace")
 	}
 	out, err := exec.CommandContext(ctx, "nsenter", argv...).Output()
 	if err != nil {
