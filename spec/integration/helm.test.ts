@@ -82,6 +82,116 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     }
   });
 
+  const originalValues = path.join(repo, 'spec/fixtures/original-values.yaml');
+  /** The pod template's spec and its container, of the rendered Deployment. */
+  const podOf = (os: Obj[]) => {
+    const d = os.find((o) => o.kind === 'Deployment')!;
+    const t = (d.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> } }).template;
+    return { d, t, pod: t.spec, c: (t.spec.containers as Record<string, unknown>[])[0]! };
+  };
+
+  it('takes every value of the original chart the way it did', async () => {
+    const r = await helm(['template', 'mefi', chart, '-n', 'mefi-system', '-f', originalValues]);
+    assert.equal(r.code, 0, r.stderr);
+    const os = docs(r.stdout);
+    const { d, t, pod, c } = podOf(os);
+    assert.equal(c.image, 'registry.example.com/platform/mefi:0.1.0', 'image.registry and image.tag');
+    assert.equal(c.imagePullPolicy, 'Always');
+    assert.deepEqual(pod.imagePullSecrets, [{ name: 'regcred' }]);
+    assert.deepEqual(pod.hostAliases, [{ ip: '192.0.2.20', hostnames: ['k8s2.example.com'] }]);
+    assert.equal(pod.hostNetwork, true);
+    assert.equal(pod.priorityClassName, 'system-cluster-critical');
+    assert.deepEqual((pod.initContainers as { name: string }[]).map((x) => x.name), ['wait'], 'initContainer');
+    assert.ok((pod.volumes as { name: string }[]).some((v) => v.name === 'remote-ca'), 'extraVolumes');
+    assert.ok((c.volumeMounts as { name: string; mountPath: string }[]).some((m) => m.name === 'remote-ca' && m.mountPath === '/etc/remote-ca'), 'extraVolumeMounts');
+    assert.deepEqual(c.envFrom, [{ secretRef: { name: 'mefi-env' } }]);
+    assert.deepEqual(c.env, [{ name: 'MEFI_LOG_LEVEL', value: 'debug' }]);
+    assert.ok((c.args as string[]).includes('--remote-filter=isMefiRemote=true'), 'extraArgs');
+    assert.equal(t.metadata.labels.team, 'platform', 'podLabels');
+    assert.equal(t.metadata.annotations?.['prometheus.io/scrape'], 'true', 'podAnnotations');
+    const meta = d.metadata as unknown as { labels: Record<string, string>; annotations?: Record<string, string>; namespace: string };
+    assert.equal(meta.labels.tier, 'infra', 'labels');
+    assert.equal(meta.annotations?.owner, 'platform', 'annotations');
+    assert.equal(meta.namespace, 'mefi-system', 'namespaceOverride');
+    for (const o of os) assert.equal((o.metadata as unknown as { labels: Record<string, string> }).labels['cost-center'], '42', `extraLabels on ${o.kind}/${o.metadata.name}`);
+    const spec = d.spec as Record<string, unknown>;
+    assert.equal(spec.replicas, 1);
+    assert.equal(spec.revisionHistoryLimit, 3);
+    assert.deepEqual(spec.strategy, { type: 'RollingUpdate' }, 'deploymentStrategy');
+    assert.deepEqual((c.livenessProbe as { periodSeconds: number }).periodSeconds, 20);
+    assert.deepEqual((c.readinessProbe as { periodSeconds: number }).periodSeconds, 7);
+    assert.deepEqual(c.ports, [{ name: 'metrics', containerPort: 8081 }], 'serverPort');
+    assert.ok((c.args as string[]).includes('--metrics-addr=:8081'));
+    const role = os.find((o) => o.kind === 'ClusterRole')!;
+    assert.deepEqual((role.rules as unknown[]).at(-1), { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }, 'rbac.extraClusterRoleRules');
+    for (const sa of os.filter((o) => o.kind === 'ServiceAccount')) {
+      const m = sa.metadata as unknown as { labels: Record<string, string>; annotations: Record<string, string> };
+      assert.equal(m.annotations.iam, 'role-1', `serviceAccount.annotations on ${sa.metadata.name}`);
+      assert.equal(m.labels.sa, 'yes-label', `serviceAccount.labels on ${sa.metadata.name}`);
+    }
+    assert.deepEqual((pod as { nodeSelector: unknown }).nodeSelector, { 'kubernetes.io/os': 'linux' });
+    assert.deepEqual(pod.tolerations, [{ key: 'dedicated', operator: 'Exists' }]);
+    assert.ok(pod.affinity);
+    assert.deepEqual(c.resources, { limits: { memory: '512Mi' }, requests: { cpu: '10m', memory: '64Mi' } });
+  });
+
+  it('refuses what it cannot honour, naming the key and what to do; an unknown key fails with the schema\'s message', async () => {
+    const refused = async (set: string, pattern: RegExp) => {
+      const r = await helm(['template', 'mefi', chart, '-n', 'mefi-system', '-f', originalValues, '--set', set]);
+      assert.notEqual(r.code, 0, set);
+      assert.match(r.stderr, pattern, set);
+    };
+    await refused('replicas=2', /replicas: 2: mefi is one loop per target cluster.*set replicas: 1 or remove the key/);
+    await refused('podSecurityContext.runAsUser=0', /podSecurityContext\.runAsUser: 0: .*remove the key/);
+    await refused('podSecurityContext.runAsGroup=0', /podSecurityContext\.runAsGroup: 0: /);
+    await refused('imagePullSecret[0].name=x', /additional properties 'imagePullSecret' not allowed/);
+    await refused('image.registy=x', /additional properties 'registy' not allowed/);
+    const lint = await helm(['lint', chart, '-f', originalValues, '--set', 'extraLabel.a=b']);
+    assert.notEqual(lint.code, 0);
+    assert.match(lint.stdout + lint.stderr, /additional properties 'extraLabel' not allowed/);
+  });
+
+  it('helm upgrade from a release of the original chart with the user\'s values file: every value in the pod spec, the original\'s objects replaced, mefi converging under the new roles', async () => {
+    const kc = w.kubeconfigOf('beta');
+    const original = path.join(repo, 'spec/fixtures/original-chart');
+    const install = await helm(['install', 'mefi', original, '-n', 'mefi-system', '--create-namespace', '-f', originalValues], kc);
+    assert.equal(install.code, 0, install.stdout + install.stderr);
+    try {
+      const up = await helm(['upgrade', 'mefi', chart, '-n', 'mefi-system', '-f', originalValues, '--set', 'image.tag=0.2.0'], kc);
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      // The server's word: the Deployment kept its name and selector and carries every value.
+      const got = await w.kubectl(['-n', 'mefi-system', 'get', 'deployment', 'mefi', '-o', 'json'], { cluster: 'beta' });
+      assert.equal(got.code, 0, got.stderr);
+      const { t, pod, c } = podOf([JSON.parse(got.stdout) as Obj]);
+      assert.equal(c.image, 'registry.example.com/platform/mefi:0.2.0');
+      assert.deepEqual(pod.imagePullSecrets, [{ name: 'regcred' }]);
+      assert.deepEqual(pod.hostAliases, [{ ip: '192.0.2.20', hostnames: ['k8s2.example.com'] }]);
+      assert.equal(pod.hostNetwork, true);
+      assert.equal(pod.priorityClassName, 'system-cluster-critical');
+      assert.ok((pod.volumes as { name: string }[]).some((v) => v.name === 'remote-ca'));
+      assert.deepEqual(c.envFrom, [{ secretRef: { name: 'mefi-env' } }]);
+      assert.equal(t.metadata.labels.team, 'platform');
+      assert.equal(pod.serviceAccountName, 'mefi');
+      // The original's identities and their wider roles are gone with its objects.
+      for (const [kind, name] of [['serviceaccount', 'mefi-local'], ['serviceaccount', 'mefi-remote'], ['clusterrole', 'mefi-local-clusterrole'], ['clusterrole', 'mefi-remote-clusterrole']] as const)
+        assert.notEqual((await w.kubectl(['-n', 'mefi-system', 'get', kind, name], { cluster: 'beta' })).code, 0, `${kind}/${name} removed`);
+      // mefi converges with the identity the upgrade made (its ServiceAccount, Role and ClusterRole).
+      const token = await w.kubectl(['-n', 'mefi-system', 'create', 'token', 'mefi'], { cluster: 'beta' });
+      assert.equal(token.code, 0, token.stderr);
+      const admin = JSON.parse(readFileSync(kc, 'utf8'));
+      const cfg = path.join(work, 'upgraded.yaml');
+      writeFileSync(cfg, `clusters:\n  - name: beta\n    url: ${admin.clusters[0].cluster.server}\n    token: ${token.stdout.trim()}\n    ca: ${admin.clusters[0].cluster['certificate-authority-data']}\n    type: local\n`);
+      const id = uid();
+      await w.putEndpoints('beta', `app-${id}`, 'web', { 'mefi-test': id }, [subset(['10.2.0.7'])]);
+      const r = await mefi(['sync', '-c', cfg, '--remote-filter', `mefi-test=${id}`]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.ok(await w.getEndpoints('beta', 'mefi-system', 'web-beta'));
+    } finally {
+      const un = await helm(['uninstall', 'mefi', '-n', 'mefi-system', '--wait'], kc);
+      assert.equal(un.code, 0, un.stdout + un.stderr);
+    }
+  });
+
   it('installs and upgrades on real API servers; mefi converges with exactly the identities it creates', async () => {
     const v = values();
     for (const c of ['alpha', 'beta']) {

@@ -3,6 +3,21 @@
 {{- default .Release.Name .Values.fullnameOverride | trunc 50 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* Where the chart's objects go: the release's namespace, or the original chart's namespaceOverride. */}}
+{{- define "mefi.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride -}}
+{{- end -}}
+
+{{/* The image: the original chart's image.registry (a whole repository path) wins when set. */}}
+{{- define "mefi.image" -}}
+{{- default .Values.image.repository .Values.image.registry }}:{{ default .Chart.AppVersion .Values.image.tag -}}
+{{- end -}}
+
+{{/* The metrics port: the original chart's serverPort wins when set. */}}
+{{- define "mefi.metricsPort" -}}
+{{- default .Values.metrics.port .Values.serverPort -}}
+{{- end -}}
+
 {{- define "mefi.serviceAccount" -}}
 {{- default (include "mefi.name" .) .Values.serviceAccount.name -}}
 {{- end -}}
@@ -12,20 +27,50 @@
 {{- end -}}
 
 {{- define "mefi.labels" -}}
-app.kubernetes.io/name: mefi
+app.kubernetes.io/name: {{ default "mefi" .Values.nameOverride }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- with .Values.extraLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
+{{/* nameOverride as the original chart: it is in the Deployment's selector, which an upgrade cannot change. */}}
 {{- define "mefi.selector" -}}
-app.kubernetes.io/name: mefi
+app.kubernetes.io/name: {{ default "mefi" .Values.nameOverride }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The original chart's annotations, on every object but the ServiceAccounts (those take serviceAccount.annotations). */}}
+{{- define "mefi.annotations" -}}
+{{- with .Values.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+{{- end }}
 {{- end -}}
 
 {{/* The pod: the same for the Deployment and the CronJob. */}}
 {{- define "mefi.pod" -}}
 serviceAccountName: {{ include "mefi.serviceAccount" . }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.hostAliases }}
+hostAliases:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if .Values.hostNetwork }}
+hostNetwork: true
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .Values.initContainer }}
+initContainers:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- with .Values.nodeSelector }}
@@ -42,7 +87,7 @@ affinity:
 {{- end }}
 containers:
   - name: mefi
-    image: "{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}"
+    image: {{ include "mefi.image" . | quote }}
     imagePullPolicy: {{ .Values.image.pullPolicy }}
     args:
       - sync
@@ -54,7 +99,7 @@ containers:
       - --interval={{ .Values.interval }}
       {{- end }}
       {{- if ne .Values.mode "cronjob" }}
-      - --metrics-addr=:{{ .Values.metrics.port }}
+      - --metrics-addr=:{{ include "mefi.metricsPort" . }}
       {{- end }}
       - --log-format=json
       - --request-timeout=10s
@@ -65,22 +110,34 @@ containers:
     env:
       {{- toYaml . | nindent 6 }}
     {{- end }}
+    {{- with .Values.extraEnvFrom }}
+    envFrom:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
     {{- if ne .Values.mode "cronjob" }}
     ports:
       - name: metrics
-        containerPort: {{ .Values.metrics.port }}
+        containerPort: {{ include "mefi.metricsPort" . }}
     readinessProbe:
+      {{- if .Values.readinessProbe }}
+      {{- tpl (toYaml .Values.readinessProbe) $ | nindent 6 }}
+      {{- else }}
       httpGet:
         path: /readyz
         port: metrics
       periodSeconds: 5
+      {{- end }}
     livenessProbe:
+      {{- if .Values.livenessProbe }}
+      {{- tpl (toYaml .Values.livenessProbe) $ | nindent 6 }}
+      {{- else }}
       # Fails when no run completed for 5 intervals or resyncs (--unhealthy-after).
       httpGet:
         path: /healthz
         port: metrics
       periodSeconds: 10
       failureThreshold: 3
+      {{- end }}
     {{- end }}
     securityContext:
       {{- toYaml .Values.containerSecurityContext | nindent 6 }}
@@ -93,6 +150,9 @@ containers:
       - name: remotes
         mountPath: /etc/mefi/remotes
         readOnly: true
+      {{- with .Values.extraVolumeMounts }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
 volumes:
   - name: config
     {{- if .Values.config.secret }}
@@ -107,4 +167,7 @@ volumes:
       secretName: {{ .Values.remotesSecret }}
       defaultMode: 0440
       optional: true
+{{- with .Values.extraVolumes }}
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end -}}
