@@ -74,10 +74,6 @@ export function describeIngress(name: string, missing: string | false, start: St
     let config = '';
     let work = '';
 
-    const apply = async (cluster: string, ...objects: object[]) => {
-      const r = await w.kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
-      assert.equal(r.code, 0, r.stderr);
-    };
     const through = (host: string, count = 30): Promise<Traffic> => pods.fetch(client, ingress.url, count, { host });
     const answersFrom = (t: Traffic, wanted: string[]) => t.errors === 0 && JSON.stringify(Object.keys(byCluster(t)).sort()) === JSON.stringify([...wanted].sort());
     /** Through both resources, until what answers settles as wanted. */
