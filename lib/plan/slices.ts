@@ -162,7 +162,8 @@ interface SliceSet {
 
 /** A cluster's own Service's name is a DNS-1035 label: at most 63 characters. */
 const maxServiceNameLength = 63;
-export const clusterSliceSuffix = 'only';
+/** A cluster service's slices are named <name>-<cluster>-only-<n>. */
+const clusterSliceSuffix = 'only';
 
 export function planSlices(options: PlanOptions, view: SourceView, target: string, items: SliceObject[], stale: Set<string>, unreachable?: ReadonlySet<string>): TargetPlan {
   const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
@@ -300,11 +301,12 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
     const counted = served.get(m)!;
     const main: SliceSet = { service: m.originalName, originalName: m.originalName, cluster: m.cluster, prefix: m.name, subsets: counted.subsets };
     const rivals = sameName.get(m.name)!;
-    if (rivals.length > 1 || m.name.length > maxSliceNameLength - 4) {
+    const tooLong = m.name.length > maxSliceNameLength - 4;
+    if (rivals.length > 1 || tooLong) {
       hold(main);
       if (rivals[0] === m) {
         // one problem per name
-        if (m.name.length > maxSliceNameLength - 4) problem('invalid-name', m.name, `slice names ${m.name}-<n> would exceed ${maxSliceNameLength} characters; the mirror of ${m.originalName} from cluster ${m.cluster} is not written`);
+        if (tooLong) problem('invalid-name', m.name, `slice names ${m.name}-<n> would exceed ${maxSliceNameLength} characters; the mirror of ${m.originalName} from cluster ${m.cluster} is not written`);
         else problem('name-collision', m.name, `slices ${m.name}-<n> are wanted as ${rivals.map((r) => describe({ role: 'mirror', ...r })).sort().join(' and as ')}; neither is written`);
       }
     } else writeSet(main);
