@@ -11,7 +11,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { daemon, type Daemon } from './daemon.ts';
 import { nodeIP, serviceAccount } from './serviceaccount.ts';
-import { answering, applyExamples, type StartIngress } from './ingress-scenario.ts';
+import { answering, applyExamples, installManifests, type StartIngress } from './ingress-scenario.ts';
 
 /** For describe(..., { skip }): what the ingress tests need besides the bed. */
 export const contourMissing = !process.env.MEFI_CONTOUR || !process.env.MEFI_ENVOY ? 'needs Contour and Envoy (make test builds and installs them: make contour envoy)' : false;
@@ -38,11 +38,7 @@ export const startContour: StartIngress = async ({ w, pods, work, client }) => {
   const contour = process.env.MEFI_CONTOUR!;
   const envoy = process.env.MEFI_ENVOY!;
   const dir = process.env.MEFI_CONTOUR_MANIFESTS!;
-  for (const m of manifests) {
-    const r = await w.kubectl(['apply', '--server-side', '-f', path.join(dir, m)], { cluster });
-    if (r.code !== 0) throw new Error(`contour ${m}: ${r.stderr}`);
-  }
-  await w.kubectl(['wait', '--for=condition=Established', 'crd/httpproxies.projectcontour.io'], { cluster });
+  await installManifests(w, cluster, manifests.map((m) => path.join(dir, m)), ['httpproxies.projectcontour.io']);
   // The IngressClass is the one Contour's chart makes; the rest is the repository's examples, as a user applies them.
   await applyExamples(w, cluster, examples, [{ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'contour' }, spec: { controller: 'projectcontour.io/ingress-controller' } }]);
   // Contour's own identity: the ServiceAccount its Deployment runs as, with the RBAC its manifests grant.

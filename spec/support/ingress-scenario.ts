@@ -33,6 +33,16 @@ export interface Ingress {
 /** What a controller's module gives the scenario: its start, once the bed stands (the user's resources are its to apply). */
 export type StartIngress = (bed: { w: World; pods: Pods; work: string; client: PodRef }) => Promise<Ingress>;
 
+/** A controller's own manifests (CRDs, roles), server-side as they are large, and its CRDs established before anything uses them. */
+export async function installManifests(w: World, cluster: string, files: string[], crds: string[]): Promise<void> {
+  for (const f of files) {
+    const r = await w.kubectl(['apply', '--server-side', '-f', f], { cluster });
+    if (r.code !== 0) throw new Error(`${path.basename(f)}: ${r.stderr}`);
+  }
+  const r = await w.kubectl(['wait', '--for=condition=Established', ...crds.map((c) => `crd/${c}`)], { cluster });
+  if (r.code !== 0) throw new Error(`CRDs ${crds.join(', ')}: ${r.stderr}`);
+}
+
 /** What a controller's chart would have made (its classes), then the repository's examples/target files, as a user applies them. */
 export async function applyExamples(w: World, cluster: string, files: string[], made: object[] = []): Promise<void> {
   if (made.length) {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { readdirSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { daemon } from './daemon.ts';
-import { answering, applyExamples, type StartIngress } from './ingress-scenario.ts';
+import { answering, applyExamples, installManifests, type StartIngress } from './ingress-scenario.ts';
 import { nodeIP, serviceAccount } from './serviceaccount.ts';
 
 export const traefikMissing = !process.env.MEFI_TRAEFIK ? 'needs Traefik (make test builds it: make traefik)' : false;
@@ -34,11 +34,7 @@ export const startTraefik: StartIngress = async ({ w, pods, work, client }) => {
   const traefik = process.env.MEFI_TRAEFIK!;
   const dir = process.env.MEFI_TRAEFIK_MANIFESTS!;
   // CRDs and ClusterRoles as Traefik publishes them; the docs bind them to ServiceAccounts in default, the chart to its own.
-  for (const f of readdirSync(dir).sort()) {
-    const r = await w.kubectl(['apply', '--server-side', '-f', path.join(dir, f)], { cluster });
-    if (r.code !== 0) throw new Error(`traefik ${f}: ${r.stderr}`);
-  }
-  await w.kubectl(['wait', '--for=condition=Established', 'crd/ingressroutes.traefik.io', 'crd/httproutes.gateway.networking.k8s.io'], { cluster });
+  await installManifests(w, cluster, readdirSync(dir).sort().map((f) => path.join(dir, f)), ['ingressroutes.traefik.io', 'httproutes.gateway.networking.k8s.io']);
   const binding = (role: string) => ({
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRoleBinding',
