@@ -1,22 +1,22 @@
 // Prometheus metrics and health endpoints for loop mode (--metrics-addr).
 
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { blockingCodes, type ProblemCode } from './plan/index.ts';
 import type { RunResult } from './run.ts';
+import { contentType, exposition, Histogram, Series } from './prometheus.ts';
+
 
 export class Metrics {
-  readonly registry = new Registry();
-  private readonly runs = new Counter({ name: 'mefi_runs_total', help: 'Runs, by result: ok, partial (a cluster unreadable or a write failed), error (the run itself failed).', labelNames: ['result'], registers: [this.registry] });
-  private readonly duration = new Histogram({ name: 'mefi_run_duration_seconds', help: 'Wall time of a run: read, plan, apply.', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [this.registry] });
-  private readonly changes = new Counter({ name: 'mefi_changes_total', help: 'Objects created, updated and deleted, by action and result (done, skipped, failed).', labelNames: ['action', 'result'], registers: [this.registry] });
-  private readonly requests = new Counter({ name: 'mefi_api_requests_total', help: 'API requests made, by verb.', labelNames: ['verb'], registers: [this.registry] });
-  private readonly readErrors = new Counter({ name: 'mefi_cluster_read_errors_total', help: 'Runs in which a cluster could not be read, by cluster and role (source, target).', labelNames: ['cluster', 'role'], registers: [this.registry] });
-  private readonly lastRead = new Gauge({ name: 'mefi_cluster_last_successful_read_timestamp_seconds', help: 'When each cluster was last read completely (Unix time).', labelNames: ['cluster'], registers: [this.registry] });
-  private readonly problems = new Gauge({ name: 'mefi_problems', help: 'Problems found by the last run, by code; blocking="true" for those that keep the run from converging.', labelNames: ['code', 'blocking'], registers: [this.registry] });
-  private readonly lastRun = new Gauge({ name: 'mefi_last_run_timestamp_seconds', help: 'When the last run completed (Unix time).', registers: [this.registry] });
-  private readonly unreachable = new Gauge({ name: 'mefi_unreachable_addresses', help: 'With --probe: remote (address, port)s of each source cluster that did not answer a probe from here at the last run, not served.', labelNames: ['cluster'], registers: [this.registry] });
-  private readonly probeDuration = new Gauge({ name: 'mefi_probe_duration_seconds', help: 'With --probe: how long the last run spent probing.', registers: [this.registry] });
+  private readonly runs = new Series('mefi_runs_total', 'Runs, by result: ok, partial (a cluster unreadable or a write failed), error (the run itself failed).', 'counter');
+  private readonly duration = new Histogram('mefi_run_duration_seconds', 'Wall time of a run: read, plan, apply.', [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]);
+  private readonly changes = new Series('mefi_changes_total', 'Objects created, updated and deleted, by action and result (done, skipped, failed).', 'counter');
+  private readonly requests = new Series('mefi_api_requests_total', 'API requests made, by verb.', 'counter');
+  private readonly readErrors = new Series('mefi_cluster_read_errors_total', 'Runs in which a cluster could not be read, by cluster and role (source, target).', 'counter');
+  private readonly lastRead = new Series('mefi_cluster_last_successful_read_timestamp_seconds', 'When each cluster was last read completely (Unix time).', 'gauge');
+  private readonly problems = new Series('mefi_problems', 'Problems found by the last run, by code; blocking="true" for those that keep the run from converging.', 'gauge');
+  private readonly lastRun = new Series('mefi_last_run_timestamp_seconds', 'When the last run completed (Unix time).', 'gauge');
+  private readonly unreachable = new Series('mefi_unreachable_addresses', 'With --probe: remote (address, port)s of each source cluster that did not answer a probe from here at the last run, not served.', 'gauge');
+  private readonly probeDuration = new Series('mefi_probe_duration_seconds', 'With --probe: how long the last run spent probing.', 'gauge');
   private readonly problemCodes = new Set<ProblemCode>();
 
   record(r: RunResult, exitCode: number, clusters: string[], nowMs: number): void {
@@ -38,13 +38,18 @@ export class Metrics {
     }
     if (r.probe) {
       for (const c of clusters) if (c !== r.probe.target) this.unreachable.set({ cluster: c }, r.probe.unreachable.get(c) ?? 0);
-      this.probeDuration.set(r.probe.ms / 1000);
+      this.probeDuration.set({}, r.probe.ms / 1000);
     }
-    this.lastRun.set(nowMs / 1000);
+    this.lastRun.set({}, nowMs / 1000);
   }
 
   recordError(): void {
     this.runs.inc({ result: 'error' });
+  }
+
+  /** The text /metrics serves. */
+  text(): string {
+    return exposition([this.runs, this.duration, this.changes, this.requests, this.readErrors, this.lastRead, this.problems, this.lastRun, this.unreachable, this.probeDuration]);
   }
 }
 
@@ -70,7 +75,7 @@ export function serveMetrics(addr: { host: string | undefined; port: number }, m
       res.end(body);
     };
     if (path === '/metrics') {
-      metrics.registry.metrics().then((text) => reply(200, text, metrics.registry.contentType), (err: Error) => reply(500, err.message));
+      reply(200, metrics.text(), contentType);
     } else if (path === '/healthz') {
       const why = health.unhealthy();
       reply(why ? 503 : 200, why ?? 'ok\n');

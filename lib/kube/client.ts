@@ -3,10 +3,11 @@
 // resource, a count of calls by verb, and the server's Warning headers.
 // Authentication comes from client-node's KubeConfig.
 
+import type http from 'node:http';
 import type https from 'node:https';
-import type { DispatcherOptions } from '@kubernetes/client-node';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
-import { clientNode, readTokenFile, type Connection } from './connect.ts';
+import type { TLS } from './connect.ts';
+import { agentFor, send, text } from './transport.ts';
+import { readTokenFile, type Connection } from './connect.ts';
 
 export type Verb = 'list' | 'get' | 'create' | 'update' | 'delete' | 'watch';
 
@@ -60,16 +61,12 @@ export class KubeClient {
   private readonly connection: Connection;
   private readonly options: ClientOptions;
   /**
-   * One undici dispatcher per cluster, so requests share keep-alive
-   * connections (client-node's applySecurityAuthentication builds a new one on
-   * every call: a TLS handshake per request, and an agent left behind). It is
-   * built from the connection's TLS (or, for exec plugins, client-node's TLS
-   * and proxy options), with undici's connect timeout set to --request-timeout
-   * (undici's fixed 10 s would otherwise cut in first, and name itself).
-   * Renewed every ten minutes for rotated files.
+   * One keep-alive agent per cluster, so requests share connections
+   * (client-node makes a new one per call: a TLS handshake per request). Made
+   * from the connection's TLS (or, for exec plugins and auth providers,
+   * client-node's), renewed every ten minutes for rotated files.
    */
-  private dispatcher?: Dispatcher;
-  private dispatcherAt = 0;
+  private agent?: { agent: http.Agent; tls: TLS; at: number };
 
   constructor(connection: Connection, options: ClientOptions) {
     this.cluster = connection.cluster;
@@ -79,23 +76,20 @@ export class KubeClient {
 
   /** Close the pooled connections (a reloaded config replaces this client). */
   close(): void {
-    this.dispatcher?.close().catch(() => undefined);
-    this.dispatcher = undefined;
+    this.agent?.agent.destroy();
+    this.agent = undefined;
   }
 
   get writes(): number {
     return this.calls.create + this.calls.update + this.calls.delete;
   }
 
-  /** Headers for one request (tokens; exec plugins refresh here); the shared dispatcher made or renewed as needed. */
+  /** Headers for one request (tokens; exec plugins refresh here); the shared agent made or renewed as needed. */
   private async authenticate(): Promise<Record<string, string>> {
     const c = this.connection;
-    const renew = !this.dispatcher || Date.now() - this.dispatcherAt > 600_000;
+    const renew = !this.agent || Date.now() - this.agent.at > 600_000;
     if (!c.kubeConfig) {
-      if (renew) {
-        const tls = c.tls();
-        this.renew(dispatcherFor(c.proxyUrl ? { type: 'proxy', uri: c.proxyUrl, requestTls: tls, connect: {} } : { type: 'agent', connect: { ...tls } }, this.options.requestTimeoutMs));
-      }
+      if (renew) this.renew(c.tls(), c.proxyUrl);
       return c.token ? { Authorization: `Bearer ${c.token}` } : {};
     }
     // An exec plugin or auth provider: client-node authenticates.
@@ -104,26 +98,18 @@ export class KubeClient {
     await kc.applyToHTTPSOptions(opts);
     if (renew) {
       const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = opts;
-      const o = kc.createDispatcherOptions(kc.getCurrentCluster(), { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } as https.AgentOptions);
-      if (o.type === 'socks') {
-        // client-node's own SOCKS connector (not exported on its own); its connect timeout stays undici's.
-        const { HttpMethod, RequestContext } = clientNode();
-        const context = new RequestContext(c.server, HttpMethod.GET);
-        await kc.applySecurityAuthentication(context);
-        this.renew(context.getDispatcher() as Dispatcher | undefined);
-      } else {
-        this.renew(dispatcherFor(o, this.options.requestTimeoutMs));
-      }
+      const tls = Object.fromEntries(Object.entries({ ca, cert, key, pfx, passphrase, rejectUnauthorized: rejectUnauthorized !== false, servername }).filter(([, v]) => v !== undefined)) as unknown as TLS;
+      this.renew(tls, kc.getCurrentCluster()?.proxyUrl ?? c.proxyUrl);
     }
     if (opts.auth) opts.headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
     return opts.headers;
   }
 
-  private renew(dispatcher: Dispatcher | undefined): void {
-    const old = this.dispatcher;
-    this.dispatcher = dispatcher;
-    this.dispatcherAt = Date.now();
-    old?.close().catch(() => undefined);
+  private renew(tls: TLS, proxyUrl: string | undefined): void {
+    const old = this.agent?.agent;
+    this.agent = { agent: agentFor(this.connection.server, tls, proxyUrl), tls, at: Date.now() };
+    // Watches on the old connections end within their timeout (300 s): only then are they closed.
+    if (old) setTimeout(() => old.destroy(), 330_000).unref();
   }
 
   /**
@@ -136,19 +122,25 @@ export class KubeClient {
     const url = this.url(spec);
     this.calls.watch++;
     let response;
+    // The timeout bounds the answer's headers; the stream itself stays open.
+    const answered = new AbortController();
+    const timer = setTimeout(() => answered.abort(new DOMException('no answer', 'TimeoutError')), this.options.requestTimeoutMs);
     try {
       const headers = await this.headers();
-      response = await request(url, { method: 'GET', headers, headersTimeout: this.options.requestTimeoutMs, bodyTimeout: 0, signal, ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}) });
+      response = await send(url, { method: 'GET', headers, agent: this.agent!.agent, tls: this.agent!.tls, signal: AbortSignal.any([signal, answered.signal]) });
     } catch (err) {
       if (signal.aborted) return;
       throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), '');
+    } finally {
+      clearTimeout(timer);
     }
-    if (response.statusCode < 200 || response.statusCode >= 300) throw this.refused(spec, response.statusCode, await response.body.text().catch(() => ''));
+    if (response.status < 200 || response.status >= 300) throw this.refused(spec, response.status, await text(response.body).catch(() => ''));
     let rest = '';
     const lines: string[] = [];
     try {
+      response.body.setEncoding('utf8');
       for await (const chunk of response.body) {
-        rest += (chunk as Buffer).toString('utf8');
+        rest += chunk as string;
         let nl: number;
         while ((nl = rest.indexOf('\n')) >= 0) {
           lines.push(rest.slice(0, nl));
@@ -161,6 +153,8 @@ export class KubeClient {
       if (signal.aborted) return;
       if (!isNetworkError(err)) throw err;
       throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), 'while watching');
+    } finally {
+      response.body.destroy();
     }
   }
 
@@ -182,40 +176,26 @@ export class KubeClient {
     const method = ({ list: 'GET', get: 'GET', create: 'POST', update: 'PUT', delete: 'DELETE', watch: 'GET' } as const)[spec.verb];
     this.calls[spec.verb]++;
 
+    // The timeout bounds the whole call: connecting, the answer and its body.
+    const signal = AbortSignal.timeout(this.options.requestTimeoutMs);
     let response;
     try {
       const headers = await this.headers();
       if (spec.body !== undefined) headers['content-type'] = 'application/json';
-      // undici.request, not fetch: the same pooled connections without the WHATWG
-      // stream layers. Its signal does not cut a hanging connect short, so the
-      // timeout also races the whole call.
-      const signal = AbortSignal.timeout(this.options.requestTimeoutMs);
-      const timedOut = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-      response = await Promise.race([
-        request(url, {
-          method,
-          headers,
-          ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}),
-          ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
-          signal,
-        }),
-        timedOut,
-      ]);
+      response = await send(url, { method, headers, ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}), agent: this.agent!.agent, tls: this.agent!.tls, signal });
     } catch (err) {
       throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), '');
     }
 
-    const warning = response.headers.warning;
-    for (const w of [warning ?? []].flat()) for (const parsed of parseWarnings(w)) this.warnings.add(parsed);
-    let text: string;
+    for (const w of [response.headers.warning ?? []].flat()) for (const parsed of parseWarnings(w)) this.warnings.add(parsed);
+    let body: string;
     try {
-      text = await response.body.text();
+      body = await text(response.body);
     } catch (err) {
       throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), 'while reading the response');
     }
-    const ok = response.statusCode >= 200 && response.statusCode < 300;
-    if (ok) return JSON.parse(text) as T;
-    throw this.refused(spec, response.statusCode, text);
+    if (response.status >= 200 && response.status < 300) return JSON.parse(body) as T;
+    throw this.refused(spec, response.status, body);
   }
 
   /** A non-2xx answer as an ApiError, in the words of its Status object. */
@@ -230,28 +210,15 @@ export class KubeClient {
   }
 }
 
-/** An error of the connection (socket, TLS, undici), as opposed to one a caller threw. */
+/** An error of the connection (socket, TLS, a timeout), as opposed to one a caller threw. */
 function isNetworkError(err: unknown): boolean {
   const e = err as { code?: string; name?: string };
-  return typeof e.code === 'string' || e.name === 'SocketError' || e.name === 'AbortError' || e.name === 'TimeoutError';
-}
-
-/** undici dispatchers for client-node's dispatcher options, every connect bounded by the request timeout. */
-function dispatcherFor(o: Exclude<DispatcherOptions, { type: 'socks' }>, timeoutMs: number): Dispatcher | undefined {
-  switch (o.type) {
-    case 'agent':
-      return new Agent({ connect: { ...o.connect, timeout: timeoutMs } });
-    case 'proxy':
-      return new ProxyAgent({ uri: o.uri, requestTls: { ...o.requestTls, timeout: timeoutMs }, proxyTls: { timeout: timeoutMs }, connect: { ...o.connect, timeout: timeoutMs } } as ProxyAgent.Options);
-    case 'none':
-      return undefined;
-  }
+  return typeof e.code === 'string' || e.name === 'AbortError' || e.name === 'TimeoutError';
 }
 
 function describeNetworkError(err: unknown, timeoutMs: number): string {
   const e = err as Error & { code?: string; cause?: Error & { code?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.cause?.name === 'TimeoutError' || e.code === 'UND_ERR_CONNECT_TIMEOUT') return `no answer within ${timeoutMs / 1000}s (--request-timeout)`;
-  // undici.request throws the socket's error itself; fetch wrapped it in cause.
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.cause?.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000}s (--request-timeout)`;
   const inner = e.code ? e : (e.cause ?? e);
   const code = (inner as { code?: string }).code;
   if (!code) return inner.message;
