@@ -186,8 +186,7 @@ try {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    // A run 20 ms after changes settle, at most 250 ms after the first: bursts coalesce, single changes arrive at once.
-    const mode = watch ? { intervalMs: resyncMs!, watch: { debounceMs: 20, maxDelayMs: 250 } } : { intervalMs: intervalMs! };
+    const mode = watch ? { intervalMs: resyncMs!, watch: true } : { intervalMs: intervalMs! };
     await loop(settings, { ...mode, ...(metricsAddr ? { metricsAddr } : {}), unhealthyAfter }, prepared, log, stop.signal);
     await exit(ExitCode.ok);
   } else {

@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import { ApiError, type KubeClient } from './kube/client.ts';
 import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
 import { decide, desiredOf } from './plan/object.ts';
-import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions } from './plan/index.ts';
+import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions, TargetObject } from './plan/index.ts';
 
 export type Action = 'create' | 'update' | 'delete';
 
@@ -35,23 +35,28 @@ export interface ApplySettings {
   concurrency: number;
   /** Every configured cluster: to recognise the original mefi's unlabelled mirrors. */
   clusters: string[];
-  /** Told of every create or update as soon as the server stored it (a watching loop knows its own echo). */
-  onStored?: (change: Change, resourceVersion: string) => void;
+  /**
+   * Told of every write as soon as the server took it: the object it now
+   * holds (null once deleted), and the change it was made for (whose
+   * resourceVersion the write was conditional on). A watching loop knows its
+   * own echo by it, and keeps its cache as current as its writes.
+   */
+  onStored?: (change: Change, stored: TargetObject | null) => void;
 }
 
 const isStatus = (err: unknown, status: number) => err instanceof ApiError && err.status === status;
 
-/** One call; the resourceVersion the server stored for a create or update. */
-async function send(client: KubeClient, options: PlanOptions, action: Action, change: Change): Promise<string | undefined> {
+/** One call; what the server stored for a create or update, null after a delete. */
+async function send(client: KubeClient, options: PlanOptions, action: Action, change: Change): Promise<TargetObject | null> {
   const kind = (change.kind === 'EndpointSlice' ? endpointSlices : endpoints) as typeof endpoints;
-  if (action === 'create') return (await kind.create(client, options.namespace, change.object!)).metadata?.resourceVersion;
-  if (action === 'update') return (await kind.replace(client, options.namespace, change.object!)).metadata?.resourceVersion;
+  if (action === 'create') return kind.create(client, options.namespace, change.object as EndpointsObject);
+  if (action === 'update') return kind.replace(client, options.namespace, change.object as EndpointsObject);
   try {
     await kind.delete(client, options.namespace, change.name, change.resourceVersion);
   } catch (err) {
     if (!isStatus(err, 404)) throw err; // already gone is what we wanted
   }
-  return undefined;
+  return null;
 }
 
 async function fresh(client: KubeClient, change: Change): Promise<EndpointsObject | undefined> {
@@ -65,8 +70,7 @@ async function fresh(client: KubeClient, change: Change): Promise<EndpointsObjec
 
 async function applyOne(client: KubeClient, s: ApplySettings, action: Action, change: Change): Promise<Outcome> {
   try {
-    const stored = await send(client, s.options, action, change);
-    if (stored) s.onStored?.(change, stored);
+    s.onStored?.(change, await send(client, s.options, action, change));
     return { action, change, result: 'done', retried: false };
   } catch (err) {
     // 409: changed since read (update, delete) or created meanwhile (create). 404 on update: deleted meanwhile.
@@ -80,8 +84,7 @@ async function applyOne(client: KubeClient, s: ApplySettings, action: Action, ch
     const decision = decide(s.options, change.target, action === 'delete' ? undefined : desiredOf(change), current, s.clusters, { adoptable: change.adopted === true, adopt: change.adopted === true });
     if (decision.action === 'none') return { action, change, result: 'skipped', message: 'already as wanted when read again', retried: true };
     if (decision.action === 'conflict') return { action, change, result: 'skipped', message: decision.message, retried: true, blocking: true };
-    const stored = await send(client, s.options, decision.action, decision.change);
-    if (stored) s.onStored?.(change, stored);
+    s.onStored?.(decision.change, await send(client, s.options, decision.action, decision.change));
     return { action, change, result: 'done', message: `retried as ${decision.action} from fresh state`, retried: true };
   } catch (err) {
     return { action, change, result: 'failed', message: `${(err as Error).message} (after one retry from fresh state; the next run will try again)`, retried: true };

@@ -148,8 +148,8 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
 export interface LoopSettings {
   /** --interval: the pause between runs. With watch: the resync period. */
   intervalMs: number;
-  /** --watch: runs start on changes (after a short debounce) and at every resync, on a world kept by watches. */
-  watch?: { debounceMs: number; maxDelayMs: number };
+  /** --watch: runs start on changes (at once; changes during a run make one run after it) and at every resync, on a world kept by watches. */
+  watch?: boolean;
   metricsAddr?: { host: string | undefined; port: number };
   /** Unhealthy when no run completed for this many intervals. */
   unhealthyAfter: number;
@@ -246,13 +246,13 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
   try {
     while (!signal.aborted) {
       if (ls.watch) {
-        // A run when changes have settled, or at the resync (a full list of everything first).
-        const due = await trigger.due(ls.watch.debounceMs, ls.watch.maxDelayMs, nextResync, signal);
+        // A run on a change, or at the resync (a full list of everything first, then one run).
+        const due = await trigger.due(nextResync, signal);
         if (signal.aborted) break;
         if (!due) {
           nextResync = Date.now() + ls.intervalMs;
           world!.w.resync();
-          continue; // the relists fire the trigger
+          continue; // the relists, once all are in, fire the trigger
         }
         if (!world!.w.settled()) continue; // the first lists are not all in yet
       }
@@ -265,13 +265,13 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
       const skip = ls.watch ? undefined : backoff.skipped(Date.now());
       try {
         const w = world?.w;
-        w?.forgetExpected();
+        w?.runStarted();
         const { result, exitCode } = await execute('sync', settings, prepared, log, {
           dryRun: false,
           quiet,
           ...(skip ? { skip } : {}),
           ...(probe ? { probe } : {}),
-          ...(w ? { input: () => w.input(), onStored: (c, rv) => w.expect(c.target, c.namespace, c.name, rv) } : {}),
+          ...(w ? { input: () => w.input(), onStored: (c, stored) => w.stored(c, stored) } : {}),
         });
         metrics.record(result, exitCode, clusters, Date.now());
         if (skip) backoff.record(readResults(result, clusters, skip), Date.now());
@@ -279,6 +279,8 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
       } catch (err) {
         metrics.recordError();
         log.error('run failed', { error: (err as Error).message });
+      } finally {
+        world?.w.runEnded();
       }
       if (!ls.watch) {
         // ±10% so that loops started together (a rollout, several clusters) drift apart.

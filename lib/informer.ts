@@ -41,6 +41,9 @@ export class Informer<T extends Named> {
   /** Why the cache cannot be used (the last list failed); undefined once listed. */
   error: string | undefined = 'not listed yet';
   private relistNow?: () => void;
+  /** Resyncs waiting for the next list to end. */
+  private waiters: (() => void)[] = [];
+  private watching = false;
   private readonly client: KubeClient;
   private readonly kind: Watchable<T>;
   private readonly list: ListOptions;
@@ -53,14 +56,36 @@ export class Informer<T extends Named> {
     this.o = o;
   }
 
+  /**
+   * A write of this process, known from its answer before its watch event
+   * comes: the cache takes it (or drops the object, for null) if it still
+   * holds what the write was conditional on (nothing, for a create). So the
+   * next run plans from what it wrote, not from the version before (a
+   * conflict, and a call more). Otherwise the watch knows better.
+   */
+  assume(namespace: string, name: string, basedOn: string | undefined, stored: T | null): void {
+    const k = `${namespace}/${name}`;
+    if (this.items.get(k)?.metadata.resourceVersion !== basedOn) return;
+    if (stored) this.items.set(k, stored);
+    else this.items.delete(k);
+  }
+
   /** The cached objects now. */
   snapshot(): T[] {
     return [...this.items.values()];
   }
 
-  /** A full list now (resync), ending the current watch. */
-  resync(): void {
-    this.relistNow?.();
+  /**
+   * A full list now (resync), ending the current watch; resolves when it is
+   * done. An informer that is not watching (its list failing, or not yet
+   * listed) lists again on its own: nothing to wait for.
+   */
+  resync(): Promise<void> {
+    if (!this.watching || !this.relistNow) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.relistNow!();
+    });
   }
 
   /** List, then watch, until the signal. Never throws: failures are the cache's error. */
@@ -80,8 +105,9 @@ export class Informer<T extends Named> {
           await this.relist();
           listed = true;
         }
+        this.watching = true;
         await this.kind.watch(this.client, { ...(this.list.namespace ? { namespace: this.list.namespace } : {}), ...(this.list.labelSelector ? { labelSelector: this.list.labelSelector } : {}) }, this.resourceVersion, (e) => this.apply(e), round.signal);
-        failures = 0; // the server ended the watch: resume from the last resourceVersion
+        failures = 0; // the server ended the watch (or a resync did): resume from the last resourceVersion, or list
       } catch (err) {
         if (signal.aborted) break;
         if (listed) this.o.relisting?.((err as Error).message);
@@ -92,9 +118,11 @@ export class Informer<T extends Named> {
           await sleep(wait, undefined, { signal }).catch(() => undefined);
         }
       } finally {
+        this.watching = false;
         signal.removeEventListener('abort', stop);
       }
     }
+    for (const resolve of this.waiters.splice(0)) resolve();
   }
 
   private async relist(): Promise<void> {
@@ -110,7 +138,9 @@ export class Informer<T extends Named> {
       this.o.report?.(this.error);
       throw err;
     } finally {
+      const waiting = this.waiters.splice(0);
       this.o.changed();
+      for (const resolve of waiting) resolve();
     }
   }
 

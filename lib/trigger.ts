@@ -1,36 +1,38 @@
-// Coalesces change notifications into runs: a run starts once changes have
-// been quiet for `quietMs`, or `maxMs` after the first of them, whichever is
-// sooner, so a burst of events costs a handful of runs, not one each.
+// Turns change notifications into runs, without waiting. A change while the
+// loop is idle starts a run at once (after the rest of the events of the same
+// turn of the event loop: one chunk of a watch stream can carry many). Changes
+// that arrive while a run is in flight are coalesced into the one run that
+// follows it. So a single change never waits, and a burst waits no longer
+// than the run in flight.
 
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 
 export class Trigger {
   private pending = false;
-  private firstAt = 0;
-  private lastAt = 0;
   private wake?: () => void;
 
   /** A change happened. */
-  fire(now = Date.now()): void {
-    if (!this.pending) this.firstAt = now;
+  fire(): void {
     this.pending = true;
-    this.lastAt = now;
     this.wake?.();
   }
 
   /** Resolves when a run is due (true), or with false when `untilMs` passes or the signal aborts first. */
-  async due(quietMs: number, maxMs: number, untilMs: number, signal: AbortSignal): Promise<boolean> {
+  async due(untilMs: number, signal: AbortSignal): Promise<boolean> {
     for (;;) {
       if (signal.aborted) return false;
-      const now = Date.now();
-      if (this.pending && (now - this.lastAt >= quietMs || now - this.firstAt >= maxMs)) {
+      if (this.pending) {
+        await nextTurn();
         this.pending = false;
         return true;
       }
+      const now = Date.now();
       if (now >= untilMs) return false;
-      const next = this.pending ? Math.min(this.lastAt + quietMs, this.firstAt + maxMs) : untilMs;
+      // The timer goes when a change comes first: one is left behind per run otherwise.
+      const timer = new AbortController();
       const woken = new Promise<void>((resolve) => (this.wake = resolve));
-      await Promise.race([woken, sleep(Math.max(1, Math.min(next, untilMs) - now), undefined, { signal }).catch(() => undefined)]);
+      await Promise.race([woken, sleep(untilMs - now, undefined, { signal: AbortSignal.any([signal, timer.signal]) }).catch(() => undefined)]);
+      timer.abort();
       this.wake = undefined;
     }
   }

@@ -8,7 +8,7 @@ import type { ClusterConfig } from './config.ts';
 import { Informer } from './informer.ts';
 import type { KubeClient } from './kube/client.ts';
 import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
-import { slicesAsEndpoints, type EndpointsObject, type LeaseObject, type PlanInput, type ReadOutcome, type SliceObject } from './plan/index.ts';
+import { slicesAsEndpoints, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type ReadOutcome, type SliceObject, type TargetObject } from './plan/index.ts';
 import type { ReadSettings } from './read.ts';
 
 export interface WatchOptions {
@@ -28,34 +28,67 @@ export class WatchedWorld {
   private readonly sources = new Map<string, (Informer<EndpointsObject> | Informer<SliceObject>)[]>();
   private readonly targets = new Map<string, { objects: Informer<EndpointsObject> | Informer<SliceObject>; leases?: Informer<LeaseObject> }>();
   private readonly s: ReadSettings;
-  /** target/namespace/name → resourceVersion of a write this loop made, until its watch event comes back. */
-  private readonly own = new Map<string, string>();
+  private readonly o: WatchOptions;
+  /**
+   * target/namespace/name → resourceVersion of a write this loop made, until
+   * its watch event comes back: this run's and the one before's (an echo can
+   * come back after the next run started). Older ones are dropped: their event
+   * came before the write's answer (it started a run), or never.
+   */
+  private own = new Map<string, string>();
+  private ownBefore = new Map<string, string>();
 
-  /** Expectations of an earlier run whose event came before them (or never): dropped when a run starts. */
-  forgetExpected(): void {
-    this.own.clear();
+  /** Target events that came while a run was writing: judged when it ends, when every write's answer is in. */
+  private duringRun: { key: string; resourceVersion: string | undefined }[] | undefined;
+
+  /** A run starts: expectations older than the run before are dropped. */
+  runStarted(): void {
+    this.ownBefore = this.own;
+    this.own = new Map();
+    this.duringRun = [];
   }
 
-  /** A write of this run: its event is mefi's own echo, and starts no run. */
-  expect(target: string, namespace: string, name: string, resourceVersion: string): void {
-    this.own.set(`${target}/${namespace}/${name}`, resourceVersion);
+  /**
+   * A run ended: the target events that came during it start a run unless
+   * they were its own writes (an echo can come before the write's answer).
+   */
+  runEnded(): void {
+    const events = this.duringRun ?? [];
+    this.duringRun = undefined;
+    if (events.filter((e) => !this.isEcho(e.key, e.resourceVersion)).length > 0) this.changed();
+  }
+
+  /** A write of this run, as the server answered it: its event is mefi's own echo, and starts no run; the cache has it now. */
+  stored(change: Change, stored: TargetObject | null): void {
+    const t = this.targets.get(change.target);
+    if (!t) return;
+    if (stored?.metadata.resourceVersion) this.own.set(`${change.target}/${change.namespace}/${change.name}`, stored.metadata.resourceVersion);
+    (t.objects as Informer<TargetObject>).assume(change.namespace, change.name, change.resourceVersion, stored);
+  }
+
+  private isEcho(key: string, resourceVersion: string | undefined): boolean {
+    for (const m of [this.own, this.ownBefore])
+      if (m.get(key) === resourceVersion) {
+        m.delete(key);
+        return true;
+      }
+    return false;
   }
 
   constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
     this.s = s;
+    this.o = o;
     const make = <T extends { metadata: { name: string } }>(cluster: string, role: 'source' | 'target', kind: typeof endpoints | typeof endpointSlices | typeof leases, namespace: string | undefined, labelSelector: string | undefined) =>
       new Informer<T>(clients.get(cluster)!, kind as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
         backoffMs: o.backoffMs,
         maxBackoffMs: o.maxBackoffMs,
         changed: (obj) => {
           if (role === 'target' && obj) {
-            const k = `${cluster}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
-            if (this.own.get(k) === obj.metadata.resourceVersion) {
-              this.own.delete(k);
-              return;
-            }
+            const key = `${cluster}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+            if (this.duringRun) return void this.duringRun.push({ key, resourceVersion: obj.metadata.resourceVersion });
+            if (this.isEcho(key, obj.metadata.resourceVersion)) return;
           }
-          o.changed();
+          this.changed();
         },
         report: (error) => o.report?.(cluster, role, error),
         relisting: (why) => o.relisting?.(cluster, role, why),
@@ -80,9 +113,26 @@ export class WatchedWorld {
     return Promise.all(this.all().map((i) => i.run(signal))).then(() => undefined);
   }
 
-  /** A full list of everything now (the periodic resync). */
+  /** While a resync's lists are out: their changes (and any other) make one run when the last is in. */
+  private holding = false;
+  private held = false;
+
+  /** A full list of everything now (the periodic resync): one run when all are in, not one per list. */
   resync(): void {
-    for (const i of this.all()) i.resync();
+    if (this.holding) return;
+    this.holding = true;
+    void Promise.all(this.all().map((i) => i.resync())).then(() => {
+      this.holding = false;
+      if (this.held) {
+        this.held = false;
+        this.o.changed();
+      }
+    });
+  }
+
+  private changed(): void {
+    if (this.holding) this.held = true;
+    else this.o.changed();
   }
 
   /** Every informer has listed once (or failed to). */

@@ -61,6 +61,9 @@ export interface Port {
 import type { SliceObject } from './slices.ts';
 export type { SliceObject, SliceEndpoint } from './slices.ts';
 
+/** An object mefi writes in a target: an Endpoints object, or an EndpointSlice in slice mode. */
+export type TargetObject = EndpointsObject | SliceObject;
+
 /** A coordination.k8s.io/v1 Lease: when a source cluster was last read (staleAfter). */
 export interface LeaseObject {
   apiVersion?: string;

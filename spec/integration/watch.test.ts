@@ -65,7 +65,7 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
     }
   });
 
-  it('coalesces a burst of 100 changes in a second into a handful of runs and writes', async () => {
+  it('under a burst of 100 changes in a second, runs back to back: changes that came during a run make one run after it, at most one write per object', async () => {
     const id = uid();
     const { namespace, sourceLabels, args } = isolation(id);
     await w.ensureNamespace('alpha', namespace);
@@ -93,10 +93,14 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
       const runs = (log.match(/run finished/g) ?? []).length;
       const writingRuns = (log.match(/run finished.* writes=[1-9]/g) ?? []).length;
       const writes = w.writesSince('alpha', mark, namespace).length;
-      // Each writing run is followed by one that sees its own writes come back and plans nothing (no API call).
-      assert.ok(writingRuns <= 12, `${writingRuns} writing runs for 100 changes in ${burstMs} ms`);
-      assert.ok(runs <= 2 * writingRuns + 2, `${runs} runs in all`);
-      assert.ok(writes <= 2 * writingRuns, `${writes} writes for 100 changes`);
+      // No waiting for a quiet moment: a run starts as soon as the one in flight
+      // ends, with every change that came meanwhile. So never more runs than
+      // changes (mefi's own writes coming back start none, give or take one
+      // whose answer came after its event), and at most two writes per run:
+      // the mirror and the aggregate.
+      assert.ok(writingRuns >= 1 && writingRuns <= 100, `${writingRuns} writing runs for 100 changes in ${burstMs} ms`);
+      assert.ok(runs <= writingRuns + 10, `${runs} runs in all for ${writingRuns} writing runs: mefi's own writes coming back start runs`);
+      assert.ok(writes >= writingRuns && writes <= 2 * writingRuns, `${writes} writes in ${writingRuns} writing runs`);
     } finally {
       assert.equal(await loop.stop(), 0, loop.log());
     }
