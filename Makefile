@@ -10,7 +10,7 @@ CACHE        := $(CURDIR)/.cache
 CONTROLPLANE := $(CACHE)/bin/controlplane
 CP_SRC       := $(wildcard spec/support/controlplane/*.go) spec/support/controlplane/go.mod spec/support/controlplane/go.sum
 DIR          ?= $(CACHE)/clusters
-TS_SRC       := $(shell find bin lib -name '*.ts' 2>/dev/null) tsconfig.json tsconfig.build.json
+TS_SRC       := $(shell find bin lib -name "*.ts" 2>/dev/null) tsconfig.json package.json
 
 .PHONY: all deps build typecheck test test-ingress test-unit test-integration clusters demo bench pack clean bed-deps helm controlplane contour envoy traefik ingress
 
