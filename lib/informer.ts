@@ -29,6 +29,8 @@ export interface InformerOptions {
   report?: (error: string | undefined) => void;
   /** Told why a watch ended in a fresh list (not a resync's): expired, an ERROR event, a broken stream. */
   relisting?: (why: string) => void;
+  /** What to keep of each object (lib/compact.ts): the cache holds that, not the API's whole object. */
+  keep?: (object: never) => unknown;
 }
 
 class Expired extends Error {}
@@ -66,7 +68,7 @@ export class Informer<T extends Named> {
   assume(namespace: string, name: string, basedOn: string | undefined, stored: T | null): void {
     const k = `${namespace}/${name}`;
     if (this.items.get(k)?.metadata.resourceVersion !== basedOn) return;
-    if (stored) this.items.set(k, stored);
+    if (stored) this.items.set(k, this.kept(stored));
     else this.items.delete(k);
   }
 
@@ -129,7 +131,7 @@ export class Informer<T extends Named> {
     try {
       const { items, resourceVersion } = await this.kind.listAt(this.client, this.list);
       this.items.clear();
-      for (const item of items) this.items.set(key(item), item);
+      for (const item of items) this.items.set(key(item), this.kept(item));
       this.resourceVersion = resourceVersion;
       if (this.error !== undefined) this.o.report?.(undefined);
       this.error = undefined;
@@ -144,6 +146,10 @@ export class Informer<T extends Named> {
     }
   }
 
+  private kept(o: T): T {
+    return this.o.keep ? (this.o.keep(o as never) as T) : o;
+  }
+
   private apply(e: WatchEvent<T>): void {
     if (e.type === 'ERROR') throw new Expired(e.object.message ?? 'watch error');
     if (e.object.metadata?.resourceVersion) this.resourceVersion = e.object.metadata.resourceVersion;
@@ -151,7 +157,7 @@ export class Informer<T extends Named> {
     // The path says the namespace even where an object omits it.
     if (this.list.namespace && !e.object.metadata.namespace) e.object.metadata.namespace = this.list.namespace;
     if (e.type === 'DELETED') this.items.delete(key(e.object));
-    else this.items.set(key(e.object), e.object);
+    else this.items.set(key(e.object), this.kept(e.object));
     this.o.changed(e.object);
   }
 }

@@ -4,6 +4,7 @@
 import pLimit from 'p-limit';
 import { ConfigError, type ClusterConfig } from './config.ts';
 import { ApiError, type KubeClient } from './kube/client.ts';
+import { compactSource, compactSourceSlice } from './compact.ts';
 import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
 import { slicesAsEndpoints } from './plan/index.ts';
 import type { EndpointsObject, PlanInput, ReadOutcome } from './plan/index.ts';
@@ -62,7 +63,7 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
         const list = async (namespace?: string) => {
           const o = { ...(namespace ? { namespace } : {}), labelSelector: s.remoteFilter, pageSize: s.pageSize };
           return refusedSelector(c.name, s.remoteFilter, async () =>
-            s.source === 'endpointslices' ? slicesAsEndpoints(await endpointSlices.list(client(c.name), o)) : endpoints.list(client(c.name), o),
+            s.source === 'endpointslices' ? slicesAsEndpoints((await endpointSlices.list(client(c.name), o)).map(compactSourceSlice)) : (await endpoints.list(client(c.name), o)).map(compactSource),
           );
         };
         if (!c.namespaces) return list();

@@ -5,6 +5,7 @@
 // the two apart. A cluster is unreadable while one of its lists fails.
 
 import type { ClusterConfig } from './config.ts';
+import { compactSource, compactSourceSlice, withoutManagedFields } from './compact.ts';
 import { Informer } from './informer.ts';
 import type { KubeClient } from './kube/client.ts';
 import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
@@ -78,7 +79,7 @@ export class WatchedWorld {
   constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
     this.s = s;
     this.o = o;
-    const make = <T extends { metadata: { name: string } }>(cluster: string, role: 'source' | 'target', kind: typeof endpoints | typeof endpointSlices | typeof leases, namespace: string | undefined, labelSelector: string | undefined) =>
+    const make = <T extends { metadata: { name: string } }>(cluster: string, role: 'source' | 'target', kind: typeof endpoints | typeof endpointSlices | typeof leases, namespace: string | undefined, labelSelector: string | undefined, keep: (o: never) => unknown) =>
       new Informer<T>(clients.get(cluster)!, kind as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
         backoffMs: o.backoffMs,
         maxBackoffMs: o.maxBackoffMs,
@@ -92,15 +93,16 @@ export class WatchedWorld {
         },
         report: (error) => o.report?.(cluster, role, error),
         relisting: (why) => o.relisting?.(cluster, role, why),
+        keep,
       });
     const sourceKind = s.source === 'endpointslices' ? endpointSlices : endpoints;
     for (const c of clusters) {
       const namespaces = c.namespaces ?? [undefined];
-      this.sources.set(c.name, namespaces.map((ns) => make(c.name, 'source', sourceKind, ns, s.remoteFilter)));
+      this.sources.set(c.name, namespaces.map((ns) => make(c.name, 'source', sourceKind, ns, s.remoteFilter, s.source === 'endpointslices' ? compactSourceSlice : compactSource)));
     }
     for (const t of s.targets) {
-      const objects = make(t, 'target', s.target === 'endpointslices' ? endpointSlices : endpoints, s.namespace, undefined);
-      this.targets.set(t, { objects, ...(s.leaseSelector ? { leases: make<LeaseObject>(t, 'target', leases, s.namespace, s.leaseSelector) } : {}) });
+      const objects = make(t, 'target', s.target === 'endpointslices' ? endpointSlices : endpoints, s.namespace, undefined, withoutManagedFields);
+      this.targets.set(t, { objects, ...(s.leaseSelector ? { leases: make<LeaseObject>(t, 'target', leases, s.namespace, s.leaseSelector, withoutManagedFields) } : {}) });
     }
   }
 

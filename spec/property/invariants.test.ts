@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import equal from 'fast-deep-equal';
 import fc from 'fast-check';
 import { isEmpty, mirrorAnnotations, normalizeSubsets, plan, probeKey, toProbe, toRawSubsets, type EndpointsObject, type PlanInput, type SliceObject } from '../../lib/plan/index.ts';
+import { compactSource, withoutManagedFields } from '../../lib/compact.ts';
 import { equalsRaw, mergeNormalized } from '../../lib/plan/normalize.ts';
 import { clusterOf, isOwned } from '../../lib/plan/object.ts';
 import { isMefiSlice } from '../../lib/plan/slices.ts';
@@ -70,6 +71,30 @@ describe('planner invariants (property tests)', () => {
       fc.property(world, fc.integer(), fc.boolean(), (input, seed, cidrs) => {
         const o = cidrs ? { ...options, podCIDRs: { a: ['10.0.0.0/31'], b: ['fd00::/16', '10.0.0.3/32'] } } : options;
         assert.equal(JSON.stringify(plan(o, shuffled(input, seed))), JSON.stringify(plan(o, input)));
+      }),
+      runs,
+    );
+  });
+
+  it('plans the same from what mefi keeps of what it reads (lib/compact.ts) as from the objects the API returns', () => {
+    const managedFields = [{ manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:subsets': {} } }];
+    // What the API adds that the planner never reads.
+    const asServed = (input: PlanInput): PlanInput => ({
+      ...input,
+      sources: Object.fromEntries(Object.entries(input.sources).map(([c, o]) => [c, o.ok ? { ...o, items: o.items.map((e) => ({ apiVersion: 'v1', kind: 'Endpoints', metadata: { ...e.metadata, uid: `uid-${e.metadata.name}`, managedFields, annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': '2026-12-01T00:00:00Z' } }, subsets: e.subsets?.map((sub) => ({ ...sub, addresses: sub.addresses?.map((a) => ({ ...a, nodeName: 'node-9', targetRef: { kind: 'Pod', name: 'p' } })) })) })) } : o])),
+      targets: Object.fromEntries(Object.entries(input.targets).map(([c, o]) => [c, o.ok ? { ...o, items: o.items.map((e) => ({ ...e, metadata: { ...e.metadata, managedFields } })) } : o])),
+    });
+    const kept = (input: PlanInput): PlanInput => ({
+      ...input,
+      sources: Object.fromEntries(Object.entries(input.sources).map(([c, o]) => [c, o.ok ? { ...o, items: o.items.map(compactSource) } : o])),
+      targets: Object.fromEntries(Object.entries(input.targets).map(([c, o]) => [c, o.ok ? { ...o, items: o.items.map(withoutManagedFields) } : o])),
+    });
+    fc.assert(
+      fc.property(world, (input) => {
+        const served = asServed(input);
+        const p = plan(options, kept(served));
+        assert.equal(JSON.stringify(p), JSON.stringify(plan(options, served)));
+        for (const u of p.updates) assert.equal(u.object!.metadata.managedFields, undefined, 'a PUT never carries managedFields');
       }),
       runs,
     );
