@@ -6,7 +6,7 @@ import { isOwned, unknownClusters } from './object.ts';
 import { isMefiSlice, planSlices } from './slices.ts';
 import { sourceView } from './sources.ts';
 import { planTarget } from './target.ts';
-import type { Change, Finding, Plan, PlanInput, PlanOptions, Problem, ProblemCode, Unreadable } from './types.ts';
+import type { Change, Finding, Plan, PlanInput, PlanOptions, ProblemCode, Unreadable } from './types.ts';
 
 export type * from './types.ts';
 export { normalizeSubsets, addressCount, toRawSubsets } from './normalize.ts';
@@ -15,6 +15,7 @@ export { mirrorAnnotations, mirroringLimit } from './object.ts';
 export { leaseName } from './leases.ts';
 export { toProbe, probeKey, type ProbeAddress } from './reach.ts';
 export { slicesAsEndpoints, serviceNameLabel, managedBy, managedByLabel } from './slices.ts';
+export { claimants } from './scope.ts';
 
 /** A wanted object is not as wanted: the run has not converged (DESIGN.md §6). The other codes only inform. */
 export const blockingCodes: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['conflict', 'name-collision', 'invalid-name', 'ambiguous-source']);
@@ -60,13 +61,19 @@ export function plan(options: PlanOptions, input: PlanInput): Plan {
     result.deletes.push(...(options.policy === 'upsert-only' ? [] : t.deletes));
     findings.push(...t.problems);
   }
-  result.creates.sort(compareChange);
-  result.updates.sort(compareChange);
-  result.deletes.sort(compareChange);
-  result.leases.sort((a, b) => byKey(a.target, b.target) || byKey(a.name, b.name));
-  result.unreadable.sort((a: Unreadable, b: Unreadable) => byKey(a.cluster, b.cluster) || byKey(a.role, b.role));
-  const problems: Problem[] = findings.sort(compareProblem).map((f) => ({ ...f, blocking: blockingCodes.has(f.code) }));
-  return { ...result, problems };
+  return inOrder({ ...result, problems: findings.map((f) => ({ ...f, blocking: blockingCodes.has(f.code) })) });
+}
+
+/** A plan's lists in their canonical order: the same plan, whatever order it was put together in. */
+export function inOrder(p: Plan): Plan {
+  return {
+    creates: [...p.creates].sort(compareChange),
+    updates: [...p.updates].sort(compareChange),
+    deletes: [...p.deletes].sort(compareChange),
+    leases: [...p.leases].sort((a, b) => byKey(a.target, b.target) || byKey(a.name, b.name)),
+    unreadable: [...p.unreadable].sort((a: Unreadable, b: Unreadable) => byKey(a.cluster, b.cluster) || byKey(a.role, b.role)),
+    problems: [...p.problems].sort(compareProblem),
+  };
 }
 
 /** No Endpoints to write. (Lease renewals are bookkeeping, not drift.) */

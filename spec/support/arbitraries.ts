@@ -35,7 +35,7 @@ const subset: fc.Arbitrary<RawSubset> = fc.record(
 
 export const subsets = fc.array(subset, { maxLength: 3 });
 
-const sourceObject: fc.Arbitrary<EndpointsObject> = fc.record({
+export const sourceObject: fc.Arbitrary<EndpointsObject> = fc.record({
   namespace: fc.constantFrom('n1', 'n1', 'n1', 'n2', 'mefi-system'),
   name: fc.constantFrom(...namePool),
   subsets,
@@ -57,9 +57,9 @@ const sourceOutcome: fc.Arbitrary<ReadOutcome> = fc.oneof(
 /** Names a target could hold: every aggregate and mirror name the pools can want, and some more. */
 const targetNames = [...namePool, ...namePool.flatMap((n) => clusterPool.map((c) => `${n}-${c}`)), 'ingress'];
 
-const targetObject: fc.Arbitrary<EndpointsObject> = fc.record({
+export const targetObject: fc.Arbitrary<EndpointsObject> = fc.record({
   name: fc.constantFrom(...targetNames),
-  kind: fc.constantFrom('mirror', 'aggregate', 'foreign', 'legacy'),
+  kind: fc.constantFrom('mirror', 'aggregate', 'foreign', 'legacy', 'misplaced'),
   original: fc.constantFrom(...namePool),
   cluster: fc.constantFrom(...clusterPool),
   subsets,
@@ -68,8 +68,9 @@ const targetObject: fc.Arbitrary<EndpointsObject> = fc.record({
   annotated: fc.boolean(),
 }).map(({ name, kind, original, cluster, subsets, rv, annotated }) => {
   // Owned objects mostly sit where mefi would have put them, sometimes elsewhere.
+  // misplaced: mefi's labels on a name that is not the one they say (an aggregate renamed by hand, a mirror of another name).
   const labels: Record<string, string> =
-    kind === 'mirror' ? mirrorLabels(original, cluster) : kind === 'aggregate' ? aggregateLabels(original) : kind === 'legacy' ? { isMefiLocal: 'true', isMefiOriginalName: original } : { app: 'users-own' };
+    kind === 'mirror' || kind === 'misplaced' ? mirrorLabels(original, cluster) : kind === 'aggregate' ? aggregateLabels(original) : kind === 'legacy' ? { isMefiLocal: 'true', isMefiOriginalName: original } : { app: 'users-own' };
   const at = kind === 'mirror' || kind === 'legacy' ? `${original}-${cluster}` : kind === 'aggregate' ? original : name;
   const annotations = kind === 'mirror' && annotated ? { annotations: { ...mirrorAnnotations } } : {};
   return { metadata: { name: at, namespace: 'mefi-system', labels, ...annotations, resourceVersion: String(rv) }, subsets };
@@ -136,7 +137,7 @@ const sliceEndpoint = fc.record({
  * wrong place), the mirroring controller's (mefi's labels copied, its own
  * managed-by), or a stranger's (sometimes on a name mefi would choose).
  */
-const targetSlice: fc.Arbitrary<SliceObject> = fc
+export const targetSlice: fc.Arbitrary<SliceObject> = fc
   .record({
     kind: fc.constantFrom('mefi', 'mefi', 'controller', 'foreign'),
     original: fc.constantFrom(...namePool),
