@@ -53,8 +53,9 @@ export interface ExecuteOptions {
   skip?: Map<string, string>;
   /** Loop mode: log every applied change (there is no table), and say what changed, not what stands. */
   quiet?: QuietLog;
-  /** The watching loop: the input from its caches instead of a read. */
+  /** The watching loop: the input from its caches instead of a read, and its plan of what changed. */
   input?: () => PlanInput;
+  planner?: RunSettings['planner'];
   /** The watching loop: told of each write as the server stores it. */
   onStored?: RunSettings['onStored'];
   /** A loop's probe results, kept between runs (a single run starts with none), and how long they count as fresh. */
@@ -94,7 +95,7 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
   const result = await runOnce(
     config,
     clients,
-    { ...readSettings(settings, prepared), options: prepared.options, dryRun: command === 'diff' || o.dryRun, ...(o.skip ? { skip: o.skip } : {}), ...(o.onStored ? { onStored: o.onStored } : {}), ...(probe ? { probe } : {}) },
+    { ...readSettings(settings, prepared), options: prepared.options, dryRun: command === 'diff' || o.dryRun, ...(o.skip ? { skip: o.skip } : {}), ...(o.onStored ? { onStored: o.onStored } : {}), ...(o.planner ? { planner: o.planner } : {}), ...(probe ? { probe } : {}) },
     input ? async () => input() : undefined,
   );
   const pr = result.probe;
@@ -135,6 +136,7 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
     problems: result.plan.problems.length,
     unreadable: result.plan.unreadable.length,
     writes,
+    planned: result.planned,
     leases: result.leaseOutcomes.filter((l) => l.result === 'done').length,
     durationMs: Math.round(result.durationMs),
     exitCode,
@@ -224,6 +226,7 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
     const w = new WatchedWorld(prepared.config.clusters, prepared.clients, readSettings(settings, prepared), {
       changed: () => trigger.fire(),
       relisting: (cluster, role, why) => log.debug('watch ended, listing again', { cluster, role, why }),
+      options: prepared.options,
       backoffMs: 1000,
       maxBackoffMs: 300_000,
     });
@@ -251,6 +254,11 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
         if (signal.aborted) break;
         if (!due) {
           nextResync = Date.now() + ls.intervalMs;
+          // Before the relist: were the plans of what changed the full plans? (A difference is a bug: said, and repaired by the full plan.)
+          if (world!.w.settled()) {
+            const differ = world!.w.verify();
+            if (differ.length) log.warn('the plan of what changed differed from the full plan: the full plan is used', { names: differ.slice(0, 20).join(','), count: differ.length });
+          }
           world!.w.resync();
           continue; // the relists, once all are in, fire the trigger
         }
@@ -271,7 +279,7 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
           quiet,
           ...(skip ? { skip } : {}),
           ...(probe ? { probe } : {}),
-          ...(w ? { input: () => w.input(), onStored: (c, stored) => w.stored(c, stored) } : {}),
+          ...(w ? { input: () => w.input(), planner: (input) => w.plan(input), onStored: (c, stored) => w.stored(c, stored) } : {}),
         });
         metrics.record(result, exitCode, clusters, Date.now());
         if (skip) backoff.record(readResults(result, clusters, skip), Date.now());

@@ -23,14 +23,16 @@ export interface InformerOptions {
   /** After a failed list or watch: wait this long, doubling, up to maxBackoffMs. */
   backoffMs: number;
   maxBackoffMs: number;
-  /** Called for every change of the cache (with the object a watch event brought), and after every list. */
-  changed: (object?: Named) => void;
+  /** Called for every change of the cache (with the object a watch event brought, and the one it replaced), and after every list. */
+  changed: (object?: Named, before?: Named) => void;
   /** Told when the cache becomes unusable (a list failed) or usable again. */
   report?: (error: string | undefined) => void;
   /** Told why a watch ended in a fresh list (not a resync's): expired, an ERROR event, a broken stream. */
   relisting?: (why: string) => void;
   /** What to keep of each object (lib/compact.ts): the cache holds that, not the API's whole object. */
   keep?: (object: never) => unknown;
+  /** Secondary indexes: name → the key an object is found under (none: not indexed). */
+  indexes?: Record<string, (object: never) => string | undefined>;
 }
 
 class Expired extends Error {}
@@ -39,6 +41,9 @@ const key = (o: Named) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
 export class Informer<T extends Named> {
   private readonly items = new Map<string, T>();
+  private readonly indexed = new Map<string, Map<string, Map<string, T>>>();
+  /** The last snapshot, while the cache has not changed since: the same array, so results remembered by it hold. */
+  private snapshotted?: T[];
   private resourceVersion = '';
   /** Why the cache cannot be used (the last list failed); undefined once listed. */
   error: string | undefined = 'not listed yet';
@@ -68,13 +73,53 @@ export class Informer<T extends Named> {
   assume(namespace: string, name: string, basedOn: string | undefined, stored: T | null): void {
     const k = `${namespace}/${name}`;
     if (this.items.get(k)?.metadata.resourceVersion !== basedOn) return;
-    if (stored) this.items.set(k, this.kept(stored));
-    else this.items.delete(k);
+    if (stored) this.put(k, this.kept(stored));
+    else this.remove(k);
   }
 
   /** The cached objects now. */
   snapshot(): T[] {
-    return [...this.items.values()];
+    return (this.snapshotted ??= [...this.items.values()]);
+  }
+
+  /** The cached object of this namespace and name. */
+  get(namespace: string, name: string): T | undefined {
+    return this.items.get(`${namespace}/${name}`);
+  }
+
+  /** The cached objects an index files under this key. */
+  byIndex(index: string, value: string): T[] {
+    const m = this.indexed.get(index)?.get(value);
+    return m ? [...m.values()] : [];
+  }
+
+  private put(k: string, o: T): void {
+    this.remove(k);
+    this.items.set(k, o);
+    this.snapshotted = undefined;
+    for (const [name, f] of Object.entries(this.o.indexes ?? {})) {
+      const v = f(o as never);
+      if (v === undefined) continue;
+      let byValue = this.indexed.get(name);
+      if (!byValue) this.indexed.set(name, (byValue = new Map()));
+      let m = byValue.get(v);
+      if (!m) byValue.set(v, (m = new Map()));
+      m.set(k, o);
+    }
+  }
+
+  private remove(k: string): void {
+    const old = this.items.get(k);
+    if (!old) return;
+    this.items.delete(k);
+    this.snapshotted = undefined;
+    for (const [name, f] of Object.entries(this.o.indexes ?? {})) {
+      const v = f(old as never);
+      if (v === undefined) continue;
+      const m = this.indexed.get(name)?.get(v);
+      m?.delete(k);
+      if (m?.size === 0) this.indexed.get(name)!.delete(v);
+    }
   }
 
   /**
@@ -131,7 +176,9 @@ export class Informer<T extends Named> {
     try {
       const { items, resourceVersion } = await this.kind.listAt(this.client, this.list);
       this.items.clear();
-      for (const item of items) this.items.set(key(item), this.kept(item));
+      this.indexed.clear();
+      this.snapshotted = undefined;
+      for (const item of items) this.put(key(item), this.kept(item));
       this.resourceVersion = resourceVersion;
       if (this.error !== undefined) this.o.report?.(undefined);
       this.error = undefined;
@@ -156,8 +203,10 @@ export class Informer<T extends Named> {
     if (e.type === 'BOOKMARK') return;
     // The path says the namespace even where an object omits it.
     if (this.list.namespace && !e.object.metadata.namespace) e.object.metadata.namespace = this.list.namespace;
-    if (e.type === 'DELETED') this.items.delete(key(e.object));
-    else this.items.set(key(e.object), this.kept(e.object));
-    this.o.changed(e.object);
+    const k = key(e.object);
+    const before = this.items.get(k);
+    if (e.type === 'DELETED') this.remove(k);
+    else this.put(k, this.kept(e.object));
+    this.o.changed(e.object, before);
   }
 }

@@ -12,6 +12,8 @@ export interface RunSettings extends ReadSettings {
   dryRun: boolean;
   /** Told of each write the server stored, as it happens. */
   onStored?: ApplySettings['onStored'];
+  /** How the plan is made (the watching loop: incremental where it can); by default in full. */
+  planner?: (input: PlanInput) => { plan: Plan; planned: number };
   /** --probe: probe from here what the one target would serve from other clusters; results younger than maxAgeMs are reused. */
   probe?: { prober: Prober; target: string; maxAgeMs: number };
 }
@@ -27,6 +29,8 @@ export interface RunResult {
   phases: { readMs: number; probeMs?: number; planMs: number; applyMs: number };
   /** --probe: what was probed and what did not answer. */
   probe?: ProbeReport;
+  /** Objects the plan was made from: every object read, or in a watching loop those of the names that changed. */
+  planned: number;
   /** API calls made this run, all clusters together. */
   calls: Record<Verb, number>;
   /** Distinct Warning headers the API servers sent this run. */
@@ -59,7 +63,8 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
   const probed = s.probe ? await probeWorld(s.options, world, s.probe.target, s.probe.prober, s.probe.maxAgeMs) : undefined;
   const input = probed?.input ?? world;
   const reached = performance.now();
-  const plan = makePlan(s.options, { ...input, now });
+  const made = (s.planner ?? fullPlan(s.options))({ ...input, now });
+  const plan = made.plan;
   const planned = performance.now();
   const outcomes = s.dryRun ? [] : await applyPlan(plan, clients, { options: s.options, concurrency: s.concurrency, clusters: config.clusters.map((c) => c.name), ...(s.onStored ? { onStored: s.onStored } : {}) });
   const leaseOutcomes = s.dryRun ? [] : await applyLeases(plan, clients);
@@ -67,7 +72,13 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
 
   const after = snapshot(clients);
   const calls = Object.fromEntries((Object.keys(before) as Verb[]).map((v) => [v, after.calls[v] - before[v]])) as Record<Verb, number>;
-  return { plan, outcomes, leaseOutcomes, applied: !s.dryRun, durationMs: performance.now() - started, phases, calls, warnings: [...after.warnings].sort(), ...(probed ? { probe: probed.report } : {}) };
+  return { plan, outcomes, leaseOutcomes, applied: !s.dryRun, durationMs: performance.now() - started, phases, planned: made.planned, calls, warnings: [...after.warnings].sort(), ...(probed ? { probe: probed.report } : {}) };
+}
+
+/** The plan of everything read. */
+function fullPlan(options: PlanOptions): NonNullable<RunSettings['planner']> {
+  const count = (r: PlanInput['sources']) => Object.values(r).reduce((n, o) => n + (o.ok ? o.items.length + (o.slices?.length ?? 0) + (o.leases?.length ?? 0) : 0), 0);
+  return (input) => ({ plan: makePlan(options, input), planned: count(input.sources) + count(input.targets) });
 }
 
 export const ExitCode = { ok: 0, drift: 1, partial: 2, usage: 3 } as const;

@@ -3,13 +3,19 @@
 // mefi namespace and Leases), and the same PlanInput a read gives, taken from
 // their caches. This is an edge beside lib/read.ts: the planner cannot tell
 // the two apart. A cluster is unreadable while one of its lists fails.
+//
+// It also knows which source names each event touched, and indexes its
+// caches by name and label: a run then plans only what changed since the
+// run before (lib/plan/incremental.ts), and in full after any list.
 
 import type { ClusterConfig } from './config.ts';
 import { compactSource, compactSourceSlice, withoutManagedFields } from './compact.ts';
 import { Informer } from './informer.ts';
 import type { KubeClient } from './kube/client.ts';
 import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
-import { slicesAsEndpoints, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type ReadOutcome, type SliceObject, type TargetObject } from './plan/index.ts';
+import { Replanner, type Replanned, type WorldIndex } from './plan/incremental.ts';
+import { slicesAsEndpoints, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type PlanOptions, type ReadOutcome, type SliceObject, type TargetObject } from './plan/index.ts';
+import { touchedBySource, touchedByTarget } from './plan/scope.ts';
 import type { ReadSettings } from './read.ts';
 
 export interface WatchOptions {
@@ -21,7 +27,14 @@ export interface WatchOptions {
   relisting?: (cluster: string, role: 'source' | 'target', why: string) => void;
   backoffMs: number;
   maxBackoffMs: number;
+  /** The plan options (which labels mark what mefi owns): to tell which source names an event touches. */
+  options: PlanOptions;
 }
+
+/** Names the indexes file objects under. */
+const byName = 'name';
+const byLabel = 'label';
+const byPrefix = 'prefix';
 
 type AnyInformer = Informer<EndpointsObject> | Informer<SliceObject> | Informer<LeaseObject>;
 
@@ -64,7 +77,40 @@ export class WatchedWorld {
     const t = this.targets.get(change.target);
     if (!t) return;
     if (stored?.metadata.resourceVersion) this.own.set(`${change.target}/${change.namespace}/${change.name}`, stored.metadata.resourceVersion);
-    (t.objects as Informer<TargetObject>).assume(change.namespace, change.name, change.resourceVersion, stored);
+    const objects = t.objects as Informer<TargetObject>;
+    const before = objects.get(change.namespace, change.name);
+    objects.assume(change.namespace, change.name, change.resourceVersion, stored);
+    // The next run plans these names again: from what the write left.
+    const was = before ?? { metadata: { name: change.name, labels: change.beforeLabels ?? null } };
+    this.touch('target', stored ?? was, was);
+  }
+
+  /** Source names touched since the last input(), or 'world' when everything is to be planned. */
+  private touched: Set<string> | 'world' = 'world';
+  /** Those of the last input(), until plan() has used them. */
+  private taken: Set<string> | 'world' | undefined;
+  private readonly replanner: Replanner;
+
+  private touch(kind: 'source' | 'target' | 'lease', obj: { metadata: { name: string; labels?: Record<string, string> | null } } | undefined, before?: { metadata: { name: string; labels?: Record<string, string> | null } }): void {
+    if (this.touched === 'world') return;
+    // A list, a failure, a Lease (staleAfter plans in full): everything.
+    if (!obj || kind === 'lease') {
+      this.touched = 'world';
+      return;
+    }
+    for (const x of before ? [obj, before] : [obj]) {
+      if (kind === 'source') {
+        const name = touchedBySource(x, this.s.source === 'endpointslices');
+        if (name !== undefined) this.touched.add(name);
+        continue;
+      }
+      const names = touchedByTarget(this.o.options, x, [...this.sources.keys()]);
+      if (!names) {
+        this.touched = 'world';
+        return;
+      }
+      for (const n of names) this.touched.add(n);
+    }
   }
 
   private isEcho(key: string, resourceVersion: string | undefined): boolean {
@@ -79,30 +125,39 @@ export class WatchedWorld {
   constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
     this.s = s;
     this.o = o;
-    const make = <T extends { metadata: { name: string } }>(cluster: string, role: 'source' | 'target', kind: typeof endpoints | typeof endpointSlices | typeof leases, namespace: string | undefined, labelSelector: string | undefined, keep: (o: never) => unknown) =>
+    this.replanner = new Replanner(o.options);
+    const owned = (x: { metadata: { labels?: Record<string, string> | null } }) => x.metadata.labels?.[o.options.ownerLabel.key] === o.options.ownerLabel.value;
+    const sourceIndexes = { [byName]: (x: EndpointsObject | SliceObject) => touchedBySource(x, s.source === 'endpointslices') };
+    const targetIndexes = {
+      [byLabel]: (x: TargetObject) => (owned(x) ? (x.metadata.labels?.[o.options.originalNameLabel] ?? undefined) : undefined),
+      [byPrefix]: (x: TargetObject) => /^(.*)-\d+$/.exec(x.metadata.name)?.[1],
+    };
+    const make = <T extends { metadata: { name: string } }>(cluster: string, role: 'source' | 'target' | 'lease', kind: typeof endpoints | typeof endpointSlices | typeof leases, namespace: string | undefined, labelSelector: string | undefined, keep: (o: never) => unknown, indexes?: Record<string, (o: never) => string | undefined>) =>
       new Informer<T>(clients.get(cluster)!, kind as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
         backoffMs: o.backoffMs,
         maxBackoffMs: o.maxBackoffMs,
-        changed: (obj) => {
-          if (role === 'target' && obj) {
+        ...(indexes ? { indexes } : {}),
+        changed: (obj, before) => {
+          this.touch(role, obj, before);
+          if (role !== 'source' && obj) {
             const key = `${cluster}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
             if (this.duringRun) return void this.duringRun.push({ key, resourceVersion: obj.metadata.resourceVersion });
             if (this.isEcho(key, obj.metadata.resourceVersion)) return;
           }
           this.changed();
         },
-        report: (error) => o.report?.(cluster, role, error),
-        relisting: (why) => o.relisting?.(cluster, role, why),
+        report: (error) => o.report?.(cluster, role === 'source' ? 'source' : 'target', error),
+        relisting: (why) => o.relisting?.(cluster, role === 'source' ? 'source' : 'target', why),
         keep,
       });
     const sourceKind = s.source === 'endpointslices' ? endpointSlices : endpoints;
     for (const c of clusters) {
       const namespaces = c.namespaces ?? [undefined];
-      this.sources.set(c.name, namespaces.map((ns) => make(c.name, 'source', sourceKind, ns, s.remoteFilter, s.source === 'endpointslices' ? compactSourceSlice : compactSource)));
+      this.sources.set(c.name, namespaces.map((ns) => make(c.name, 'source', sourceKind, ns, s.remoteFilter, s.source === 'endpointslices' ? compactSourceSlice : compactSource, sourceIndexes)));
     }
     for (const t of s.targets) {
-      const objects = make(t, 'target', s.target === 'endpointslices' ? endpointSlices : endpoints, s.namespace, undefined, withoutManagedFields);
-      this.targets.set(t, { objects, ...(s.leaseSelector ? { leases: make<LeaseObject>(t, 'target', leases, s.namespace, s.leaseSelector, withoutManagedFields) } : {}) });
+      const objects = make(t, 'target', s.target === 'endpointslices' ? endpointSlices : endpoints, s.namespace, undefined, withoutManagedFields, targetIndexes);
+      this.targets.set(t, { objects, ...(s.leaseSelector ? { leases: make<LeaseObject>(t, 'lease', leases, s.namespace, s.leaseSelector, withoutManagedFields) } : {}) });
     }
   }
 
@@ -142,8 +197,22 @@ export class WatchedWorld {
     return this.all().every((i) => i.error !== 'not listed yet');
   }
 
-  /** What a read would have given, from the caches. */
+  /** Source slices read as Endpoints, per snapshot: the same objects while an informer stands still. */
+  private readonly asEndpoints = new WeakMap<object, EndpointsObject[]>();
+
+  private sourceItems(i: Informer<EndpointsObject> | Informer<SliceObject>): EndpointsObject[] {
+    if (this.s.source !== 'endpointslices') return (i as Informer<EndpointsObject>).snapshot();
+    const snap = (i as Informer<SliceObject>).snapshot();
+    let out = this.asEndpoints.get(snap);
+    if (!out) this.asEndpoints.set(snap, (out = slicesAsEndpoints(snap)));
+    return out;
+  }
+
+  /** What a read would have given, from the caches; plan() then plans what changed since the input before. */
   input(): PlanInput {
+    // Names taken by an input() whose run never planned are planned in full.
+    this.taken = this.taken === undefined ? this.touched : 'world';
+    this.touched = new Set();
     const sources: Record<string, ReadOutcome> = {};
     for (const [cluster, informers] of this.sources) {
       const failed = informers.find((i) => i.error !== undefined);
@@ -151,8 +220,7 @@ export class WatchedWorld {
         sources[cluster] = { ok: false, error: failed.error! };
         continue;
       }
-      const items = informers.flatMap((i) => i.snapshot());
-      sources[cluster] = { ok: true, items: this.s.source === 'endpointslices' ? slicesAsEndpoints(items as SliceObject[]) : (items as EndpointsObject[]) };
+      sources[cluster] = { ok: true, items: informers.length === 1 ? this.sourceItems(informers[0]!) : informers.flatMap((i) => this.sourceItems(i)) };
     }
     const targets: Record<string, ReadOutcome> = {};
     for (const [target, t] of this.targets) {
@@ -168,5 +236,56 @@ export class WatchedWorld {
           : { ok: true, items: objects as EndpointsObject[], ...(t.leases ? { leases: t.leases.snapshot() } : {}) };
     }
     return { sources, targets };
+  }
+
+  /** The plan of the last input(): of what changed since the input before, where that can be told, else in full. */
+  plan(input: PlanInput): Replanned {
+    const taken = this.taken ?? 'world';
+    this.taken = undefined;
+    return (taken !== 'world' ? this.replanner.update(input, taken, this.index()) : undefined) ?? this.replanner.full(input);
+  }
+
+  /**
+   * The check of every resync: the plan of what changed, beside the full plan
+   * of the same world. Returns the names on which they differ (none: the
+   * incremental plans have been right); the full plan is kept either way.
+   */
+  verify(): string[] {
+    const input = this.input();
+    const taken = this.taken ?? 'world';
+    this.taken = undefined;
+    const incremental = taken !== 'world' ? this.replanner.update(input, taken, this.index()) : undefined;
+    const full = this.replanner.full(input);
+    if (!incremental) return [];
+    const entries = (p: Replanned['plan']) => new Set([...p.creates, ...p.updates, ...p.deletes, ...p.problems].map((x) => JSON.stringify(x)));
+    const a = entries(incremental.plan);
+    const b = entries(full.plan);
+    const differ = [...a].filter((x) => !b.has(x)).concat([...b].filter((x) => !a.has(x)));
+    return [...new Set(differ.map((x) => (JSON.parse(x) as { name?: string }).name ?? ''))].sort();
+  }
+
+  /** The planner's lookups, from the informers' indexes. */
+  private index(): WorldIndex {
+    const slices = this.s.source === 'endpointslices';
+    const readable = (informers: AnyInformer[]) => informers.every((i) => i.error === undefined);
+    const sourcesNamed = (cluster: string, name: string): EndpointsObject[] => {
+      const informers = this.sources.get(cluster) ?? [];
+      if (!readable(informers)) return [];
+      const found = informers.flatMap((i) => (i as Informer<EndpointsObject | SliceObject>).byIndex(byName, name));
+      return slices ? slicesAsEndpoints(found as SliceObject[]) : (found as EndpointsObject[]);
+    };
+    const target = (t: string) => {
+      const x = this.targets.get(t);
+      return x && x.objects.error === undefined ? (x.objects as Informer<TargetObject>) : undefined;
+    };
+    return {
+      sourcesNamed,
+      named: (t, name) => target(t)?.get(this.s.namespace, name),
+      labelled: (t, name) => target(t)?.byIndex(byLabel, name) ?? [],
+      prefixed: (t, prefix) => target(t)?.byIndex(byPrefix, prefix) ?? [],
+      exists: (name) =>
+        [...this.sources.values()].some((informers) => readable(informers) && informers.some((i) => (i as Informer<EndpointsObject | SliceObject>).byIndex(byName, name).length > 0)) ||
+        [...this.targets.keys()].some((t) => (target(t)?.byIndex(byLabel, name).length ?? 0) > 0),
+    };
   }
 }

@@ -106,6 +106,40 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
     }
   });
 
+  it('plans what a change touches: the same number of objects whether the world holds a few or a thousand', async () => {
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await w.ensureNamespace('alpha', namespace);
+    const ns = `app-${id}`;
+    const put = (name: string, ip: string) => w.putEndpoints('gamma', ns, name, sourceLabels, [subset([ip])]);
+    await put('web', '10.3.0.1');
+    const cfg = w.writeConfig();
+    const loop = startLoop(['-c', cfg.file, ...args, '--watch', '--resync', '5m', '-v', 'debug']);
+    /** A change of web's source, and the number of objects the run that wrote it planned (from its log line). */
+    const change = async (ip: string) => {
+      const before = loop.log().length;
+      await put('web', ip);
+      await eventually(`web-gamma holds ${ip}`, async () => (await ipOf(namespace, 'web-gamma')) === ip);
+      return eventually('the run that wrote it', async () => Number(/run finished.* writes=[1-9]\d* planned=(\d+)/.exec(loop.log().slice(before))?.[1] ?? NaN) || undefined);
+    };
+    try {
+      await eventually('first run', async () => (await ipOf(namespace, 'web-gamma')) === '10.3.0.1');
+      // Each run also plans again the names the run before wrote: a first change leaves the same behind in both worlds.
+      await change('10.3.0.2');
+      const small = await change('10.3.0.3');
+      // 300 more services: 300 sources, 600 objects written in the target.
+      const names = Array.from({ length: 300 }, (_, i) => `svc-${i}`);
+      for (let i = 0; i < names.length; i += 25) await Promise.all(names.slice(i, i + 25).map((n, j) => put(n, `10.3.1.${(i + j) % 250}`)));
+      await eventually('the bigger world written', async () => ((await w.listEndpoints('alpha', namespace)).length >= 2 + 600 ? true : undefined), 60_000);
+      await change('10.3.0.4');
+      const big = await change('10.3.0.5');
+      assert.ok(small > 0 && small <= 10, `${small} objects planned for one change in a world of 3`);
+      assert.equal(big, small, `a world of ${3 + 900} objects: ${big} planned, against ${small} in a world of 3`);
+    } finally {
+      assert.equal(await loop.stop(), 0, loop.log());
+    }
+  });
+
   it('watches a killed API server again when it is back: what changed meanwhile arrives', async () => {
     const id = uid();
     const { namespace, sourceLabels, args } = isolation(id);

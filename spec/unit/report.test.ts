@@ -12,7 +12,7 @@ function result(overrides: Partial<RunResult> = {}): RunResult {
     sources: { a: { ok: true, items: [ep('shop', 'web', [ips(['10.0.0.1'], ['10.0.0.2'])])] }, b: { ok: false, error: 'connect ECONNREFUSED 127.0.0.1:1' } },
     targets: { a: { ok: true, items: [ep('mefi-system', 'old-a', [ips(['10.0.0.9'])], mirrorLabels('old', 'a'), '3')] } },
   });
-  return { plan: p, outcomes: [], leaseOutcomes: [], applied: false, durationMs: 12.4, phases: { readMs: 8, planMs: 2, applyMs: 2 }, calls, warnings: [], ...overrides };
+  return { plan: p, outcomes: [], leaseOutcomes: [], applied: false, durationMs: 12.4, phases: { readMs: 8, planMs: 2, applyMs: 2 }, planned: 2, calls, warnings: [], ...overrides };
 }
 
 describe('report', () => {
@@ -48,7 +48,7 @@ describe('report', () => {
 
   it('does not call a run in sync when a cluster could not be read', () => {
     const p = plan(options, { sources: { a: { ok: false, error: 'x' } }, targets: { a: { ok: true, items: [] } } });
-    const out = render('table', 'sync', { plan: p, outcomes: [], leaseOutcomes: [], applied: true, durationMs: 1, phases: { readMs: 1, planMs: 0, applyMs: 0 }, calls, warnings: [] }, 2);
+    const out = render('table', 'sync', { plan: p, outcomes: [], leaseOutcomes: [], applied: true, durationMs: 1, phases: { readMs: 1, planMs: 0, applyMs: 0 }, planned: 0, calls, warnings: [] }, 2);
     assert.match(out, /^No changes planned, but not every cluster could be read/);
     assert.doesNotMatch(out, /in sync/);
   });
@@ -76,7 +76,7 @@ describe('report', () => {
 describe('exit codes', () => {
   const clean = (): RunResult => {
     const p = plan(options, { sources: { a: { ok: true, items: [] } }, targets: { a: { ok: true, items: [] } } });
-    return { plan: p, outcomes: [], leaseOutcomes: [], applied: true, durationMs: 1, phases: { readMs: 1, planMs: 0, applyMs: 0 }, calls, warnings: [] };
+    return { plan: p, outcomes: [], leaseOutcomes: [], applied: true, durationMs: 1, phases: { readMs: 1, planMs: 0, applyMs: 0 }, planned: 0, calls, warnings: [] };
   };
   it('sync: 0 when everything was read and applied, 2 when a cluster was unreadable or a write failed', () => {
     assert.equal(exitCodeFor('sync', clean()), 0);
