@@ -70,7 +70,8 @@ async function fresh(client: KubeClient, change: Change): Promise<EndpointsObjec
 
 async function applyOne(client: KubeClient, s: ApplySettings, action: Action, change: Change): Promise<Outcome> {
   try {
-    s.onStored?.(change, await send(client, s.options, action, change));
+    const stored = await send(client, s.options, action, change);
+    s.onStored?.(change, stored);
     return { action, change, result: 'done', retried: false };
   } catch (err) {
     // 409: changed since read (update, delete) or created meanwhile (create). 404 on update: deleted meanwhile.
@@ -84,7 +85,8 @@ async function applyOne(client: KubeClient, s: ApplySettings, action: Action, ch
     const decision = decide(s.options, change.target, action === 'delete' ? undefined : desiredOf(change), current, s.clusters, { adoptable: change.adopted === true, adopt: change.adopted === true });
     if (decision.action === 'none') return { action, change, result: 'skipped', message: 'already as wanted when read again', retried: true };
     if (decision.action === 'conflict') return { action, change, result: 'skipped', message: decision.message, retried: true, blocking: true };
-    s.onStored?.(decision.change, await send(client, s.options, decision.action, decision.change));
+    const stored = await send(client, s.options, decision.action, decision.change);
+    s.onStored?.(decision.change, stored);
     return { action, change, result: 'done', message: `retried as ${decision.action} from fresh state`, retried: true };
   } catch (err) {
     return { action, change, result: 'failed', message: `${(err as Error).message} (after one retry from fresh state; the next run will try again)`, retried: true };
