@@ -1,22 +1,36 @@
-# mefi's image: small, non-root, production dependencies only.
-#   docker build -t registry.example.com/mefi:0.1.0 .
-# (These development machines have no Docker engine: this file is kept simple
-# and is not built by the test suite.)
+# mefi's image: non-root (65532), no shell, no package manager, production
+# dependencies only, Node 24.
+#
+#   docker build -t registry.example.com/mefi:0.1.0 .      # or podman build, buildah bud
+#   make image                                             # the same file, from nothing but Debian's packages and npm
+#
+# The two bases are build arguments. By default they are the public images;
+# `make image` (spec/support/image.ts) builds its own, without a pull, and
+# passes them here: a minimal Debian 12 root file system made by mmdebstrap
+# with Node from the npm package the project already uses, laid out as these
+# are (node at /usr/local/bin/node in the build base, /nodejs/bin/node in the
+# runtime base, user nonroot 65532), so this one file builds on either.
+ARG BUILD_IMAGE=docker.io/library/node:24-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
-FROM node:24-bookworm-slim AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: the "node" devDependency would fetch a second Node we do not need here.
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
 COPY bin ./bin
 COPY lib ./lib
-RUN node_modules/.bin/tsc -p tsconfig.build.json \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
+# dist/mefi.js, one bundle (npm run build); then production dependencies only.
+# Type declarations and source maps are never loaded at run time (a third of
+# those dependencies).
+RUN npm run build \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && find node_modules dist -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
 
-# Distroless: Node.js 22 (≥ 22.19, mefi's minimum), no shell, no package manager, user 65532.
-FROM gcr.io/distroless/nodejs22-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
 WORKDIR /app
+# Dependencies first: a change to mefi's code alone is a new layer of a few hundred kB.
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
