@@ -12,7 +12,7 @@ CP_SRC       := $(wildcard spec/support/controlplane/*.go) spec/support/controlp
 DIR          ?= $(CACHE)/clusters
 TS_SRC       := $(shell find bin lib -name "*.ts" 2>/dev/null) tsconfig.json package.json
 
-.PHONY: all deps build typecheck test test-ingress test-unit test-integration clusters demo bench pack clean bed-deps helm controlplane contour envoy traefik ingress
+.PHONY: all deps build typecheck test test-ingress test-unit test-integration clusters demo bench pack image clean bed-deps image-deps helm controlplane contour envoy traefik ingress
 
 all: build
 
@@ -96,19 +96,44 @@ envoy: $(ENVOY)
 traefik: $(TRAEFIK)
 ingress: contour envoy traefik
 
+# $(call debian-tools,what for,command:package ...): as root, install from
+# Debian the packages of the commands that are missing; otherwise nothing.
+define debian-tools
+	@if [ "$$(id -u)" = 0 ]; then \
+	  missing=""; for t in $(2); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "Installing Debian packages for $(1):$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; }; \
+	  fi; \
+	fi
+endef
+
 # The routed pod network (as root) needs ip and nsenter (iproute2, util-linux)
 # and nft for kube-proxy's nftables mode: installed from Debian when missing.
 # Without root the network tests say why they skip, and nothing is installed.
 BED_TOOLS := ip:iproute2 nsenter:util-linux nft:nftables
 bed-deps:
-	@if [ "$$(id -u)" = 0 ]; then \
-	  missing=""; for t in $(BED_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
-	  if [ -n "$$missing" ]; then \
-	    echo "Installing Debian packages for the pod network:$$missing"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; }; \
-	  fi; \
-	fi
+	$(call debian-tools,the pod network,$(BED_TOOLS))
+
+# mefi's image (spec/support/image.ts): buildah builds the Dockerfile over two
+# bases made here, with no pull and no Docker engine: a minimal Debian root file
+# system (mmdebstrap) with Node 24 from npm (the project's own, stripped by
+# binutils' strip); podman runs it in the image test (with runc), skopeo pushes
+# the archive. Storage in .cache/containers; cached by the inputs' digests.
+IMAGE_TOOLS := buildah:buildah podman:podman runc:runc skopeo:skopeo mmdebstrap:mmdebstrap strip:binutils
+image-deps:
+	$(call debian-tools,the image,$(IMAGE_TOOLS))
+
+VERSION   := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' package.json)
+IMAGE     := mefi-$(VERSION).oci.tar
+IMAGE_SRC := Dockerfile .dockerignore package.json package-lock.json bin/mefi $(TS_SRC) spec/support/image.ts
+
+# An OCI archive, pushed with: skopeo copy oci-archive:$(IMAGE) docker://registry.example.com/mefi:$(VERSION)
+$(IMAGE): $(IMAGE_SRC) node_modules/.installed | image-deps
+	node spec/support/image.ts
+
+image: $(IMAGE)
 
 # Unit and property tests of the pure core, then integration tests against
 # real clusters (started once for the whole run by spec/support/global-setup.ts;
@@ -145,4 +170,4 @@ pack: build
 	npm pack --silent
 
 clean:
-	rm -rf dist .cache node_modules *.tgz
+	rm -rf dist .cache node_modules *.tgz *.oci.tar
