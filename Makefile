@@ -135,10 +135,13 @@ $(IMAGE): $(IMAGE_SRC) node_modules/.installed | image-deps
 
 image: $(IMAGE)
 
+# As root, make test builds the image for its test (spec/integration/image.test.ts); otherwise that test skips.
+ROOT := $(filter 0,$(shell id -u))
+
 # Unit and property tests of the pure core, then integration tests against
 # real clusters (started once for the whole run by spec/support/global-setup.ts;
 # the fault and network tests start their own).
-test: build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps
+test: build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps image-deps $(if $(ROOT),$(IMAGE))
 	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) \
 	  MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \
 	  MEFI_TRAEFIK=$(TRAEFIK) MEFI_TRAEFIK_MANIFESTS=$(TRAEFIK_MANIFESTS) node --test --test-global-setup=spec/support/global-setup.ts \
