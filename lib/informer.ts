@@ -68,13 +68,15 @@ export class Informer<T extends Named> {
    * comes: the cache takes it (or drops the object, for null) if it still
    * holds what the write was conditional on (nothing, for a create). So the
    * next run plans from what it wrote, not from the version before (a
-   * conflict, and a call more). Otherwise the watch knows better.
+   * conflict, and a call more). Otherwise the watch knows better. Says
+   * whether the cache took it.
    */
-  assume(namespace: string, name: string, basedOn: string | undefined, stored: T | null): void {
+  assume(namespace: string, name: string, basedOn: string | undefined, stored: T | null): boolean {
     const k = `${namespace}/${name}`;
-    if (this.items.get(k)?.metadata.resourceVersion !== basedOn) return;
+    if (this.items.get(k)?.metadata.resourceVersion !== basedOn) return false;
     if (stored) this.put(k, this.kept(stored));
     else this.remove(k);
+    return true;
   }
 
   /** The cached objects now. */

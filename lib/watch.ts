@@ -31,6 +31,9 @@ export interface WatchOptions {
   options: PlanOptions;
 }
 
+/** What an event's object tells of the names it touches. */
+type Touching = { metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> | null } };
+
 /** Names the indexes file objects under. */
 const byName = 'name';
 const byLabel = 'label';
@@ -53,7 +56,7 @@ export class WatchedWorld {
   private ownBefore = new Map<string, string>();
 
   /** Target events that came while a run was writing: judged when it ends, when every write's answer is in. */
-  private duringRun: { key: string; resourceVersion: string | undefined }[] | undefined;
+  private duringRun: { key: string; object: Touching; before: Touching | undefined }[] | undefined;
 
   /** A run starts: expectations older than the run before are dropped. */
   runStarted(): void {
@@ -67,9 +70,14 @@ export class WatchedWorld {
    * they were its own writes (an echo can come before the write's answer).
    */
   runEnded(): void {
-    const events = this.duringRun ?? [];
+    const events = (this.duringRun ?? []).filter((e) => !this.isEcho(e.key, e.object.metadata.resourceVersion));
     this.duringRun = undefined;
-    if (events.filter((e) => !this.isEcho(e.key, e.resourceVersion)).length > 0) this.changed();
+    for (const e of events) this.touch('target', e.object, e.before);
+    if (events.length > 0) return this.changed();
+    // Nothing new, but the run's own writes: plan their names again now, while
+    // idle, not in the next change's run (after a thousand writes that is a
+    // full plan). What it finds waits for that run, as it would have.
+    if (this.touched !== 'world' && this.touched.size > 0) this.plan({ ...this.input(), unreachable: this.replanner.unreachable });
   }
 
   /** A write of this run, as the server answered it: its event is mefi's own echo, and starts no run; the cache has it now. */
@@ -80,9 +88,8 @@ export class WatchedWorld {
     const objects = t.objects as Informer<TargetObject>;
     const before = objects.get(change.namespace, change.name);
     objects.assume(change.namespace, change.name, change.resourceVersion, stored);
-    // The next run plans these names again: from what the write left.
-    const was = before ?? { metadata: { name: change.name, labels: change.beforeLabels ?? null } };
-    this.touch('target', stored ?? was, was);
+    // Its names are planned again (runEnded settles them): from what the write left.
+    this.touch('target', stored ?? before ?? { metadata: { name: change.name, labels: change.beforeLabels ?? null } }, before);
   }
 
   /** Source names touched since the last input(), or 'world' when everything is to be planned. */
@@ -91,7 +98,7 @@ export class WatchedWorld {
   private taken: Set<string> | 'world' | undefined;
   private readonly replanner: Replanner;
 
-  private touch(kind: 'source' | 'target' | 'lease', obj: { metadata: { name: string; labels?: Record<string, string> | null } } | undefined, before?: { metadata: { name: string; labels?: Record<string, string> | null } }): void {
+  private touch(kind: 'source' | 'target' | 'lease', obj: Touching | undefined, before?: Touching): void {
     if (this.touched === 'world') return;
     // A list, a failure, a Lease (staleAfter plans in full): everything.
     if (!obj || kind === 'lease') {
@@ -138,12 +145,13 @@ export class WatchedWorld {
         maxBackoffMs: o.maxBackoffMs,
         ...(indexes ? { indexes } : {}),
         changed: (obj, before) => {
-          this.touch(role, obj, before);
+          // mefi's own writes coming back touch nothing (their changes left the plan as they were done) and start no run.
           if (role !== 'source' && obj) {
             const key = `${cluster}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
-            if (this.duringRun) return void this.duringRun.push({ key, resourceVersion: obj.metadata.resourceVersion });
+            if (this.duringRun) return void this.duringRun.push({ key, object: obj, before });
             if (this.isEcho(key, obj.metadata.resourceVersion)) return;
           }
+          this.touch(role, obj, before);
           this.changed();
         },
         report: (error) => o.report?.(cluster, role === 'source' ? 'source' : 'target', error),

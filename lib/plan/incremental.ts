@@ -66,6 +66,11 @@ export class Replanner {
     this.options = options;
   }
 
+  /** The probe results the last plan was made with (PlanInput.unreachable). */
+  get unreachable(): PlanInput['unreachable'] {
+    return this.last?.unreachable;
+  }
+
   /** The full plan of the world, remembered. */
   full(input: PlanInput): Replanned {
     const p = plan(this.options, input);

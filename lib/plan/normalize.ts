@@ -47,13 +47,12 @@ export function normalizePorts(raw: RawPort[] | null | undefined): { ports: Port
   return { ports: ports.sort(comparePort), errors };
 }
 
+// Code-unit order, not a locale's: the same everywhere, and no ICU collation
+// loaded (its data cost the process about 8 MiB of memory).
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function comparePort(a: Port, b: Port): number {
-  return (
-    (a.name ?? '').localeCompare(b.name ?? '', 'en') ||
-    a.port - b.port ||
-    a.protocol.localeCompare(b.protocol, 'en') ||
-    (a.appProtocol ?? '').localeCompare(b.appProtocol ?? '', 'en')
-  );
+  return byCodeUnit(a.name ?? '', b.name ?? '') || a.port - b.port || byCodeUnit(a.protocol, b.protocol) || byCodeUnit(a.appProtocol ?? '', b.appProtocol ?? '');
 }
 
 export function portKey(ports: Port[]): string {

@@ -12,6 +12,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { normalizeSubsets, plan, probeKey, toProbe, type EndpointsObject, type PlanInput, type PlanOptions } from '../../lib/plan/index.ts';
 import { Prober } from '../../lib/probe.ts';
 import { startControlPlanes } from '../support/launch.ts';
+import { nodeFlags } from '../support/node-flags.ts';
 import { repo } from '../support/world.ts';
 import { call, createAll, listAll, rawClient, watchRaw, type Raw } from './raw.ts';
 
@@ -27,6 +28,8 @@ const names = Array.from({ length: CLUSTERS }, (_, i) => `c${i + 1}`);
 const target = names[0]!;
 const options: PlanOptions = { namespace: '', ownerLabel: { key: 'isMefiLocal', value: 'true' }, originalNameLabel: 'isMefiOriginalName', sourceClusterLabel: 'multicluster.kubernetes.io/source-cluster', policy: 'sync' };
 const log = (s: string) => process.stderr.write(`# ${s}\n`);
+/** mefi runs under the Node flags bin/mefi names, as installed and in the image. */
+const flags = nodeFlags();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 const ipOf = (cluster: number, idx: number) => [10, (cluster << 4) | (idx >> 16), (idx >> 8) & 255, idx & 255].join('.');
@@ -44,7 +47,7 @@ function rssOf(pid: number): { rss: number; hwm: number } {
 }
 
 /** mefi's requests (by User-Agent) in an audit log since an offset. */
-function mefiCallsSince(file: string, offset: number): { verb: string }[] {
+function mefiCallsSince(file: string, offset: number): { verb: string; requestURI: string; requestReceivedTimestamp: string }[] {
   const size = statSync(file).size;
   const buf = Buffer.alloc(size - offset);
   const fd = openSync(file, 'r');
@@ -53,10 +56,12 @@ function mefiCallsSince(file: string, offset: number): { verb: string }[] {
   } finally {
     closeSync(fd);
   }
-  return buf.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { verb: string; userAgent?: string }).filter((e) => e.userAgent?.startsWith('mefi/'));
+  return buf.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { verb: string; userAgent?: string; requestURI: string; requestReceivedTimestamp: string }).filter((e) => e.userAgent?.startsWith('mefi/'));
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mefi-bench-'));
+/** A cluster's audit log: the bench's own planes, or the hub's. */
+const auditLogOf = (cluster: string, hub = false) => path.join(dir, ...(hub && cluster !== target ? ['hub'] : []), cluster, 'audit.log');
 log(`starting ${CLUSTERS} control planes`);
 // Bare API servers: the floors and figures stay comparable between commits (no controller informers competing for the 2 cores).
 const planes = await startControlPlanes(dir, names, { controllers: false });
@@ -64,30 +69,30 @@ const raw = new Map<string, Raw>(names.map((n) => [n, rawClient(path.join(dir, `
 const cfgFile = path.join(dir, 'mefi.yaml');
 writeFileSync(cfgFile, ['clusters:', ...names.flatMap((n) => [`  - name: ${n}`, `    kubeconfig: ${n}.kubeconfig`, `    type: ${n === target ? 'local' : 'remote'}`])].join('\n') + '\n');
 
-async function namespace(cluster: string, name: string): Promise<void> {
-  await call(raw.get(cluster)!, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }).catch(() => undefined);
+async function namespace(cluster: string | Raw, name: string): Promise<void> {
+  await call(typeof cluster === 'string' ? raw.get(cluster)! : cluster, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }).catch(() => undefined);
 }
 
-function source(scale: number, k: number, i: number, ips: string[]): EndpointsObject {
+function source(tag: number | string, k: number, i: number, ips: string[]): EndpointsObject {
   return {
     apiVersion: 'v1',
     kind: 'Endpoints',
-    metadata: { name: `svc-${String(i).padStart(4, '0')}`, namespace: `src-${scale}`, labels: { isMefiRemote: 'true', 'bench-scale': String(scale) } },
+    metadata: { name: `svc-${String(i).padStart(4, '0')}`, namespace: `src-${tag}`, labels: { isMefiRemote: 'true', 'bench-scale': String(tag) } },
     subsets: [{ addresses: ips.map((ip) => ({ ip })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }],
   };
 }
 
-async function seed(scale: number): Promise<void> {
+/** `services` labelled sources of `addresses` each in every one of `clusters` (the k-th gets addresses 10.k.x.y), tagged bench-scale=<tag>. */
+async function seed(tag: number | string, services = Number(tag), addresses = ADDRESSES, clusters: string[] = names, clients: Map<string, Raw> = raw): Promise<void> {
   const started = performance.now();
   await Promise.all(
-    names.map(async (n, k) => {
-      await namespace(n, `src-${scale}`);
-      const objs = Array.from({ length: scale }, (_, i) => source(scale, k + 1, i, Array.from({ length: ADDRESSES }, (_, j) => ipOf(k + 1, i * ADDRESSES + j))));
-      await createAll(raw.get(n)!, objs.map((o) => ({ path: `/api/v1/namespaces/src-${scale}/endpoints`, body: o })), 16);
+    clusters.map(async (n, k) => {
+      await namespace(clients.get(n)!, `src-${tag}`);
+      const objs = Array.from({ length: services }, (_, i) => source(tag, k + 1, i, Array.from({ length: addresses }, (_, j) => ipOf(k + 1, i * addresses + j))));
+      await createAll(clients.get(n)!, objs.map((o) => ({ path: `/api/v1/namespaces/src-${tag}/endpoints`, body: o })), 16);
     }),
   );
-  await namespace(target, `mefi-s${scale}`);
-  log(`seeded ${scale} services × ${CLUSTERS} clusters in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+  log(`seeded ${services} services × ${addresses} addresses × ${clusters.length} clusters (${tag}) in ${((performance.now() - started) / 1000).toFixed(1)}s`);
 }
 
 interface MefiRun {
@@ -101,7 +106,7 @@ interface MefiRun {
 function mefi(args: string[], nodeOptions: string[] = []): Promise<MefiRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [...nodeOptions, path.join(repo, 'bin/mefi'), ...args, '-c', cfgFile, '-o', 'json', '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...flags, ...nodeOptions, path.join(repo, 'bin/mefi'), ...args, '-c', cfgFile, '-o', 'json', '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     let peak = 0;
     child.stdout.on('data', (d) => (out += d));
@@ -122,7 +127,32 @@ function mefi(args: string[], nodeOptions: string[] = []): Promise<MefiRun> {
   });
 }
 
-const syncArgs = (scale: number, ns = `mefi-s${scale}`, ...more: string[]) => ['sync', '--remote-filter', `bench-scale=${scale}`, '--mefi-namespace', ns, '--concurrency', String(CONCURRENCY), ...more];
+/** A config of these clusters (name, kubeconfig relative to the bench dir); the first is the target. */
+const configFor = (members: [string, string][]) => ['clusters:', ...members.flatMap(([n, kc], i) => [`  - name: ${n}`, `    kubeconfig: ${kc}`, `    type: ${i === 0 ? 'local' : 'remote'}`])].join('\n') + '\n';
+const HUB_SERVICES = Number(process.env.HUB_SERVICES ?? 100);
+
+/** What one watching loop was measured at (watching(), below). */
+interface WatchFigures {
+  /** Mirrors and aggregates written; with the sources, the objects the loop holds. */
+  written: number;
+  objects: number;
+  startToAllMs: number;
+  changes: number;
+  missed: number;
+  p50Ms: number;
+  p99Ms: number;
+  floorP50Ms: number;
+  floorP99Ms: number;
+  rssSettledMiB: number;
+  rssAfterMiB: number;
+  peakMiB: number;
+  /** Sources and target objects as the API serves them, JSON, on average. */
+  jsonBytesPerObject: number;
+  lists: number;
+  watches: number;
+}
+
+const syncArgs = (scale: number | string, ns = `mefi-s${scale}`, ...more: string[]) => ['sync', '--remote-filter', `bench-scale=${scale}`, '--mefi-namespace', ns, '--concurrency', String(CONCURRENCY), ...more];
 const writes = (r: MefiRun) => r.report.summary.apiCalls.create! + r.report.summary.apiCalls.update! + r.report.summary.apiCalls.delete!;
 
 /** What mefi reads for one scale, fetched raw: the planner's input. */
@@ -149,7 +179,10 @@ const results: Record<string, unknown> = { clusters: CLUSTERS, services: SERVICE
 const scaling: { services: number; objects: number; coldMs: number; coldRunMs: number; coldWritesPerS: number; steadyRunMs: number; steadyWrites: number }[] = [];
 
 try {
-  for (const scale of SCALES) await seed(scale);
+  for (const scale of SCALES) {
+    await seed(scale);
+    await namespace(target, `mefi-s${scale}`);
+  }
   const S = SERVICES;
   const ns = `mefi-s${S}`;
 
@@ -252,7 +285,7 @@ try {
 
   // --- propagation in loop mode ---------------------------------------------------
   log(`propagation: ${CHANGES} changes under --interval 1s`);
-  const loop = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...syncArgs(S), '-c', cfgFile, '--interval', '1s', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const loop = spawn(process.execPath, [...flags, path.join(repo, 'bin/mefi'), ...syncArgs(S), '-c', cfgFile, '--interval', '1s', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
   await sleep(3000);
   const latencies: number[] = [];
   for (let n = 0; n < CHANGES; n++) {
@@ -274,69 +307,151 @@ try {
   }
   loop.kill('SIGTERM');
 
-  // --- propagation with --watch, beside the API server's own delivery -------------------
-  // The floor is a raw watch on the changed source: when the API server itself
-  // tells a watcher about the write. mefi's figure is a raw watch on the target:
-  // when the aggregate shows the change. Both from the moment the PUT is sent.
+  /**
+   * A watching loop started on an empty namespace of the target: the time
+   * from its start to every mirror and aggregate written (a raw watch on the
+   * target counts them), its memory settled, then `changes` single changes
+   * and a burst of `burst` (one each 10 ms), each timed from its PUT to the
+   * aggregate showing it (a raw watch on the target) beside the API server's
+   * own delivery (a raw watch on the source: the floor), and its memory after
+   * them; mefi's lists and watches while it stood (the audit logs).
+   */
+  async function watching(o: { config: string; clusters: string[]; tag: number | string; services: number; changes: number; burst: number; clients?: Map<string, Raw>; ns?: string }): Promise<WatchFigures> {
+    const clients = o.clients ?? raw;
+    const ns = o.ns ?? `mefi-w${o.tag}`;
+    await namespace(clients.get(target)!, ns);
+    const expected = o.services * o.clusters.length + o.services;
+    const written = new Set<string>();
+    let allAt: number | undefined;
+    const pending = new Map<string, { t0: number; floor?: number; mefi?: number }>();
+    const record = (which: 'floor' | 'mefi') => (e: { type: string; object: { metadata: { name: string }; subsets?: unknown } }) => {
+      const now = performance.now();
+      if (which === 'mefi' && e.type === 'ADDED' && written.add(e.object.metadata.name).size >= expected) allAt ??= now;
+      if (!pending.size) return;
+      const text = JSON.stringify(e.object.subsets ?? []);
+      for (const [ip, p] of pending) if (p[which] === undefined && text.includes(`"${ip}"`)) p[which] = now - p.t0;
+    };
+    const watchers = [
+      watchRaw(clients.get(target)!, `/api/v1/namespaces/${ns}/endpoints?watch=1`, record('mefi')),
+      ...o.clusters.map((n) => watchRaw(clients.get(n)!, `/api/v1/namespaces/src-${o.tag}/endpoints?watch=1`, record('floor'))),
+    ];
+    await sleep(500); // the raw watches are open
+    const started = performance.now();
+    const loop = spawn(process.execPath, [...flags, path.join(repo, 'bin/mefi'), ...syncArgs(o.tag, ns), '-c', o.config, '--watch', '--resync', '10m', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    try {
+      for (const deadline = Date.now() + 900_000; allAt === undefined && Date.now() < deadline; ) await sleep(20);
+      if (allAt === undefined) throw new Error(`--watch over ${o.config}: ${written.size} of ${expected} objects written in 15 minutes`);
+      const startToAllMs = allAt - started;
+      await sleep(5000); // settled: the first run's garbage collected, or not
+      const settled = rssOf(loop.pid!);
+      const marks = Object.fromEntries(o.clusters.map((n) => [n, auditLogOf(n, o.clients !== undefined)]).map(([n, f]) => [n, statSync(f!).size]));
+      const put = async (k: number, i: number) => {
+        const ip = ipOf(k + 1, fresh--);
+        pending.set(ip, { t0: performance.now() });
+        await call(clients.get(o.clusters[k]!)!, 'PUT', `/api/v1/namespaces/src-${o.tag}/endpoints/${source(o.tag, k + 1, i, []).metadata.name}`, source(o.tag, k + 1, i, [ip]));
+      };
+      for (let n = 0; n < o.changes; n++) {
+        await put(rand(o.clusters.length), rand(o.services));
+        await sleep(50 + rand(100));
+      }
+      const burstPuts: Promise<void>[] = [];
+      for (let n = 0; n < o.burst; n++) {
+        burstPuts.push(put(rand(o.clusters.length), rand(o.services)));
+        await sleep(10);
+      }
+      await Promise.all(burstPuts);
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline && [...pending.values()].some((p) => p.mefi === undefined || p.floor === undefined); ) await sleep(50);
+      const after = rssOf(loop.pid!);
+      const calls = o.clusters.flatMap((n) => mefiCallsSince(auditLogOf(n, o.clients !== undefined)!, marks[n]!));
+      const seen = [...pending.values()].filter((p) => p.mefi !== undefined && p.floor !== undefined);
+      const lat = seen.map((p) => p.mefi!);
+      const floor = seen.map((p) => p.floor!);
+      // What the objects weigh as the API serves them.
+      const listed = [
+        ...(await listAll(clients.get(target)!, `/api/v1/namespaces/${ns}/endpoints`, {}, PAGE)).items,
+        ...(await listAll(clients.get(o.clusters[0]!)!, `/api/v1/namespaces/src-${o.tag}/endpoints`, {}, PAGE)).items,
+      ];
+      return {
+        written: expected,
+        objects: expected + o.services * o.clusters.length,
+        startToAllMs: Math.round(startToAllMs),
+        changes: seen.length,
+        missed: pending.size - seen.length,
+        p50Ms: Math.round(pct(lat, 50)),
+        p99Ms: Math.round(pct(lat, 99)),
+        floorP50Ms: Math.round(pct(floor, 50)),
+        floorP99Ms: Math.round(pct(floor, 99)),
+        rssSettledMiB: Math.round(settled.rss),
+        rssAfterMiB: Math.round(after.rss),
+        peakMiB: Math.round(after.hwm),
+        jsonBytesPerObject: Math.round(listed.reduce((n: number, x) => n + JSON.stringify(x).length, 0) / listed.length),
+        lists: calls.filter((e) => e.verb === 'list').length,
+        watches: calls.filter((e) => e.verb === 'watch').length,
+      };
+    } finally {
+      for (const w of watchers) w.stop();
+      loop.kill('SIGTERM');
+      await new Promise((r) => loop.once('exit', r));
+    }
+  }
+
+  // --- the watching loop: start to all written, propagation beside the API server's own delivery, memory ----
   const WATCH_CHANGES = Number(process.env.WATCH_CHANGES ?? 200);
-  log(`propagation: ${WATCH_CHANGES} changes under --watch (half of them in bursts of 100 in a second)`);
-  const wloop = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...syncArgs(S), '-c', cfgFile, '--watch', '--resync', '10m', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const pending = new Map<string, { t0: number; floor?: number; mefi?: number }>();
-  const record = (which: 'floor' | 'mefi') => (e: { object: { subsets?: unknown } }) => {
-    const text = JSON.stringify(e.object.subsets ?? []);
-    const now = performance.now();
-    for (const [ip, p] of pending) if (p[which] === undefined && text.includes(`"${ip}"`)) p[which] = now - p.t0;
-  };
-  const watchers = [
-    watchRaw(raw.get(target)!, `/api/v1/namespaces/${ns}/endpoints?watch=1`, record('mefi')),
-    ...names.map((n) => watchRaw(raw.get(n)!, `/api/v1/namespaces/src-${S}/endpoints?watch=1`, record('floor'))),
-  ];
-  await sleep(10_000); // mefi lists the whole world once and settles
-  const put = async (k: number, i: number) => {
-    const ip = ipOf(k + 1, fresh--);
-    const obj = source(S, k + 1, i, [ip]);
-    pending.set(ip, { t0: performance.now() });
-    await call(raw.get(names[k]!)!, 'PUT', `/api/v1/namespaces/src-${S}/endpoints/${obj.metadata.name}`, obj);
-  };
-  for (let n = 0; n < WATCH_CHANGES / 2; n++) {
-    await put(rand(CLUSTERS), rand(S));
-    await sleep(50 + rand(100));
-  }
-  const burstPuts: Promise<void>[] = [];
-  for (let n = 0; n < WATCH_CHANGES / 2; n++) {
-    burstPuts.push(put(rand(CLUSTERS), rand(S)));
-    await sleep(10);
-  }
-  await Promise.all(burstPuts);
-  for (const deadline = Date.now() + 15_000; Date.now() < deadline && [...pending.values()].some((p) => p.mefi === undefined || p.floor === undefined); ) await sleep(50);
-  for (const w of watchers) w.stop();
-  wloop.kill('SIGTERM');
-  const seen = [...pending.values()].filter((p) => p.mefi !== undefined && p.floor !== undefined);
-  const watchLat = seen.map((p) => p.mefi!);
-  const floorLat = seen.map((p) => p.floor!);
+  log(`--watch at ${CLUSTERS} × ${S} × ${ADDRESSES}: ${WATCH_CHANGES} changes (half of them in bursts of 100 in a second)`);
+  const big = await watching({ config: cfgFile, clusters: names, tag: S, services: S, changes: WATCH_CHANGES / 2, burst: WATCH_CHANGES / 2 });
 
   // --- the watching loop at rest: an hour's equivalent with a short resync ------------
   const REST_MS = 21_000;
   const RESYNC_MS = 5_000;
   log(`at rest: --watch --resync ${RESYNC_MS / 1000}s for ${REST_MS / 1000}s`);
   const marks = Object.fromEntries(names.map((n) => [n, statSync(path.join(dir, n, 'audit.log')).size]));
-  const rest = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...syncArgs(S), '-c', cfgFile, '--watch', '--resync', `${RESYNC_MS / 1000}s`, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // On the namespace the watching loop above converged: at rest, nothing to write.
+  const rest = spawn(process.execPath, [...flags, path.join(repo, 'bin/mefi'), ...syncArgs(S, `mefi-w${S}`), '-c', cfgFile, '--watch', '--resync', `${RESYNC_MS / 1000}s`, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
   await sleep(REST_MS);
   const restRss = rssOf(rest.pid!);
   rest.kill('SIGTERM');
   await sleep(500);
   const restCalls = names.flatMap((n) => mefiCallsSince(path.join(dir, n, 'audit.log'), marks[n]!));
   const byVerb = (v: string) => restCalls.filter((e) => e.verb === v).length;
+  // Which lists, when: a list more than the resyncs explain is told by its path and time.
+  const restLists = restCalls.filter((e) => e.verb === 'list').map((e) => `${e.requestReceivedTimestamp.slice(11, 23)} ${e.requestURI.replace(/&continue=[^&]*/, '&continue=…')}`);
 
-  // --- the watching loop's memory in a small world: 3 clusters × 50 services --------
-  log('memory: --watch at 3 × 50');
-  await seed(50);
-  const small = path.join(dir, 'mefi-small.yaml');
-  writeFileSync(small, ['clusters:', ...names.slice(0, 3).flatMap((n) => [`  - name: ${n}`, `    kubeconfig: ${n}.kubeconfig`, `    type: ${n === target ? 'local' : 'remote'}`])].join('\n') + '\n');
-  const smallLoop = spawn(process.execPath, [path.join(repo, 'bin/mefi'), ...syncArgs(50), '-c', small, '--watch', '--resync', '10m', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await sleep(8000);
-  const smallRss = rssOf(smallLoop.pid!);
-  smallLoop.kill('SIGTERM');
+  // --- the watching loop beside the original's figures: 3 clusters × 50 and × 1,000 services × 2 addresses ----
+  const three = names.slice(0, 3);
+  const threeCfg = path.join(dir, 'mefi-three.yaml');
+  writeFileSync(threeCfg, configFor(three.map((n) => [n, `${n}.kubeconfig`])));
+  const small: Record<number, WatchFigures> = {};
+  for (const services of [50, 1000]) {
+    await seed(`w${services}`, services, 2, three);
+    log(`--watch at 3 × ${services} × 2`);
+    small[services] = await watching({ config: threeCfg, clusters: three, tag: `w${services}`, services, changes: 40, burst: 0 });
+  }
+
+  // --- a hub: one target reading many clusters ----------------------------------------
+  const hubSizes = (process.env.HUB ?? '10 20').split(/[ ,]+/).filter(Boolean).map(Number);
+  const hub: { clusters: number; figures: WatchFigures }[] = [];
+  if (hubSizes.length) {
+    const most = Math.max(...hubSizes);
+    const hubNames = Array.from({ length: most - 1 }, (_, i) => `h${i + 2}`);
+    log(`hub: starting ${hubNames.length} more control planes`);
+    const hubDir = path.join(dir, 'hub');
+    mkdirSync(hubDir, { recursive: true });
+    const hubPlanes = await startControlPlanes(hubDir, hubNames, { controllers: false });
+    try {
+      const hubRaw = new Map<string, Raw>([[target, raw.get(target)!], ...hubNames.map((n): [string, Raw] => [n, rawClient(path.join(hubDir, `${n}.kubeconfig`))])]);
+      const all = [target, ...hubNames];
+      await seed('hub', HUB_SERVICES, 2, all, hubRaw);
+      for (const size of hubSizes) {
+        const members = all.slice(0, size);
+        const file = path.join(dir, `mefi-hub-${size}.yaml`);
+        writeFileSync(file, configFor(members.map((n) => [n, n === target ? `${n}.kubeconfig` : `hub/${n}.kubeconfig`])));
+        log(`hub: --watch over ${size} clusters × ${HUB_SERVICES} services × 2`);
+        hub.push({ clusters: size, figures: await watching({ config: file, clusters: members, tag: 'hub', services: HUB_SERVICES, changes: 40, burst: 0, clients: hubRaw, ns: `mefi-hub${size}` }) });
+      }
+    } finally {
+      await hubPlanes.stop();
+    }
+  }
 
   // --- scaling ------------------------------------------------------------------------
   for (const scale of SCALES) {
@@ -355,14 +470,12 @@ try {
     slices: { coldWrites: writes(sliceCold), coldRunMs: sliceCold.runMs, coldWritesPerS: Math.round(writes(sliceCold) / (sliceCold.runMs / 1000)), steadyRunMs: sliceSteady.runMs, steadyWrites: writes(sliceSteady), peakRssMiB: Math.round(Math.max(sliceCold.peakRssMiB, sliceSteady.peakRssMiB)) },
     propagation: { changes: latencies.length, intervalMs: 1000, p50Ms: Math.round(pct(latencies, 50)), p99Ms: Math.round(pct(latencies, 99)), maxMs: Math.round(Math.max(...latencies)) },
     watch: {
-      changes: seen.length,
-      missed: pending.size - seen.length,
-      p50Ms: Math.round(pct(watchLat, 50)),
-      p99Ms: Math.round(pct(watchLat, 99)),
-      floorP50Ms: Math.round(pct(floorLat, 50)),
-      floorP99Ms: Math.round(pct(floorLat, 99)),
-      rest: { seconds: REST_MS / 1000, resyncSeconds: RESYNC_MS / 1000, lists: byVerb('list'), watches: byVerb('watch'), writes: byVerb('create') + byVerb('update') + byVerb('delete'), gets: byVerb('get') },
-      rssMiB: { big: Math.round(restRss.rss), bigPeak: Math.round(restRss.hwm), small: Math.round(smallRss.rss), smallPeak: Math.round(smallRss.hwm) },
+      big,
+      rest: { seconds: REST_MS / 1000, resyncSeconds: RESYNC_MS / 1000, lists: byVerb('list'), watches: byVerb('watch'), writes: byVerb('create') + byVerb('update') + byVerb('delete'), gets: byVerb('get'), rssMiB: Math.round(restRss.rss), byURI: restLists },
+      small,
+      // Held per object: the RSS the 950 more services of 3 × 1,000 cost over 3 × 50, per object more.
+      bytesPerObject: Math.round(((small[1000]!.rssSettledMiB - small[50]!.rssSettledMiB) * 1048576) / (small[1000]!.objects - small[50]!.objects)),
+      hub,
     },
     scaling,
     levers: {
@@ -379,7 +492,7 @@ try {
     },
   });
 
-  const r = results as Record<string, Record<string, number>> & { scaling: typeof scaling; levers: Record<string, unknown>; watch: { changes: number; missed: number; p50Ms: number; p99Ms: number; floorP50Ms: number; floorP99Ms: number; rest: Record<string, number>; rssMiB: Record<string, number> } };
+  const r = results as Record<string, Record<string, number>> & { scaling: typeof scaling; levers: Record<string, unknown>; watch: { big: WatchFigures; rest: Record<string, number>; small: Record<number, WatchFigures>; bytesPerObject: number; hub: typeof hub } };
   const w = r.watch;
   // Pages of one full list: each source cluster's labelled Endpoints, and the target's namespace (mirrors and aggregates).
   const listPages = CLUSTERS * Math.ceil(S / PAGE) + Math.ceil((CLUSTERS * S + S) / PAGE);
@@ -396,11 +509,25 @@ try {
     ['slice mode (--target endpointslices)', `cold ${r.slices!.coldWrites} slices in ${r.slices!.coldRunMs} ms (${r.slices!.coldWritesPerS} writes/s), steady ${r.slices!.steadyRunMs} ms, ${r.slices!.steadyWrites} writes`, `Endpoints mode: ${r.cold!.writes} objects`, `peak RSS ${r.slices!.peakRssMiB} MiB`],
     ['peak RSS', `cold ${r.cold!.peakRssMiB} MiB, steady ${r.steady!.peakRssMiB} MiB`, '< 300 MiB', Math.max(r.cold!.peakRssMiB!, r.steady!.peakRssMiB!) < 300 ? 'ok' : 'MISSED'],
     [`propagation (${r.propagation!.changes} changes, --interval 1s)`, `p50 ${r.propagation!.p50Ms} ms, p99 ${r.propagation!.p99Ms} ms`, 'p99 < 2000 ms', r.propagation!.p99Ms! < 2000 ? 'ok' : 'MISSED'],
-    [`propagation (${w.changes} changes, --watch; ${w.missed} superseded before a run)`, `p50 ${w.p50Ms} ms, p99 ${w.p99Ms} ms`, `raw watch floor p50 ${w.floorP50Ms} ms, p99 ${w.floorP99Ms} ms`, w.p99Ms - w.floorP99Ms <= 50 && w.p50Ms - w.floorP50Ms <= 50 ? 'within 50 ms: ok' : `+${w.p50Ms - w.floorP50Ms} / +${w.p99Ms - w.floorP99Ms} ms: MISSED`],
+    ...watchRows(`--watch ${CLUSTERS} × ${S} × ${ADDRESSES}`, w.big, { memoryMiB: 200 }),
     [`--watch at rest (${w.rest.seconds}s, --resync ${w.rest.resyncSeconds}s)`, `${w.rest.lists} list pages, ${w.rest.watches} watches, ${w.rest.gets} gets, ${w.rest.writes} writes`, `${listPages} pages per full list (one list per cluster and target), ${resyncs + 1} full lists`, w.rest.writes === 0 && w.rest.lists! <= listPages * (resyncs + 1) ? 'ok' : 'MORE THAN THAT'],
-    ['--watch memory (RSS, peak)', `${CLUSTERS}×${S}: ${w.rssMiB.big} MiB (${w.rssMiB.bigPeak}); 3×50: ${w.rssMiB.small} MiB (${w.rssMiB.smallPeak})`, 'original 34–40 MiB at 3×50', w.rssMiB.small! <= 80 ? 'ok (≤ 2×)' : 'MISSED (> 2×)'],
+    ...watchRows('--watch 3 × 50 × 2', w.small[50]!, { memoryMiB: 70, original: { startMs: 1300, p50: '26–28', p99Ms: 43, rss: 34 } }),
+    ...watchRows('--watch 3 × 1,000 × 2', w.small[1000]!, { memoryMiB: 120, original: { startMs: 55_800, p50: '36', p99Ms: 60, rss: 45 } }),
+    ['--watch: held per object', `${w.bytesPerObject} bytes (RSS of 3 × 1,000 over 3 × 50, per object more)`, `${w.small[1000]!.jsonBytesPerObject} bytes of JSON per object as served`, `${f(w.bytesPerObject / w.small[1000]!.jsonBytesPerObject)}×`],
+    ...w.hub.flatMap((h, i) => {
+      const perCluster = i > 0 ? (h.figures.rssSettledMiB - w.hub[0]!.figures.rssSettledMiB) / (h.clusters - w.hub[0]!.clusters) : undefined;
+      return watchRows(`hub: --watch over ${h.clusters} clusters × ${HUB_SERVICES} × 2`, h.figures, { extra: perCluster !== undefined ? `, ${f(perCluster)} MiB per source cluster more` : '' });
+    }),
     ...r.scaling.map((s): [string, string, string, string] => [`scaling: ${s.services} services/cluster`, `cold ${s.coldRunMs} ms (${s.coldWritesPerS} writes/s), steady ${s.steadyRunMs} ms, ${s.steadyWrites} writes`, `${s.objects} objects`, `${f(s.steadyRunMs / s.objects * 1000)} ms per 1k objects steady`]),
   ];
+  function watchRows(what: string, x: WatchFigures, t: { memoryMiB?: number; original?: { startMs: number; p50: string; p99Ms: number; rss: number }; extra?: string }): [string, string, string, string][] {
+    const within = x.p99Ms - x.floorP99Ms <= 50 && (!t.original || x.p99Ms <= t.original.p99Ms);
+    return [
+      [`${what}: start to all ${x.written} written`, `${f(x.startToAllMs / 1000)} s`, t.original ? `original ${f(t.original.startMs / 1000)} s` : '', t.original ? (x.startToAllMs <= 1.2 * t.original.startMs ? 'ok (≤ 1.2×)' : `${f(x.startToAllMs / t.original.startMs)}×: MISSED`) : ''],
+      [`${what}: propagation (${x.changes} changes${x.missed ? `, ${x.missed} superseded` : ''})`, `p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms`, `raw watch p50 ${x.floorP50Ms} ms, p99 ${x.floorP99Ms} ms${t.original ? `; original p50 ${t.original.p50}, p99 ${t.original.p99Ms} ms` : ''}`, within ? 'ok' : `+${x.p99Ms - x.floorP99Ms} ms over the floor at p99: MISSED`],
+      [`${what}: memory (RSS)`, `settled ${x.rssSettledMiB} MiB, after the changes ${x.rssAfterMiB} MiB (peak ${x.peakMiB})${t.extra ?? ''}`, `${t.memoryMiB ? `≤ ${t.memoryMiB} MiB` : ''}${t.original ? `; original ${t.original.rss} MiB` : ''}; lists ${x.lists}, watches ${x.watches} while it stood`, t.memoryMiB ? (Math.max(x.rssSettledMiB, x.rssAfterMiB) <= t.memoryMiB ? 'ok' : 'MISSED') : ''],
+    ];
+  }
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
   const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(`\nmefi bench: ${CLUSTERS} clusters × ${S} services × ${ADDRESSES} addresses, concurrency ${CONCURRENCY}, page size ${PAGE}\n`);

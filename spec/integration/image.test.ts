@@ -17,6 +17,7 @@ import { parse } from 'yaml';
 import { buildImage, contents, mb, missingTools, parts, podman, reference, skopeo, version, type Built, type Contents } from '../support/image.ts';
 import { bytes, kubeletRun, podOf, written, type Node, type PodSpec } from '../support/kubelet.ts';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
+import { nodeFlags } from '../support/node-flags.ts';
 import { serviceAccount } from '../support/serviceaccount.ts';
 import { eventually, makeWorld, repo, subset, uid, type World } from '../support/world.ts';
 
@@ -140,7 +141,7 @@ describe('the image, run as the manifests run it', { skip, timeout: 900_000 }, (
     assert.deepEqual(config, image.config, 'skopeo reads the config this test reads');
     assert.equal(config.architecture, 'amd64');
     assert.equal(config.config.User, '65532:65532');
-    assert.deepEqual(config.config.Entrypoint, ['/nodejs/bin/node', '/app/bin/mefi']);
+    assert.deepEqual(config.config.Entrypoint, ['/nodejs/bin/node', ...nodeFlags(), '/app/bin/mefi']);
     assert.equal(config.config.Labels?.['org.opencontainers.image.version'], version);
     assert.equal(image.refName, reference);
 

@@ -44,7 +44,7 @@ function step(o: PlanOptions, input: PlanInput, s: Step, last: Plan): { input: P
     for (const g of names ?? []) touched.add(g);
   };
   if (s.kind === 'applied') {
-    // mefi's writes: each target as the server stores them.
+    // mefi's writes: each target as the server stores them; they touch the names written.
     const targets = { ...input.targets };
     for (const [t, out] of Object.entries(input.targets)) {
       if (!out.ok || slices) continue;

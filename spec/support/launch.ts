@@ -42,7 +42,8 @@ export async function startControlPlanes(dir: string, clusters: string[], opts: 
   const stop = async () => {
     if (child.exitCode !== null) return;
     child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    // unref: a test file's process need not wait out this timer once the planes are gone.
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000).unref())]);
     if (child.exitCode === null) child.kill('SIGKILL');
   };
   return { dir, clusters, ready: readFileSync(path.join(dir, 'ready'), 'utf8').trim(), stop };

@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { nodeFlags } from '../support/node-flags.ts';
 import { repo } from '../support/world.ts';
 
 const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8'));
@@ -16,6 +17,16 @@ describe('package', () => {
     for (const f of ['bin/mefi', 'dist/mefi.js', 'README.md', 'LICENSE', 'package.json']) assert.ok(files.includes(f), f);
     assert.deepEqual(files.filter((f) => /^(spec|lib|examples)\/|\.ts$/.test(f)), []);
     assert.equal(pkg.engines.node, '>=22.19');
+  });
+
+  it('runs under the Node flags its first line names, as the image\'s entry point does', () => {
+    const flags = nodeFlags();
+    assert.ok(flags.includes('--max-semi-space-size=1'), flags.join(' '));
+    const entrypoint = /^ENTRYPOINT (.*)$/m.exec(readFileSync(path.join(repo, 'Dockerfile'), 'utf8'))![1]!;
+    assert.deepEqual(JSON.parse(entrypoint), ['/nodejs/bin/node', ...flags, '/app/bin/mefi']);
+    // Run as an executable: env -S passes the flags, and finds the project's Node on PATH.
+    const out = execFileSync(path.join(repo, 'bin/mefi'), ['--version'], { cwd: '/', encoding: 'utf8', env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } });
+    assert.equal(out.trim(), pkg.version);
   });
 
   it('prints its own version', () => {
