@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { crypto } from './builtins.ts';
 import { resolveKubeconfig } from './kube/kubeconfig.ts';
 import { originalConfigKeys } from './original.ts';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
@@ -152,7 +152,7 @@ function certificateProblem(pem: string): string | undefined {
   if (!blocks) return 'holds no PEM certificate';
   for (const b of blocks) {
     try {
-      new X509Certificate(b);
+      new crypto.X509Certificate(b);
     } catch (err) {
       return `holds a certificate that does not parse (${(err as Error).message})`;
     }

@@ -1,6 +1,7 @@
 // Prometheus metrics and health endpoints for loop mode (--metrics-addr).
 
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from './builtins.ts';
 import { blockingCodes, type ProblemCode } from './plan/index.ts';
 import type { RunResult } from './run.ts';
 import { contentType, exposition, Histogram, Series } from './prometheus.ts';
@@ -68,7 +69,7 @@ export function parseAddr(addr: string): { host: string | undefined; port: numbe
 }
 
 export function serveMetrics(addr: { host: string | undefined; port: number }, metrics: Metrics, health: Health): Promise<Server> {
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
       res.writeHead(status, { 'content-type': type });

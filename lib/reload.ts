@@ -2,7 +2,7 @@
 // (kubeconfigs, CA files). A Secret or ConfigMap volume updates them in place
 // (a symlink swap), so what counts is their content, not their mtime.
 
-import { createHash } from 'node:crypto';
+import { crypto } from './builtins.ts';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config.ts';
 
@@ -18,7 +18,7 @@ export function inputFiles(configFile: string, config: Config): string[] {
 
 /** One hash of the files' contents; a missing or unreadable file counts as such. */
 export function fingerprint(files: string[]): string {
-  const h = createHash('sha256');
+  const h = crypto.createHash('sha256');
   for (const f of files) {
     h.update(f).update('\0');
     try {

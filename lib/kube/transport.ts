@@ -5,9 +5,9 @@
 // and HTTPS proxies, CONNECT) or socks-proxy-agent, the agents client-node
 // itself depends on.
 
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import { createRequire } from 'node:module';
+import { http as httpModule, https } from '../builtins.ts';
 import type { TLS } from './connect.ts';
 
 export interface Response {
@@ -30,7 +30,7 @@ export function agentFor(server: string, tls: TLS, proxyUrl: string | undefined)
     const { HttpProxyAgent, HttpsProxyAgent } = load('hpagent') as typeof import('hpagent');
     return secure ? new HttpsProxyAgent({ ...keepAlive, ...tls, proxy: proxyUrl }) : new HttpProxyAgent({ ...keepAlive, proxy: proxyUrl });
   }
-  return secure ? new https.Agent({ ...keepAlive, ...tls }) : new http.Agent(keepAlive);
+  return secure ? new https.Agent({ ...keepAlive, ...tls }) : new httpModule.Agent(keepAlive);
 }
 
 /**
@@ -41,7 +41,7 @@ export function send(url: URL, o: { method: string; headers: Record<string, stri
   return new Promise((resolve, reject) => {
     const headers = o.body !== undefined ? { ...o.headers, 'content-length': String(Buffer.byteLength(o.body)) } : o.headers;
     const options = { method: o.method, headers, agent: o.agent, signal: o.signal, ...(url.protocol === 'https:' ? o.tls : {}) };
-    const req = (url.protocol === 'https:' ? https : http).request(url, options, (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
+    const req = (url.protocol === 'https:' ? https : httpModule).request(url, options, (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
     req.on('error', reject);
     req.end(o.body);
   });
