@@ -15,6 +15,7 @@ import type { KubeClient } from './kube/client.ts';
 import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
 import { Replanner, type Replanned, type WorldIndex } from './plan/incremental.ts';
 import { slicesAsEndpoints, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type PlanOptions, type ReadOutcome, type SliceObject, type TargetObject } from './plan/index.ts';
+import { rememberResults } from './plan/memo.ts';
 import { touchedBySource, touchedByTarget } from './plan/scope.ts';
 import type { ReadSettings } from './read.ts';
 
@@ -130,6 +131,8 @@ export class WatchedWorld {
   }
 
   constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
+    // A watching loop plans the same objects again: the planner's results are remembered by them.
+    rememberResults(true);
     this.s = s;
     this.o = o;
     this.replanner = new Replanner(o.options);

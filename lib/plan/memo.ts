@@ -6,8 +6,21 @@
 
 const end = {};
 
-/** f(parts), remembered for this exact sequence of objects. */
+/**
+ * Only a process that plans the same objects again gains by remembering:
+ * the watching loop turns it on (lib/watch.ts). A single run, or a loop that
+ * reads afresh each time, would only pay for it (the weak maps cost their
+ * garbage collection more than they save).
+ */
+let remembering = false;
+
+export function rememberResults(on: boolean): void {
+  remembering = on;
+}
+
+/** f(parts), remembered for this exact sequence of objects (while remembering). */
 export function memoBy<P extends object, R>(cache: WeakMap<object, unknown>, parts: readonly P[], f: () => R): R {
+  if (!remembering) return f();
   let node = cache;
   for (const p of parts) {
     let next = node.get(p) as WeakMap<object, unknown> | undefined;

@@ -8,10 +8,14 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { plan, type EndpointsObject, type Plan, type PlanInput, type PlanOptions, type SliceObject } from '../../lib/plan/index.ts';
 import { Replanner } from '../../lib/plan/incremental.ts';
+import { rememberResults } from '../../lib/plan/memo.ts';
 import { touchedBySource, touchedByTarget } from '../../lib/plan/scope.ts';
 import { sliceWorld, sourceObject, targetObject, targetSlice, world } from '../support/arbitraries.ts';
 import { applyToTarget, options } from '../support/fixtures.ts';
 import { indexOf } from '../support/world-index.ts';
+
+// As in the watching loop, which this models: results remembered by their objects.
+rememberResults(true);
 
 const runs = { numRuns: Number(process.env.MEFI_PROPERTY_RUNS ?? 300) };
 /** How many steps were planned incrementally (not all can be): the tests must exercise that path, not only the fallback. */
