@@ -41,6 +41,13 @@ const time = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
   return [v, performance.now() - t];
 };
 
+/** A process's CPU time so far (user and system, seconds; /proc counts in clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+const REST_CPU_MS = 10_000;
+
 /** A process's resident and peak memory (MiB). */
 function rssOf(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -150,6 +157,8 @@ interface WatchFigures {
   peakMiB: number;
   /** Sources and target objects as the API serves them, JSON, on average. */
   jsonBytesPerObject: number;
+  /** Of one core, with nothing changing, over REST_CPU_MS. */
+  restCpuPercent: number;
   lists: number;
   watches: number;
 }
@@ -357,6 +366,10 @@ try {
       await sleep(5000); // settled: the first run's garbage collected, or not
       const settled = rssOf(loop.pid!);
       const marks = Object.fromEntries(o.clusters.map((n) => [n, auditLogOf(n, o.clients !== undefined)]).map(([n, f]) => [n, statSync(f!).size]));
+      // At rest: the CPU the loop spends with nothing changing (its watches open, bookmarks coming).
+      const cpu0 = cpuSecondsOf(loop.pid!);
+      await sleep(REST_CPU_MS);
+      const restCpuPercent = ((cpuSecondsOf(loop.pid!) - cpu0) / (REST_CPU_MS / 1000)) * 100;
       const put = async (k: number, i: number) => {
         const ip = ipOf(k + 1, fresh--);
         pending.set(ip, { t0: performance.now() });
@@ -397,6 +410,7 @@ try {
         rssAfterMiB: Math.round(after.rss),
         peakMiB: Math.round(after.hwm),
         jsonBytesPerObject: Math.round(listed.reduce((n: number, x) => n + JSON.stringify(x).length, 0) / listed.length),
+        restCpuPercent: +restCpuPercent.toFixed(2),
         lists: calls.filter((e) => e.verb === 'list').length,
         watches: calls.filter((e) => e.verb === 'watch').length,
       };
@@ -529,8 +543,10 @@ try {
     ...watchRows('--watch 3 × 1,000 × 2', w.small[1000]!, { memoryMiB: 120, original: { startMs: 55_800, p50: '36', p99Ms: 60, rss: 45 } }),
     ['--watch: held per object', `${w.bytesPerObject} bytes (RSS of 3 × 1,000 over 3 × 50, per object more)`, `${w.small[1000]!.jsonBytesPerObject} bytes of JSON per object as served`, `${f(w.bytesPerObject / w.small[1000]!.jsonBytesPerObject)}×`],
     ...w.hub.flatMap((h, i) => {
-      const perCluster = i > 0 ? (h.figures.rssSettledMiB - w.hub[0]!.figures.rssSettledMiB) / (h.clusters - w.hub[0]!.clusters) : undefined;
-      return watchRows(`hub: --watch over ${h.clusters} clusters × ${HUB_SERVICES} × 2`, h.figures, { extra: perCluster !== undefined ? `, ${f(perCluster)} MiB per source cluster more` : '' });
+      const base = w.hub[0]!;
+      const more = h.clusters - base.clusters;
+      const extra = i > 0 ? `, ${f((h.figures.rssSettledMiB - base.figures.rssSettledMiB) / more)} MiB and ${f((h.figures.restCpuPercent - base.figures.restCpuPercent) / more)}% of a core at rest per source cluster more` : '';
+      return watchRows(`hub: --watch over ${h.clusters} clusters × ${HUB_SERVICES} × 2`, h.figures, { extra });
     }),
     ...r.scaling.map((s): [string, string, string, string] => [`scaling: ${s.services} services/cluster`, `cold ${s.coldRunMs} ms (${s.coldWritesPerS} writes/s), steady ${s.steadyRunMs} ms, ${s.steadyWrites} writes`, `${s.objects} objects`, `${f(s.steadyRunMs / s.objects * 1000)} ms per 1k objects steady`]),
   ];
@@ -539,7 +555,7 @@ try {
     return [
       [`${what}: start to all ${x.written} written`, `${f(x.startToAllMs / 1000)} s`, t.original ? `original ${f(t.original.startMs / 1000)} s` : '', t.original ? (x.startToAllMs <= 1.2 * t.original.startMs ? 'ok (≤ 1.2×)' : `${f(x.startToAllMs / t.original.startMs)}×: MISSED`) : ''],
       [`${what}: propagation (${x.changes} changes${x.missed ? `, ${x.missed} superseded` : ''})`, `p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms`, `raw watch p50 ${x.floorP50Ms} ms, p99 ${x.floorP99Ms} ms${t.original ? `; original p50 ${t.original.p50}, p99 ${t.original.p99Ms} ms` : ''}`, within ? 'ok' : `+${x.p99Ms - x.floorP99Ms} ms over the floor at p99: MISSED`],
-      [`${what}: memory (RSS)`, `settled ${x.rssSettledMiB} MiB, after the changes ${x.rssAfterMiB} MiB (peak ${x.peakMiB})${t.extra ?? ''}`, `${t.memoryMiB ? `≤ ${t.memoryMiB} MiB` : ''}${t.original ? `; original ${t.original.rss} MiB` : ''}; lists ${x.lists}, watches ${x.watches} while it stood`, t.memoryMiB ? (Math.max(x.rssSettledMiB, x.rssAfterMiB) <= t.memoryMiB ? 'ok' : 'MISSED') : ''],
+      [`${what}: memory (RSS), CPU at rest`, `settled ${x.rssSettledMiB} MiB, after the changes ${x.rssAfterMiB} MiB (peak ${x.peakMiB})${t.extra ?? ''}; ${x.restCpuPercent}% of a core at rest`, `${t.memoryMiB ? `≤ ${t.memoryMiB} MiB` : ''}${t.original ? `; original ${t.original.rss} MiB` : ''}; lists ${x.lists}, watches ${x.watches} while it stood`, t.memoryMiB ? (Math.max(x.rssSettledMiB, x.rssAfterMiB) <= t.memoryMiB ? 'ok' : 'MISSED') : ''],
     ];
   }
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
