@@ -48,6 +48,13 @@ function cpuSecondsOf(pid: number): number {
 }
 const REST_CPU_MS = 10_000;
 
+/** The median of a process's RSS (MiB), sampled every 250 ms for this long. */
+async function rssMedian(pid: number, ms: number): Promise<number> {
+  const samples: number[] = [];
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(250)) samples.push(rssOf(pid).rss);
+  return median(samples);
+}
+
 /** A process's resident and peak memory (MiB). */
 function rssOf(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -364,11 +371,11 @@ try {
       if (allAt === undefined) throw new Error(`--watch over ${o.config}: ${written.size} of ${expected} objects written in 15 minutes`);
       const startToAllMs = allAt - started;
       await sleep(5000); // settled: the first run's garbage collected, or not
-      const settled = rssOf(loop.pid!);
       const marks = Object.fromEntries(o.clusters.map((n) => [n, auditLogOf(n, o.clients !== undefined)]).map(([n, f]) => [n, statSync(f!).size]));
-      // At rest: the CPU the loop spends with nothing changing (its watches open, bookmarks coming).
+      // At rest: the CPU the loop spends with nothing changing (its watches open, bookmarks coming), and its
+      // memory, the median of samples over that time (RSS moves with the collector's timing).
       const cpu0 = cpuSecondsOf(loop.pid!);
-      await sleep(REST_CPU_MS);
+      const settled = await rssMedian(loop.pid!, REST_CPU_MS);
       const restCpuPercent = ((cpuSecondsOf(loop.pid!) - cpu0) / (REST_CPU_MS / 1000)) * 100;
       const put = async (k: number, i: number) => {
         const ip = ipOf(k + 1, fresh--);
@@ -386,7 +393,7 @@ try {
       }
       await Promise.all(burstPuts);
       for (const deadline = Date.now() + 15_000; Date.now() < deadline && [...pending.values()].some((p) => p.mefi === undefined || p.floor === undefined); ) await sleep(50);
-      const after = rssOf(loop.pid!);
+      const after = await rssMedian(loop.pid!, 3000);
       const calls = o.clusters.flatMap((n) => mefiCallsSince(auditLogOf(n, o.clients !== undefined)!, marks[n]!));
       const seen = [...pending.values()].filter((p) => p.mefi !== undefined && p.floor !== undefined);
       const lat = seen.map((p) => p.mefi!);
@@ -406,9 +413,9 @@ try {
         p99Ms: Math.round(pct(lat, 99)),
         floorP50Ms: Math.round(pct(floor, 50)),
         floorP99Ms: Math.round(pct(floor, 99)),
-        rssSettledMiB: Math.round(settled.rss),
-        rssAfterMiB: Math.round(after.rss),
-        peakMiB: Math.round(after.hwm),
+        rssSettledMiB: Math.round(settled),
+        rssAfterMiB: Math.round(after),
+        peakMiB: Math.round(rssOf(loop.pid!).hwm),
         jsonBytesPerObject: Math.round(listed.reduce((n: number, x) => n + JSON.stringify(x).length, 0) / listed.length),
         restCpuPercent: +restCpuPercent.toFixed(2),
         lists: calls.filter((e) => e.verb === 'list').length,
