@@ -63,8 +63,8 @@ const fromFile = new Map<string, string>();
 
 /**
  * Flush, then exit: a request abandoned at its timeout can leave a socket
- * connecting for undici's own connect timeout, which must not keep a finished
- * run alive.
+ * connecting (the OS's own connect timeout, minutes), which must not keep a
+ * finished run alive.
  */
 async function exit(code: number, report = ''): Promise<never> {
   await new Promise<void>((resolve) => process.stdout.write(report, () => resolve()));
@@ -107,7 +107,7 @@ const options = {
 const syncOptions = {
   'dry-run': { type: 'boolean', default: false, describe: 'print the plan, write nothing' },
   'interval': { type: 'string', describe: 'run forever, this long between runs (e.g. 10s); SIGTERM stops after the run in flight' },
-  'watch': { type: 'boolean', default: false, describe: 'run forever, a run on every change (watches on every cluster, a short debounce) and at every --resync' },
+  'watch': { type: 'boolean', default: false, describe: 'run forever, a run on every change (watches on every cluster; changes during a run make one run after it) and at every --resync' },
   'resync': { type: 'string', default: '5m', describe: 'with --watch: relist everything and run this often (a level-based safety net)' },
   'metrics-addr': { type: 'string', describe: 'with --interval: serve /metrics, /healthz and /readyz here (e.g. :9090)' },
   'unhealthy-after': { type: 'number', default: 5, describe: 'with --interval: /healthz fails when no run completed for this many intervals' },

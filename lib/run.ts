@@ -3,7 +3,7 @@
 import { applyLeases, applyPlan, type ApplySettings, type LeaseOutcome, type Outcome } from './apply.ts';
 import type { Config } from './config.ts';
 import type { KubeClient, Verb } from './kube/client.ts';
-import { plan as makePlan, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
+import { objectsIn, plan as makePlan, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
 import { probeWorld, type Prober, type ProbeReport } from './probe.ts';
 import { readWorld, type ReadSettings } from './read.ts';
 
@@ -77,8 +77,7 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
 
 /** The plan of everything read. */
 function fullPlan(options: PlanOptions): NonNullable<RunSettings['planner']> {
-  const count = (r: PlanInput['sources']) => Object.values(r).reduce((n, o) => n + (o.ok ? o.items.length + (o.slices?.length ?? 0) + (o.leases?.length ?? 0) : 0), 0);
-  return (input) => ({ plan: makePlan(options, input), planned: count(input.sources) + count(input.targets) });
+  return (input) => ({ plan: makePlan(options, input), planned: objectsIn(input) });
 }
 
 export const ExitCode = { ok: 0, drift: 1, partial: 2, usage: 3 } as const;

@@ -20,7 +20,7 @@ import { touchedBySource, touchedByTarget } from './plan/scope.ts';
 import type { ReadSettings } from './read.ts';
 
 export interface WatchOptions {
-  /** Called on every change of any cache, but for mefi's own writes coming back (see expect). */
+  /** Called on every change of any cache, but for mefi's own writes coming back (see stored). */
   changed: () => void;
   /** A cluster's lists failing or recovering (for logs). */
   report?: (cluster: string, role: 'source' | 'target', error: string | undefined) => void;
@@ -251,9 +251,14 @@ export class WatchedWorld {
 
   /** The plan of the last input(): of what changed since the input before, where that can be told, else in full. */
   plan(input: PlanInput): Replanned {
+    return this.ofChanges(input) ?? this.replanner.full(input);
+  }
+
+  /** The plan of what changed since the input before this one, if it can be told. */
+  private ofChanges(input: PlanInput): Replanned | undefined {
     const taken = this.taken ?? 'world';
     this.taken = undefined;
-    return (taken !== 'world' ? this.replanner.update(input, taken, this.index()) : undefined) ?? this.replanner.full(input);
+    return taken !== 'world' ? this.replanner.update(input, taken, this.index()) : undefined;
   }
 
   /**
@@ -263,16 +268,14 @@ export class WatchedWorld {
    */
   verify(): string[] {
     const input = this.input();
-    const taken = this.taken ?? 'world';
-    this.taken = undefined;
-    const incremental = taken !== 'world' ? this.replanner.update(input, taken, this.index()) : undefined;
+    const incremental = this.ofChanges(input);
     const full = this.replanner.full(input);
     if (!incremental) return [];
-    const entries = (p: Replanned['plan']) => new Set([...p.creates, ...p.updates, ...p.deletes, ...p.problems].map((x) => JSON.stringify(x)));
+    const entries = (p: Replanned['plan']) => new Map([...p.creates, ...p.updates, ...p.deletes, ...p.problems].map((x) => [JSON.stringify(x), x.name ?? '']));
     const a = entries(incremental.plan);
     const b = entries(full.plan);
-    const differ = [...a].filter((x) => !b.has(x)).concat([...b].filter((x) => !a.has(x)));
-    return [...new Set(differ.map((x) => (JSON.parse(x) as { name?: string }).name ?? ''))].sort();
+    const differ = [...[...a].filter(([k]) => !b.has(k)), ...[...b].filter(([k]) => !a.has(k))];
+    return [...new Set(differ.map(([, name]) => name))].sort();
   }
 
   /** The planner's lookups, from the informers' indexes. */

@@ -15,12 +15,10 @@
 // --probe's results, staleAfter's Leases and clusters no longer configured.
 // With any of those changed or in play, the caller plans in full.
 
-import { inOrder, plan } from './index.ts';
+import { inOrder, objectsIn, plan } from './index.ts';
 import { clusterOf, isOwned } from './object.ts';
 import { claimants, namesOf } from './scope.ts';
-import type { Change, EndpointsObject, Plan, PlanInput, PlanOptions, Problem, SliceObject } from './types.ts';
-
-type TargetObject = EndpointsObject | SliceObject;
+import type { Change, EndpointsObject, Plan, PlanInput, PlanOptions, Problem, SliceObject, TargetObject } from './types.ts';
 
 /** What the planner asks of the world the caller keeps. */
 export interface WorldIndex {
@@ -75,8 +73,7 @@ export class Replanner {
   full(input: PlanInput): Replanned {
     const p = plan(this.options, input);
     this.last = { plan: p, context: contextOf(this.options, input), unreachable: input.unreachable };
-    const count = (r: Record<string, PlanInput['sources'][string]>) => Object.values(r).reduce((n, o) => n + (o.ok ? o.items.length + (o.slices?.length ?? 0) + (o.leases?.length ?? 0) : 0), 0);
-    return { plan: p, planned: count(input.sources) + count(input.targets), full: true };
+    return { plan: p, planned: objectsIn(input), full: true };
   }
 
   /**
@@ -90,9 +87,7 @@ export class Replanner {
     if (input.unreachable !== last.unreachable || contextOf(o, input) !== last.context) return undefined;
     const slices = o.target === 'endpointslices';
     const clusters = Object.keys(input.sources).sort();
-    const readable = (r: PlanInput['sources']) => Object.keys(r).filter((c) => r[c]!.ok);
-    const sourceClusters = readable(input.sources);
-    const targets = readable(input.targets);
+    const targets = Object.keys(input.targets).filter((t) => input.targets[t]!.ok);
 
     // The touched names, and every existing name that may share one of their names, until none is missing.
     const scope = new Set(touched);
@@ -106,14 +101,15 @@ export class Replanner {
           queue.push(g);
         }
       };
-      for (const name of namesOf(group, clusters, slices)) for (const g of claimants(name, clusters, slices)) add(g);
+      const names = namesOf(group, clusters, slices);
+      for (const name of names) for (const g of claimants(name, clusters, slices)) add(g);
       for (const t of targets) {
         const found = objects.get(t)!;
-        const names = namesOf(group, clusters, slices);
         const objs = [...index.labelled(t, group), ...names.map((n) => index.named(t, n)).filter((x): x is TargetObject => x !== undefined), ...(slices ? names.flatMap((n) => index.prefixed(t, n)) : [])];
         for (const obj of objs) {
           // An object of a cluster that is not configured is counted in a problem about the whole world.
-          if (isOwned(obj, o) && clusterOf(obj, o, []) !== undefined && !clusters.includes(clusterOf(obj, o, [])!)) return undefined;
+          const cluster = isOwned(obj, o) ? clusterOf(obj, o, []) : undefined;
+          if (cluster !== undefined && !clusters.includes(cluster)) return undefined;
           found.set(obj.metadata.name, obj);
           const label = obj.metadata.labels?.[o.originalNameLabel];
           if (label) add(label);
@@ -124,24 +120,10 @@ export class Replanner {
 
     // The scope's world: its sources in every readable cluster, its objects in every readable target.
     const sub: PlanInput = { ...input, sources: {}, targets: {} };
-    let planned = 0;
-    for (const [c, outcome] of Object.entries(input.sources)) {
-      if (!outcome.ok) {
-        sub.sources[c] = outcome;
-        continue;
-      }
-      const items = sourceClusters.includes(c) ? [...scope].flatMap((g) => index.sourcesNamed(c, g)) : [];
-      planned += items.length;
-      sub.sources[c] = { ok: true, items };
-    }
+    for (const [c, outcome] of Object.entries(input.sources)) sub.sources[c] = outcome.ok ? { ok: true, items: [...scope].flatMap((g) => index.sourcesNamed(c, g)) } : outcome;
     for (const [t, outcome] of Object.entries(input.targets)) {
-      if (!outcome.ok) {
-        sub.targets[t] = outcome;
-        continue;
-      }
-      const items = [...objects.get(t)!.values()];
-      planned += items.length;
-      sub.targets[t] = slices ? { ok: true, items: [], slices: items as SliceObject[] } : { ok: true, items: items as EndpointsObject[] };
+      const items = outcome.ok ? [...objects.get(t)!.values()] : [];
+      sub.targets[t] = !outcome.ok ? outcome : slices ? { ok: true, items: [], slices: items as SliceObject[] } : { ok: true, items: items as EndpointsObject[] };
     }
     const fresh = plan(o, sub);
 
@@ -158,6 +140,6 @@ export class Replanner {
       problems: merge(last.plan.problems, fresh.problems, problemOfScope),
     });
     this.last = { ...last, plan: p };
-    return { plan: p, planned, full: false };
+    return { plan: p, planned: objectsIn(sub), full: false };
   }
 }

@@ -76,6 +76,12 @@ export function inOrder(p: Plan): Plan {
   };
 }
 
+/** The objects a plan is made from: every source and target object of the readable clusters. */
+export function objectsIn(input: PlanInput): number {
+  const count = (r: PlanInput['sources']) => Object.values(r).reduce((n, o) => n + (o.ok ? o.items.length + (o.slices?.length ?? 0) + (o.leases?.length ?? 0) : 0), 0);
+  return count(input.sources) + count(input.targets);
+}
+
 /** No Endpoints to write. (Lease renewals are bookkeeping, not drift.) */
 export function isEmpty(p: Plan): boolean {
   return p.creates.length + p.updates.length + p.deletes.length === 0;
