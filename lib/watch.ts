@@ -48,21 +48,18 @@ export class WatchedWorld {
   private readonly s: ReadSettings;
   private readonly o: WatchOptions;
   /**
-   * target/namespace/name → resourceVersion of a write this loop made, until
-   * its watch event comes back: this run's and the one before's (an echo can
-   * come back after the next run started). Older ones are dropped: their event
-   * came before the write's answer (it started a run), or never.
+   * target/namespace/name → resourceVersion of the last write this loop made
+   * to it, until its watch event comes back, however many runs later (under
+   * load an echo can come after several back-to-back runs). At most one per
+   * object; a target's list clears them (it holds whatever they were).
    */
-  private own = new Map<string, string>();
-  private ownBefore = new Map<string, string>();
+  private readonly own = new Map<string, string>();
 
   /** Target events that came while a run was writing: judged when it ends, when every write's answer is in. */
   private duringRun: { key: string; object: Touching; before: Touching | undefined }[] | undefined;
 
-  /** A run starts: expectations older than the run before are dropped. */
+  /** A run starts: the target events until it ends are judged then. */
   runStarted(): void {
-    this.ownBefore = this.own;
-    this.own = new Map();
     this.duringRun = [];
   }
 
@@ -122,12 +119,9 @@ export class WatchedWorld {
   }
 
   private isEcho(key: string, resourceVersion: string | undefined): boolean {
-    for (const m of [this.own, this.ownBefore])
-      if (m.get(key) === resourceVersion) {
-        m.delete(key);
-        return true;
-      }
-    return false;
+    if (this.own.get(key) !== resourceVersion) return false;
+    this.own.delete(key);
+    return true;
   }
 
   constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
@@ -149,6 +143,7 @@ export class WatchedWorld {
         ...(indexes ? { indexes } : {}),
         changed: (obj, before) => {
           // mefi's own writes coming back touch nothing (their changes left the plan as they were done) and start no run.
+          if (role !== 'source' && !obj) this.own.clear();
           if (role !== 'source' && obj) {
             const key = `${cluster}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
             if (this.duringRun) return void this.duringRun.push({ key, object: obj, before });
