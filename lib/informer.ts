@@ -23,8 +23,8 @@ export interface InformerOptions {
   /** After a failed list or watch: wait this long, doubling, up to maxBackoffMs. */
   backoffMs: number;
   maxBackoffMs: number;
-  /** Called for every change of the cache (with the object a watch event brought, and the one it replaced), and after every list. */
-  changed: (object?: Named, before?: Named) => void;
+  /** Called for every change of the cache (with the object a watch event brought, the one it replaced, and whether it was deleted), and after every list. */
+  changed: (object?: Named, before?: Named, deleted?: boolean) => void;
   /** Told when the cache becomes unusable (a list failed) or usable again. */
   report?: (error: string | undefined) => void;
   /** Told why a watch ended in a fresh list (not a resync's): expired, an ERROR event, a broken stream. */
@@ -209,6 +209,6 @@ export class Informer<T extends Named> {
     const before = this.items.get(k);
     if (e.type === 'DELETED') this.remove(k);
     else this.put(k, this.kept(e.object));
-    this.o.changed(e.object, before);
+    this.o.changed(e.object, before, e.type === 'DELETED');
   }
 }

@@ -10,11 +10,12 @@
 
 import type { ClusterConfig } from './config.ts';
 import { compactSource, compactSourceSlice, withoutManagedFields } from './compact.ts';
+import { Holdoff } from './holdoff.ts';
 import { Informer } from './informer.ts';
 import type { KubeClient } from './kube/client.ts';
 import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
 import { Replanner, type Replanned, type WorldIndex } from './plan/incremental.ts';
-import { slicesAsEndpoints, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type PlanOptions, type ReadOutcome, type SliceObject, type TargetObject } from './plan/index.ts';
+import { heldKey, holdCreates, slicesAsEndpoints, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type PlanOptions, type ReadOutcome, type SliceObject, type TargetObject } from './plan/index.ts';
 import { rememberResults } from './plan/memo.ts';
 import { touchedBySource, touchedByTarget } from './plan/scope.ts';
 import type { ReadSettings } from './read.ts';
@@ -55,8 +56,13 @@ export class WatchedWorld {
    */
   private readonly own = new Map<string, string>();
 
+  /** target/namespace/name of the deletes this loop made, until their events come back. */
+  private readonly ownDeletes = new Set<string>();
+  /** Names something else deletes each time this loop writes them back (lib/holdoff.ts). */
+  private readonly holdoff = new Holdoff();
+
   /** Target events that came while a run was writing: judged when it ends, when every write's answer is in. */
-  private duringRun: { key: string; object: Touching; before: Touching | undefined }[] | undefined;
+  private duringRun: { key: string; object: Touching; before: Touching | undefined; deleted: boolean }[] | undefined;
 
   /** A run starts: the target events until it ends are judged then. */
   runStarted(): void {
@@ -68,9 +74,10 @@ export class WatchedWorld {
    * they were its own writes (an echo can come before the write's answer).
    */
   runEnded(): void {
-    const events = (this.duringRun ?? []).filter((e) => !this.isEcho(e.key, e.object.metadata.resourceVersion));
+    const events = (this.duringRun ?? []).filter((e) => !this.isEcho(e.key, e.object.metadata.resourceVersion, e.deleted));
     this.duringRun = undefined;
     for (const e of events) this.touch('target', e.object, e.before);
+    for (const e of events) if (e.deleted) this.deletedElsewhere(e.key, e.object);
     if (events.length > 0) return this.changed();
     // Nothing new, but the run's own writes: plan their names again now, while
     // idle, not in the next change's run (after a thousand writes that is a
@@ -82,7 +89,12 @@ export class WatchedWorld {
   stored(change: Change, stored: TargetObject | null): void {
     const t = this.targets.get(change.target);
     if (!t) return;
-    if (stored?.metadata.resourceVersion) this.own.set(`${change.target}/${change.namespace}/${change.name}`, stored.metadata.resourceVersion);
+    const key = heldKey(change);
+    if (stored?.metadata.resourceVersion) this.own.set(key, stored.metadata.resourceVersion);
+    if (stored) {
+      this.holdoff.written(key);
+      this.ownDeletes.delete(key);
+    } else this.ownDeletes.add(key);
     const objects = t.objects as Informer<TargetObject>;
     const before = objects.get(change.namespace, change.name);
     objects.assume(change.namespace, change.name, change.resourceVersion, stored);
@@ -118,10 +130,23 @@ export class WatchedWorld {
     }
   }
 
-  private isEcho(key: string, resourceVersion: string | undefined): boolean {
+  private isEcho(key: string, resourceVersion: string | undefined, deleted: boolean): boolean {
+    if (deleted) return this.ownDeletes.delete(key);
     if (this.own.get(key) !== resourceVersion) return false;
     this.own.delete(key);
     return true;
+  }
+
+  /** One of mefi's objects deleted by something else: if it is again, its create waits (and a run comes when it may go). */
+  private deletedElsewhere(key: string, object: Touching): void {
+    if (object.metadata.labels?.[this.o.options.ownerLabel.key] !== this.o.options.ownerLabel.value) return;
+    const now = Date.now();
+    const until = this.holdoff.deleted(key, now);
+    if (until === undefined) return;
+    setTimeout(() => {
+      this.touch('target', object);
+      this.changed();
+    }, until - now + 1).unref();
   }
 
   constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
@@ -141,13 +166,17 @@ export class WatchedWorld {
         backoffMs: o.backoffMs,
         maxBackoffMs: o.maxBackoffMs,
         ...(indexes ? { indexes } : {}),
-        changed: (obj, before) => {
+        changed: (obj, before, deleted = false) => {
           // mefi's own writes coming back touch nothing (their changes left the plan as they were done) and start no run.
-          if (role !== 'source' && !obj) this.own.clear();
+          if (role !== 'source' && !obj) {
+            this.own.clear();
+            this.ownDeletes.clear();
+          }
           if (role !== 'source' && obj) {
             const key = `${cluster}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
-            if (this.duringRun) return void this.duringRun.push({ key, object: obj, before });
-            if (this.isEcho(key, obj.metadata.resourceVersion)) return;
+            if (this.duringRun) return void this.duringRun.push({ key, object: obj, before, deleted });
+            if (this.isEcho(key, obj.metadata.resourceVersion, deleted)) return;
+            if (deleted && role === 'target') this.deletedElsewhere(key, obj);
           }
           this.touch(role, obj, before);
           this.changed();
@@ -244,9 +273,14 @@ export class WatchedWorld {
     return { sources, targets };
   }
 
-  /** The plan of the last input(): of what changed since the input before, where that can be told, else in full. */
+  /**
+   * The plan of the last input(): of what changed since the input before,
+   * where that can be told, else in full; less the creates held off.
+   */
   plan(input: PlanInput): Replanned {
-    return this.ofChanges(input) ?? this.replanner.full(input);
+    const made = this.ofChanges(input) ?? this.replanner.full(input);
+    const now = Date.now();
+    return { ...made, plan: holdCreates(made.plan, this.holdoff.held(now), now) };
   }
 
   /** The plan of what changed since the input before this one, if it can be told. */

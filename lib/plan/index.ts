@@ -16,9 +16,10 @@ export { leaseName } from './leases.ts';
 export { toProbe, probeKey, type ProbeAddress } from './reach.ts';
 export { slicesAsEndpoints, serviceNameLabel, managedBy, managedByLabel } from './slices.ts';
 export { claimants } from './scope.ts';
+export { holdCreates, heldKey } from './held.ts';
 
 /** A wanted object is not as wanted: the run has not converged (DESIGN.md §6). The other codes only inform. */
-export const blockingCodes: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['conflict', 'name-collision', 'invalid-name', 'ambiguous-source']);
+export const blockingCodes: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['conflict', 'name-collision', 'invalid-name', 'ambiguous-source', 'deleted-again']);
 
 const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 

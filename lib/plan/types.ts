@@ -161,7 +161,8 @@ export type ProblemCode =
   | 'stale-cluster'
   | 'too-many-addresses'
   | 'unknown-cluster'
-  | 'unreachable';
+  | 'unreachable'
+  | 'deleted-again';
 
 /** A problem as the planner's parts find it; plan() says whether it blocks. */
 export interface Finding {

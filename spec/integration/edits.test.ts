@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { admin, deleteEndpoints, ensureNamespace, getEndpoints, isolation, listEndpoints, marks, mefi, putEndpoints, skip, subset, uid, writeConfig, writesSince } from '../support/world.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { admin, auditMark, auditSince, deleteEndpoints, ensureNamespace, eventually, getEndpoints, isolation, kubectl, listEndpoints, marks, mefi, putEndpoints, skip, startLoop, subset, uid, writeConfig, writesSince } from '../support/world.ts';
 
 /** web in beta, synced into alpha: the starting point of the tests below. */
 async function syncedWeb() {
@@ -30,6 +31,51 @@ describe('hand edits and edge inputs', { skip }, () => {
     assert.deepEqual(now.metadata.labels, want.metadata.labels);
     assert.notEqual(now.metadata.resourceVersion, edited.metadata.resourceVersion);
     assert.ok(await getEndpoints('alpha', namespace, 'web'));
+  });
+
+  it('a namespace emptied by hand under the watching loop: mefi and the Endpoints controller stop trading deletes and creates, and every object is back', async () => {
+    // The controller deletes, after each Endpoints delete it sees, the Endpoints
+    // of that name if no Service has it, mirrors included; its own delete
+    // queues the name again. Written back at once, 80 objects against its 20
+    // calls a second would be deleted and written for good.
+    const id = uid();
+    const { namespace, sourceLabels, args } = isolation(id);
+    await ensureNamespace('alpha', namespace);
+    const names = Array.from({ length: 40 }, (_, i) => `web${i}`);
+    await Promise.all(names.map((n, i) => putEndpoints('beta', `app-${id}`, n, sourceLabels, [subset([`10.2.1.${i + 1}`])])));
+    const cfg = writeConfig({ clusters: ['alpha', 'beta'] });
+    const loop = startLoop(['-c', cfg.file, ...args, '--watch', '--resync', '5m']);
+    const wanted = [...names, ...names.map((n) => `${n}-beta`)].sort();
+    const present = async () => (await listEndpoints('alpha', namespace)).map((o) => o.metadata.name).sort().join(' ') === wanted.join(' ');
+    const controllerDeletes = (since: number) => auditSince('alpha', since, { components: true }).filter((e) => e.verb === 'delete' && e.objectRef?.namespace === namespace && e.user.username.endsWith(':endpoint-controller'));
+    try {
+      await eventually('first run', present);
+      const mark = auditMark('alpha');
+      assert.equal((await kubectl(['delete', '--raw', `/api/v1/namespaces/${namespace}/endpoints`], { cluster: 'alpha' })).code, 0);
+      // Quiet: no delete by the controller for 5 s, with every object back.
+      const started = Date.now();
+      let quietSince = auditMark('alpha');
+      await eventually(
+        'the controller and mefi stop trading writes',
+        async () => {
+          if (controllerDeletes(quietSince).length > 0) {
+            quietSince = auditMark('alpha');
+            return false;
+          }
+          return Date.now() - started > 5_000 && (await present());
+        },
+        90_000,
+      );
+      await sleep(5_000);
+      assert.deepEqual(controllerDeletes(quietSince), [], 'no delete by the controller after it went quiet');
+      const deletes = controllerDeletes(mark).length;
+      const creates = auditSince('alpha', mark).filter((e) => e.verb === 'create' && e.objectRef?.namespace === namespace).length;
+      assert.ok(deletes > 0, 'the controller did delete what mefi wrote back (or this test proves nothing)');
+      assert.ok(creates <= 4 * wanted.length, `${creates} creates for ${wanted.length} objects`);
+      assert.match(loop.log(), /deleted-again|deleted again/, 'said why it waits');
+    } finally {
+      assert.equal(await loop.stop(), 0, loop.log());
+    }
   });
 
   it('upsert-only creates and updates but never deletes', async () => {
