@@ -47,7 +47,7 @@ func main() {
 		return
 	}
 	var err error
-	sub := map[string]func([]string) error{"serve": serve, "controllers": runControllers, "netns": runNetns, "proxy": runProxy, "fetch": runFetch, "pod": runPodCLI}
+	sub := map[string]func([]string) error{"serve": serve, "controllers": runControllers, "netns": runNetns, "proxy": runProxy, "fetch": runFetch, "pod": runPodCLI, "scheduler": runScheduler}
 	if len(os.Args) > 1 && sub[os.Args[1]] != nil {
 		err = sub[os.Args[1]](os.Args[2:])
 	} else {
@@ -69,6 +69,7 @@ type cluster struct {
 	pki                *pki
 	api                *supervised // kube-apiserver with its etcd
 	kcm                *supervised // kube-controller-manager, with --controllers
+	scheduler          *supervised // kube-scheduler, with --controllers
 }
 
 func supervise(args []string) error {
@@ -76,7 +77,7 @@ func supervise(args []string) error {
 	dir := fs.String("dir", "", "directory for kubeconfigs and state (required)")
 	names := fs.String("clusters", "alpha beta gamma", "cluster names, separated by spaces or commas")
 	timeout := fs.Duration("timeout", 3*time.Minute, "how long to wait for every server to be ready")
-	withControllers := fs.Bool("controllers", true, "run kube-controller-manager (endpoints, endpointslice, mirroring, serviceaccount controllers) per cluster")
+	withControllers := fs.Bool("controllers", true, "run kube-controller-manager (endpoints, endpointslice, mirroring, serviceaccount, deployment, replicaset, garbage collector, namespace controllers) and kube-scheduler per cluster")
 	withNetwork := fs.Bool("network", false, "a routed pod network in network namespaces, kube-proxy per node, pods that answer HTTP (needs root)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -145,9 +146,12 @@ func supervise(args []string) error {
 	}
 	if *withControllers {
 		for _, c := range clusters {
-			c.kcm = controllerManager(c, self)
-			procs = append(procs, c.kcm)
+			c.kcm, c.scheduler = controllerManager(c, self), schedulerProcess(c, self)
+			procs = append(procs, c.kcm, c.scheduler)
 			if err := c.kcm.start(); err != nil {
+				return err
+			}
+			if err := c.scheduler.start(); err != nil {
 				return err
 			}
 		}
@@ -160,7 +164,18 @@ func supervise(args []string) error {
 			return fmt.Errorf("network: %w", err)
 		}
 	}
-	control, err := serveControl(ctx, *dir, clusters, bed)
+	kubelets := map[string]*kubelet{}
+	for _, c := range clusters {
+		k, err := newKubelet(c, bed)
+		if err != nil {
+			return err
+		}
+		if err := k.watch(ctx); err != nil {
+			return err
+		}
+		kubelets[c.name] = k
+	}
+	control, err := serveControl(ctx, *dir, clusters, kubelets, bed)
 	if err != nil {
 		return err
 	}
@@ -190,7 +205,7 @@ func prepare(root, name string, index int, self string) (*cluster, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	p, err := writePKI(dir)
+	p, err := writePKI(dir, nodeNameOf(name))
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +314,8 @@ func (c *cluster) entriesFor(user string, creds *keyPair) (namedCluster, namedUs
 func writeKubeconfigs(dir string, clusters []*cluster) error {
 	all := kubeconfig{APIVersion: "v1", Kind: "Config", CurrentContext: clusters[0].name}
 	for _, c := range clusters {
-		for file, creds := range map[string]*keyPair{"controller-manager.kubeconfig": c.pki.controllerManager, "kube-proxy.kubeconfig": c.pki.proxy} {
+		for file, creds := range map[string]*keyPair{"controller-manager.kubeconfig": c.pki.controllerManager, "kube-proxy.kubeconfig": c.pki.proxy,
+			"scheduler.kubeconfig": c.pki.scheduler, "kubelet.kubeconfig": c.pki.kubelet} {
 			nc, nu, nx := c.entriesFor(strings.TrimSuffix(file, ".kubeconfig"), creds)
 			if err := writeJSON(filepath.Join(c.dir, file), kubeconfig{APIVersion: "v1", Kind: "Config", CurrentContext: c.name,
 				Clusters: []namedCluster{nc}, Users: []namedUser{nu}, Contexts: []namedContext{nx}}); err != nil {
