@@ -14,6 +14,11 @@
 //
 // Invoked as kubectl (a link named kubectl), it is kubectl.
 //
+// With --controllers (the default) each cluster also runs
+// kube-controller-manager and kube-scheduler; the supervisor itself is the
+// kubelet of each cluster's one node (kubelet.go). --mcs installs the
+// Multi-Cluster Services API's CRDs, --network the routed pod network.
+//
 // Fault injection for tests: a cluster's server runs as the process in
 // <name>/pid. Kill it and it is restarted on the same ports with the same data,
 // unless <name>/hold exists; remove the file and it is restarted.
