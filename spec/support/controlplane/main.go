@@ -83,7 +83,7 @@ func supervise(args []string) error {
 	names := fs.String("clusters", "alpha beta gamma", "cluster names, separated by spaces or commas")
 	timeout := fs.Duration("timeout", 3*time.Minute, "how long to wait for every server to be ready")
 	withControllers := fs.Bool("controllers", true, "run kube-controller-manager (endpoints, endpointslice, mirroring, serviceaccount, deployment, replicaset, garbage collector, namespace controllers) and kube-scheduler per cluster")
-	withMCS := fs.Bool("mcs", false, "install the Multi-Cluster Services API's CRDs (ServiceExport, ServiceImport) in every cluster (about 0.1 s a cluster)")
+	withMCS := fs.Bool("mcs", false, "install the Multi-Cluster Services API's CRDs (ServiceExport, ServiceImport) in every cluster (a few tenths of a second more at start)")
 	withNetwork := fs.Bool("network", false, "a routed pod network in network namespaces, kube-proxy per node, pods that answer HTTP (needs root)")
 	if err := fs.Parse(args); err != nil {
 		return err
