@@ -158,7 +158,7 @@ test-unit: build
 
 # make clusters DIR=/tmp/k CLUSTERS="alpha beta" [NETWORK=1]: real clusters until Ctrl-C.
 clusters: $(CONTROLPLANE) $(KUBECTL) $(if $(NETWORK),bed-deps)
-	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(or $(CLUSTERS),alpha beta gamma)" $(if $(NETWORK),--network)
+	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(or $(CLUSTERS),alpha beta gamma)" $(if $(NETWORK),--network) $(if $(MCS),--mcs)
 
 demo: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) bed-deps
 	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \

@@ -18,6 +18,8 @@ export interface BedOptions {
   controllers?: boolean;
   /** The routed pod network with kube-proxy and pods that answer HTTP (root only). */
   network?: boolean;
+  /** The Multi-Cluster Services API's CRDs (ServiceExport, ServiceImport) in every cluster (default false). */
+  mcs?: boolean;
   timeoutMs?: number;
 }
 
@@ -25,7 +27,7 @@ export async function startControlPlanes(dir: string, clusters: string[], opts: 
   const bin = process.env.MEFI_CONTROLPLANE;
   if (!bin) throw new Error('MEFI_CONTROLPLANE is not set: run this through make');
   const timeoutMs = opts.timeoutMs ?? 180_000;
-  const args = ['--dir', dir, '--clusters', clusters.join(' '), `--controllers=${opts.controllers ?? true}`, `--network=${opts.network ?? false}`];
+  const args = ['--dir', dir, '--clusters', clusters.join(' '), `--controllers=${opts.controllers ?? true}`, `--network=${opts.network ?? false}`, `--mcs=${opts.mcs ?? false}`];
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));

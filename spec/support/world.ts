@@ -125,7 +125,7 @@ export function subset(ready: string[], notReady: string[] = [], port = 8080, na
 
 /** Users of the bed's components, as a real cluster names them. */
 function isComponent(user: string): boolean {
-  return user === 'system:kube-controller-manager' || user === 'system:kube-proxy' || user.startsWith('system:serviceaccount:kube-system:');
+  return user === 'system:kube-controller-manager' || user === 'system:kube-proxy' || user === 'system:kube-scheduler' || user.startsWith('system:node:') || user.startsWith('system:serviceaccount:kube-system:');
 }
 
 /** Helpers bound to the control planes in one directory (make test's, or a test's own). */

@@ -4,25 +4,34 @@ package main
 // defaults (leader election, --mirroring-max-endpoints-per-subset, the
 // Endpoints controller's start-up sweep) are the real ones. It runs the
 // controllers that make mefi's sources (Endpoints, EndpointSlices from
-// Services and Pods) and consume its output (EndpointSlice mirroring).
+// Services and Pods), consume its output (EndpointSlice mirroring), and make
+// and remove workloads (Deployments, namespaces).
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"path/filepath"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	kcm "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 )
 
-// The controllers a bed cluster runs: no node lifecycle (there is no kubelet
-// to report), no garbage collector, nothing that would need cloud or storage.
-const controllerList = "endpoints-controller,endpointslice-controller,endpointslice-mirroring-controller,serviceaccount-token-controller,serviceaccount-controller"
+// The controllers a bed cluster runs: no node lifecycle (the bed's kubelet
+// role does not heartbeat), nothing that would need cloud or storage.
+//   - endpoints, endpointslice, endpointslice-mirroring: mefi's sources and
+//     what consumes its output;
+//   - serviceaccount, serviceaccount-token: every namespace's default
+//     ServiceAccount and the tokens of the controllers' own identities;
+//   - deployment, replicaset: a Deployment's pods, which kube-scheduler binds
+//     and the kubelet role runs (kubelet.go), as conformance tests make them;
+//   - garbage-collector: what a deleted Deployment owns (its ReplicaSets,
+//     their pods) goes with it, through the API server's discovery and
+//     metadata watches of every resource;
+//   - namespace: a deleted namespace's objects are deleted and the
+//     namespace with them (the kubelet role confirms its pods' deletion).
+const controllerList = "endpoints-controller,endpointslice-controller,endpointslice-mirroring-controller,serviceaccount-token-controller,serviceaccount-controller," +
+	"deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller"
 
 func controllerManager(c *cluster, self string) *supervised {
 	return &supervised{
@@ -64,36 +73,4 @@ func (c *cluster) clientset() (*kubernetes.Clientset, error) {
 		return nil, err
 	}
 	return kubernetes.NewForConfig(cfg)
-}
-
-// nodeName is the one node of a bed cluster; pods are bound to it.
-func (c *cluster) nodeName() string { return c.name + "-node" }
-
-// nodeIP is the node's address on its link to the router (see network.go).
-func (c *cluster) nodeIP() string { return fmt.Sprintf("10.255.%d.2", c.index) }
-
-// podCIDR is this cluster's pod range: 10.244.<index+1>.0/24.
-func (c *cluster) podCIDR() string { return fmt.Sprintf("10.244.%d.0/24", c.index+1) }
-
-// registerNode creates the cluster's Node, Ready with an InternalIP: the
-// EndpointSlice controller skips pods on nodes it does not know, and
-// kube-proxy waits for its Node's address.
-func (c *cluster) registerNode(ctx context.Context) error {
-	cs, err := c.clientset()
-	if err != nil {
-		return err
-	}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: c.nodeName(), Labels: map[string]string{"kubernetes.io/hostname": c.nodeName()}},
-		Spec: corev1.NodeSpec{PodCIDR: c.podCIDR(), PodCIDRs: []string{c.podCIDR()}}}
-	created, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		created, err = cs.CoreV1().Nodes().Get(ctx, c.nodeName(), metav1.GetOptions{})
-	}
-	if err != nil {
-		return err
-	}
-	created.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: c.nodeIP()}, {Type: corev1.NodeHostName, Address: c.nodeName()}}
-	created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-	_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
-	return err
 }

@@ -14,6 +14,11 @@
 //
 // Invoked as kubectl (a link named kubectl), it is kubectl.
 //
+// With --controllers (the default) each cluster also runs
+// kube-controller-manager and kube-scheduler; the supervisor itself is the
+// kubelet of each cluster's one node (kubelet.go). --mcs installs the
+// Multi-Cluster Services API's CRDs, --network the routed pod network.
+//
 // Fault injection for tests: a cluster's server runs as the process in
 // <name>/pid. Kill it and it is restarted on the same ports with the same data,
 // unless <name>/hold exists; remove the file and it is restarted.
@@ -47,7 +52,7 @@ func main() {
 		return
 	}
 	var err error
-	sub := map[string]func([]string) error{"serve": serve, "controllers": runControllers, "netns": runNetns, "proxy": runProxy, "fetch": runFetch, "pod": runPodCLI}
+	sub := map[string]func([]string) error{"serve": serve, "controllers": runControllers, "netns": runNetns, "proxy": runProxy, "fetch": runFetch, "pod": runPodCLI, "scheduler": runScheduler}
 	if len(os.Args) > 1 && sub[os.Args[1]] != nil {
 		err = sub[os.Args[1]](os.Args[2:])
 	} else {
@@ -69,6 +74,7 @@ type cluster struct {
 	pki                *pki
 	api                *supervised // kube-apiserver with its etcd
 	kcm                *supervised // kube-controller-manager, with --controllers
+	scheduler          *supervised // kube-scheduler, with --controllers
 }
 
 func supervise(args []string) error {
@@ -76,7 +82,8 @@ func supervise(args []string) error {
 	dir := fs.String("dir", "", "directory for kubeconfigs and state (required)")
 	names := fs.String("clusters", "alpha beta gamma", "cluster names, separated by spaces or commas")
 	timeout := fs.Duration("timeout", 3*time.Minute, "how long to wait for every server to be ready")
-	withControllers := fs.Bool("controllers", true, "run kube-controller-manager (endpoints, endpointslice, mirroring, serviceaccount controllers) per cluster")
+	withControllers := fs.Bool("controllers", true, "run kube-controller-manager (endpoints, endpointslice, mirroring, serviceaccount, deployment, replicaset, garbage collector, namespace controllers) and kube-scheduler per cluster")
+	withMCS := fs.Bool("mcs", false, "install the Multi-Cluster Services API's CRDs (ServiceExport, ServiceImport) in every cluster (a few tenths of a second more at start)")
 	withNetwork := fs.Bool("network", false, "a routed pod network in network namespaces, kube-proxy per node, pods that answer HTTP (needs root)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -138,6 +145,17 @@ func supervise(args []string) error {
 	if err := writeKubeconfigs(*dir, clusters); err != nil {
 		return err
 	}
+	if *withMCS {
+		errs := make(chan error, len(clusters))
+		for _, c := range clusters {
+			go func() { errs <- c.installMCSCRDs(ctx, *timeout) }()
+		}
+		for range clusters {
+			if err := <-errs; err != nil {
+				return err
+			}
+		}
+	}
 	for _, c := range clusters {
 		if err := c.registerNode(ctx); err != nil {
 			return fmt.Errorf("%s: node: %w", c.name, err)
@@ -145,9 +163,12 @@ func supervise(args []string) error {
 	}
 	if *withControllers {
 		for _, c := range clusters {
-			c.kcm = controllerManager(c, self)
-			procs = append(procs, c.kcm)
+			c.kcm, c.scheduler = controllerManager(c, self), schedulerProcess(c, self)
+			procs = append(procs, c.kcm, c.scheduler)
 			if err := c.kcm.start(); err != nil {
+				return err
+			}
+			if err := c.scheduler.start(); err != nil {
 				return err
 			}
 		}
@@ -160,7 +181,18 @@ func supervise(args []string) error {
 			return fmt.Errorf("network: %w", err)
 		}
 	}
-	control, err := serveControl(ctx, *dir, clusters, bed)
+	kubelets := map[string]*kubelet{}
+	for _, c := range clusters {
+		k, err := newKubelet(c, bed)
+		if err != nil {
+			return err
+		}
+		if err := k.watch(ctx); err != nil {
+			return err
+		}
+		kubelets[c.name] = k
+	}
+	control, err := serveControl(ctx, *dir, clusters, kubelets, bed)
 	if err != nil {
 		return err
 	}
@@ -190,7 +222,7 @@ func prepare(root, name string, index int, self string) (*cluster, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	p, err := writePKI(dir)
+	p, err := writePKI(dir, nodeNameOf(name))
 	if err != nil {
 		return nil, err
 	}
@@ -299,7 +331,8 @@ func (c *cluster) entriesFor(user string, creds *keyPair) (namedCluster, namedUs
 func writeKubeconfigs(dir string, clusters []*cluster) error {
 	all := kubeconfig{APIVersion: "v1", Kind: "Config", CurrentContext: clusters[0].name}
 	for _, c := range clusters {
-		for file, creds := range map[string]*keyPair{"controller-manager.kubeconfig": c.pki.controllerManager, "kube-proxy.kubeconfig": c.pki.proxy} {
+		for file, creds := range map[string]*keyPair{"controller-manager.kubeconfig": c.pki.controllerManager, "kube-proxy.kubeconfig": c.pki.proxy,
+			"scheduler.kubeconfig": c.pki.scheduler, "kubelet.kubeconfig": c.pki.kubelet} {
 			nc, nu, nx := c.entriesFor(strings.TrimSuffix(file, ".kubeconfig"), creds)
 			if err := writeJSON(filepath.Join(c.dir, file), kubeconfig{APIVersion: "v1", Kind: "Config", CurrentContext: c.name,
 				Clusters: []namedCluster{nc}, Users: []namedUser{nu}, Contexts: []namedContext{nx}}); err != nil {

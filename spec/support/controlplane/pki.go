@@ -67,7 +67,7 @@ type pki struct {
 	// The bed's own components, each with the identity it has in a real
 	// cluster (bound by the API server's bootstrap RBAC), so the audit log
 	// tells their calls from those of the clients under test.
-	controllerManager, proxy *keyPair
+	controllerManager, proxy, scheduler, kubelet *keyPair
 }
 
 func clientCert(ca *keyPair, user string, groups ...string) (*keyPair, error) {
@@ -78,7 +78,7 @@ func clientCert(ca *keyPair, user string, groups ...string) (*keyPair, error) {
 	}, ca)
 }
 
-func writePKI(dir string) (*pki, error) {
+func writePKI(dir, nodeName string) (*pki, error) {
 	ca, err := newKeyPair(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: "mefi-test-ca"},
 		IsCA:                  true,
@@ -110,6 +110,15 @@ func writePKI(dir string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
+	scheduler, err := clientCert(ca, "system:kube-scheduler")
+	if err != nil {
+		return nil, err
+	}
+	// The node's kubelet, as the Node authorizer and NodeRestriction know it.
+	kubelet, err := clientCert(ca, "system:node:"+nodeName, "system:nodes")
+	if err != nil {
+		return nil, err
+	}
 	sa, err := newKeyPair(&x509.Certificate{Subject: pkix.Name{CommonName: "service-accounts"}}, ca)
 	if err != nil {
 		return nil, err
@@ -130,5 +139,5 @@ func writePKI(dir string) (*pki, error) {
 			return nil, err
 		}
 	}
-	return &pki{ca: ca, serving: serving, admin: admin, controllerManager: controllerManager, proxy: proxy}, nil
+	return &pki{ca: ca, serving: serving, admin: admin, controllerManager: controllerManager, proxy: proxy, scheduler: scheduler, kubelet: kubelet}, nil
 }

@@ -1,17 +1,17 @@
 package main
 
-// Pods as users have them, without a kubelet: the bed creates the Pod bound
-// to the cluster's node and sets its status (Running, podIP, Ready) the way a
-// kubelet would; the real controllers then make the Endpoints and
-// EndpointSlices of the Services that select it. With --network the pod is
-// also a network namespace on the node that answers HTTP.
+// Pods as users have them: the bed creates the Pod bound to the cluster's
+// node and the node's kubelet role (kubelet.go) starts it as it starts a
+// Deployment's pods (Running, podIP, Ready; with --network a network
+// namespace on the node that answers HTTP); the real controllers then make
+// the Endpoints and EndpointSlices of the Services that select it.
 //
 // Tests, the demo and people drive it through DIR/bed.sock (HTTP, JSON):
 //
 //	POST   /pods        {cluster, namespace, name, labels, ports, ready}  → {ip}
 //	PUT    /pods/ready  {cluster, namespace, name, ready}
 //	DELETE /pods        {cluster, namespace, name}
-//	POST   /fetch       {cluster, namespace, name, url, host, count, interval, timeout, trace}  → {answers, errors}   (from inside that pod; not 2xx is an error)
+//	POST   /fetch       {cluster, namespace, name, url, host, count, interval, timeout, trace}  → {answers, errors}   (from inside that pod, the bed's or a controller's; not 2xx is an error)
 //	POST   /route       {cluster, action: blackhole|restore}   (the router's route to that cluster's pods)
 //	POST   /compact     {cluster}                               (etcd compacted to its latest revision)
 //
@@ -31,7 +31,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -60,15 +59,14 @@ type bed struct {
 	dir      string
 	self     string
 	clusters map[string]*cluster
-	clients  map[string]*kubernetes.Clientset
+	clients  map[string]*kubernetes.Clientset // admin, as the user who creates and deletes pods
+	kubelets map[string]*kubelet
 	net      *network // nil without --network
-	mu       sync.Mutex
-	nextHost map[string]int
 }
 
-func serveControl(ctx context.Context, dir string, clusters []*cluster, n *network) (io.Closer, error) {
+func serveControl(ctx context.Context, dir string, clusters []*cluster, kubelets map[string]*kubelet, n *network) (io.Closer, error) {
 	self, _ := os.Executable()
-	b := &bed{dir: dir, self: self, clusters: map[string]*cluster{}, clients: map[string]*kubernetes.Clientset{}, net: n, nextHost: map[string]int{}}
+	b := &bed{dir: dir, self: self, clusters: map[string]*cluster{}, clients: map[string]*kubernetes.Clientset{}, kubelets: kubelets, net: n}
 	for _, c := range clusters {
 		cs, err := c.clientset()
 		if err != nil {
@@ -118,30 +116,10 @@ func (b *bed) handle(f func(context.Context, *cluster, podRequest) (any, error))
 	}
 }
 
-func (b *bed) allocate(c *cluster) (string, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := b.nextHost[c.name] + 10
-	if n > 254 {
-		return "", fmt.Errorf("cluster %s: pod range %s is full", c.name, c.podCIDR())
-	}
-	b.nextHost[c.name] = n - 9
-	return fmt.Sprintf("10.244.%d.%d", c.index+1, n), nil
-}
-
 func (b *bed) addPod(ctx context.Context, c *cluster, req podRequest) (any, error) {
 	cs := b.clients[c.name]
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: req.Namespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
-	}
-	ip, err := b.allocate(c)
-	if err != nil {
-		return nil, err
-	}
-	if b.net != nil {
-		if err := b.net.addPod(c, req.Namespace, req.Name, ip, req.Ports); err != nil {
-			return nil, err
-		}
 	}
 	// The first port is named http (a Service's targetPort: http finds it), the others http-<port>.
 	var ports []corev1.ContainerPort
@@ -156,59 +134,27 @@ func (b *bed) addPod(ctx context.Context, c *cluster, req podRequest) (any, erro
 		ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace, Labels: req.Labels},
 		Spec:       corev1.PodSpec{NodeName: c.nodeName(), Containers: []corev1.Container{{Name: "app", Image: "mefi.dev/bed-pod", Ports: ports}}},
 	}
-	created, err := cs.CoreV1().Pods(req.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	ip, err := b.kubelets[c.name].startNew(ctx, func() (*corev1.Pod, error) {
+		return cs.CoreV1().Pods(req.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	}, req.Ready == nil || *req.Ready)
 	if err != nil {
-		return nil, err
-	}
-	now := metav1.Now()
-	created.Status = corev1.PodStatus{
-		Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}, HostIP: c.nodeIP(), HostIPs: []corev1.HostIP{{IP: c.nodeIP()}}, StartTime: &now,
-	}
-	setReadiness(&created.Status, req.Ready == nil || *req.Ready)
-	if _, err := cs.CoreV1().Pods(req.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 		return nil, err
 	}
 	return map[string]string{"ip": ip}, nil
 }
 
-// setReadiness writes the conditions and container status a kubelet reports for a running pod.
-func setReadiness(status *corev1.PodStatus, ready bool) {
-	now := metav1.Now()
-	cond := corev1.ConditionFalse
-	if ready {
-		cond = corev1.ConditionTrue
-	}
-	status.Conditions = []corev1.PodCondition{
-		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		{Type: corev1.ContainersReady, Status: cond, LastTransitionTime: now},
-		{Type: corev1.PodReady, Status: cond, LastTransitionTime: now},
-	}
-	status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", Image: "mefi.dev/bed-pod", ImageID: "mefi.dev/bed-pod", Ready: ready, Started: &ready,
-		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}
-}
-
 func (b *bed) setReady(ctx context.Context, c *cluster, req podRequest) (any, error) {
-	pods := b.clients[c.name].CoreV1().Pods(req.Namespace)
-	pod, err := pods.Get(ctx, req.Name, metav1.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	setReadiness(&pod.Status, req.Ready != nil && *req.Ready)
-	_, err = pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
-	return map[string]string{}, err
+	return map[string]string{}, b.kubelets[c.name].setReady(ctx, req.Namespace, req.Name, req.Ready != nil && *req.Ready)
 }
 
 func (b *bed) deletePod(ctx context.Context, c *cluster, req podRequest) (any, error) {
 	zero := int64(0)
-	// No kubelet confirms a graceful stop: delete at once, as `kubectl delete --force --grace-period=0`.
+	// At once, as `kubectl delete --force --grace-period=0`: the tests want it gone now.
 	err := b.clients[c.name].CoreV1().Pods(req.Namespace).Delete(ctx, req.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return nil, err
 	}
-	if b.net != nil {
-		b.net.deletePod(c, req.Namespace, req.Name)
-	}
+	b.kubelets[c.name].stop(req.Namespace, req.Name, "")
 	return map[string]string{}, nil
 }
 
