@@ -14,6 +14,7 @@ import { exitCodeFor, runOnce, type RunResult, type RunSettings } from './run.ts
 import { Prober } from './probe.ts';
 import { fingerprint, inputFiles } from './reload.ts';
 import { Trigger } from './trigger.ts';
+import { giveMemoryBack } from './heap.ts';
 import { WatchedWorld } from './watch.ts';
 import type { Settings } from './settings.ts';
 import { version } from './version.ts';
@@ -282,6 +283,8 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
           ...(w ? { input: () => w.input(), planner: (input) => w.plan(input), onStored: (c, stored) => w.stored(c, stored) } : {}),
         });
         metrics.record(result, exitCode, clusters, Date.now());
+        // What planning everything grew, given back while the loop waits.
+        if (!w || w.plannedInFull) giveMemoryBack();
         if (skip) backoff.record(readResults(result, clusters, skip), Date.now());
         completedAt = Date.now();
       } catch (err) {

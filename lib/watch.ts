@@ -278,10 +278,15 @@ export class WatchedWorld {
    * where that can be told, else in full; less the creates held off.
    */
   plan(input: PlanInput): Replanned {
-    const made = this.ofChanges(input) ?? this.replanner.full(input);
+    const changes = this.ofChanges(input);
+    this.plannedInFull = changes === undefined;
+    const made = changes ?? this.replanner.full(input);
     const now = Date.now();
     return { ...made, plan: holdCreates(made.plan, this.holdoff.held(now), now) };
   }
+
+  /** The last plan() planned everything (the first run, a resync, a relist). */
+  plannedInFull = false;
 
   /** The plan of what changed since the input before this one, if it can be told. */
   private ofChanges(input: PlanInput): Replanned | undefined {
