@@ -263,10 +263,19 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
     } finally {
       closeSync(fd);
     }
-    return buf
-      .toString('utf8')
-      .split('\n')
-      .filter(Boolean)
+    // The API server may be writing a line as this reads (its writes can split
+    // a line): only whole lines count, the end of a line a mark cut is skipped.
+    const text = buf.toString('utf8');
+    const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean);
+    const whole = (l: string) => {
+      try {
+        return JSON.parse(l) as AuditEvent;
+      } catch {
+        return undefined;
+      }
+    };
+    if (lines.length > 0 && whole(lines[0]!) === undefined) lines.shift();
+    return lines
       .map((l) => JSON.parse(l) as AuditEvent)
       .filter((e) => opts.components || !isComponent(e.user.username));
   }
