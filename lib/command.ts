@@ -14,7 +14,7 @@ import { exitCodeFor, runOnce, type RunResult, type RunSettings } from './run.ts
 import { Prober } from './probe.ts';
 import { fingerprint, inputFiles } from './reload.ts';
 import { Trigger } from './trigger.ts';
-import { giveMemoryBack } from './heap.ts';
+import { Resting } from './heap.ts';
 import { WatchedWorld } from './watch.ts';
 import type { Settings } from './settings.ts';
 import { version } from './version.ts';
@@ -247,6 +247,7 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
 
   log.info('loop starting', { mode: ls.watch ? 'watch' : 'interval', [ls.watch ? 'resyncMs' : 'intervalMs']: ls.intervalMs, targets: prepared.targets });
   let nextResync = Date.now() + ls.intervalMs;
+  const resting = new Resting();
   try {
     while (!signal.aborted) {
       if (ls.watch) {
@@ -275,6 +276,7 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
       try {
         const w = world?.w;
         w?.runStarted();
+        resting.started();
         const { result, exitCode } = await execute('sync', settings, prepared, log, {
           dryRun: false,
           quiet,
@@ -283,8 +285,8 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
           ...(w ? { input: () => w.input(), planner: (input) => w.plan(input), onStored: (c, stored) => w.stored(c, stored) } : {}),
         });
         metrics.record(result, exitCode, clusters, Date.now());
-        // What planning everything grew, given back while the loop waits.
-        if (!w || w.plannedInFull) giveMemoryBack();
+        // What the run grew, given back while the loop waits.
+        resting.ended(!w || w.plannedInFull);
         if (skip) backoff.record(readResults(result, clusters, skip), Date.now());
         completedAt = Date.now();
       } catch (err) {

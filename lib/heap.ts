@@ -1,10 +1,10 @@
-// Memory given back after a run that planned the whole world. V8 keeps the
-// old space such a run grew committed, and a loop at rest allocates too
-// little for V8's memory reducer ever to run: a watching loop over 3 clusters
-// x 1,000 services held 121 MiB for good after its first run, 96 after this
-// collection. Go's runtime returns such memory by itself; V8 needs asking.
-// It needs --expose-gc (bin/mefi's first line, the image's entry point);
-// without it this does nothing.
+// Memory given back when a loop rests. V8 keeps committed the old space a
+// run grew, and a loop at rest allocates too little for V8's memory reducer
+// ever to run: a watching loop over 3 clusters x 1,000 services held 121 MiB
+// for good after its first run, 96 after one compacting collection. Go's
+// runtime returns such memory by itself; V8 needs asking. It needs
+// --expose-gc (bin/mefi's first line, the image's entry point); without it
+// this does nothing.
 
 type Collect = (o: { type: 'major'; execution: 'async'; flavor: 'last-resort' }) => Promise<void> | void;
 
@@ -12,4 +12,42 @@ type Collect = (o: { type: 'major'; execution: 'async'; flavor: 'last-resort' })
 export function giveMemoryBack(): void {
   const gc = (globalThis as { gc?: Collect }).gc;
   void gc?.({ type: 'major', execution: 'async', flavor: 'last-resort' });
+}
+
+/**
+ * When to give memory back: at once after a run that planned everything (it
+ * grew the most), else once the loop has rested `idleMs` after its runs, at
+ * most every `everyMs` (a collection costs tens of milliseconds of a core).
+ */
+export class Resting {
+  private timer: NodeJS.Timeout | undefined;
+  private last = 0;
+  private readonly idleMs: number;
+  private readonly everyMs: number;
+  private readonly collect: () => void;
+
+  constructor(o: { idleMs?: number; everyMs?: number; collect?: () => void } = {}) {
+    this.idleMs = o.idleMs ?? 1000;
+    this.everyMs = o.everyMs ?? 10_000;
+    this.collect = o.collect ?? giveMemoryBack;
+  }
+
+  /** A run starts: nothing is collected while it runs. */
+  started(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** A run ended. */
+  ended(plannedInFull: boolean, now = Date.now()): void {
+    this.started();
+    if (plannedInFull) return this.now(now);
+    const wait = Math.max(this.idleMs, this.last + this.everyMs - now);
+    this.timer = setTimeout(() => this.now(Date.now()), wait).unref();
+  }
+
+  private now(now: number): void {
+    this.last = now;
+    this.collect();
+  }
 }

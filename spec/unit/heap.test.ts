@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Resting } from '../../lib/heap.ts';
+
+describe('giving memory back when the loop rests', () => {
+  it('collects at once after a run that planned everything', () => {
+    let n = 0;
+    new Resting({ collect: () => n++ }).ended(true);
+    assert.equal(n, 1);
+  });
+
+  it('after other runs, collects once the loop has rested, not while runs follow each other', async () => {
+    let n = 0;
+    const r = new Resting({ idleMs: 40, everyMs: 0, collect: () => n++ });
+    for (let i = 0; i < 5; i++) {
+      r.ended(false);
+      await sleep(10);
+      r.started(); // the next run came before the loop rested
+    }
+    r.ended(false);
+    assert.equal(n, 0, 'not while runs follow each other');
+    await sleep(80);
+    assert.equal(n, 1, 'once rested');
+  });
+
+  it('collects at most every everyMs', async () => {
+    let n = 0;
+    const r = new Resting({ idleMs: 5, everyMs: 200, collect: () => n++ });
+    r.ended(true);
+    r.ended(false);
+    await sleep(60);
+    assert.equal(n, 1, 'the rest came too soon after the last collection');
+    await sleep(200);
+    assert.equal(n, 2, 'and is collected when everyMs has passed');
+  });
+});
