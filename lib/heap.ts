@@ -15,9 +15,11 @@ export function giveMemoryBack(): void {
 }
 
 /**
- * When to give memory back: at once after a run that planned everything (it
- * grew the most), else once the loop has rested `idleMs` after its runs, at
- * most every `everyMs` (a collection costs tens of milliseconds of a core).
+ * When to give memory back: after a run that planned everything (it grew the
+ * most) as soon as it ends, after other runs once the loop has rested
+ * `idleMs`; at most every `everyMs`, and never while a run is in flight (a
+ * collection of a large world takes a core for a few hundred milliseconds):
+ * an --interval 1s loop collects at the end of every tenth run or so.
  */
 export class Resting {
   private timer: NodeJS.Timeout | undefined;
@@ -41,8 +43,8 @@ export class Resting {
   /** A run ended. */
   ended(plannedInFull: boolean, now = Date.now()): void {
     this.started();
-    if (plannedInFull) return this.now(now);
-    const wait = Math.max(this.idleMs, this.last + this.everyMs - now);
+    const wait = Math.max(plannedInFull ? 0 : this.idleMs, this.last + this.everyMs - now);
+    if (wait <= 0) return this.now(now);
     this.timer = setTimeout(() => this.now(Date.now()), wait).unref();
   }
 

@@ -24,14 +24,28 @@ describe('giving memory back when the loop rests', () => {
     assert.equal(n, 1, 'once rested');
   });
 
-  it('collects at most every everyMs', async () => {
+  it('collects at most every everyMs, full plans included', async () => {
     let n = 0;
     const r = new Resting({ idleMs: 5, everyMs: 200, collect: () => n++ });
     r.ended(true);
-    r.ended(false);
+    r.ended(true);
     await sleep(60);
-    assert.equal(n, 1, 'the rest came too soon after the last collection');
+    assert.equal(n, 1, 'the second came too soon after the last collection');
     await sleep(200);
     assert.equal(n, 2, 'and is collected when everyMs has passed');
+  });
+
+  it('a loop whose runs come closer than everyMs (--interval 1s) collects at the end of a run, everyMs apart', async () => {
+    const at: number[] = [];
+    const r = new Resting({ idleMs: 5, everyMs: 100, collect: () => at.push(Date.now()) });
+    const started = Date.now();
+    while (Date.now() - started < 450) {
+      r.started();
+      await sleep(5); // the run
+      r.ended(true);
+      await sleep(25); // the pause
+    }
+    assert.ok(at.length >= 3 && at.length <= 5, `${at.length} collections in 450 ms`);
+    for (let i = 1; i < at.length; i++) assert.ok(at[i]! - at[i - 1]! >= 100, `collections ${at[i]! - at[i - 1]!} ms apart`);
   });
 });
