@@ -355,18 +355,23 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
     // Slices of a cluster that could not be read (or is no longer configured) are kept as they are, unless it is stale.
     if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, `${original}-${cluster}`)) continue;
     if (writer.keep.has(s.metadata.name)) continue;
-    result.deletes.push({
-      target,
-      role: 'mirror',
-      kind: 'EndpointSlice',
-      namespace,
-      name: s.metadata.name,
-      originalName: s.metadata.labels?.[options.originalNameLabel] ?? '',
-      ...(cluster ? { cluster } : {}),
-      before: sliceSubsets(s),
-      beforeLabels: (s.metadata.labels ?? {}) as Record<string, string>,
-      ...(s.metadata.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
-    });
+    result.deletes.push(sliceDelete(target, namespace, s, s.metadata.labels?.[options.originalNameLabel] ?? '', cluster));
   }
   return result;
+}
+
+/** The change that deletes one of mefi's slices, conditional on what was read. */
+export function sliceDelete(target: string, namespace: string, s: SliceObject, originalName: string, cluster: string | undefined): Change {
+  return {
+    target,
+    role: 'mirror',
+    kind: 'EndpointSlice',
+    namespace,
+    name: s.metadata.name,
+    originalName,
+    ...(cluster ? { cluster } : {}),
+    before: sliceSubsets(s),
+    beforeLabels: (s.metadata.labels ?? {}) as Record<string, string>,
+    ...(s.metadata.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
+  };
 }
