@@ -191,12 +191,13 @@ export interface Change {
    */
   writes?: ('object' | 'status')[];
   /**
-   * ServiceImport only: its spec.ips are the clusterIPs of this Service (the
-   * derived one, same target and namespace), which this plan creates (or
-   * recreates), so they are not known yet (KEP "ClusterSetIP": the server
-   * allocates them). Apply writes that Service first and fills them in (and
-   * spec.ipFamilies, when the plan leaves them out) before writing the
-   * import; if it does not, the next run does, as an update.
+   * ServiceImport only: its spec.ips (for a ClusterSetIP import) are the
+   * clusterIPs of this Service (the derived one, same target and namespace),
+   * which this plan creates or recreates, so they are not known yet (KEP
+   * "ClusterSetIP": the server allocates them); so are its spec.ipFamilies
+   * when the plan leaves them out (no export said). Apply writes that
+   * Service first and fills them in from what the server stored before
+   * writing the import; if it does not, the next run does, as an update.
    */
   ipsFrom?: string;
   /**

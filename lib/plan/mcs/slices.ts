@@ -9,7 +9,6 @@
 // Port"), as kube-proxy matches slice ports to the Service's by name alone.
 
 import { mergeNormalized } from '../normalize.ts';
-import { parseIP } from '../ip.ts';
 import { isMefiSlice, managedBy, managedByLabel, serviceNameLabel, sliceDelete, sliceWriter } from '../slices.ts';
 import { keptAsIs } from '../sources.ts';
 import { servedSubsets, type ServedMirror } from '../served.ts';
@@ -22,9 +21,8 @@ import { mcsServiceNameLabel, mcsSourceClusterLabel, type ImportPort } from './t
 export interface ImportSlices {
   name: string;
   exported?: Exported;
-  /** The import's ports and families in effect here (a frozen import's own). */
+  /** The import's ports in effect here (a frozen import's own). */
   ports: ImportPort[];
-  families: string[];
   /** Written or not at all this run: what it has stays. */
   hold: boolean;
 }
@@ -40,17 +38,18 @@ function portsServed(c: Contribution, ports: ImportPort[]): Set<string> {
   return new Set(c.ports.filter(same).map((p) => p.name ?? ''));
 }
 
-const familyOf = (ip: string) => (parseIP(ip)?.family === 6 ? 'IPv6' : 'IPv4');
-
-/** A cluster's subsets with only the ports and families the import serves from it. */
-function filtered(subsets: Subset[], names: Set<string>, families: string[]): Subset[] {
-  const keep = (a: { ip: string }) => families.length === 0 || families.includes(familyOf(a.ip));
+/**
+ * A cluster's subsets with only the ports the import serves from it. Every
+ * address family stays: the derived Service's families decide what
+ * kube-proxy uses, and they are known only once it exists.
+ */
+function filtered(subsets: Subset[], names: Set<string>): Subset[] {
   const out: Subset[] = [];
   for (const s of subsets) {
     const ports = s.ports.filter((p) => names.has(p.name ?? ''));
     // Endpoints that expose none of the import's ports get none of its traffic.
     if (s.ports.length > 0 && ports.length === 0) continue;
-    out.push({ addresses: s.addresses.filter(keep), notReadyAddresses: s.notReadyAddresses.filter(keep), ports });
+    out.push({ addresses: s.addresses, notReadyAddresses: s.notReadyAddresses, ports });
   }
   // Subsets whose ports are now alike are one: the one merge.
   return mergeNormalized(out);
@@ -79,7 +78,7 @@ export function planImportSlices(options: PlanOptions, view: McsView, target: st
     const byCluster = new Map(exported.exports.flatMap((e) => (e.contribution ? [[e.cluster, e.contribution] as const] : [])));
     const mirrors: ServedMirror[] = view.mirrors
       .filter((m) => m.originalName === key && !stale.has(m.cluster))
-      .map((m) => ({ ...m, subsets: filtered(m.subsets, portsServed(byCluster.get(m.cluster)!, w.ports), w.families) }));
+      .map((m) => ({ ...m, subsets: filtered(m.subsets, portsServed(byCluster.get(m.cluster)!, w.ports)) }));
     const counted = servedSubsets(scoped, view, target, key, mirrors, unreachable);
     result.problems.push(...counted.problems);
     mirrors.forEach((m, i) => {

@@ -73,7 +73,7 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
     const exported = view.exported.get(key);
     const problem = (code: Finding['code'], message: string) => result.problems.push({ code, cluster: target, namespace, name, message });
     const later = (w: Omit<ImportSlices, 'name'>) => work.set(namespace, [...(work.get(namespace) ?? []), { name, ...w }]);
-    const hold = () => later({ ports: [], families: [], hold: true });
+    const hold = () => later({ ports: [], hold: true });
 
     const ns = phase?.get(namespace);
     if (phase && (ns === undefined || ns === 'Terminating')) {
@@ -89,10 +89,9 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
     const service = services.get(keyOf(namespace, derived));
     const serviceMine = service !== undefined && isDerivedService(service, options) && service.metadata.labels![mcsServiceNameLabel] === name;
 
-    // Clusters that export the name here, as far as this target knows, and that this run cannot read.
+    // Clusters the import says export the name, that this run cannot read.
     const listed = importMine ? (current.status?.clusters ?? []).map((c) => c.cluster) : [];
-    const here = mcsSlices.filter((s) => s.metadata.namespace === namespace && s.metadata.labels![mcsServiceNameLabel] === name).map((s) => s.metadata.labels?.[mcsSourceClusterLabel]);
-    const unknown = [...new Set([...listed, ...here])].filter((c): c is string => c !== undefined && !stale.has(c) && keptAsIs(options, view, c, '')).sort();
+    const unknown = listed.filter((c) => !stale.has(c) && keptAsIs(options, view, c, '')).sort();
     const frozen = importMine && unknown.length > 0;
     const spec = frozen ? canonicalSpec(current.spec ?? { ports: [], type: 'ClusterSetIP' }) : exported?.merged?.spec;
 
@@ -100,7 +99,7 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
       // Exported nowhere any more: mefi's import and derived Service go, and the slices of every cluster it can read.
       if (importMine) result.deletes.push(deleteOf(target, 'ServiceImport', current, name));
       if (serviceMine) result.deletes.push(deleteOf(target, 'Service', service, name));
-      later({ ports: [], families: [], hold: false });
+      later({ ports: [], hold: false });
       continue;
     }
     const foreign = [...(current && !importMine ? [`ServiceImport ${key}`] : []), ...(service && !serviceMine ? [`Service ${namespace}/${derived}`] : [])];
@@ -109,6 +108,12 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
       problem('conflict', `${what} ${foreign.length > 1 ? 'exist and are' : 'exists and is'} not mefi's (no label ${options.ownerLabel.key}=${options.ownerLabel.value}); ${key} is not imported in ${target}, and ${foreign.length > 1 ? 'they are' : 'it is'} left untouched`);
       result.states.set(key, { state: 'blocked', message: `${what} is not mefi's` });
       hold();
+      continue;
+    }
+
+    if (frozen) {
+      result.states.set(key, { state: 'frozen', listed, unknown });
+      later({ exported, ports: spec.ports, hold: false });
       continue;
     }
 
@@ -123,19 +128,16 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
       allocating = d.change !== undefined && d.kept === undefined;
     } else if (serviceMine) result.deletes.push(deleteOf(target, 'Service', service, name));
 
-    if (frozen) result.states.set(key, { state: 'frozen', listed, unknown });
-    else {
-      const merged = exported!.merged!;
-      const clusterSet = spec.type === 'ClusterSetIP';
-      const ips = clusterSet && kept ? (kept.spec?.clusterIPs ?? [kept.spec?.clusterIP ?? '']).filter((ip) => ip && ip !== 'None').slice(0, 2) : [];
-      // Families no export said: the derived Service's, as the server chose them.
-      const families = spec.ipFamilies ?? kept?.spec?.ipFamilies ?? [];
-      const wanted = importObject(options, { namespace, name, derived, spec: canonicalSpec({ ...spec, ips, ipFamilies: families }), labels: merged.labels, annotations: merged.annotations, clusters: merged.clusters });
-      const change = decideImport(target, wanted, importMine ? current : undefined, clusterSet && allocating ? derived : undefined);
-      if (change) (importMine ? result.updates : result.creates).push(change);
-      result.states.set(key, { state: 'imported' });
-    }
-    later({ exported, ports: spec.ports, families: spec.ipFamilies ?? [], hold: false });
+    const merged = exported!.merged!;
+    const clusterSet = spec.type === 'ClusterSetIP';
+    const families = spec.ipFamilies ?? kept?.spec?.ipFamilies ?? [];
+    const ips = clusterSet && kept ? (kept.spec?.clusterIPs ?? [kept.spec?.clusterIP ?? '']).filter((ip) => ip && ip !== 'None').slice(0, 2) : [];
+    const wanted = importObject(options, { namespace, name, derived, spec: canonicalSpec({ ...spec, ips, ipFamilies: families }), labels: merged.labels, annotations: merged.annotations, clusters: merged.clusters });
+    // Families no export said are the derived Service's, as the server chooses them: known once it exists, like its IPs.
+    const change = decideImport(target, wanted, importMine ? current : undefined, allocating && (clusterSet || families.length === 0) ? derived : undefined);
+    if (change) (importMine ? result.updates : result.creates).push(change);
+    result.states.set(key, { state: 'imported' });
+    later({ exported, ports: spec.ports, hold: false });
   }
 
   // mefi's derived Services on a name that is not their import's (none, in the ordinary course): nothing wants them.
