@@ -160,34 +160,6 @@ export function applied(input: PlanInput, p: Plan): PlanInput {
   return { ...input, sources, targets };
 }
 
-/** The same world with every list and record in another order. */
-export function shuffledMcs(input: PlanInput, seed: number): PlanInput {
-  let s = seed >>> 0 || 1;
-  const rand = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
-  const shuffle = <T>(xs: T[] | undefined): T[] | undefined => {
-    if (!xs) return xs;
-    const out = [...xs];
-    for (let i = out.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [out[i], out[j]] = [out[j]!, out[i]!];
-    }
-    return out;
-  };
-  const deep = (o: ReadOutcome): ReadOutcome =>
-    o.ok
-      ? {
-          ...o,
-          serviceExports: shuffle(o.serviceExports),
-          services: shuffle(o.services)?.map((x) => ({ ...x, spec: { ...x.spec, ports: shuffle(x.spec?.ports ?? undefined) } })),
-          serviceImports: shuffle(o.serviceImports),
-          slices: shuffle(o.slices)?.map((x) => ({ ...x, endpoints: shuffle(x.endpoints ?? undefined) })),
-          namespaces: shuffle(o.namespaces),
-        }
-      : o;
-  const record = (r: Record<string, ReadOutcome>) => Object.fromEntries(shuffle(Object.entries(r))!.map(([k, v]) => [k, deep(v)]));
-  return { ...input, sources: record(input.sources), targets: record(input.targets) };
-}
-
 // --- generated worlds ----------------------------------------------------------
 
 const clusterPool = ['a', 'b', 'c'];
