@@ -107,7 +107,8 @@ export function inOrder(p: Plan): Plan {
 
 /** The objects a plan is made from: every source and target object of the readable clusters. */
 export function objectsIn(input: PlanInput): number {
-  const count = (r: PlanInput['sources']) => Object.values(r).reduce((n, o) => n + (o.ok ? o.items.length + (o.slices?.length ?? 0) + (o.leases?.length ?? 0) : 0), 0);
+  const mcs = (o: Extract<PlanInput['sources'][string], { ok: true }>) => (o.serviceExports?.length ?? 0) + (o.services?.length ?? 0) + (o.serviceImports?.length ?? 0);
+  const count = (r: PlanInput['sources']) => Object.values(r).reduce((n, o) => n + (o.ok ? o.items.length + (o.slices?.length ?? 0) + (o.leases?.length ?? 0) + mcs(o) : 0), 0);
   return count(input.sources) + count(input.targets);
 }
 

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { derivedName, isEmpty, plan, type Change, type Plan, type PlanInput, type ServiceExportObject, type ServiceImportObject, type ServiceObject, type SliceObject } from '../../lib/plan/index.ts';
+import { derivedName, isEmpty, plan, probeKey, toProbe, type Change, type Plan, type PlanInput, type ServiceExportObject, type ServiceImportObject, type ServiceObject, type SliceObject } from '../../lib/plan/index.ts';
 import { applied, conditionOf, emptyTarget, mcsOptions, NOW, owner, service, serviceExport, source, sourceSlice, T0, T1, tcp, udp } from '../support/mcs.ts';
 
 const find = (cs: Change[], kind: Change['kind'], target: string, name?: string) => cs.filter((c) => c.kind === kind && c.target === target && (name === undefined || c.name === name));
@@ -472,5 +472,41 @@ describe('MCS: namespaces and targets', () => {
     const p = plan({ ...mcsOptions, mode: 'endpoints' }, world({ a: source({ exports: [serviceExport('ns', 'hello')], services: [hello()] }) }));
     assert.ok(isEmpty(p));
     assert.equal(p.updates.length, 0);
+  });
+});
+
+describe('MCS: what is served (the one readiness rule)', () => {
+  const input = world({
+    a: source({ exports: [serviceExport('ns', 'hello', T0)], services: [hello()], slices: [sourceSlice('ns', 'hello', ['10.0.0.1'], ['10.0.0.3'], [tcp(42), udp(42)])] }),
+    b: source({ exports: [serviceExport('ns', 'hello', T1)], services: [hello()], slices: [sourceSlice('ns', 'hello', ['10.0.1.1', '10.0.1.2'], [], [tcp(42), udp(42)])] }),
+  });
+  const served = (p: Plan, target: string) =>
+    Object.fromEntries(find(p.creates, 'EndpointSlice', target).map((c) => [c.cluster, (c.object as SliceObject).endpoints!.map((e) => `${e.addresses[0]} ${e.conditions!.ready ? 'ready' : 'not ready'}`)]));
+
+  it('copies readiness as slice mode does: ready and serving alike', () => {
+    const p = plan(mcsOptions, input);
+    assert.deepEqual(served(p, 'a'), { a: ['10.0.0.1 ready', '10.0.0.3 not ready'], b: ['10.0.1.1 ready', '10.0.1.2 ready'] });
+    for (const c of find(p.creates, 'EndpointSlice', 'a')) for (const e of (c.object as SliceObject).endpoints!) assert.equal(e.conditions!.serving, e.conditions!.ready);
+  });
+
+  it('applies affinity: with local, another cluster\'s endpoints are served as not ready while the target has a ready one', () => {
+    const p = plan({ ...mcsOptions, affinity: 'local' }, input);
+    assert.deepEqual(served(p, 'a'), { a: ['10.0.0.1 ready', '10.0.0.3 not ready'], b: ['10.0.1.1 not ready', '10.0.1.2 not ready'] });
+    assert.deepEqual(served(p, 'b'), { a: ['10.0.0.1 not ready', '10.0.0.3 not ready'], b: ['10.0.1.1 ready', '10.0.1.2 ready'] });
+  });
+
+  it('applies --probe: the target probes the other clusters\' ready TCP endpoints, and serves one that did not answer as not ready', () => {
+    assert.deepEqual(
+      toProbe(mcsOptions, input, 'a').map((x) => `${x.cluster} ${x.key}`),
+      ['b 10.0.1.1:42', 'b 10.0.1.2:42'],
+    );
+    const p = plan(mcsOptions, { ...input, unreachable: { a: new Set([probeKey('10.0.1.2', 42)]) } });
+    assert.deepEqual(served(p, 'a').b, ['10.0.1.1 ready', '10.0.1.2 not ready']);
+    assert.deepEqual(p.problems.map((x) => [x.code, x.cluster, x.namespace]), [['unreachable', 'a', 'ns']]);
+  });
+
+  it('chunks as slice mode does: at most maxEndpointsPerSlice per slice, on the lowest free names', () => {
+    const p = plan({ ...mcsOptions, maxEndpointsPerSlice: 1 }, input);
+    assert.deepEqual(find(p.creates, 'EndpointSlice', 'a').map((c) => c.name), [0, 1, 0, 1].map((n, i) => `${derivedName('ns', 'hello')}-${i < 2 ? 'a' : 'b'}-${n}`));
   });
 });
