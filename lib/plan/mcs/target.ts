@@ -24,7 +24,7 @@ import type { ImportState } from './exports-status.ts';
 import { keyOf, type McsView } from './exports.ts';
 import { canonicalSpec, decideImport, importObject } from './imports.ts';
 import { isMcsSlice, planImportSlices, type ImportSlices } from './slices.ts';
-import { mcsServiceNameLabel, mcsSourceClusterLabel, type ServiceImportObject, type ServiceObject } from './types.ts';
+import { mcsServiceNameLabel, type ServiceImportObject, type ServiceObject } from './types.ts';
 
 export interface McsTargetPlan extends TargetPlan {
   /** Per `<namespace>/<name>`: how each wanted name fared. */
