@@ -83,7 +83,8 @@ export class Replanner {
   update(input: PlanInput, touched: ReadonlySet<string>, index: WorldIndex): Replanned | undefined {
     const o = this.options;
     const last = this.last;
-    if (!last || o.staleAfter || o.staleAfterDefault !== undefined) return undefined;
+    // MCS mode: a name's objects span namespaces and clusters' statuses; it is planned in full.
+    if (!last || o.staleAfter || o.staleAfterDefault !== undefined || o.mode === 'mcs') return undefined;
     if (input.unreachable !== last.unreachable || contextOf(o, input) !== last.context) return undefined;
     const slices = o.target === 'endpointslices';
     const clusters = Object.keys(input.sources).sort();

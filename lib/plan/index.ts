@@ -2,10 +2,15 @@
 // input in any order gives the same plan (DESIGN.md §2, §3).
 
 import { staleness } from './leases.ts';
+import { planExportStatus, type ImportStates } from './mcs/exports-status.ts';
+import { mcsView } from './mcs/exports.ts';
+import { mcsOwned, planMcsTarget } from './mcs/target.ts';
+import { mcsSourceClusterLabel } from './mcs/types.ts';
 import { isOwned, unknownClusters } from './object.ts';
+import { toProbe as probesOf, type ProbeAddress } from './reach.ts';
 import { isMefiSlice, planSlices } from './slices.ts';
-import { sourceView } from './sources.ts';
-import { planTarget } from './target.ts';
+import { sourceView, type SourceView } from './sources.ts';
+import { planTarget, type TargetPlan } from './target.ts';
 import type { Change, Finding, Plan, PlanInput, PlanOptions, ProblemCode, Unreadable } from './types.ts';
 
 export type * from './types.ts';
@@ -13,7 +18,9 @@ export { normalizeSubsets, addressCount, toRawSubsets } from './normalize.ts';
 export { mirrorName } from './sources.ts';
 export { mirrorAnnotations, mirroringLimit } from './object.ts';
 export { leaseName } from './leases.ts';
-export { toProbe, probeKey, type ProbeAddress } from './reach.ts';
+export { probeKey, type ProbeAddress } from './reach.ts';
+export { derivedName } from './mcs/derived.ts';
+export { mcsApiVersion, mcsServiceNameLabel, mcsSourceClusterLabel, derivedServiceAnnotation } from './mcs/types.ts';
 export { slicesAsEndpoints, serviceNameLabel, managedBy, managedByLabel } from './slices.ts';
 export { claimants } from './scope.ts';
 export { holdCreates, heldKey } from './held.ts';
@@ -24,7 +31,16 @@ export const blockingCodes: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['co
 const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function compareChange(a: Change, b: Change): number {
-  return byKey(a.target, b.target) || byKey(a.namespace, b.namespace) || byKey(a.name, b.name);
+  // Kinds share names in MCS mode (a ServiceImport and its ServiceExport's status).
+  return byKey(a.target, b.target) || byKey(a.namespace, b.namespace) || byKey(a.name, b.name) || byKey(a.kind ?? '', b.kind ?? '');
+}
+
+/** The sources as the mode reads them. */
+const viewOf = (options: PlanOptions, sources: PlanInput['sources']): SourceView => (options.mode === 'mcs' ? mcsView(options, sources) : sourceView(options, sources));
+
+/** Every remote (address, TCP port) the target would serve as ready this run (reach.ts), in either mode. */
+export function toProbe(options: PlanOptions, input: PlanInput, target: string): ProbeAddress[] {
+  return probesOf(options, input, target, viewOf(options, input.sources));
 }
 
 function compareProblem(a: Finding, b: Finding): number {
@@ -38,23 +54,33 @@ function compareProblem(a: Finding, b: Finding): number {
 }
 
 export function plan(options: PlanOptions, input: PlanInput): Plan {
-  const view = sourceView(options, input.sources);
+  const mcs = options.mode === 'mcs' ? mcsView(options, input.sources) : undefined;
+  const view = mcs ?? sourceView(options, input.sources);
+  const sliced = options.target === 'endpointslices' || mcs !== undefined;
   const result: Omit<Plan, 'problems'> = { creates: [], updates: [], deletes: [], leases: [], unreadable: [...view.unreadableList] };
   const findings: Finding[] = [...view.problems];
+  const states: ImportStates = new Map();
   for (const target of Object.keys(input.targets).sort()) {
     const outcome = input.targets[target]!;
     if (!outcome.ok) {
       result.unreadable.push({ cluster: target, role: 'target', error: outcome.error });
       continue;
     }
-    const owned = options.target === 'endpointslices' ? (outcome.slices ?? []).filter((x) => isMefiSlice(x, options)) : outcome.items.filter((x) => isOwned(x, options));
-    const unknown = unknownClusters(options, owned, view.clusters);
+    const owned = mcs ? mcsOwned(options, outcome) : options.target === 'endpointslices' ? (outcome.slices ?? []).filter((x) => isMefiSlice(x, options)) : outcome.items.filter((x) => isOwned(x, options));
+    // MCS slices name their cluster by the KEP's label, whatever --source-cluster-label says.
+    const unknown = unknownClusters(mcs ? { ...options, sourceClusterLabel: mcsSourceClusterLabel } : options, owned, view.clusters);
     const st = staleness(options, target, outcome.leases, view.unreadable, view.clusters, input.now, [...unknown.keys()]);
     if (!options.prune)
       for (const [cluster, n] of unknown)
         if (!st.stale.has(cluster))
-          findings.push({ code: 'unknown-cluster', cluster: target, name: cluster, message: `${n} ${options.target === 'endpointslices' ? 'slice' : 'mirror'}${n === 1 ? '' : 's'} of cluster ${cluster}, which is not in the config, kept as ${n === 1 ? 'it is' : 'they are'} (mefi cannot rebuild ${n === 1 ? 'it' : 'them'}); --prune removes ${n === 1 ? 'it' : 'them'}` });
-    const t = options.target === 'endpointslices' ? planSlices(options, view, target, outcome.slices ?? [], st.stale, input.unreachable?.[target]) : planTarget(options, view, target, outcome.items, st.stale, input.unreachable?.[target]);
+          findings.push({ code: 'unknown-cluster', cluster: target, name: cluster, message: `${n} ${sliced ? 'slice' : 'mirror'}${n === 1 ? '' : 's'} of cluster ${cluster}, which is not in the config, kept as ${n === 1 ? 'it is' : 'they are'} (mefi cannot rebuild ${n === 1 ? 'it' : 'them'}); --prune removes ${n === 1 ? 'it' : 'them'}` });
+    const unreachable = input.unreachable?.[target];
+    let t: TargetPlan;
+    if (mcs) {
+      const m = planMcsTarget(options, mcs, target, outcome, st.stale, unreachable);
+      states.set(target, m.states);
+      t = m;
+    } else t = options.target === 'endpointslices' ? planSlices(options, view, target, outcome.slices ?? [], st.stale, unreachable) : planTarget(options, view, target, outcome.items, st.stale, unreachable);
     result.leases.push(...st.renewals);
     findings.push(...st.problems);
     result.creates.push(...t.creates);
@@ -62,6 +88,8 @@ export function plan(options: PlanOptions, input: PlanInput): Plan {
     result.deletes.push(...(options.policy === 'upsert-only' ? [] : t.deletes));
     findings.push(...t.problems);
   }
+  // Status is a write in the exports' own clusters, whatever the policy.
+  if (mcs) result.updates.push(...planExportStatus(mcs, states, input.now));
   return inOrder({ ...result, problems: findings.map((f) => ({ ...f, blocking: blockingCodes.has(f.code) })) });
 }
 
@@ -79,7 +107,8 @@ export function inOrder(p: Plan): Plan {
 
 /** The objects a plan is made from: every source and target object of the readable clusters. */
 export function objectsIn(input: PlanInput): number {
-  const count = (r: PlanInput['sources']) => Object.values(r).reduce((n, o) => n + (o.ok ? o.items.length + (o.slices?.length ?? 0) + (o.leases?.length ?? 0) : 0), 0);
+  const mcs = (o: Extract<PlanInput['sources'][string], { ok: true }>) => (o.serviceExports?.length ?? 0) + (o.services?.length ?? 0) + (o.serviceImports?.length ?? 0);
+  const count = (r: PlanInput['sources']) => Object.values(r).reduce((n, o) => n + (o.ok ? o.items.length + (o.slices?.length ?? 0) + (o.leases?.length ?? 0) + mcs(o) : 0), 0);
   return count(input.sources) + count(input.targets);
 }
 

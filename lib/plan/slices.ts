@@ -150,44 +150,49 @@ export function sliceSubsets(s: SliceObject): Subset[] {
  * name. Every mirror has one set, for its source's Service <name> (the
  * aggregate's place in Endpoints mode); with clusterServices it has a second,
  * for the Service <name>-<cluster> that serves that cluster alone (so an
- * ingress can weight clusters).
+ * ingress can weight clusters). MCS mode writes one set per (import, exporting
+ * cluster), for the derived Service.
  */
-interface SliceSet {
+export interface SliceSet {
   service: string;
   originalName: string;
   cluster: string;
   prefix: string;
   subsets: Subset[];
+  /** What every slice of the set is labelled with. */
+  labels: Record<string, string>;
 }
 
-/** A cluster's own Service's name is a DNS-1035 label: at most 63 characters. */
-const maxServiceNameLength = 63;
-/** A cluster service's slices are named <name>-<cluster>-only-<n>. */
-const clusterSliceSuffix = 'only';
+/** Writes slice sets into one namespace of a target, into `result`; what it writes or holds is in `keep`. */
+export interface SliceWriter {
+  /** Plans one set over its current slices (mefi's, of that set). */
+  writeSet(set: SliceSet, mine: SliceObject[]): void;
+  /** A set that cannot be written keeps what it has. */
+  hold(mine: SliceObject[]): void;
+  /** Owned slices written or held: every other owned slice of a readable cluster goes. */
+  keep: Set<string>;
+}
 
-export function planSlices(options: PlanOptions, view: SourceView, target: string, items: SliceObject[], stale: Set<string>, unreachable?: ReadonlySet<string>): TargetPlan {
-  const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
-  const namespace = options.namespace;
+/**
+ * The one slice writer, for every mode that writes slices: one address family
+ * and port set per slice, at most maxEndpointsPerSlice endpoints each, stable
+ * chunking, new slices on the lowest free name, never over someone else's.
+ * `items` are the slices of the namespace (mefi's and any on a name it wants).
+ */
+export function sliceWriter(options: PlanOptions, target: string, namespace: string, items: SliceObject[], result: TargetPlan): SliceWriter {
   const max = options.maxEndpointsPerSlice ?? 100;
   const byName = new Map(items.map((s) => [s.metadata.name, s]));
-  const owned = items.filter((s) => isMefiSlice(s, options));
-  const clusterOfSlice = (s: SliceObject) => clusterOf(s, options, []);
-  /** Owned slices that still hold endpoints: every other owned slice of a readable cluster goes. */
   const keep = new Set<string>();
-
-  const labels = (set: SliceSet): Record<string, string> => ({
-    [options.ownerLabel.key]: options.ownerLabel.value,
-    [options.originalNameLabel]: set.originalName,
-    [options.sourceClusterLabel]: set.cluster,
-    [serviceNameLabel]: set.service,
-    [managedByLabel]: managedBy,
-  });
+  // Each slice's group key is computed once.
+  const keyOf = new Map(items.filter((s) => isMefiSlice(s, options)).map((s) => [s, sliceKey(s)]));
+  // New slices are never planned twice on one name, whichever set asks.
+  const taken = new Set<string>();
 
   const write = (set: SliceSet, name: string, g: Group, entries: Entry[], current: SliceObject | undefined) => {
     const object: SliceObject = {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: current ? { ...(({ managedFields: _m, ...rest }) => rest)(current.metadata), labels: labels(set) } : { name, namespace, labels: labels(set) },
+      metadata: current ? { ...(({ managedFields: _m, ...rest }) => rest)(current.metadata), labels: set.labels } : { name, namespace, labels: set.labels },
       addressType: g.addressType,
       endpoints: entries.map(toEndpoint),
       ports: g.ports,
@@ -211,42 +216,7 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
     result.updates.push({ ...change, before: sliceSubsets(current), beforeLabels: (current.metadata.labels ?? {}) as Record<string, string>, ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) });
   };
 
-  // Index once: each set looks up its own slices, and each slice's group key is computed once.
-  const keyOf = new Map(owned.map((s) => [s, sliceKey(s)]));
-  const setKey = (cluster: string | undefined, originalName: string | undefined, service: string | undefined) => `${cluster}/${originalName}/${service}`;
-  const bySet = new Map<string, SliceObject[]>();
-  for (const s of owned) {
-    const l = s.metadata.labels ?? {};
-    // Slices written before the original name was part of the key carry it too: it has always been on them.
-    const k = setKey(l[options.sourceClusterLabel], l[options.originalNameLabel] ?? l[serviceNameLabel], l[serviceNameLabel]);
-    bySet.set(k, [...(bySet.get(k) ?? []), s]);
-  }
-  const mineOf = (set: SliceSet) => (bySet.get(setKey(set.cluster, set.originalName, set.service)) ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
-
-  // Slices are named <mirror>-<n>: two mirrors of one name (source web of
-  // cluster a-b, source web-a of cluster b) would take turns on the same
-  // slices. Neither is written, as in Endpoints mode; what they have stays.
-  const sameName = new Map<string, typeof view.mirrors>();
-  for (const m of view.mirrors) sameName.set(m.name, [...(sameName.get(m.name) ?? []), m]);
-  /** Services the mirrors' sources stand for: a cluster's own Service may not take one of these names. */
-  const services = new Set(view.mirrors.map((m) => m.originalName));
-  // New slices are never planned twice on one name, whichever set asks.
-  const taken = new Set<string>();
-
-  // Reachability and affinity: per service, the subsets each mirror's slices serve in this target (readiness only).
-  const served = new Map<(typeof view.mirrors)[number], { subsets: Subset[]; reached: Subset[] }>();
-  const byService = new Map<string, typeof view.mirrors>();
-  for (const m of view.mirrors) byService.set(m.originalName, [...(byService.get(m.originalName) ?? []), m]);
-  for (const [service, ms] of byService) {
-    const counted = servedSubsets(options, view, target, service, ms, unreachable);
-    result.problems.push(...counted.problems);
-    ms.forEach((m, i) => served.set(m, { subsets: counted.subsets[i]!, reached: counted.reached[i]! }));
-  }
-
-  const problem = (code: Finding['code'], name: string, message: string) => result.problems.push({ code, cluster: target, namespace, name, message });
-
-  const writeSet = (set: SliceSet) => {
-    const mine = mineOf(set);
+  const writeSet = (set: SliceSet, mine: SliceObject[]) => {
     const groups = groupsOf(set.subsets);
     // New slices take the lowest free index: free of mefi's slices and of anyone else's.
     let next = 0;
@@ -280,10 +250,10 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
       for (const slot of slots) while (slot.entries.length < max && fresh.length) slot.entries.push(fresh.shift()!);
       while (fresh.length) slots.push({ name: freshName(), entries: fresh.splice(0, max) });
       for (const slot of slots) {
-        if (slot.entries.length === 0) continue; // emptied: deleted below
+        if (slot.entries.length === 0) continue; // emptied: deleted by the caller
         const occupant = byName.get(slot.name);
         if (!slot.current && occupant) {
-          problem('conflict', slot.name, `EndpointSlice ${namespace}/${slot.name} exists and is not mefi's; this part of the slices of Service ${set.service} from cluster ${set.cluster} is not written`);
+          result.problems.push({ code: 'conflict', cluster: target, namespace, name: slot.name, message: `EndpointSlice ${namespace}/${slot.name} exists and is not mefi's; this part of the slices of Service ${set.service} from cluster ${set.cluster} is not written` });
           continue;
         }
         write(set, slot.name, g, sortByIP(slot.entries), slot.current);
@@ -291,15 +261,70 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
       }
     }
   };
-  /** A set that cannot be written keeps what it has. */
-  const hold = (set: SliceSet) => {
-    for (const s of mineOf(set)) keep.add(s.metadata.name);
+  const hold = (mine: SliceObject[]) => {
+    for (const s of mine) keep.add(s.metadata.name);
   };
+  return { writeSet, hold, keep };
+}
+
+/** A cluster's own Service's name is a DNS-1035 label: at most 63 characters. */
+const maxServiceNameLength = 63;
+/** A cluster service's slices are named <name>-<cluster>-only-<n>. */
+const clusterSliceSuffix = 'only';
+
+export function planSlices(options: PlanOptions, view: SourceView, target: string, items: SliceObject[], stale: Set<string>, unreachable?: ReadonlySet<string>): TargetPlan {
+  const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
+  const namespace = options.namespace;
+  const owned = items.filter((s) => isMefiSlice(s, options));
+  const clusterOfSlice = (s: SliceObject) => clusterOf(s, options, []);
+  const writer = sliceWriter(options, target, namespace, items, result);
+
+  const labels = (service: string, originalName: string, cluster: string): Record<string, string> => ({
+    [options.ownerLabel.key]: options.ownerLabel.value,
+    [options.originalNameLabel]: originalName,
+    [options.sourceClusterLabel]: cluster,
+    [serviceNameLabel]: service,
+    [managedByLabel]: managedBy,
+  });
+
+  // Index once: each set looks up its own slices.
+  const setKey = (cluster: string | undefined, originalName: string | undefined, service: string | undefined) => `${cluster}/${originalName}/${service}`;
+  const bySet = new Map<string, SliceObject[]>();
+  for (const s of owned) {
+    const l = s.metadata.labels ?? {};
+    // Slices written before the original name was part of the key carry it too: it has always been on them.
+    const k = setKey(l[options.sourceClusterLabel], l[options.originalNameLabel] ?? l[serviceNameLabel], l[serviceNameLabel]);
+    bySet.set(k, [...(bySet.get(k) ?? []), s]);
+  }
+  const mineOf = (set: SliceSet) => (bySet.get(setKey(set.cluster, set.originalName, set.service)) ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  const setOf = (service: string, originalName: string, cluster: string, prefix: string, subsets: Subset[]): SliceSet => ({ service, originalName, cluster, prefix, subsets, labels: labels(service, originalName, cluster) });
+  const writeSet = (set: SliceSet) => writer.writeSet(set, mineOf(set));
+  const hold = (set: SliceSet) => writer.hold(mineOf(set));
+
+  // Slices are named <mirror>-<n>: two mirrors of one name (source web of
+  // cluster a-b, source web-a of cluster b) would take turns on the same
+  // slices. Neither is written, as in Endpoints mode; what they have stays.
+  const sameName = new Map<string, typeof view.mirrors>();
+  for (const m of view.mirrors) sameName.set(m.name, [...(sameName.get(m.name) ?? []), m]);
+  /** Services the mirrors' sources stand for: a cluster's own Service may not take one of these names. */
+  const services = new Set(view.mirrors.map((m) => m.originalName));
+
+  // Reachability and affinity: per service, the subsets each mirror's slices serve in this target (readiness only).
+  const served = new Map<(typeof view.mirrors)[number], { subsets: Subset[]; reached: Subset[] }>();
+  const byService = new Map<string, typeof view.mirrors>();
+  for (const m of view.mirrors) byService.set(m.originalName, [...(byService.get(m.originalName) ?? []), m]);
+  for (const [service, ms] of byService) {
+    const counted = servedSubsets(options, view, target, service, ms, unreachable);
+    result.problems.push(...counted.problems);
+    ms.forEach((m, i) => served.set(m, { subsets: counted.subsets[i]!, reached: counted.reached[i]! }));
+  }
+
+  const problem = (code: Finding['code'], name: string, message: string) => result.problems.push({ code, cluster: target, namespace, name, message });
 
   for (const m of view.mirrors) {
     if (stale.has(m.cluster)) continue;
     const counted = served.get(m)!;
-    const main: SliceSet = { service: m.originalName, originalName: m.originalName, cluster: m.cluster, prefix: m.name, subsets: counted.subsets };
+    const main = setOf(m.originalName, m.originalName, m.cluster, m.name, counted.subsets);
     const rivals = sameName.get(m.name)!;
     const tooLong = m.name.length > maxSliceNameLength - 4;
     if (rivals.length > 1 || tooLong) {
@@ -313,7 +338,7 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
 
     if (!options.clusterServices) continue;
     // The cluster's own Service: what this cluster serves, reachability applied, and no affinity (the weights are the user's).
-    const own: SliceSet = { service: m.name, originalName: m.originalName, cluster: m.cluster, prefix: `${m.name}-${clusterSliceSuffix}`, subsets: counted.reached };
+    const own = setOf(m.name, m.originalName, m.cluster, `${m.name}-${clusterSliceSuffix}`, counted.reached);
     if (rivals.length > 1) hold(own);
     else if (services.has(m.name)) {
       hold(own);
@@ -329,19 +354,24 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
     const original = s.metadata.labels?.[options.originalNameLabel] ?? s.metadata.labels?.[serviceNameLabel];
     // Slices of a cluster that could not be read (or is no longer configured) are kept as they are, unless it is stale.
     if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, `${original}-${cluster}`)) continue;
-    if (keep.has(s.metadata.name)) continue;
-    result.deletes.push({
-      target,
-      role: 'mirror',
-      kind: 'EndpointSlice',
-      namespace,
-      name: s.metadata.name,
-      originalName: s.metadata.labels?.[options.originalNameLabel] ?? '',
-      ...(cluster ? { cluster } : {}),
-      before: sliceSubsets(s),
-      beforeLabels: (s.metadata.labels ?? {}) as Record<string, string>,
-      ...(s.metadata.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
-    });
+    if (writer.keep.has(s.metadata.name)) continue;
+    result.deletes.push(sliceDelete(target, namespace, s, s.metadata.labels?.[options.originalNameLabel] ?? '', cluster));
   }
   return result;
+}
+
+/** The change that deletes one of mefi's slices, conditional on what was read. */
+export function sliceDelete(target: string, namespace: string, s: SliceObject, originalName: string, cluster: string | undefined): Change {
+  return {
+    target,
+    role: 'mirror',
+    kind: 'EndpointSlice',
+    namespace,
+    name: s.metadata.name,
+    originalName,
+    ...(cluster ? { cluster } : {}),
+    before: sliceSubsets(s),
+    beforeLabels: (s.metadata.labels ?? {}) as Record<string, string>,
+    ...(s.metadata.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
+  };
 }

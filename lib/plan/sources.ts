@@ -6,7 +6,7 @@ import { cidrContains, formatCIDR, parseCIDR, type CIDR } from './ip.ts';
 import { memoBy } from './memo.ts';
 import { normalizeSubsets, type AddressFilter } from './normalize.ts';
 import { isOwned } from './object.ts';
-import type { EndpointsObject, PlanInput, PlanOptions, Finding, Subset, Unreadable } from './types.ts';
+import type { EndpointsObject, PlanInput, PlanOptions, Finding, ReadOutcome, Subset, Unreadable } from './types.ts';
 
 export interface MirrorSpec {
   name: string;
@@ -58,15 +58,24 @@ function normalizeSource(source: EndpointsObject, cidrs: string[] | undefined, f
   return memoBy(normalized, [source, cidrs ?? noCIDRs], () => normalizeSubsets(source.subsets, filter));
 }
 
-export function sourceView(options: PlanOptions, sources: PlanInput['sources']): SourceView {
+/** A view with no mirrors yet, and each readable source's outcome, in cluster order: what every mode's view starts from. */
+export function emptyView(sources: PlanInput['sources']): { view: SourceView; readable: [string, Extract<ReadOutcome, { ok: true }>][] } {
   const view: SourceView = { clusters: Object.keys(sources).sort(), mirrors: [], unreadable: new Set(), frozen: new Set(), affinity: new Map(), problems: [], unreadableList: [] };
-  for (const cluster of Object.keys(sources).sort()) {
+  const readable: [string, Extract<ReadOutcome, { ok: true }>][] = [];
+  for (const cluster of view.clusters) {
     const outcome = sources[cluster]!;
-    if (!outcome.ok) {
+    if (outcome.ok) readable.push([cluster, outcome]);
+    else {
       view.unreadable.add(cluster);
       view.unreadableList.push({ cluster, role: 'source', error: outcome.error });
-      continue;
     }
+  }
+  return { view, readable };
+}
+
+export function sourceView(options: PlanOptions, sources: PlanInput['sources']): SourceView {
+  const { view, readable } = emptyView(sources);
+  for (const [cluster, outcome] of readable) {
     const filter = podCIDRFilter(cluster, options.podCIDRs?.[cluster]);
     // No echo: what mefi wrote is never a source, whatever the selector matched.
     const byName = new Map<string, EndpointsObject[]>();

@@ -59,7 +59,9 @@ export interface Port {
 }
 
 import type { SliceObject } from './slices.ts';
+import type { NamespaceObject, ServiceExportObject, ServiceImportObject, ServiceObject } from './mcs/types.ts';
 export type { SliceObject, SliceEndpoint } from './slices.ts';
+export type { Condition, ImportPort, ImportType, NamespaceObject, ServiceExportObject, ServiceImportObject, ServiceImportSpec, ServiceObject, ServicePortSpec } from './mcs/types.ts';
 
 /** An object mefi writes in a target: an Endpoints object, or an EndpointSlice in slice mode. */
 export type TargetObject = EndpointsObject | SliceObject;
@@ -72,8 +74,28 @@ export interface LeaseObject {
   spec?: { holderIdentity?: string | null; renewTime?: string | null; leaseDurationSeconds?: number | null };
 }
 
-/** What one list call gave: the items, or why there are none. A target's outcome also carries its Leases. */
-export type ReadOutcome = { ok: true; items: EndpointsObject[]; leases?: LeaseObject[]; slices?: SliceObject[] } | { ok: false; error: string };
+/**
+ * What one cluster's reads gave: the items, or why there are none. A target's
+ * outcome also carries its Leases. In MCS mode (PlanOptions.mode 'mcs') items
+ * is empty and the rest is said by kind:
+ * - a source: its ServiceExports, the Services they name, and the
+ *   EndpointSlices of those Services (`slices`, any managed-by but mefi's);
+ * - a target: its ServiceImports, derived Services and MCS slices mefi owns
+ *   (by its ownership label), and any object that occupies a name mefi wants
+ *   there; with `namespaces`, imports go only where the namespace exists.
+ */
+export type ReadOutcome =
+  | {
+      ok: true;
+      items: EndpointsObject[];
+      leases?: LeaseObject[];
+      slices?: SliceObject[];
+      serviceExports?: ServiceExportObject[];
+      services?: ServiceObject[];
+      serviceImports?: ServiceImportObject[];
+      namespaces?: NamespaceObject[];
+    }
+  | { ok: false; error: string };
 
 export interface PlanOptions {
   /** The namespace mefi writes into in every target (mefi-system). */
@@ -106,6 +128,15 @@ export interface PlanOptions {
   maxEndpointsPerSlice?: number;
   /** Slice mode: also a Service <name>-<cluster> per mirror, serving that cluster alone (for weighted splits). */
   clusterServices?: boolean;
+  /**
+   * What chooses and publishes what is shared (DESIGN.md §9): labelled
+   * Endpoints, mirrored into `namespace` (endpoints, the default), or the
+   * Multi-Cluster Services API (mcs): ServiceExports in, and in every target,
+   * in the export's own namespace, a ServiceImport, its derived Service and
+   * EndpointSlices (through the slice writer, maxEndpointsPerSlice each).
+   * Leases (staleAfter) stay in `namespace` in both.
+   */
+  mode?: 'endpoints' | 'mcs';
 }
 
 export interface PlanInput {
@@ -120,16 +151,24 @@ export interface PlanInput {
    * remembered by its identity.
    */
   unreachable?: Record<string, ReadonlySet<string>>;
-  /** The time of the read (ms since the epoch): the planner has no clock of its own. Needed with staleAfter. */
+  /** The time of the read (ms since the epoch): the planner has no clock of its own. Needed with staleAfter, and in MCS mode (a condition's lastTransitionTime). */
   now?: number;
 }
 
 export type Role = 'mirror' | 'aggregate';
 
 export interface Change {
+  /** The cluster written to: a target, or for a ServiceExportStatus the export's own (source) cluster. */
   target: string;
-  /** The kind written: Endpoints unless said otherwise. */
-  kind?: 'Endpoints' | 'EndpointSlice';
+  /**
+   * The kind written: Endpoints unless said otherwise. MCS mode writes
+   * ServiceImports and their derived Services (role aggregate: one per
+   * exported name, merging every cluster), EndpointSlices (role mirror: one
+   * cluster's endpoints), and the status of ServiceExports
+   * (ServiceExportStatus, role mirror, in the export's cluster: always an
+   * update of the status subresource alone).
+   */
+  kind?: 'Endpoints' | 'EndpointSlice' | 'ServiceImport' | 'Service' | 'ServiceExportStatus';
   role: Role;
   namespace: string;
   name: string;
@@ -143,7 +182,30 @@ export interface Change {
   /** Labels now (updates, deletes): with object.metadata.labels, what a diff shows. */
   beforeLabels?: Record<string, string>;
   /** The object to send (creates, updates), of `kind`: for updates it carries the resourceVersion read. */
-  object?: EndpointsObject | SliceObject;
+  object?: EndpointsObject | SliceObject | ServiceImportObject | ServiceObject | ServiceExportObject;
+  /**
+   * The calls the change needs, for kinds with a status subresource: the
+   * object itself (POST or PUT) and/or its /status (PUT), in that order. A
+   * create of a ServiceImport needs both (the server ignores status on
+   * create); a ServiceExportStatus only 'status'. Absent: the object only.
+   */
+  writes?: ('object' | 'status')[];
+  /**
+   * ServiceImport only: its spec.ips (for a ClusterSetIP import) are the
+   * clusterIPs of this Service (the derived one, same target and namespace),
+   * which this plan creates or recreates, so they are not known yet (KEP
+   * "ClusterSetIP": the server allocates them); so are its spec.ipFamilies
+   * when the plan leaves them out (no export said). Apply writes that
+   * Service first and fills them in from what the server stored before
+   * writing the import; if it does not, the next run does, as an update.
+   */
+  ipsFrom?: string;
+  /**
+   * Service only: an immutable field changes (headless or not, the primary IP
+   * family): apply deletes the object, conditional on resourceVersion, and
+   * creates `object`. Its cluster IPs change, and the import's with them.
+   */
+  recreate?: boolean;
   /** The resourceVersion the write is conditional on (updates, deletes). */
   resourceVersion?: string;
   /** An update that takes over the original mefi's unlabelled aggregate (--adopt). */
@@ -162,7 +224,13 @@ export type ProblemCode =
   | 'too-many-addresses'
   | 'unknown-cluster'
   | 'unreachable'
-  | 'deleted-again';
+  | 'deleted-again'
+  /** MCS: a ServiceExport that is not valid (no Service, ExternalName), or asks for a key mefi keeps; its status says so too. */
+  | 'invalid-export'
+  /** MCS: exports of one name disagree; the oldest wins, and every export's status says so (KEP "Constraints and Conflict Resolution"). */
+  | 'export-conflict'
+  /** MCS: a target has no (or a Terminating) namespace of an export's: nothing is imported there (the KEP leaves creating it out). */
+  | 'missing-namespace';
 
 /** A problem as the planner's parts find it; plan() says whether it blocks. */
 export interface Finding {

@@ -10,7 +10,7 @@ import { equalsRaw, mergeNormalized } from '../../lib/plan/normalize.ts';
 import { clusterOf, isOwned } from '../../lib/plan/object.ts';
 import { isMefiSlice } from '../../lib/plan/slices.ts';
 import { shuffled, sliceWorld, subsets as subsetsArb, world } from '../support/arbitraries.ts';
-import { applyToTarget, options } from '../support/fixtures.ts';
+import { applyToTarget, options, unreadableSources } from '../support/fixtures.ts';
 import { consumers, mirroredSlices } from '../support/consumers.ts';
 
 const runs = { numRuns: Number(process.env.MEFI_PROPERTY_RUNS ?? 400) };
@@ -301,7 +301,7 @@ describe('planner invariants (property tests)', () => {
     fc.assert(
       fc.property(world, (input) => {
         const p = plan(options, input);
-        const unreadable = new Set(Object.entries(input.sources).filter(([, o]) => !o.ok).map(([c]) => c));
+        const unreadable = unreadableSources(input);
         const after = applied(input, p);
         const clusters = Object.keys(input.sources);
         for (const [target, o] of Object.entries(input.targets)) {
@@ -335,7 +335,7 @@ describe('planner invariants (property tests)', () => {
         const o = { ...sliceOptions, clusterServices };
         const p = plan(o, input);
         assert.equal(JSON.stringify(plan(o, shuffled(input, seed))), JSON.stringify(p), 'deterministic');
-        const unreadable = new Set(Object.entries(input.sources).filter(([, o]) => !o.ok).map(([c]) => c));
+        const unreadable = unreadableSources(input);
         for (const c of [...p.creates, ...p.updates]) assert.ok(((c.object as unknown as SliceObject).endpoints ?? []).length <= 2, `${c.name} over the limit`);
         for (const c of [...p.updates, ...p.deletes]) {
           const current = slicesOf(input, c.target).find((x) => x.metadata.name === c.name);

@@ -109,6 +109,11 @@ export function shuffled(input: PlanInput, seed: number): PlanInput {
       ? {
           ...o,
           ...(o.slices ? { slices: shuffle(o.slices).map((s) => ({ ...s, endpoints: shuffle(s.endpoints ?? []) })) } : {}),
+          // MCS mode's (spec/support/mcs.ts)
+          ...(o.serviceExports ? { serviceExports: shuffle(o.serviceExports) } : {}),
+          ...(o.services ? { services: shuffle(o.services).map((x) => ({ ...x, spec: { ...x.spec, ports: shuffle(x.spec?.ports ?? []) } })) } : {}),
+          ...(o.serviceImports ? { serviceImports: shuffle(o.serviceImports) } : {}),
+          ...(o.namespaces ? { namespaces: shuffle(o.namespaces) } : {}),
           ok: true,
           items: shuffle(o.items).map((item) => ({
             ...item,
@@ -122,7 +127,7 @@ export function shuffled(input: PlanInput, seed: number): PlanInput {
         }
       : o;
   const record = (r: Record<string, ReadOutcome>) => Object.fromEntries(shuffle(Object.entries(r)).map(([k, v]) => [k, deep(v)]));
-  return { sources: record(input.sources), targets: record(input.targets) };
+  return { ...input, sources: record(input.sources), targets: record(input.targets) };
 }
 
 // --- EndpointSlice targets ---------------------------------------------------

@@ -2,7 +2,7 @@
 // used only to check the planner's own invariants (fixed point), never to
 // test I/O.
 
-import { mirrorAnnotations, type EndpointsObject, type Plan, type PlanOptions, type RawSubset } from '../../lib/plan/index.ts';
+import { mirrorAnnotations, type EndpointsObject, type Plan, type PlanInput, type PlanOptions, type RawSubset } from '../../lib/plan/index.ts';
 
 export const options: PlanOptions = {
   namespace: 'mefi-system',
@@ -54,4 +54,9 @@ export function applyToTarget(items: EndpointsObject[], plan: Plan, target: stri
   for (const c of plan.updates) if (c.target === target) state.set(c.name, stored(c.object!));
   for (const c of plan.deletes) if (c.target === target) state.delete(c.name);
   return [...state.values()];
+}
+
+/** The source clusters that could not be read. */
+export function unreadableSources(input: PlanInput): Set<string> {
+  return new Set(Object.entries(input.sources).filter(([, o]) => !o.ok).map(([c]) => c));
 }

@@ -1,0 +1,103 @@
+// The MCS EndpointSlices of one namespace of a target: per (import,
+// exporting cluster), through the slice mode's own writer (chunking,
+// ownership, never over another's slice), served by the one readiness rule
+// (served.ts: --probe, affinity). Labelled as the KEP says (service-name,
+// source-cluster: "Using EndpointSlice objects") and for the derived Service
+// (kubernetes.io/service-name), so kube-proxy serves them on the ClusterSet IP.
+// A cluster's slices carry only the ports it has as the import has them: a
+// conflicting port is served by the clusters that expose it (KEP "Service
+// Port"), as kube-proxy matches slice ports to the Service's by name alone.
+
+import { mergeNormalized } from '../normalize.ts';
+import { isMefiSlice, managedBy, managedByLabel, serviceNameLabel, sliceDelete, sliceWriter } from '../slices.ts';
+import { keptAsIs } from '../sources.ts';
+import { servedSubsets, type ServedMirror } from '../served.ts';
+import type { TargetPlan } from '../target.ts';
+import type { PlanOptions, Port, SliceObject, Subset } from '../types.ts';
+import { keyOf, type Contribution, type Exported, type McsView } from './exports.ts';
+import { mcsServiceNameLabel, mcsSourceClusterLabel, type ImportPort } from './types.ts';
+
+/** What one import's slices should be in this target. */
+export interface ImportSlices {
+  name: string;
+  exported?: Exported;
+  /** The import's ports in effect here (a frozen import's own). */
+  ports: ImportPort[];
+  /** Written or not at all this run: what it has stays. */
+  hold: boolean;
+}
+
+/** mefi's MCS slices: its own slices, labelled with an import. */
+export function isMcsSlice(s: SliceObject, options: PlanOptions): boolean {
+  return isMefiSlice(s, options) && s.metadata.labels?.[mcsServiceNameLabel] !== undefined;
+}
+
+/** The names of the cluster's ports that the import has as the cluster does (name, protocol, port). */
+function portsServed(c: Contribution, ports: ImportPort[]): Set<string> {
+  const same = (p: Port) => ports.some((q) => (q.name ?? '') === (p.name ?? '') && q.protocol === p.protocol && q.port === p.port);
+  return new Set(c.ports.filter(same).map((p) => p.name ?? ''));
+}
+
+/**
+ * A cluster's subsets with only the ports the import serves from it. Every
+ * address family stays: the derived Service's families decide what
+ * kube-proxy uses, and they are known only once it exists.
+ */
+function filtered(subsets: Subset[], names: Set<string>): Subset[] {
+  const out: Subset[] = [];
+  for (const s of subsets) {
+    const ports = s.ports.filter((p) => names.has(p.name ?? ''));
+    // Endpoints that expose none of the import's ports get none of its traffic.
+    if (s.ports.length > 0 && ports.length === 0) continue;
+    out.push({ addresses: s.addresses, notReadyAddresses: s.notReadyAddresses, ports });
+  }
+  // Subsets whose ports are now alike are one: the one merge.
+  return mergeNormalized(out);
+}
+
+export function planImportSlices(options: PlanOptions, view: McsView, target: string, namespace: string, items: SliceObject[], work: ImportSlices[], stale: Set<string>, unreachable: ReadonlySet<string> | undefined, result: TargetPlan): void {
+  const writer = sliceWriter(options, target, namespace, items, result);
+  const owned = items.filter((s) => isMcsSlice(s, options));
+  const setKey = (name: string | undefined, cluster: string | undefined) => `${name}/${cluster}`;
+  const bySet = new Map<string, SliceObject[]>();
+  for (const s of owned) {
+    const k = setKey(s.metadata.labels![mcsServiceNameLabel], s.metadata.labels?.[mcsSourceClusterLabel]);
+    bySet.set(k, [...(bySet.get(k) ?? []), s]);
+  }
+  const mineOf = (name: string, cluster: string) => (bySet.get(setKey(name, cluster)) ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  const scoped = { ...options, namespace };
+
+  for (const w of work) {
+    if (w.hold) {
+      writer.hold(owned.filter((s) => s.metadata.labels![mcsServiceNameLabel] === w.name));
+      continue;
+    }
+    const exported = w.exported;
+    if (!exported) continue;
+    const key = keyOf(namespace, w.name);
+    const byCluster = new Map(exported.exports.flatMap((e) => (e.contribution ? [[e.cluster, e.contribution] as const] : [])));
+    const mirrors: ServedMirror[] = view.mirrors
+      .filter((m) => m.originalName === key && !stale.has(m.cluster))
+      .map((m) => ({ ...m, subsets: filtered(m.subsets, portsServed(byCluster.get(m.cluster)!, w.ports)) }));
+    const counted = servedSubsets(scoped, view, target, key, mirrors, unreachable);
+    result.problems.push(...counted.problems);
+    mirrors.forEach((m, i) => {
+      const labels = {
+        [options.ownerLabel.key]: options.ownerLabel.value,
+        [mcsServiceNameLabel]: w.name,
+        [mcsSourceClusterLabel]: m.cluster,
+        [serviceNameLabel]: exported.derived,
+        [managedByLabel]: managedBy,
+      };
+      writer.writeSet({ service: exported.derived, originalName: w.name, cluster: m.cluster, prefix: m.name, subsets: counted.subsets[i]!, labels }, mineOf(w.name, m.cluster));
+    });
+  }
+
+  for (const s of owned) {
+    const cluster = s.metadata.labels?.[mcsSourceClusterLabel];
+    // A cluster that could not be read (or is no longer configured) keeps its slices, until it is stale.
+    if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, '')) continue;
+    if (writer.keep.has(s.metadata.name)) continue;
+    result.deletes.push(sliceDelete(target, namespace, s, s.metadata.labels![mcsServiceNameLabel]!, cluster));
+  }
+}
