@@ -140,13 +140,24 @@ export class WatchedWorld {
   /** One of mefi's objects deleted by something else: if it is again, its create waits (and a run comes when it may go). */
   private deletedElsewhere(key: string, object: Touching): void {
     if (object.metadata.labels?.[this.o.options.ownerLabel.key] !== this.o.options.ownerLabel.value) return;
-    const now = Date.now();
-    const until = this.holdoff.deleted(key, now);
-    if (until === undefined) return;
-    setTimeout(() => {
-      this.touch('target', object);
+    const until = this.holdoff.deleted(key, Date.now());
+    if (until !== undefined) this.wakeBy(until);
+  }
+
+  /** One timer for every hold: the earliest wakes the loop (the held creates are still in the last plan), then the next. */
+  private wake: { at: number; timer: NodeJS.Timeout } | undefined;
+
+  private wakeBy(at: number): void {
+    if (this.wake && this.wake.at <= at) return;
+    clearTimeout(this.wake?.timer);
+    const timer = setTimeout(() => {
+      this.wake = undefined;
       this.changed();
-    }, until - now + 1).unref();
+      let next = Infinity;
+      for (const until of this.holdoff.held(Date.now()).values()) next = Math.min(next, until);
+      if (next !== Infinity) this.wakeBy(next);
+    }, at - Date.now() + 1).unref();
+    this.wake = { at, timer };
   }
 
   constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
@@ -173,7 +184,7 @@ export class WatchedWorld {
             this.ownDeletes.clear();
           }
           if (role !== 'source' && obj) {
-            const key = `${cluster}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+            const key = heldKey({ target: cluster, namespace: obj.metadata.namespace ?? '', name: obj.metadata.name });
             if (this.duringRun) return void this.duringRun.push({ key, object: obj, before, deleted });
             if (this.isEcho(key, obj.metadata.resourceVersion, deleted)) return;
             if (deleted && role === 'target') this.deletedElsewhere(key, obj);

@@ -267,6 +267,13 @@ export function sliceWriter(options: PlanOptions, target: string, namespace: str
   return { writeSet, hold, keep };
 }
 
+/** Owned slices by the set they belong to (`keyOf`), each set in name order: what writeSet and hold take. */
+export function slicesBySet(owned: SliceObject[], keyOf: (s: SliceObject) => string): (key: string) => SliceObject[] {
+  const bySet = Map.groupBy(owned, keyOf);
+  for (const set of bySet.values()) set.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  return (key) => bySet.get(key) ?? [];
+}
+
 /** A cluster's own Service's name is a DNS-1035 label: at most 63 characters. */
 const maxServiceNameLength = 63;
 /** A cluster service's slices are named <name>-<cluster>-only-<n>. */
@@ -289,14 +296,12 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
 
   // Index once: each set looks up its own slices.
   const setKey = (cluster: string | undefined, originalName: string | undefined, service: string | undefined) => `${cluster}/${originalName}/${service}`;
-  const bySet = new Map<string, SliceObject[]>();
-  for (const s of owned) {
+  const mine = slicesBySet(owned, (s) => {
     const l = s.metadata.labels ?? {};
     // Slices written before the original name was part of the key carry it too: it has always been on them.
-    const k = setKey(l[options.sourceClusterLabel], l[options.originalNameLabel] ?? l[serviceNameLabel], l[serviceNameLabel]);
-    bySet.set(k, [...(bySet.get(k) ?? []), s]);
-  }
-  const mineOf = (set: SliceSet) => (bySet.get(setKey(set.cluster, set.originalName, set.service)) ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    return setKey(l[options.sourceClusterLabel], l[options.originalNameLabel] ?? l[serviceNameLabel], l[serviceNameLabel]);
+  });
+  const mineOf = (set: SliceSet) => mine(setKey(set.cluster, set.originalName, set.service));
   const setOf = (service: string, originalName: string, cluster: string, prefix: string, subsets: Subset[]): SliceSet => ({ service, originalName, cluster, prefix, subsets, labels: labels(service, originalName, cluster) });
   const writeSet = (set: SliceSet) => writer.writeSet(set, mineOf(set));
   const hold = (set: SliceSet) => writer.hold(mineOf(set));
@@ -304,15 +309,13 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
   // Slices are named <mirror>-<n>: two mirrors of one name (source web of
   // cluster a-b, source web-a of cluster b) would take turns on the same
   // slices. Neither is written, as in Endpoints mode; what they have stays.
-  const sameName = new Map<string, typeof view.mirrors>();
-  for (const m of view.mirrors) sameName.set(m.name, [...(sameName.get(m.name) ?? []), m]);
+  const sameName = Map.groupBy(view.mirrors, (m) => m.name);
   /** Services the mirrors' sources stand for: a cluster's own Service may not take one of these names. */
   const services = new Set(view.mirrors.map((m) => m.originalName));
 
   // Reachability and affinity: per service, the subsets each mirror's slices serve in this target (readiness only).
   const served = new Map<(typeof view.mirrors)[number], { subsets: Subset[]; reached: Subset[] }>();
-  const byService = new Map<string, typeof view.mirrors>();
-  for (const m of view.mirrors) byService.set(m.originalName, [...(byService.get(m.originalName) ?? []), m]);
+  const byService = Map.groupBy(view.mirrors, (m) => m.originalName);
   for (const [service, ms] of byService) {
     const counted = servedSubsets(options, view, target, service, ms, unreachable);
     result.problems.push(...counted.problems);

@@ -50,8 +50,7 @@ function wantedObjects(options: PlanOptions, view: SourceView, target: string, o
     wanted.push({ role: 'mirror', name: obj.metadata.name, originalName, cluster, subsets, labels: {}, keep: true });
   }
 
-  const byOriginal = new Map<string, Wanted[]>();
-  for (const w of wanted) if (w.originalName) byOriginal.set(w.originalName, [...(byOriginal.get(w.originalName) ?? []), w]);
+  const byOriginal = Map.groupBy(wanted.filter((w) => w.originalName), (w) => w.originalName);
   for (const [originalName, mirrors] of byOriginal) {
     const served = servedSubsets(options, view, target, originalName, mirrors.map((m) => ({ ...m, cluster: m.cluster! })), unreachable);
     problems.push(...served.problems);
@@ -71,8 +70,7 @@ export function planTarget(options: PlanOptions, view: SourceView, target: strin
   const current = new Map(items.map((obj) => [obj.metadata.name, obj]));
   const owned = items.filter((obj) => isOwned(obj, options));
 
-  const byName = new Map<string, Wanted[]>();
-  for (const w of wantedObjects(options, view, target, owned, stale, unreachable, result.problems)) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
+  const byName = Map.groupBy(wantedObjects(options, view, target, owned, stale, unreachable, result.problems), (w) => w.name);
 
   const names = new Set([...byName.keys(), ...owned.map((o) => o.metadata.name)]);
   for (const name of names) {

@@ -9,7 +9,7 @@
 // Port"), as kube-proxy matches slice ports to the Service's by name alone.
 
 import { mergeNormalized } from '../normalize.ts';
-import { isMefiSlice, managedBy, managedByLabel, serviceNameLabel, sliceDelete, sliceWriter } from '../slices.ts';
+import { isMefiSlice, managedBy, managedByLabel, serviceNameLabel, sliceDelete, slicesBySet, sliceWriter } from '../slices.ts';
 import { keptAsIs } from '../sources.ts';
 import { servedSubsets, type ServedMirror } from '../served.ts';
 import type { TargetPlan } from '../target.ts';
@@ -59,12 +59,8 @@ export function planImportSlices(options: PlanOptions, view: McsView, target: st
   const writer = sliceWriter(options, target, namespace, items, result);
   const owned = items.filter((s) => isMcsSlice(s, options));
   const setKey = (name: string | undefined, cluster: string | undefined) => `${name}/${cluster}`;
-  const bySet = new Map<string, SliceObject[]>();
-  for (const s of owned) {
-    const k = setKey(s.metadata.labels![mcsServiceNameLabel], s.metadata.labels?.[mcsSourceClusterLabel]);
-    bySet.set(k, [...(bySet.get(k) ?? []), s]);
-  }
-  const mineOf = (name: string, cluster: string) => (bySet.get(setKey(name, cluster)) ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  const mine = slicesBySet(owned, (s) => setKey(s.metadata.labels![mcsServiceNameLabel], s.metadata.labels?.[mcsSourceClusterLabel]));
+  const mineOf = (name: string, cluster: string) => mine(setKey(name, cluster));
   const scoped = { ...options, namespace };
 
   for (const w of work) {

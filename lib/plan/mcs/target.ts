@@ -72,7 +72,11 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
   for (const [key, { namespace, name }] of [...names].sort(([a], [b]) => byCodeUnit(a, b))) {
     const exported = view.exported.get(key);
     const problem = (code: Finding['code'], message: string) => result.problems.push({ code, cluster: target, namespace, name, message });
-    const later = (w: Omit<ImportSlices, 'name'>) => work.set(namespace, [...(work.get(namespace) ?? []), { name, ...w }]);
+    const later = (w: Omit<ImportSlices, 'name'>) => {
+      const list = work.get(namespace);
+      if (list) list.push({ name, ...w });
+      else work.set(namespace, [{ name, ...w }]);
+    };
     const hold = () => later({ ports: [], hold: true });
 
     const ns = phase?.get(namespace);
