@@ -74,6 +74,8 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
     const loop = startLoop(['-c', cfg.file, ...args, '--watch', '--resync', '5m', '-v', 'debug']);
     try {
       await eventually('first run', async () => (await ipOf(namespace, 'web-gamma')) === '10.3.0.0');
+      // Its write shows before its log line: the count starts after that line.
+      await eventually('the first run logged', async () => /run finished/.test(loop.log()));
       const logBefore = loop.log().length;
       const mark = w.auditMark('alpha');
       // 100 changes in about a second: unconditional PUTs, 10 ms apart.
