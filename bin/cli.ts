@@ -93,6 +93,7 @@ const options = {
   'probe-interval': { type: 'string', default: '10s', describe: 'with --probe in a loop: a run reuses results younger than this; a watching loop probes again this often between runs' },
   'adopt': { type: 'boolean', default: false, describe: 'take over the original mefi\'s aggregates (unlabelled, its mirrors beside them); see them first with --dry-run or diff' },
   'prune': { type: 'boolean', default: false, describe: 'remove the mirrors of clusters that are no longer in the config (kept and reported otherwise); see it first with --dry-run or diff' },
+  'mode': { choices: ['endpoints', 'mcs'], default: 'endpoints', describe: 'what chooses and publishes what is shared: labelled Endpoints, mirrored into --mefi-namespace; or the Multi-Cluster Services API (ServiceExports in; ServiceImports, their ClusterSet IP Services and EndpointSlices out, in the export\'s namespace)' },
   'source': { choices: ['endpoints', 'endpointslices'], default: 'endpoints', describe: 'read sources from Endpoints, or from the EndpointSlices of labelled Services' },
   'target': { choices: ['endpoints', 'endpointslices'], default: 'endpoints', describe: 'write Endpoints mirrors and aggregates, or EndpointSlices per mirror' },
   'max-endpoints-per-slice': { type: 'number', default: 100, describe: 'with --target endpointslices: endpoints per slice (at most 1000)' },

@@ -5,9 +5,11 @@
 
 import pLimit from 'p-limit';
 import { ApiError, type KubeClient } from './kube/client.ts';
-import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
+import { endpoints, endpointSlices, leases, serviceExports, serviceImports, services } from './kube/kinds.ts';
+import type { resource } from './kube/resource.ts';
+import { heldKey } from './plan/held.ts';
 import { decide, desiredOf } from './plan/object.ts';
-import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions, TargetObject } from './plan/index.ts';
+import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions, ServiceExportObject, ServiceImportObject, ServiceObject, TargetObject } from './plan/index.ts';
 
 export type Action = 'create' | 'update' | 'delete';
 
@@ -46,17 +48,40 @@ export interface ApplySettings {
 
 const isStatus = (err: unknown, status: number) => err instanceof ApiError && err.status === status;
 
-/** One call; what the server stored for a create or update, null after a delete. */
-async function send(client: KubeClient, options: PlanOptions, action: Action, change: Change): Promise<TargetObject | null> {
-  const kind = (change.kind === 'EndpointSlice' ? endpointSlices : endpoints) as typeof endpoints;
-  if (action === 'create') return kind.create(client, options.namespace, change.object as EndpointsObject);
-  if (action === 'update') return kind.replace(client, options.namespace, change.object as EndpointsObject);
+const kinds = { Endpoints: endpoints, EndpointSlice: endpointSlices, Service: services, ServiceImport: serviceImports, ServiceExportStatus: serviceExports } as const;
+
+type Sent = TargetObject | ServiceObject | ServiceImportObject | ServiceExportObject;
+
+async function remove(client: KubeClient, change: Change): Promise<null> {
   try {
-    await kind.delete(client, options.namespace, change.name, change.resourceVersion);
+    await (kinds[change.kind ?? 'Endpoints'] as typeof endpoints).delete(client, change.namespace, change.name, change.resourceVersion);
   } catch (err) {
     if (!isStatus(err, 404)) throw err; // already gone is what we wanted
   }
   return null;
+}
+
+/**
+ * The calls of one change, in the change's own namespace; what the server
+ * stored for a create or update, null after a delete. A kind with a status
+ * subresource gets the calls change.writes names: the object, then its
+ * status on what the first call stored.
+ */
+async function send(client: KubeClient, action: Action, change: Change): Promise<Sent | null> {
+  const kind = kinds[change.kind ?? 'Endpoints'] as unknown as ReturnType<typeof resource<Sent>>;
+  if (action === 'delete') return remove(client, change);
+  const object = change.object as Sent;
+  if (change.kind === 'ServiceExportStatus') return kind.replaceStatus(client, change.namespace, object);
+  if (change.recreate) {
+    // An immutable field changes (clusterIP, the primary family): delete what was read, create anew.
+    await remove(client, change);
+    return kind.create(client, change.namespace, object);
+  }
+  const writes = change.writes ?? ['object'];
+  let stored: Sent = object;
+  if (action === 'create' || writes.includes('object')) stored = await (action === 'create' ? kind.create(client, change.namespace, object) : kind.replace(client, change.namespace, object));
+  if (writes.includes('status')) stored = await kind.replaceStatus(client, change.namespace, { ...stored, status: (object as ServiceImportObject).status } as Sent);
+  return stored;
 }
 
 async function fresh(client: KubeClient, change: Change): Promise<EndpointsObject | undefined> {
@@ -70,22 +95,22 @@ async function fresh(client: KubeClient, change: Change): Promise<EndpointsObjec
 
 async function applyOne(client: KubeClient, s: ApplySettings, action: Action, change: Change): Promise<Outcome> {
   try {
-    const stored = await send(client, s.options, action, change);
-    s.onStored?.(change, stored);
+    const stored = await send(client, action, change);
+    s.onStored?.(change, stored as TargetObject | null);
     return { action, change, result: 'done', retried: false };
   } catch (err) {
     // 409: changed since read (update, delete) or created meanwhile (create). 404 on update: deleted meanwhile.
     const stale = isStatus(err, 409) || (action === 'update' && isStatus(err, 404));
     if (!stale) return { action, change, result: 'failed', message: (err as Error).message, retried: false };
-    // A slice's place depends on its siblings: rather than decide one alone, leave it to the next run.
-    if (change.kind === 'EndpointSlice') return { action, change, result: 'skipped', message: 'changed since read; the next run decides again', retried: false, blocking: true };
+    // A slice's place depends on its siblings, an MCS object's on the whole name: rather than decide one alone, leave it to the next run.
+    if (change.kind !== undefined && change.kind !== 'Endpoints') return { action, change, result: 'skipped', message: 'changed since read; the next run decides again', retried: false, blocking: true };
   }
   try {
     const current = await fresh(client, change);
     const decision = decide(s.options, change.target, action === 'delete' ? undefined : desiredOf(change), current, s.clusters, { adoptable: change.adopted === true, adopt: change.adopted === true });
     if (decision.action === 'none') return { action, change, result: 'skipped', message: 'already as wanted when read again', retried: true };
     if (decision.action === 'conflict') return { action, change, result: 'skipped', message: decision.message, retried: true, blocking: true };
-    const stored = await send(client, s.options, decision.action, decision.change);
+    const stored = (await send(client, decision.action, decision.change)) as TargetObject | null;
     s.onStored?.(decision.change, stored);
     return { action, change, result: 'done', message: `retried as ${decision.action} from fresh state`, retried: true };
   } catch (err) {
@@ -108,15 +133,38 @@ export function applyLeases(plan: Plan, clients: Map<string, KubeClient>): Promi
   return Promise.all(plan.leases.map((l) => applyLease(clients.get(l.target)!, l)));
 }
 
+/** An import whose ips are its derived Service's (Change.ipsFrom), completed from what the server allocated. */
+function withIps(change: Change, service: ServiceObject): Change {
+  const o = change.object as ServiceImportObject;
+  const spec = service.spec ?? {};
+  const ips = (spec.clusterIPs ?? [spec.clusterIP ?? '']).filter((ip) => ip && ip !== 'None').slice(0, 2);
+  const ipFamilies = o.spec.ipFamilies ?? spec.ipFamilies ?? undefined;
+  return { ...change, object: { ...o, spec: { ...o.spec, ...(o.spec.type === 'ClusterSetIP' && ips.length ? { ips } : {}), ...(ipFamilies?.length ? { ipFamilies: [...ipFamilies] } : {}) } } };
+}
+
 export async function applyPlan(plan: Plan, clients: Map<string, KubeClient>, s: ApplySettings): Promise<Outcome[]> {
   const limits = new Map<string, ReturnType<typeof pLimit>>();
-  const run = (action: Action, change: Change) => {
+  const run = (action: Action, change: Change, o: ApplySettings = s) => {
     let limit = limits.get(change.target);
     if (!limit) limits.set(change.target, (limit = pLimit(s.concurrency)));
-    return limit(() => applyOne(clients.get(change.target)!, s, action, change));
+    return limit(() => applyOne(clients.get(change.target)!, o, action, change));
   };
+  const writes: [Action, Change][] = [...plan.creates.map((c) => ['create', c] as [Action, Change]), ...plan.updates.map((c) => ['update', c] as [Action, Change])];
+  // MCS: derived Services first: an import's ips are the cluster IPs the server gives them.
+  const allocated = new Map<string, ServiceObject>();
+  const remember: ApplySettings = { ...s, onStored: (c, stored) => (stored && allocated.set(heldKey(c), stored as ServiceObject), s.onStored?.(c, stored)) };
+  const services = await Promise.all(writes.filter(([, c]) => c.kind === 'Service').map(([a, c]) => run(a, c, remember)));
   // Writes before deletes: a renamed or moved address is added before the old one goes.
-  const writes = await Promise.all([...plan.creates.map((c) => run('create', c)), ...plan.updates.map((c) => run('update', c))]);
+  const rest = await Promise.all(
+    writes
+      .filter(([, c]) => c.kind !== 'Service')
+      .map(async ([action, change]): Promise<Outcome> => {
+        if (!change.ipsFrom) return run(action, change);
+        const service = allocated.get(heldKey({ target: change.target, namespace: change.namespace, name: change.ipsFrom }));
+        if (!service) return { action, change, result: 'failed', message: `its derived Service ${change.namespace}/${change.ipsFrom} was not written; the next run tries again`, retried: false };
+        return { ...(await run(action, withIps(change, service))), change };
+      }),
+  );
   const deletes = await Promise.all(plan.deletes.map((c) => run('delete', c)));
-  return [...writes, ...deletes];
+  return [...services, ...rest, ...deletes];
 }

@@ -84,6 +84,7 @@ export function readSettings(settings: Settings, prepared: Prepared): ReadSettin
     pageSize: settings.pageSize,
     source: settings.source,
     target: prepared.options.target ?? 'endpoints',
+    ...(prepared.options.mode === 'mcs' ? { mode: 'mcs' as const } : {}),
     ...(prepared.options.staleAfter || prepared.options.staleAfterDefault !== undefined ? { leaseSelector: `${prepared.options.ownerLabel.key}=${prepared.options.ownerLabel.value}` } : {}),
   };
 }

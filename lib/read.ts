@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { ConfigError, type ClusterConfig } from './config.ts';
 import { ApiError, type KubeClient } from './kube/client.ts';
 import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
+import { readMcsWorld } from './read-mcs.ts';
 import { slicesAsEndpoints } from './plan/index.ts';
 import type { EndpointsObject, PlanInput, ReadOutcome } from './plan/index.ts';
 
@@ -24,6 +25,8 @@ export interface ReadSettings {
   source?: 'endpoints' | 'endpointslices';
   /** Write Endpoints (default) or EndpointSlices: what to list in each target. */
   target?: 'endpoints' | 'endpointslices';
+  /** MCS mode: ServiceExports in, ServiceImports out (lib/read-mcs.ts). */
+  mode?: 'endpoints' | 'mcs';
 }
 
 async function outcome(read: () => Promise<EndpointsObject[] | Extract<ReadOutcome, { ok: true }>>, skipped?: string): Promise<ReadOutcome> {
@@ -52,6 +55,7 @@ async function refusedSelector<T>(cluster: string, selector: string, list: () =>
 }
 
 export async function readWorld(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings): Promise<PlanInput> {
+  if (s.mode === 'mcs') return readMcsWorld(clusters, clients, s);
   const limit = pLimit(s.concurrency);
   const client = (name: string) => clients.get(name)!;
 

@@ -4,7 +4,7 @@
 import { createTwoFilesPatch } from 'diff';
 import { stringify } from 'yaml';
 import type { Outcome } from './apply.ts';
-import type { Change, Subset } from './plan/index.ts';
+import type { Change, ServiceExportObject, ServiceImportObject, ServiceObject, Subset } from './plan/index.ts';
 import { blockers, type RunResult } from './run.ts';
 
 export type Format = 'table' | 'json' | 'yaml';
@@ -17,6 +17,8 @@ export type ReportChange = { action: 'create' | 'update' | 'delete' } & Pick<Cha
   result: 'planned' | Outcome['result'];
   /** An update that takes over the original mefi's aggregate (--adopt). */
   adopted?: boolean;
+  /** MCS kinds: what the object becomes, in a few words. */
+  summary?: string;
   message?: string;
 };
 
@@ -68,6 +70,7 @@ export function toReport(command: Command, r: RunResult, exitCode: number): Repo
       ...(c.before ? { before: c.before } : {}),
       ...(c.after ? { after: c.after } : {}),
       result: o ? o.result : 'planned',
+      ...(mcsSummary(c) !== undefined ? { summary: mcsSummary(c)! } : {}),
       ...(o?.message ? { message: o.message } : {}),
       ...(c.adopted ? { adopted: true } : {}),
     };
@@ -143,6 +146,19 @@ export function addressDelta(before: Subset[] | undefined, after: Subset[] | und
   return items.length > most ? `${shown} (+${items.length - most} more)` : shown;
 }
 
+const kindSuffix: Record<ReportChange['kind'], string> = { Endpoints: '', EndpointSlice: ' (slice)', ServiceImport: ' (import)', Service: ' (service)', ServiceExportStatus: ' (export status)' };
+
+/** What an MCS object becomes, in a few words (the ADDRESSES column): its type, IPs, ports; a status's conditions. */
+export function mcsSummary(c: Change): string | undefined {
+  const o = c.object as (ServiceImportObject & ServiceObject & ServiceExportObject) | undefined;
+  if (!o || c.kind === undefined || c.kind === 'Endpoints' || c.kind === 'EndpointSlice') return undefined;
+  if (c.kind === 'ServiceExportStatus') return (o.status?.conditions ?? []).map((x) => `${x.type}=${x.status}${x.status === (x.type === 'Conflict' ? 'True' : 'False') ? ` (${x.reason})` : ''}`).join(' ');
+  const ports = (o.spec?.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || 'no ports';
+  if (c.kind === 'Service') return `${o.spec?.clusterIP === 'None' ? 'headless' : 'ClusterIP'} ${ports}${c.recreate ? ' (recreated: an immutable field changes)' : ''}`;
+  const ips = c.ipsFrom ? `IPs of ${c.ipsFrom}` : (o.spec.ips ?? []).join(',');
+  return `${o.spec.type}${ips ? ` ${ips}` : ''} ${ports} from ${(o.status?.clusters ?? []).map((x) => x.cluster).join(',') || 'no cluster'}`;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
@@ -182,10 +198,10 @@ export function renderTable(report: Report): string {
       rows.push([
         c.adopted ? 'adopt' : c.action,
         c.target,
-        `${c.namespace}/${c.name}${c.kind === 'EndpointSlice' ? ' (slice)' : ''}`,
+        `${c.namespace}/${c.name}${kindSuffix[c.kind]}`,
         c.role === 'aggregate' ? '(aggregate)' : (c.cluster ?? '-'),
         ...(report.dryRun ? [] : [c.result + (c.result !== 'done' && c.message ? `: ${c.message}` : '')]),
-        addressDelta(c.before, c.after),
+        c.summary ?? addressDelta(c.before, c.after),
       ]);
     }
     out.push(table(rows), '');
@@ -198,16 +214,31 @@ export function renderTable(report: Report): string {
   return out.join('\n') + '\n';
 }
 
+const resourceOf: Record<ReportChange['kind'], string> = { Endpoints: 'endpoints', EndpointSlice: 'endpointslices', ServiceImport: 'serviceimports', Service: 'services', ServiceExportStatus: 'serviceexports' };
+
+/** An MCS object as a diff shows it: what mefi manages of it (metadata it writes, spec, status), not what the server keeps. */
+function mcsDoc(c: Change, o: ServiceImportObject | ServiceObject | ServiceExportObject): string {
+  const m = o.metadata;
+  const meta = { name: m.name, namespace: m.namespace ?? c.namespace, ...(m.labels && Object.keys(m.labels).length ? { labels: m.labels } : {}), ...(m.annotations && Object.keys(m.annotations).length ? { annotations: m.annotations } : {}) };
+  const status = (o as ServiceImportObject).status;
+  const spec = (o as ServiceObject).spec;
+  if (c.kind === 'ServiceExportStatus') return stringify({ metadata: { name: m.name, namespace: meta.namespace }, status: { conditions: status?.conditions ?? [] } }, { sortMapEntries: true });
+  // The ips of an import still to be allocated: said, not guessed.
+  const shownSpec = c.kind === 'ServiceImport' && c.ipsFrom && o === c.object ? { ...spec, ips: [`(the cluster IPs of Service ${c.ipsFrom})`] } : spec;
+  return stringify({ metadata: meta, spec: shownSpec, ...(c.kind === 'ServiceImport' ? { status: { clusters: status?.clusters ?? [] } } : {}) }, { sortMapEntries: true });
+}
+
 /** kubectl diff's form: a unified diff per object, current (a/) to wanted (b/). */
 export function renderDiff(report: Report, r: RunResult): string {
   const out: string[] = [];
   const all = [...r.plan.creates, ...r.plan.updates, ...r.plan.deletes];
   for (const c of all) {
-    const path = `${c.target}/${c.namespace}/${c.kind === 'EndpointSlice' ? 'endpointslices' : 'endpoints'}/${c.name}`;
+    const path = `${c.target}/${c.namespace}/${resourceOf[c.kind ?? 'Endpoints']}/${c.name}`;
     const doc = (labels: Record<string, string> | undefined, subsets: Subset[] | undefined) =>
       stringify({ metadata: { name: c.name, namespace: c.namespace, labels }, subsets }, { sortMapEntries: true });
-    const before = c.before ? doc(c.beforeLabels, c.before) : '';
-    const after = c.object ? doc(c.object.metadata.labels as Record<string, string>, c.after) : '';
+    const mcs = c.kind !== undefined && c.kind !== 'Endpoints' && c.kind !== 'EndpointSlice';
+    const before = mcs ? (c.current ? mcsDoc(c, c.current) : '') : c.before ? doc(c.beforeLabels, c.before) : '';
+    const after = mcs ? (c.object ? mcsDoc(c, c.object as ServiceImportObject) : '') : c.object ? doc(c.object.metadata.labels as Record<string, string>, c.after) : '';
     out.push(createTwoFilesPatch(`a/${path}`, `b/${path}`, before, after, undefined, undefined, { context: 3 }).replace(/^=+\n/m, ''));
   }
   const t = trailer(report);

@@ -32,6 +32,7 @@ export interface Flags {
   probeTimeout?: string;
   probeConcurrency?: number;
   probeInterval?: string;
+  mode?: string;
 }
 
 export interface Settings {
@@ -78,6 +79,13 @@ export function resolveSettings(f: Flags, nameOf: (option: string) => string = (
   if (!kinds.includes(target)) bad('target', `must be endpoints or endpointslices, got ${JSON.stringify(target)}`);
   const perSlice = f.maxEndpointsPerSlice ?? 100;
   if (!Number.isInteger(perSlice) || perSlice < 1 || perSlice > 1000) bad('max-endpoints-per-slice', `must be a whole number from 1 to 1000 (the API's limit), got ${perSlice}`);
+  const mode = f.mode ?? 'endpoints';
+  if (mode !== 'endpoints' && mode !== 'mcs') bad('mode', `must be endpoints or mcs, got ${JSON.stringify(mode)}`);
+  if (mode === 'mcs') {
+    // MCS mode has its own sources (ServiceExports) and outputs (ServiceImports, derived Services, slices).
+    const clash = [source !== 'endpoints' && '--source', target !== 'endpoints' && '--target', f.clusterServices && '--cluster-services', f.adopt && '--adopt'].filter(Boolean);
+    if (clash.length) bad('mode', `mcs reads ServiceExports and writes ServiceImports with their EndpointSlices: ${clash.join(', ')} ${clash.length > 1 ? 'are' : 'is'} for the labelled-Endpoints mode`);
+  }
   if (f.clusterServices && target !== 'endpointslices') bad('cluster-services', 'needs --target endpointslices: a cluster\'s own Service is a set of EndpointSlices (the mirroring controller skips mefi\'s mirrors)');
   const probeTimeout = parseDuration(f.probeTimeout ?? '1s');
   if (probeTimeout === undefined || probeTimeout < 10 || probeTimeout > 60_000) bad('probe-timeout', `${JSON.stringify(f.probeTimeout)} is not a duration from 10ms to 1m, such as 1s`);
@@ -101,7 +109,8 @@ export function resolveSettings(f: Flags, nameOf: (option: string) => string = (
       ...(f.adopt ? { adopt: true } : {}),
       affinity: isAffinity(affinity) ? affinity : 'none',
       affinityLabel,
-      ...(target === 'endpointslices' ? { target: 'endpointslices' as const, maxEndpointsPerSlice: perSlice, ...(f.clusterServices ? { clusterServices: true } : {}) } : {}),
+      ...(mode === 'mcs' ? { mode: 'mcs' as const, maxEndpointsPerSlice: perSlice } : {}),
+      ...(target === 'endpointslices' && mode !== 'mcs' ? { target: 'endpointslices' as const, maxEndpointsPerSlice: perSlice, ...(f.clusterServices ? { clusterServices: true } : {}) } : {}),
     },
     source: source as Settings['source'],
     concurrency: f.concurrency,

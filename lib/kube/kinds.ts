@@ -1,8 +1,13 @@
 // The kinds mefi reads and writes.
 
-import type { EndpointsObject, LeaseObject, SliceObject } from '../plan/index.ts';
+import type { EndpointsObject, LeaseObject, NamespaceObject, ServiceExportObject, ServiceImportObject, ServiceObject, SliceObject } from '../plan/index.ts';
 import { resource } from './resource.ts';
 
 export const endpoints = resource<EndpointsObject>('endpoints', '/api/v1');
 export const endpointSlices = resource<SliceObject>('endpointslices', '/apis/discovery.k8s.io/v1');
 export const leases = resource<LeaseObject>('leases', '/apis/coordination.k8s.io/v1');
+// MCS mode (multicluster.x-k8s.io/v1beta1, as sigs.k8s.io/mcs-api v0.5.2 serves it).
+export const services = resource<ServiceObject>('services', '/api/v1');
+export const namespaces = resource<NamespaceObject>('namespaces', '/api/v1');
+export const serviceExports = resource<ServiceExportObject>('serviceexports', '/apis/multicluster.x-k8s.io/v1beta1');
+export const serviceImports = resource<ServiceImportObject>('serviceimports', '/apis/multicluster.x-k8s.io/v1beta1');

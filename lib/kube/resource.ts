@@ -86,6 +86,10 @@ export function resource<T extends Named>(resource: string, apiPath: string) {
     replace(client: KubeClient, namespace: string, object: T): Promise<T> {
       return client.request({ verb: 'update', resource, namespace, name: object.metadata.name, path: one(namespace, object.metadata.name), body: object });
     },
+    /** A PUT of the status subresource alone, conditional as replace is (the server ignores status elsewhere). */
+    replaceStatus(client: KubeClient, namespace: string, object: T): Promise<T> {
+      return client.request({ verb: 'update', resource: `${resource}/status`, namespace, name: object.metadata.name, path: `${one(namespace, object.metadata.name)}/status`, body: object });
+    },
     /** With a resourceVersion precondition: never removes an object changed since it was read. */
     delete(client: KubeClient, namespace: string, name: string, resourceVersion: string | undefined): Promise<unknown> {
       return client.request({

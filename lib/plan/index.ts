@@ -88,8 +88,10 @@ export function plan(options: PlanOptions, input: PlanInput): Plan {
     result.deletes.push(...(options.policy === 'upsert-only' ? [] : t.deletes));
     findings.push(...t.problems);
   }
-  // Status is a write in the exports' own clusters, whatever the policy.
-  if (mcs) result.updates.push(...planExportStatus(mcs, states, input.now));
+  // Status is a write in the exports' own clusters, whatever the policy; by
+  // the mefi that has that cluster among its targets, so that one mefi per
+  // cluster writes each status once (its Ready says how the name fared there).
+  if (mcs) result.updates.push(...planExportStatus(mcs, states, input.now).filter((c) => c.target in input.targets));
   return inOrder({ ...result, problems: findings.map((f) => ({ ...f, blocking: blockingCodes.has(f.code) })) });
 }
 

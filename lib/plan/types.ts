@@ -181,6 +181,8 @@ export interface Change {
   after?: Subset[];
   /** Labels now (updates, deletes): with object.metadata.labels, what a diff shows. */
   beforeLabels?: Record<string, string>;
+  /** MCS kinds: the object as read (updates, deletes), what a diff shows beside `object`. */
+  current?: ServiceImportObject | ServiceObject | ServiceExportObject;
   /** The object to send (creates, updates), of `kind`: for updates it carries the resourceVersion read. */
   object?: EndpointsObject | SliceObject | ServiceImportObject | ServiceObject | ServiceExportObject;
   /**

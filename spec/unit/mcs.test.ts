@@ -268,10 +268,20 @@ describe('MCS: conflicts across clusters (the oldest export wins)', () => {
         a: source({ exports: [serviceExport('ns', 'hello', T0)], services: [hello({ ipFamilies: ['IPv4', 'IPv6'] })] }),
         b: source({ exports: [serviceExport('ns', 'hello', T1)], services: [hello({ ipFamilies: ['IPv4'] })] }),
         c: source({ exports: [serviceExport('ns', 'hello', T1)], services: [hello({ ipFamilies: ['IPv6'] })] }),
-      }),
+      }, ['a', 'b', 'c']),
     );
     assert.deepEqual(importIn(p, 'a')!.spec.ipFamilies, ['IPv4']);
     for (const c of ['a', 'b', 'c']) assert.equal(conflict(p, c).reason, 'IPFamilyConflict');
+  });
+
+  it('writes the status of the exports in its own targets only: one mefi per cluster writes each once', () => {
+    const input = two(hello({ ports: [tcp(42)] }));
+    const only = (targets: string[]) => plan(mcsOptions, { ...input, targets: Object.fromEntries(targets.map((t) => [t, emptyTarget()])) });
+    assert.deepEqual(only(['a']).updates.filter((c) => c.kind === 'ServiceExportStatus').map((c) => c.target), ['a']);
+    assert.deepEqual(only(['b']).updates.filter((c) => c.kind === 'ServiceExportStatus').map((c) => c.target), ['b']);
+    // Either mefi's Conflict condition is the same: both see every export.
+    assert.deepEqual(conflict(only(['a']), 'a'), conflict(plan(mcsOptions, input), 'a'));
+    assert.deepEqual(conflict(only(['b']), 'b'), conflict(plan(mcsOptions, input), 'b'));
   });
 
   it('agrees silently when the exports agree', () => {

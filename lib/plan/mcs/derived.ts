@@ -103,7 +103,7 @@ export function decideDerived(target: string, wanted: ServiceObject, current: Se
   const families = want.ipFamilies ?? [];
   // clusterIP and the primary family cannot change in place.
   if (managedOf(have).headless !== managedOf(want).headless || (families.length > 0 && (have.ipFamilies ?? [])[0] !== undefined && have.ipFamilies![0] !== families[0]))
-    return { change: { ...base, ...rv, beforeLabels, recreate: true } };
+    return { change: { ...base, ...rv, beforeLabels, current, recreate: true } };
   const familiesHeld = families.length === 0 || (equal(have.ipFamilies ?? [], families) && have.ipFamilyPolicy === want.ipFamilyPolicy);
   if (familiesHeld && equal(managedOf(have), managedOf(want)) && equal(current.metadata.labels ?? {}, wanted.metadata.labels)) return { kept: current };
   // A PUT replaces the whole object: keep what mefi does not manage (annotations, the allocated IPs).
@@ -114,7 +114,7 @@ export function decideDerived(target: string, wanted: ServiceObject, current: Se
   if (!want.trafficDistribution) delete spec.trafficDistribution;
   const object: ServiceObject = { apiVersion: 'v1', kind: 'Service', metadata: { ...metadata, labels: wanted.metadata.labels! }, spec };
   // New families give new cluster IPs: the import's follow once they are allocated.
-  return { change: { ...base, object, ...rv, beforeLabels }, ...(familiesHeld ? { kept: current } : {}) };
+  return { change: { ...base, object, ...rv, beforeLabels, current }, ...(familiesHeld ? { kept: current } : {}) };
 }
 
 /** mefi's derived Services among a target's Services: owned, and labelled with the import they serve. */

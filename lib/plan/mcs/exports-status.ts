@@ -87,6 +87,7 @@ export function planExportStatus(view: McsView, states: ImportStates, now: numbe
         originalName: entry.name,
         cluster: e.cluster,
         object,
+        current: e.object,
         writes: ['status'],
         ...(e.object.metadata.resourceVersion ? { resourceVersion: e.object.metadata.resourceVersion } : {}),
       });

@@ -76,6 +76,7 @@ export function decideImport(target: string, wanted: ServiceImportObject, curren
     ...base,
     object,
     beforeLabels: (current.metadata.labels ?? {}) as Record<string, string>,
+    current,
     ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
     writes: [...(objectHeld ? [] : ['object' as const]), ...(statusHeld ? [] : ['status' as const])],
   };

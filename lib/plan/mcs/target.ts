@@ -42,6 +42,7 @@ function deleteOf(target: string, kind: 'ServiceImport' | 'Service', obj: Servic
     name: obj.metadata.name,
     originalName,
     beforeLabels: (obj.metadata.labels ?? {}) as Record<string, string>,
+    current: obj,
     ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
   };
 }
