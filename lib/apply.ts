@@ -67,20 +67,27 @@ async function remove(client: KubeClient, change: Change): Promise<null> {
  * subresource gets the calls change.writes names: the object, then its
  * status on what the first call stored.
  */
-async function send(client: KubeClient, action: Action, change: Change): Promise<Sent | null> {
+async function send(client: KubeClient, action: Action, change: Change, onStored: ApplySettings['onStored']): Promise<Sent | null> {
+  const sent = (c: Change, stored: Sent | null) => (onStored?.(c, stored as TargetObject | null), stored);
   const kind = kinds[change.kind ?? 'Endpoints'] as unknown as ReturnType<typeof resource<Sent>>;
-  if (action === 'delete') return remove(client, change);
+  if (action === 'delete') return sent(change, await remove(client, change));
   const object = change.object as Sent;
-  if (change.kind === 'ServiceExportStatus') return kind.replaceStatus(client, change.namespace, object);
+  if (change.kind === 'ServiceExportStatus') return sent(change, await kind.replaceStatus(client, change.namespace, object));
   if (change.recreate) {
     // An immutable field changes (clusterIP, the primary family): delete what was read, create anew.
-    await remove(client, change);
-    return kind.create(client, change.namespace, object);
+    sent(change, await remove(client, change));
+    const { resourceVersion: _rv, ...created } = change;
+    return sent(created, await kind.create(client, change.namespace, object));
   }
   const writes = change.writes ?? ['object'];
   let stored: Sent = object;
-  if (action === 'create' || writes.includes('object')) stored = await (action === 'create' ? kind.create(client, change.namespace, object) : kind.replace(client, change.namespace, object));
-  if (writes.includes('status')) stored = await kind.replaceStatus(client, change.namespace, { ...stored, status: (object as ServiceImportObject).status } as Sent);
+  let basis = change;
+  if (action === 'create' || writes.includes('object')) {
+    stored = sent(change, await (action === 'create' ? kind.create(client, change.namespace, object) : kind.replace(client, change.namespace, object)))!;
+    basis = { ...change, ...(stored.metadata.resourceVersion ? { resourceVersion: stored.metadata.resourceVersion } : {}) };
+  }
+  // The status on what the object's write stored (its resourceVersion), or on what was read.
+  if (writes.includes('status')) stored = sent(basis, await kind.replaceStatus(client, change.namespace, { ...stored, status: (object as ServiceImportObject).status } as Sent))!;
   return stored;
 }
 
@@ -95,8 +102,7 @@ async function fresh(client: KubeClient, change: Change): Promise<EndpointsObjec
 
 async function applyOne(client: KubeClient, s: ApplySettings, action: Action, change: Change): Promise<Outcome> {
   try {
-    const stored = await send(client, action, change);
-    s.onStored?.(change, stored as TargetObject | null);
+    await send(client, action, change, s.onStored);
     return { action, change, result: 'done', retried: false };
   } catch (err) {
     // 409: changed since read (update, delete) or created meanwhile (create). 404 on update: deleted meanwhile.
@@ -110,8 +116,7 @@ async function applyOne(client: KubeClient, s: ApplySettings, action: Action, ch
     const decision = decide(s.options, change.target, action === 'delete' ? undefined : desiredOf(change), current, s.clusters, { adoptable: change.adopted === true, adopt: change.adopted === true });
     if (decision.action === 'none') return { action, change, result: 'skipped', message: 'already as wanted when read again', retried: true };
     if (decision.action === 'conflict') return { action, change, result: 'skipped', message: decision.message, retried: true, blocking: true };
-    const stored = (await send(client, decision.action, decision.change)) as TargetObject | null;
-    s.onStored?.(decision.change, stored);
+    await send(client, decision.action, decision.change, s.onStored);
     return { action, change, result: 'done', message: `retried as ${decision.action} from fresh state`, retried: true };
   } catch (err) {
     return { action, change, result: 'failed', message: `${(err as Error).message} (after one retry from fresh state; the next run will try again)`, retried: true };

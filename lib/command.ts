@@ -16,6 +16,7 @@ import { fingerprint, inputFiles } from './reload.ts';
 import { Trigger } from './trigger.ts';
 import { Resting } from './heap.ts';
 import { WatchedWorld } from './watch.ts';
+import { McsWatchedWorld } from './watch-mcs.ts';
 import type { Settings } from './settings.ts';
 import { version } from './version.ts';
 
@@ -110,7 +111,7 @@ export async function execute(command: 'sync' | 'diff', settings: Settings, prep
   const unreadableNow = new Map(result.plan.unreadable.map((u) => [`${u.cluster} (${u.role})`, u.error]));
   for (const u of result.plan.unreadable) if (!q || q.unreadable.get(`${u.cluster} (${u.role})`) !== u.error) log.error('cluster unreadable', { cluster: u.cluster, role: u.role, error: u.error });
   for (const out of result.outcomes) {
-    const fields = { action: out.action, target: out.change.target, name: `${out.change.namespace}/${out.change.name}`, result: out.result, ...(out.message ? { message: out.message } : {}) };
+    const fields = { action: out.action, target: out.change.target, ...(out.change.kind && out.change.kind !== 'Endpoints' ? { kind: out.change.kind } : {}), name: `${out.change.namespace}/${out.change.name}`, result: out.result, ...(out.message ? { message: out.message } : {}) };
     if (out.result === 'failed') log.error('write failed', fields);
     else if (q) log.info('change', fields);
   }
@@ -221,11 +222,11 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
 
   // --watch: the world kept by watches; a change fires the trigger.
   const trigger = new Trigger();
-  let world: { w: WatchedWorld; stop: AbortController } | undefined;
+  let world: { w: WatchedWorld | McsWatchedWorld; stop: AbortController } | undefined;
   const startWorld = () => {
     world?.stop.abort();
     const stop = new AbortController();
-    const w = new WatchedWorld(prepared.config.clusters, prepared.clients, readSettings(settings, prepared), {
+    const w = new (prepared.options.mode === 'mcs' ? McsWatchedWorld : WatchedWorld)(prepared.config.clusters, prepared.clients, readSettings(settings, prepared), {
       changed: () => trigger.fire(),
       relisting: (cluster, role, why) => log.debug('watch ended, listing again', { cluster, role, why }),
       options: prepared.options,

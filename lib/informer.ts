@@ -79,6 +79,11 @@ export class Informer<T extends Named> {
     return true;
   }
 
+  /** The namespace it lists (undefined: all). */
+  get namespace(): string | undefined {
+    return this.list.namespace;
+  }
+
   /** The cached objects now. */
   snapshot(): T[] {
     return (this.snapshotted ??= [...this.items.values()]);

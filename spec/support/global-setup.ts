@@ -11,7 +11,7 @@ let planes: ControlPlanes | undefined;
 export async function globalSetup(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mefi-test-'));
   const started = Date.now();
-  planes = await startControlPlanes(dir, ['alpha', 'beta', 'gamma']);
+  planes = await startControlPlanes(dir, ['alpha', 'beta', 'gamma'], { mcs: true });
   process.env.MEFI_TEST_DIR = dir;
   process.stderr.write(`# control planes ${planes.clusters.join(', ')} up in ${Date.now() - started} ms (${planes.ready})\n`);
 }

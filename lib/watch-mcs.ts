@@ -1,0 +1,186 @@
+// The watching loop's world in MCS mode: informers on what lib/read-mcs.ts
+// lists (per cluster its ServiceExports, Services and EndpointSlices; per
+// target its ServiceImports, Namespaces and Leases), and the same PlanInput
+// a read gives, from their caches. Every run plans in full: an exported
+// name's objects span namespaces, clusters and statuses (lib/plan/mcs).
+//
+// mefi's own writes coming back start no run: each write's answer (the
+// object the server stored, or its deletion) is remembered until its watch
+// event comes back, and the cache takes it at once, so the next run plans
+// from what was written.
+
+import type { ClusterConfig } from './config.ts';
+import { withoutManagedFields } from './compact.ts';
+import { Informer, type Named } from './informer.ts';
+import type { KubeClient } from './kube/client.ts';
+import { endpointSlices, leases, namespaces, serviceExports, serviceImports, services } from './kube/kinds.ts';
+import { objectsIn, plan as makePlan, type Change, type PlanInput, type ReadOutcome, type TargetObject } from './plan/index.ts';
+import type { Replanned } from './plan/incremental.ts';
+import { mcsScope } from './read-mcs.ts';
+import type { ReadSettings } from './read.ts';
+import type { WatchOptions } from './watch.ts';
+
+type Kind = 'serviceexports' | 'services' | 'endpointslices' | 'serviceimports' | 'namespaces' | 'leases';
+
+/** The list a change's object is cached in. */
+const kindOf = (c: Change): Kind => (c.kind === 'ServiceExportStatus' ? 'serviceexports' : c.kind === 'ServiceImport' ? 'serviceimports' : c.kind === 'Service' ? 'services' : 'endpointslices');
+
+const resources = { serviceexports: serviceExports, services, endpointslices: endpointSlices, serviceimports: serviceImports, namespaces, leases } as const;
+
+export class McsWatchedWorld {
+  /** Per cluster and kind: an informer per namespace of the scope (one for all without one). */
+  private readonly informers = new Map<string, Map<Kind, Informer<Named>[]>>();
+  private readonly s: ReadSettings;
+  private readonly o: WatchOptions;
+  private readonly clusters: string[];
+  /** kind/cluster/namespace/name → the resourceVersions this loop's writes left ('' for a delete), until their events come back. */
+  private readonly own = new Map<string, Set<string>>();
+  /** Events that came while a run was writing: judged when it ends, when every write's answer is in. */
+  private duringRun: { key: string; rv: string; deleted: boolean }[] | undefined;
+  private holding = false;
+  private held = false;
+  /** Every run plans in full here. */
+  readonly plannedInFull = true;
+
+  constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
+    this.s = s;
+    this.o = o;
+    this.clusters = clusters.map((c) => c.name);
+    const scope = mcsScope(clusters);
+    const targets = new Set(s.targets);
+    for (const c of clusters) {
+      const byKind = new Map<Kind, Informer<Named>[]>();
+      const make = (kind: Kind, within: (string | undefined)[] | undefined, labelSelector?: string) =>
+        byKind.set(
+          kind,
+          (within ?? [undefined]).map(
+            (namespace) =>
+              new Informer<Named>(clients.get(c.name)!, resources[kind] as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
+                backoffMs: o.backoffMs,
+                maxBackoffMs: o.maxBackoffMs,
+                keep: withoutManagedFields as never,
+                changed: (obj, _before, deleted = false) => this.event(kind, c.name, obj, deleted),
+                report: (error) => o.report?.(c.name, kind === 'serviceexports' ? 'source' : 'target', error),
+                relisting: (why) => o.relisting?.(c.name, kind === 'serviceexports' ? 'source' : 'target', why),
+              }),
+          ),
+        );
+      make('services', scope);
+      make('endpointslices', scope);
+      make('serviceexports', c.namespaces ?? scope);
+      if (targets.has(c.name)) {
+        make('serviceimports', scope);
+        make('namespaces', undefined);
+        if (s.leaseSelector) make('leases', [s.namespace], s.leaseSelector);
+      }
+      this.informers.set(c.name, byKind);
+    }
+  }
+
+  private keyOf(kind: Kind, cluster: string, namespace: string, name: string): string {
+    return `${kind}/${cluster}/${namespace}/${name}`;
+  }
+
+  private event(kind: Kind, cluster: string, obj: Named | undefined, deleted: boolean): void {
+    if (!obj) {
+      // A list holds whatever the writes left: nothing of theirs is still to come.
+      this.own.clear();
+      return this.changed();
+    }
+    const e = { key: this.keyOf(kind, cluster, obj.metadata.namespace ?? '', obj.metadata.name), rv: deleted ? '' : (obj.metadata.resourceVersion ?? ''), deleted };
+    if (this.duringRun) return void this.duringRun.push(e);
+    if (!this.isEcho(e.key, e.rv)) this.changed();
+  }
+
+  private isEcho(key: string, rv: string): boolean {
+    const mine = this.own.get(key);
+    if (!mine?.delete(rv)) return false;
+    if (mine.size === 0) this.own.delete(key);
+    return true;
+  }
+
+  runStarted(): void {
+    this.duringRun = [];
+  }
+
+  runEnded(): void {
+    const events = (this.duringRun ?? []).filter((e) => !this.isEcho(e.key, e.rv));
+    this.duringRun = undefined;
+    if (events.length) this.changed();
+  }
+
+  /** A write of this run as the server answered it (each call of it, for an object and then its status). */
+  stored(change: Change, stored: TargetObject | null): void {
+    const kind = kindOf(change);
+    const key = this.keyOf(kind, change.target, change.namespace, change.name);
+    let mine = this.own.get(key);
+    if (!mine) this.own.set(key, (mine = new Set()));
+    mine.add(stored ? (stored.metadata.resourceVersion ?? '') : '');
+    this.informerOf(change.target, kind, change.namespace)?.assume(change.namespace, change.name, change.resourceVersion, stored as Named | null);
+  }
+
+  private informerOf(cluster: string, kind: Kind, namespace: string): Informer<Named> | undefined {
+    const list = this.informers.get(cluster)?.get(kind) ?? [];
+    return list.find((i) => i.namespace === undefined || i.namespace === namespace);
+  }
+
+  private all(): Informer<Named>[] {
+    return [...this.informers.values()].flatMap((byKind) => [...byKind.values()].flat());
+  }
+
+  run(signal: AbortSignal): Promise<void> {
+    return Promise.all(this.all().map((i) => i.run(signal))).then(() => undefined);
+  }
+
+  /** A full list of everything now (the periodic resync): one run when all are in, not one per list. */
+  resync(): void {
+    if (this.holding) return;
+    this.holding = true;
+    void Promise.all(this.all().map((i) => i.resync())).then(() => {
+      this.holding = false;
+      if (this.held) {
+        this.held = false;
+        this.o.changed();
+      }
+    });
+  }
+
+  private changed(): void {
+    if (this.holding) this.held = true;
+    else this.o.changed();
+  }
+
+  settled(): boolean {
+    return this.all().every((i) => i.error !== 'not listed yet');
+  }
+
+  /** The plans are full plans: nothing to check them against. */
+  verify(): string[] {
+    return [];
+  }
+
+  /** What lib/read-mcs.ts would have read, from the caches. */
+  input(): PlanInput {
+    const sources: Record<string, ReadOutcome> = {};
+    const targets: Record<string, ReadOutcome> = {};
+    for (const cluster of this.clusters) {
+      const byKind = this.informers.get(cluster)!;
+      const of = (kind: Kind) => byKind.get(kind) ?? [];
+      const error = (...kinds: Kind[]) => kinds.flatMap(of).find((i) => i.error !== undefined)?.error;
+      const items = <T>(kind: Kind) => of(kind).flatMap((i) => i.snapshot()) as T[];
+      const sourceError = error('services', 'endpointslices', 'serviceexports');
+      sources[cluster] = sourceError !== undefined ? { ok: false, error: sourceError } : { ok: true, items: [], serviceExports: items('serviceexports'), services: items('services'), slices: items('endpointslices') };
+      if (!byKind.has('serviceimports')) continue;
+      const targetError = error('services', 'endpointslices', 'serviceimports', 'namespaces', 'leases');
+      targets[cluster] =
+        targetError !== undefined
+          ? { ok: false, error: targetError }
+          : { ok: true, items: [], services: items('services'), slices: items('endpointslices'), serviceImports: items('serviceimports'), namespaces: items('namespaces'), ...(byKind.has('leases') ? { leases: items('leases') } : {}) };
+    }
+    return { sources, targets };
+  }
+
+  plan(input: PlanInput): Replanned {
+    return { plan: makePlan(this.o.options, input), planned: objectsIn(input), full: true };
+  }
+}
