@@ -12,6 +12,7 @@
 import type { ClusterConfig } from './config.ts';
 import { withoutManagedFields } from './compact.ts';
 import { Informer, type Named } from './informer.ts';
+import { Informers } from './informers.ts';
 import type { KubeClient } from './kube/client.ts';
 import { endpointSlices, leases, namespaces, serviceExports, serviceImports, services } from './kube/kinds.ts';
 import { objectsIn, plan as makePlan, type Change, type PlanInput, type ReadOutcome, type TargetObject } from './plan/index.ts';
@@ -37,8 +38,8 @@ export class McsWatchedWorld {
   private readonly own = new Map<string, Set<string>>();
   /** Events that came while a run was writing: judged when it ends, when every write's answer is in. */
   private duringRun: { key: string; rv: string; deleted: boolean }[] | undefined;
-  private holding = false;
-  private held = false;
+  /** Every informer, together (lib/informers.ts). */
+  private readonly group: Informers;
   /** Every run plans in full here. */
   readonly plannedInFull = true;
 
@@ -46,6 +47,7 @@ export class McsWatchedWorld {
     this.s = s;
     this.o = o;
     this.clusters = clusters.map((c) => c.name);
+    this.group = new Informers(() => o.changed());
     const scope = mcsScope(clusters);
     const targets = new Set(s.targets);
     for (const c of clusters) {
@@ -55,14 +57,14 @@ export class McsWatchedWorld {
           kind,
           (within ?? [undefined]).map(
             (namespace) =>
-              new Informer<Named>(clients.get(c.name)!, resources[kind] as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
+              this.group.add(new Informer<Named>(clients.get(c.name)!, resources[kind] as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
                 backoffMs: o.backoffMs,
                 maxBackoffMs: o.maxBackoffMs,
                 keep: withoutManagedFields as never,
                 changed: (obj, _before, deleted = false) => this.event(kind, c.name, obj, deleted),
                 report: (error) => o.report?.(c.name, kind === 'serviceexports' ? 'source' : 'target', error),
                 relisting: (why) => o.relisting?.(c.name, kind === 'serviceexports' ? 'source' : 'target', why),
-              }),
+              })),
           ),
         );
       make('services', scope);
@@ -124,34 +126,20 @@ export class McsWatchedWorld {
     return list.find((i) => i.namespace === undefined || i.namespace === namespace);
   }
 
-  private all(): Informer<Named>[] {
-    return [...this.informers.values()].flatMap((byKind) => [...byKind.values()].flat());
-  }
-
   run(signal: AbortSignal): Promise<void> {
-    return Promise.all(this.all().map((i) => i.run(signal))).then(() => undefined);
+    return this.group.run(signal);
   }
 
-  /** A full list of everything now (the periodic resync): one run when all are in, not one per list. */
   resync(): void {
-    if (this.holding) return;
-    this.holding = true;
-    void Promise.all(this.all().map((i) => i.resync())).then(() => {
-      this.holding = false;
-      if (this.held) {
-        this.held = false;
-        this.o.changed();
-      }
-    });
+    this.group.resync();
   }
 
   private changed(): void {
-    if (this.holding) this.held = true;
-    else this.o.changed();
+    this.group.changed();
   }
 
   settled(): boolean {
-    return this.all().every((i) => i.error !== 'not listed yet');
+    return this.group.settled();
   }
 
   /** The plans are full plans: nothing to check them against. */

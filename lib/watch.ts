@@ -12,6 +12,7 @@ import type { ClusterConfig } from './config.ts';
 import { compactSource, compactSourceSlice, withoutManagedFields } from './compact.ts';
 import { Holdoff } from './holdoff.ts';
 import { Informer } from './informer.ts';
+import { Informers } from './informers.ts';
 import type { KubeClient } from './kube/client.ts';
 import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
 import { Replanner, type Replanned, type WorldIndex } from './plan/incremental.ts';
@@ -107,6 +108,7 @@ export class WatchedWorld {
   /** Those of the last input(), until plan() has used them. */
   private taken: Set<string> | 'world' | undefined;
   private readonly replanner: Replanner;
+  private readonly informers: Informers;
 
   private touch(kind: 'source' | 'target' | 'lease', obj: Touching | undefined, before?: Touching): void {
     if (this.touched === 'world') return;
@@ -166,6 +168,7 @@ export class WatchedWorld {
     this.s = s;
     this.o = o;
     this.replanner = new Replanner(o.options);
+    this.informers = new Informers(() => o.changed());
     const owned = (x: { metadata: { labels?: Record<string, string> | null } }) => x.metadata.labels?.[o.options.ownerLabel.key] === o.options.ownerLabel.value;
     const sourceIndexes = { [byName]: (x: EndpointsObject | SliceObject) => touchedBySource(x, s.source === 'endpointslices') };
     const targetIndexes = {
@@ -173,7 +176,7 @@ export class WatchedWorld {
       [byPrefix]: (x: TargetObject) => /^(.*)-\d+$/.exec(x.metadata.name)?.[1],
     };
     const make = <T extends { metadata: { name: string } }>(cluster: string, role: 'source' | 'target' | 'lease', kind: typeof endpoints | typeof endpointSlices | typeof leases, namespace: string | undefined, labelSelector: string | undefined, keep: (o: never) => unknown, indexes?: Record<string, (o: never) => string | undefined>) =>
-      new Informer<T>(clients.get(cluster)!, kind as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
+      this.informers.add(new Informer<T>(clients.get(cluster)!, kind as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
         backoffMs: o.backoffMs,
         maxBackoffMs: o.maxBackoffMs,
         ...(indexes ? { indexes } : {}),
@@ -195,7 +198,7 @@ export class WatchedWorld {
         report: (error) => o.report?.(cluster, role === 'source' ? 'source' : 'target', error),
         relisting: (why) => o.relisting?.(cluster, role === 'source' ? 'source' : 'target', why),
         keep,
-      });
+      }));
     const sourceKind = s.source === 'endpointslices' ? endpointSlices : endpoints;
     for (const c of clusters) {
       const namespaces = c.namespaces ?? [undefined];
@@ -207,40 +210,23 @@ export class WatchedWorld {
     }
   }
 
-  private all(): AnyInformer[] {
-    return [...[...this.sources.values()].flat(), ...[...this.targets.values()].flatMap((t) => [t.objects, ...(t.leases ? [t.leases] : [])])] as AnyInformer[];
-  }
-
   /** Start every informer; resolves when the signal aborts. */
   run(signal: AbortSignal): Promise<void> {
-    return Promise.all(this.all().map((i) => i.run(signal))).then(() => undefined);
+    return this.informers.run(signal);
   }
-
-  /** While a resync's lists are out: their changes (and any other) make one run when the last is in. */
-  private holding = false;
-  private held = false;
 
   /** A full list of everything now (the periodic resync): one run when all are in, not one per list. */
   resync(): void {
-    if (this.holding) return;
-    this.holding = true;
-    void Promise.all(this.all().map((i) => i.resync())).then(() => {
-      this.holding = false;
-      if (this.held) {
-        this.held = false;
-        this.o.changed();
-      }
-    });
+    this.informers.resync();
   }
 
   private changed(): void {
-    if (this.holding) this.held = true;
-    else this.o.changed();
+    this.informers.changed();
   }
 
   /** Every informer has listed once (or failed to). */
   settled(): boolean {
-    return this.all().every((i) => i.error !== 'not listed yet');
+    return this.informers.settled();
   }
 
   /** Source slices read as Endpoints, per snapshot: the same objects while an informer stands still. */

@@ -80,7 +80,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'mefi-bench-'));
 const auditLogOf = (cluster: string, hub = false) => path.join(dir, ...(hub && cluster !== target ? ['hub'] : []), cluster, 'audit.log');
 log(`starting ${CLUSTERS} control planes`);
 // Bare API servers: the floors and figures stay comparable between commits (no controller informers competing for the 2 cores).
-const planes = await startControlPlanes(dir, names, { controllers: false });
+const planes = await startControlPlanes(dir, names, { controllers: false, mcs: true });
 const raw = new Map<string, Raw>(names.map((n) => [n, rawClient(path.join(dir, `${n}.kubeconfig`))]));
 const cfgFile = path.join(dir, 'mefi.yaml');
 writeFileSync(cfgFile, ['clusters:', ...names.flatMap((n) => [`  - name: ${n}`, `    kubeconfig: ${n}.kubeconfig`, `    type: ${n === target ? 'local' : 'remote'}`])].join('\n') + '\n');
@@ -146,6 +146,73 @@ function mefi(args: string[], nodeOptions: string[] = []): Promise<MefiRun> {
 /** A config of these clusters (name, kubeconfig relative to the bench dir); the first is the target. */
 const configFor = (members: [string, string][]) => ['clusters:', ...members.flatMap(([n, kc], i) => [`  - name: ${n}`, `    kubeconfig: ${kc}`, `    type: ${i === 0 ? 'local' : 'remote'}`])].join('\n') + '\n';
 const HUB_SERVICES = Number(process.env.HUB_SERVICES ?? 100);
+const MCS_EXPORTS = Number(process.env.MCS_EXPORTS ?? 40);
+
+/**
+ * MCS mode: a watching loop with every cluster a target (--local all); a
+ * Service with its EndpointSlice in each cluster, then a ServiceExport
+ * created in one of them, one after another: the time from the create to a
+ * ServiceImport with its ClusterSet IP seen by a raw watch in every cluster,
+ * beside the API server's own delivery of the export (a raw watch on its
+ * cluster: the floor).
+ */
+async function mcsPropagation(clusters: string[], exports: number): Promise<{ changes: number; p50Ms: number; p99Ms: number; floorP50Ms: number; floorP99Ms: number }> {
+  const ns = 'mcs-bench';
+  const api = '/apis/multicluster.x-k8s.io/v1beta1';
+  for (const c of clusters) {
+    await namespace(c, ns);
+    await createAll(
+      raw.get(c)!,
+      Array.from({ length: exports }, (_, i) => [
+        { path: `/api/v1/namespaces/${ns}/services`, body: { apiVersion: 'v1', kind: 'Service', metadata: { name: `web-${i}` }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } } },
+        {
+          path: `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+          body: { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `web-${i}-src`, labels: { 'kubernetes.io/service-name': `web-${i}`, 'endpointslice.kubernetes.io/managed-by': 'bench' } }, addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: [{ addresses: [ipOf(clusters.indexOf(c) + 1, i)], conditions: { ready: true } }] },
+        },
+      ]).flat(),
+      CONCURRENCY,
+    );
+  }
+  const file = path.join(dir, 'mefi-mcs.yaml');
+  writeFileSync(file, ['clusters:', ...clusters.flatMap((n) => [`  - name: ${n}`, `    kubeconfig: ${n}.kubeconfig`, '    type: local', `    namespaces: [${ns}]`])].join('\n') + '\n');
+  const seen = new Map<string, Map<string, number>>(); // import name → cluster → when it had its IP
+  const floor = new Map<string, number>();
+  const watchers = clusters.flatMap((c) => [
+    watchRaw(raw.get(c)!, `${api}/namespaces/${ns}/serviceimports?watch=1`, (e) => {
+      const ips = (e.object as { spec?: { ips?: string[] } }).spec?.ips;
+      if (e.type === 'DELETED' || !ips?.length) return;
+      let m = seen.get(e.object.metadata.name);
+      if (!m) seen.set(e.object.metadata.name, (m = new Map()));
+      if (!m.has(c)) m.set(c, performance.now());
+    }),
+    watchRaw(raw.get(c)!, `${api}/namespaces/${ns}/serviceexports?watch=1`, (e) => {
+      if (e.type === 'ADDED') floor.set(e.object.metadata.name, performance.now());
+    }),
+  ]);
+  await sleep(500);
+  const loop = spawn(process.execPath, [...flags, path.join(repo, 'bin/mefi'), 'sync', '--mode', 'mcs', '--watch', '-c', file, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const lat: number[] = [];
+  const floors: number[] = [];
+  try {
+    await sleep(3000); // its first lists and run (nothing exported yet)
+    for (let i = 0; i < exports; i++) {
+      const name = `web-${i}`;
+      const t0 = performance.now();
+      await call(raw.get(clusters[i % clusters.length]!)!, 'POST', `${api}/namespaces/${ns}/serviceexports`, { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name } });
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline && ((seen.get(name)?.size ?? 0) < clusters.length || !floor.has(name)); ) await sleep(5);
+      const at = seen.get(name);
+      if (at?.size === clusters.length && floor.has(name)) {
+        lat.push(Math.max(...at.values()) - t0);
+        floors.push(floor.get(name)! - t0);
+      }
+      await sleep(100 + (i % 5) * 50);
+    }
+  } finally {
+    loop.kill('SIGTERM');
+    for (const w of watchers) w.stop();
+  }
+  return { changes: lat.length, p50Ms: Math.round(pct(lat, 50)), p99Ms: Math.round(pct(lat, 99)), floorP50Ms: Math.round(pct(floors, 50)), floorP99Ms: Math.round(pct(floors, 99)) };
+}
 
 /** What one watching loop was measured at (watching(), below). */
 interface WatchFigures {
@@ -462,6 +529,10 @@ try {
     small[services] = await watching({ config: threeCfg, clusters: three, tag: `w${services}`, services, changes: 40, burst: 0 });
   }
 
+  // --- MCS mode: a ServiceExport created, to a ServiceImport with its IP in every cluster --------
+  log(`--watch --mode mcs over 3 clusters: ${MCS_EXPORTS} exports, one at a time`);
+  const mcs = await mcsPropagation(three, MCS_EXPORTS);
+
   // --- a hub: one target reading many clusters ----------------------------------------
   const hubSizes = (process.env.HUB ?? '10 20').split(/[ ,]+/).filter(Boolean).map(Number);
   const hub: { clusters: number; figures: WatchFigures }[] = [];
@@ -512,6 +583,7 @@ try {
       bytesPerObject: Math.round(((small[1000]!.rssSettledMiB - small[50]!.rssSettledMiB) * 1048576) / (small[1000]!.objects - small[50]!.objects)),
       hub,
     },
+    mcs,
     scaling,
     levers: {
       unpaginatedSteadyRunMs: unpaginated.runMs,
@@ -548,6 +620,7 @@ try {
     [`--watch at rest (${w.rest.seconds}s, --resync ${w.rest.resyncSeconds}s)`, `${w.rest.lists} list pages, ${w.rest.watches} watches, ${w.rest.gets} gets, ${w.rest.writes} writes`, `${listPages} pages per full list (the raw client's, for one list per cluster and target), ${resyncs + 1} full lists`, w.rest.writes === 0 && w.rest.lists! <= listPages * (resyncs + 1) ? 'ok' : 'MORE THAN THAT'],
     ...watchRows('--watch 3 × 50 × 2', w.small[50]!, { memoryMiB: 70, original: { startMs: 1300, p50: '26–28', p99Ms: 43, rss: 34 } }),
     ...watchRows('--watch 3 × 1,000 × 2', w.small[1000]!, { memoryMiB: 120, original: { startMs: 55_800, p50: '36', p99Ms: 60, rss: 45 } }),
+    [`--watch --mode mcs, 3 clusters: ServiceExport created → ServiceImport with its IP in all 3 (${r.mcs!.changes} of ${MCS_EXPORTS})`, `p50 ${r.mcs!.p50Ms} ms, p99 ${r.mcs!.p99Ms} ms`, `raw watch of the export p50 ${r.mcs!.floorP50Ms} ms, p99 ${r.mcs!.floorP99Ms} ms`, r.mcs!.changes === MCS_EXPORTS ? 'printed' : 'SOME NEVER ARRIVED'],
     ['--watch: held per object', `${w.bytesPerObject} bytes (RSS of 3 × 1,000 over 3 × 50, per object more)`, `${w.small[1000]!.jsonBytesPerObject} bytes of JSON per object as served`, `${f(w.bytesPerObject / w.small[1000]!.jsonBytesPerObject)}×`],
     ...w.hub.flatMap((h, i) => {
       const base = w.hub[0]!;

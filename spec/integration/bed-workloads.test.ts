@@ -36,15 +36,8 @@ describe('workloads on the bed: Deployments, scheduling, the kubelet role, the M
   const client: PodRef = { cluster: 'alpha', namespace: 'app', name: 'client' };
   const ns = 'work';
 
-  const apply = async (cluster: string, ...objects: object[]) => {
-    const r = await w.kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
-    assert.equal(r.code, 0, r.stderr);
-  };
-  const get = async <T>(cluster: string, args: string[]): Promise<T> => {
-    const r = await w.kubectl([...args, '-o', 'json'], { cluster });
-    assert.equal(r.code, 0, r.stderr);
-    return JSON.parse(r.stdout) as T;
-  };
+  const apply = (cluster: string, ...objects: object[]) => w.applyObjects(cluster, ...objects);
+  const get = <T>(cluster: string, args: string[]) => w.getJson<T>(cluster, args);
   const webPods = async (namespace = ns) => (await get<{ items: Pod[] }>('beta', ['-n', namespace, 'get', 'pods', '-l', 'app=web'])).items;
   const running = (p: Pod) => !p.metadata.deletionTimestamp && p.status.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
   const sliceIPs = async (namespace = ns) => {

@@ -35,15 +35,8 @@ describe('MCS mode with traffic: the ClusterSet IP through kube-proxy, and stale
   let config = '';
   const client = (cluster: string): PodRef => ({ cluster, namespace: 'app', name: 'client' });
 
-  const apply = async (cluster: string, ...objects: object[]) => {
-    const r = await w.kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
-    assert.equal(r.code, 0, r.stderr);
-  };
-  const get = async <T>(cluster: string, args: string[]): Promise<T> => {
-    const r = await w.kubectl([...args, '-o', 'json'], { cluster });
-    assert.equal(r.code, 0, r.stderr);
-    return JSON.parse(r.stdout) as T;
-  };
+  const apply = (cluster: string, ...objects: object[]) => w.applyObjects(cluster, ...objects);
+  const get = <T>(cluster: string, args: string[]) => w.getJson<T>(cluster, args);
   const theImport = (cluster: string) => get<Import>(cluster, ['-n', ns, 'get', 'serviceimports.multicluster.x-k8s.io', 'web']);
   /** Ready addresses of mefi's slices of the import in a cluster, per source cluster. */
   const mcsSlices = async (cluster: string) => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { auditMark, eventually, kubectl, skip, startLoop, uid, writeConfig, writesSince, type Loop } from '../support/world.ts';
+import { applyObjects, auditMark, eventually, kubectl, skip, startLoop, uid, writeConfig, writesSince, type Loop } from '../support/world.ts';
 
 const ns = `mcsw-${uid()}`;
 const targets = ['alpha', 'beta'];
@@ -19,10 +19,8 @@ interface Import {
 describe('MCS mode in the watching loop', { skip, timeout: 180_000 }, () => {
   let loop: Loop;
 
-  const apply = async (cluster: string, ...objects: object[]) => {
-    const r = await kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
-    assert.equal(r.code, 0, r.stderr);
-  };
+  const apply = applyObjects;
+
   const importIn = async (cluster: string): Promise<Import | undefined> => {
     const r = await kubectl(['-n', ns, 'get', 'serviceimports.multicluster.x-k8s.io', 'web', '-o', 'json', '--ignore-not-found'], { cluster });
     assert.equal(r.code, 0, r.stderr);

@@ -305,6 +305,19 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
     });
   }
 
+  /** kubectl apply of these objects (one List), as a user would; fails the test if refused. */
+  async function applyObjects(cluster: string, ...objects: object[]): Promise<void> {
+    const r = await kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
+    if (r.code !== 0) throw new Error(`kubectl apply in ${cluster}: ${r.stderr}`);
+  }
+
+  /** kubectl <args> -o json, parsed; fails the test if kubectl does. */
+  async function getJson<T>(cluster: string, args: string[]): Promise<T> {
+    const r = await kubectl([...args, '-o', 'json'], { cluster });
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} in ${cluster}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  }
+
   // --- faults: the server of a cluster is the process in <dir>/<cluster>/pid ---
 
   const pidOf = (cluster: string) => Number(readFileSync(path.join(dir, cluster, 'pid'), 'utf8').trim());
@@ -343,10 +356,10 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
 
   const pods = makePods(dir);
 
-  return { dir, clusterNames, kill, release, pause, resume, kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, putService, deleteService, endpointsIPs, pods, writeConfig, auditMark, auditSince, writesSince, marks, kubectl };
+  return { dir, clusterNames, kill, release, pause, resume, applyObjects, getJson, kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, putService, deleteService, endpointsIPs, pods, writeConfig, auditMark, auditSince, writesSince, marks, kubectl };
 }
 
 export type World = ReturnType<typeof makeWorld>;
 
 const world = makeWorld(dir);
-export const { kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, putService, deleteService, endpointsIPs, pods, writeConfig, auditMark, auditSince, writesSince, marks, kubectl } = world;
+export const { applyObjects, getJson, kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, putService, deleteService, endpointsIPs, pods, writeConfig, auditMark, auditSince, writesSince, marks, kubectl } = world;
