@@ -59,8 +59,9 @@ export async function readMcsWorld(clusters: ClusterConfig[], clients: Map<strin
         return;
       }
       const client = clients.get(c.name)!;
-      // Both roles read a cluster's Services and slices: once.
-      const common = settle(Promise.all([listIn(services, client, scope), listIn(endpointSlices, client, scope)]));
+      // Both roles read a cluster's Services and slices: once, where a target may import, or a source only exports.
+      const within = isTarget ? scope : (c.namespaces ?? scope);
+      const common = settle(Promise.all([listIn(services, client, within), listIn(endpointSlices, client, within)]));
       const exported = settle(served(c.name, 'ServiceExport', listIn(serviceExports, client, c.namespaces ?? scope)));
       const imported = isTarget
         ? settle(

@@ -67,8 +67,10 @@ export class McsWatchedWorld {
               })),
           ),
         );
-      make('services', scope);
-      make('endpointslices', scope);
+      // Where a target may import; a source that is no target, where it exports.
+      const within = targets.has(c.name) ? scope : (c.namespaces ?? scope);
+      make('services', within);
+      make('endpointslices', within);
       make('serviceexports', c.namespaces ?? scope);
       if (targets.has(c.name)) {
         make('serviceimports', scope);

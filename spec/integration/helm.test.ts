@@ -11,7 +11,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
-import { makeWorld, mefi, repo, subset, uid, type MefiResult, type World } from '../support/world.ts';
+import { KubeClient } from '../../lib/kube/client.ts';
+import { connect } from '../../lib/kube/connect.ts';
+import { makeWorld, mefi, repo, subset, uid, type AuditEvent, type MefiResult, type World } from '../support/world.ts';
 
 const skip = !process.env.MEFI_CONTROLPLANE ? 'needs the control plane binary that make test builds' : !process.env.MEFI_HELM ? 'needs the helm binary that make test builds' : false;
 const chart = path.join(repo, 'manifests/helm/mefi');
@@ -44,7 +46,8 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
 
   before(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'mefi-helm-'));
-    planes = await startControlPlanes(path.join(work, 'clusters'), ['alpha', 'beta']);
+    // With the MCS API's CRDs: mcs.enabled is installed and run here too.
+    planes = await startControlPlanes(path.join(work, 'clusters'), ['alpha', 'beta'], { mcs: true });
     w = makeWorld(planes.dir, ['alpha', 'beta']);
   });
 
@@ -60,8 +63,16 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /config\.clusters is empty/);
 
-    for (const [mode, dir] of [['cronjob', 'manifests/cronjob'], ['watch', 'manifests/loop']] as const) {
-      const rendered = await helm(['template', 'mefi', chart, '-n', 'mefi-system', '-f', values(), '--set', `mode=${mode}`]);
+    const variants = [
+      ['cronjob', 'manifests/cronjob', false],
+      ['watch', 'manifests/loop', false],
+      // MCS mode: mcs.enabled as the component manifests/mcs (its roles, --mode=mcs).
+      ['cronjob', 'manifests/mcs-cronjob', true],
+      ['watch', 'manifests/mcs-loop', true],
+    ] as const;
+    for (const [workloadMode, dir, mcs] of variants) {
+      const mode = `${workloadMode}${mcs ? ' (mcs)' : ''}`;
+      const rendered = await helm(['template', 'mefi', chart, '-n', 'mefi-system', '-f', values(), '--set', `mode=${workloadMode}`, '--set', `mcs.enabled=${mcs}`]);
       assert.equal(rendered.code, 0, rendered.stderr);
       const kustomized = await w.kubectl(['kustomize', dir]);
       assert.equal(kustomized.code, 0, kustomized.stderr);
@@ -70,10 +81,13 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
       // The kustomize base also makes the Namespace (helm: --create-namespace) and keeps the config in a ConfigMap (the chart: a Secret, it holds tokens).
       const names = (os: Obj[]) => os.filter((o) => o.kind !== 'Namespace').map((o) => `${o.kind === 'ConfigMap' ? 'Secret' : o.kind}/${o.metadata.name}`).sort();
       assert.deepEqual(names(h), names(k).map((n) => n.replace('Secret/mefi-config', 'Secret/mefi-config')), mode);
-      for (const kind of ['ClusterRole', 'Role']) {
-        assert.deepEqual(h.find((o) => o.kind === kind)!.rules, k.find((o) => o.kind === kind)!.rules, `${mode}: ${kind} rules`);
+      // Every role and binding, by name: the same rules, the same subjects and role.
+      for (const o of k.filter((x) => ['ClusterRole', 'Role', 'ClusterRoleBinding', 'RoleBinding'].includes(x.kind))) {
+        const same = h.find((x) => x.kind === o.kind && x.metadata.name === o.metadata.name)!;
+        for (const field of ['rules', 'roleRef', 'subjects']) assert.deepEqual(same[field], o[field], `${mode}: ${o.kind}/${o.metadata.name} ${field}`);
       }
-      const workload = mode === 'cronjob' ? 'CronJob' : 'Deployment';
+      assert.equal(h.filter((o) => o.kind === 'ClusterRole').length, mcs ? 3 : 1, mode);
+      const workload = workloadMode === 'cronjob' ? 'CronJob' : 'Deployment';
       const hc = container(h.find((o) => o.kind === workload)!);
       const kc = container(k.find((o) => o.kind === workload)!);
       assert.deepEqual(hc.args, kc.args, `${mode}: args`);
@@ -230,5 +244,106 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     assert.equal(cron.stdout.trim(), 'cronjob.batch/mefi');
     const deploy = await w.kubectl(['-n', 'mefi-system', 'get', 'deployment', 'mefi'], { cluster: 'alpha' });
     assert.notEqual(deploy.code, 0, 'the watching Deployment went with the upgrade');
+  });
+  it('with mcs.enabled, on real API servers: MCS mode converges with exactly the identities the chart creates, which can do no more', async () => {
+    const v = values();
+    const ns = `mcs-${uid()}`;
+    for (const c of ['alpha', 'beta']) {
+      // upgrade --install: over the release the test above left, or anew.
+      const r = await helm(['upgrade', '--install', 'mefi', chart, '-n', 'mefi-system', '--create-namespace', '-f', v, '--set', 'mcs.enabled=true'], w.kubeconfigOf(c));
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const d = JSON.parse((await w.kubectl(['-n', 'mefi-system', 'get', 'deployment', 'mefi', '-o', 'json'], { cluster: c })).stdout) as Obj;
+      assert.ok((container(d).args as string[]).includes('--mode=mcs'), `${c}: the installed loop runs --mode=mcs`);
+    }
+    const kc = (cluster: string) => JSON.parse(readFileSync(w.kubeconfigOf(cluster), 'utf8')) as { clusters: { cluster: Record<string, string> }[] };
+    const token = async (cluster: string, sa: string) => {
+      const r = await w.kubectl(['-n', 'mefi-system', 'create', 'token', sa], { cluster });
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    const tokens = { alpha: await token('alpha', 'mefi'), beta: await token('beta', 'mefi-reader') };
+    const server = (cluster: string) => kc(cluster).clusters[0]!.cluster.server!;
+    const ca = (cluster: string) => kc(cluster).clusters[0]!.cluster['certificate-authority-data']!;
+    const cfg = path.join(work, 'mefi-mcs.yaml');
+    // Scoped to the test's namespace, as a user may scope theirs.
+    writeFileSync(cfg, `clusters:\n${(['alpha', 'beta'] as const).map((c) => `  - name: ${c}\n    url: ${server(c)}\n    token: ${tokens[c]}\n    ca: ${ca(c)}\n    type: ${c === 'alpha' ? 'local' : 'remote'}\n    namespaces: [${ns}]\n`).join('')}`);
+
+    const apply = async (cluster: string, items: object[]) => {
+      const r = await w.kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
+      assert.equal(r.code, 0, r.stderr);
+    };
+    const exportFrom = (cluster: string, ips: string[]) =>
+      apply(cluster, [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: ns }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] } },
+        { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-1', namespace: ns, labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+        { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name: 'web', namespace: ns } },
+      ]);
+    const getJSON = async <T>(cluster: string, args: string[]): Promise<T> => {
+      const r = await w.kubectl([...args, '-o', 'json'], { cluster });
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as T;
+    };
+    await exportFrom('alpha', ['10.1.9.1']);
+    await exportFrom('beta', ['10.2.9.1', '10.2.9.2']);
+
+    const users = ['system:serviceaccount:mefi-system:mefi', 'system:serviceaccount:mefi-system:mefi-reader'];
+    const ours = (e: AuditEvent) => users.includes(e.user.username);
+    const marks = { alpha: w.auditMark('alpha'), beta: w.auditMark('beta') };
+    const first = await mefi(['sync', '--mode', 'mcs', '-c', cfg]);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const imp = await getJSON<{ metadata: { annotations: Record<string, string> }; spec: { type: string; ips?: string[] }; status?: { clusters?: { cluster: string }[] } }>('alpha', ['-n', ns, 'get', 'serviceimports.multicluster.x-k8s.io', 'web']);
+    assert.equal(imp.spec.type, 'ClusterSetIP');
+    assert.deepEqual((imp.status?.clusters ?? []).map((c) => c.cluster).sort(), ['alpha', 'beta']);
+    const derived = await getJSON<{ spec: { clusterIPs: string[] } }>('alpha', ['-n', ns, 'get', 'service', imp.metadata.annotations['multicluster.kubernetes.io/derived-service']!]);
+    assert.deepEqual(imp.spec.ips, derived.spec.clusterIPs);
+    const slices = (await getJSON<{ items: { metadata: { labels: Record<string, string> }; endpoints?: { addresses: string[] }[] }[] }>('alpha', ['-n', ns, 'get', 'endpointslices', '-l', 'multicluster.kubernetes.io/service-name=web'])).items;
+    const bySource = Object.fromEntries(slices.map((x) => [x.metadata.labels['multicluster.kubernetes.io/source-cluster'], (x.endpoints ?? []).flatMap((e) => e.addresses).sort()]));
+    assert.deepEqual(bySource, { alpha: ['10.1.9.1'], beta: ['10.2.9.1', '10.2.9.2'] });
+    const conditions = async (cluster: string) => Object.fromEntries(((await getJSON<{ status?: { conditions?: { type: string; status: string }[] } }>(cluster, ['-n', ns, 'get', 'serviceexports.multicluster.x-k8s.io', 'web'])).status?.conditions ?? []).map((c) => [c.type, c.status]));
+    assert.deepEqual(await conditions('alpha'), { Valid: 'True', Ready: 'True', Conflict: 'False' });
+    assert.deepEqual(await conditions('beta'), {}, 'beta\'s export is its own mefi\'s to write');
+    for (const c of ['alpha', 'beta'] as const) assert.deepEqual(w.auditSince(c, marks[c]).filter((e) => ours(e) && (e.verb === 'get' || (e.responseStatus?.code ?? 0) >= 400)), [], `${c}: no get, nothing refused`);
+    assert.deepEqual(w.auditSince('beta', marks.beta).filter((e) => ours(e) && (e.user.username !== users[1] || e.verb !== 'list')), [], 'beta: the reader lists, nothing else');
+
+    const again = { alpha: w.auditMark('alpha'), beta: w.auditMark('beta') };
+    const second = await mefi(['sync', '--mode', 'mcs', '-c', cfg]);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    for (const c of ['alpha', 'beta'] as const) assert.deepEqual(w.auditSince(c, again[c]).filter((e) => ours(e) && !['list', 'watch'].includes(e.verb)), [], `${c}: a second run writes nothing`);
+
+    // The identities, asked directly.
+    const client = (cluster: 'alpha' | 'beta') => {
+      const c = connect({ file: 'test', clusters: [{ name: cluster, type: 'remote', connection: { kind: 'url', url: server(cluster), token: tokens[cluster], caData: Buffer.from(ca(cluster), 'base64').toString(), insecureSkipTLSVerify: false } }] });
+      return new KubeClient(c.get(cluster)!, { requestTimeoutMs: 10_000 });
+    };
+    const status = async (k: KubeClient, verb: 'list' | 'get' | 'create' | 'update' | 'delete', resource: string, p: string, body?: unknown) => {
+      try {
+        await k.request({ verb, resource, path: p, ...(body ? { body } : {}) });
+        return 200;
+      } catch (err) {
+        return (err as { status: number }).status;
+      }
+    };
+    const api = '/apis/multicluster.x-k8s.io/v1beta1';
+    const self = client('alpha');
+    assert.equal(await status(self, 'list', 'secrets', '/api/v1/secrets'), 403);
+    assert.equal(await status(self, 'get', 'secrets', '/api/v1/namespaces/mefi-system/secrets/mefi-reader-token'), 403);
+    assert.equal(await status(self, 'get', 'serviceimports', `${api}/namespaces/${ns}/serviceimports/web`), 403, 'list, not get');
+    assert.equal(await status(self, 'delete', 'serviceexports', `${api}/namespaces/${ns}/serviceexports/web`), 403, 'exports are the users\'');
+    const reader = client('beta');
+    const exported = await getJSON<{ metadata: { resourceVersion: string } }>('beta', ['-n', ns, 'get', 'serviceexports.multicluster.x-k8s.io', 'web']);
+    assert.equal(await status(reader, 'list', 'serviceexports', `${api}/serviceexports`), 200, 'sanity: it can list');
+    assert.equal(await status(reader, 'create', 'serviceimports', `${api}/namespaces/${ns}/serviceimports`, { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceImport', metadata: { name: 'x', namespace: ns }, spec: { type: 'ClusterSetIP', ports: [{ port: 80, protocol: 'TCP' }] } }), 403);
+    assert.equal(await status(reader, 'update', 'serviceexports', `${api}/namespaces/${ns}/serviceexports/web/status`, { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name: 'web', namespace: ns, resourceVersion: exported.metadata.resourceVersion }, status: { conditions: [] } }), 403);
+    assert.equal(await status(reader, 'list', 'secrets', '/api/v1/secrets'), 403);
+    // The same config with beta as the target: the reader cannot read (or write) a target's kinds.
+    const asTarget = await mefi(['sync', '--mode', 'mcs', '-c', cfg, '--local', 'beta']);
+    assert.equal(asTarget.code, 2, asTarget.stdout + asTarget.stderr);
+    assert.match(asTarget.stdout + asTarget.stderr, /mefi-reader" cannot list resource "serviceimports"/);
+
+    // mcs.enabled=false again: its roles go with the upgrade.
+    const off = await helm(['upgrade', 'mefi', chart, '-n', 'mefi-system', '-f', v], w.kubeconfigOf('alpha'));
+    assert.equal(off.code, 0, off.stdout + off.stderr);
+    for (const name of ['mefi-mcs-source', 'mefi-mcs-target']) assert.notEqual((await w.kubectl(['get', 'clusterrole', name], { cluster: 'alpha' })).code, 0, `${name} removed`);
   });
 });

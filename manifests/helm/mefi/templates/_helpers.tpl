@@ -103,6 +103,9 @@ containers:
       {{- end }}
       - --log-format=json
       - --request-timeout=10s
+      {{- if .Values.mcs.enabled }}
+      - --mode=mcs
+      {{- end }}
       {{- range .Values.extraArgs }}
       - {{ . | quote }}
       {{- end }}
