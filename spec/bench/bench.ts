@@ -204,7 +204,7 @@ async function mcsPropagation(clusters: string[], exports: number): Promise<{ ch
       if (at?.size === clusters.length && floor.has(name)) {
         lat.push(Math.max(...at.values()) - t0);
         floors.push(floor.get(name)! - t0);
-      }
+      } else log(`mcs: ${name} not seen within 10 s: its import with an IP in ${at?.size ?? 0} of ${clusters.length} clusters, the export ${floor.has(name) ? '' : 'not '}seen by its raw watch`);
       await sleep(100 + (i % 5) * 50);
     }
   } finally {
