@@ -63,13 +63,19 @@ export async function readMcsWorld(clusters: ClusterConfig[], clients: Map<strin
       const within = isTarget ? scope : (c.namespaces ?? scope);
       const common = settle(Promise.all([listIn(services, client, within), listIn(endpointSlices, client, within)]));
       const exported = settle(served(c.name, 'ServiceExport', listIn(serviceExports, client, c.namespaces ?? scope)));
+      // All three listed; the first failure in this order is the one reported, whichever answered first.
       const imported = isTarget
         ? settle(
-            Promise.all([
-              served(c.name, 'ServiceImport', listIn(serviceImports, client, scope)),
-              limit(() => namespaces.list(client, { pageSize: s.pageSize })),
-              s.leaseSelector ? limit(() => leases.list(client, { namespace: s.namespace, labelSelector: s.leaseSelector!, pageSize: s.pageSize })) : Promise.resolve(undefined),
-            ]),
+            (async () => {
+              const lists = await Promise.allSettled([
+                served(c.name, 'ServiceImport', listIn(serviceImports, client, scope)),
+                limit(() => namespaces.list(client, { pageSize: s.pageSize })),
+                s.leaseSelector ? limit(() => leases.list(client, { namespace: s.namespace, labelSelector: s.leaseSelector!, pageSize: s.pageSize })) : Promise.resolve(undefined),
+              ] as const);
+              const failed = lists.find((l) => l.status === 'rejected');
+              if (failed) throw failed.reason;
+              return lists.map((l) => (l as PromiseFulfilledResult<unknown>).value) as [Awaited<ReturnType<typeof serviceImports.list>>, Awaited<ReturnType<typeof namespaces.list>>, Awaited<ReturnType<typeof leases.list>> | undefined];
+            })(),
           )
         : undefined;
       const [both, exports, imports] = await Promise.all([common, exported, imported]);

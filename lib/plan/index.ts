@@ -90,8 +90,9 @@ export function plan(options: PlanOptions, input: PlanInput): Plan {
   }
   // Status is a write in the exports' own clusters, whatever the policy; by
   // the mefi that has that cluster among its targets, so that one mefi per
-  // cluster writes each status once (its Ready says how the name fared there).
-  if (mcs) result.updates.push(...planExportStatus(mcs, states, input.now).filter((c) => c.target in input.targets));
+  // cluster writes each status once (its Ready says how the name fared there),
+  // and only once it could read that target.
+  if (mcs) result.updates.push(...planExportStatus(mcs, states, input.now).filter((c) => input.targets[c.target]?.ok === true));
   return inOrder({ ...result, problems: findings.map((f) => ({ ...f, blocking: blockingCodes.has(f.code) })) });
 }
 

@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { ConfigError, parseConfig } from '../../lib/config.ts';
 import { KubeClient } from '../../lib/kube/client.ts';
 import { connect } from '../../lib/kube/connect.ts';
-import { auditSince, clusterNames, dir, ensureNamespace, eventually, getEndpoints, kubeconfigOf, kubectl, marks, mefi, putEndpoints, repo, skip, startLoop, subset, uid, type AuditEvent } from '../support/world.ts';
+import { applyObjects, auditSince, clusterNames, getJson, dir, ensureNamespace, eventually, getEndpoints, kubeconfigOf, kubectl, marks, mefi, putEndpoints, repo, skip, startLoop, subset, uid, type AuditEvent } from '../support/world.ts';
 
 const ns = 'mefi-system';
 const work = mkdtempSync(path.join(tmpdir(), 'mefi-deploy-'));
@@ -68,34 +68,50 @@ async function inClusterFiles(cluster: string): Promise<{ server: string; tokenF
   return { server: kc.clusters[0].cluster.server, tokenFile, caFile };
 }
 
+/**
+ * The kustomization applied in every cluster, as a user applies it; the
+ * identities made as the README says (alpha's own mefi in-cluster, the
+ * others' readers); a config of them, every cluster scoped to `namespace`
+ * when given. Returns the config file, the readers' kubeconfigs and alpha's
+ * in-cluster files.
+ */
+async function deployed(kustomization: string, file: string, namespace?: string): Promise<{ config: string; readers: Record<string, string>; alpha: Awaited<ReturnType<typeof inClusterFiles>> }> {
+  for (const c of clusterNames) {
+    const r = await kubectl(['apply', '-k', kustomization], { cluster: c });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /PodSecurity|would violate/i, `${c}: ${r.stderr}`);
+  }
+  const readers = { beta: await readerKubeconfig('beta'), gamma: await readerKubeconfig('gamma') };
+  const alpha = await inClusterFiles('alpha');
+  const config = path.join(work, file);
+  const scope = namespace ? [`    namespaces: [${namespace}]`] : [];
+  writeFileSync(
+    config,
+    [
+      'clusters:',
+      '  - name: alpha',
+      `    url: ${alpha.server}`,
+      `    tokenFile: ${alpha.tokenFile}`,
+      `    caFile: ${alpha.caFile}`,
+      '    type: local',
+      ...scope,
+      '  - name: beta',
+      `    kubeconfig: ${readers.beta}`,
+      ...scope,
+      '  - name: gamma',
+      `    kubeconfig: ${readers.gamma}`,
+      ...scope,
+    ].join('\n') + '\n',
+  );
+  return { config, readers, alpha };
+}
+
 describe('deployed with the shipped manifests and RBAC only', { skip }, () => {
   let config = '';
   let readers: Record<string, string> = {};
 
   before(async () => {
-    for (const c of clusterNames) {
-      const r = await kubectl(['apply', '-k', 'manifests/'], { cluster: c });
-      assert.equal(r.code, 0, r.stderr);
-      assert.doesNotMatch(r.stderr, /PodSecurity|would violate/i, `${c}: ${r.stderr}`);
-    }
-    readers = { beta: await readerKubeconfig('beta'), gamma: await readerKubeconfig('gamma') };
-    const alpha = await inClusterFiles('alpha');
-    config = path.join(work, 'mefi.yaml');
-    writeFileSync(
-      config,
-      [
-        'clusters:',
-        '  - name: alpha',
-        `    url: ${alpha.server}`,
-        `    tokenFile: ${alpha.tokenFile}`,
-        `    caFile: ${alpha.caFile}`,
-        '    type: local',
-        '  - name: beta',
-        `    kubeconfig: ${readers.beta}`,
-        '  - name: gamma',
-        `    kubeconfig: ${readers.gamma}`,
-      ].join('\n') + '\n',
-    );
+    ({ config, readers } = await deployed('manifests/', 'mefi.yaml'));
   });
 
   after(async () => {
@@ -231,15 +247,8 @@ describe('MCS mode deployed with the shipped manifests and RBAC only (manifests/
   let readers: Record<string, string> = {};
   let selfKubeconfig = '';
 
-  const apply = async (cluster: string, ...items: object[]) => {
-    const r = await kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
-    assert.equal(r.code, 0, `${cluster}: ${r.stderr}`);
-  };
-  const getJSON = async <T>(cluster: string, args: string[]): Promise<T> => {
-    const r = await kubectl([...args, '-o', 'json'], { cluster });
-    assert.equal(r.code, 0, `${cluster} ${args.join(' ')}: ${r.stderr}`);
-    return JSON.parse(r.stdout) as T;
-  };
+  const apply = applyObjects;
+  const getJSON = getJson;
   /** A Service exported from a cluster, with the slice its endpoints are in (no selector: the test is the slice controller). */
   const exportFrom = (cluster: string, net: string, ips: string[]) =>
     apply(
@@ -269,35 +278,10 @@ describe('MCS mode deployed with the shipped manifests and RBAC only (manifests/
   const conditions = async (cluster: string) => Object.fromEntries(((await getJSON<Export>(cluster, ['-n', mcsNs, 'get', 'serviceexports.multicluster.x-k8s.io', 'web'])).status?.conditions ?? []).map((c) => [c.type, c.status]));
 
   before(async () => {
-    for (const c of clusterNames) {
-      const r = await kubectl(['apply', '-k', 'manifests/mcs-cronjob'], { cluster: c });
-      assert.equal(r.code, 0, r.stderr);
-      assert.doesNotMatch(r.stderr, /PodSecurity|would violate/i, `${c}: ${r.stderr}`);
-    }
-    readers = { beta: await readerKubeconfig('beta'), gamma: await readerKubeconfig('gamma') };
-    const alpha = await inClusterFiles('alpha');
+    const d = await deployed('manifests/mcs-cronjob', 'mefi-mcs.yaml', mcsNs);
+    ({ config, readers } = d);
     selfKubeconfig = path.join(work, 'alpha-mefi-mcs.kubeconfig');
-    writeFileSync(selfKubeconfig, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'a', cluster: { server: alpha.server, 'certificate-authority': alpha.caFile } }], users: [{ name: 'm', user: { tokenFile: alpha.tokenFile } }], contexts: [{ name: 'a', context: { cluster: 'a', user: 'm' } }], 'current-context': 'a' }));
-    config = path.join(work, 'mefi-mcs.yaml');
-    // Scoped to the test's namespace in every cluster: the shared clusters hold other tests' objects.
-    writeFileSync(
-      config,
-      [
-        'clusters:',
-        '  - name: alpha',
-        `    url: ${alpha.server}`,
-        `    tokenFile: ${alpha.tokenFile}`,
-        `    caFile: ${alpha.caFile}`,
-        '    type: local',
-        `    namespaces: [${mcsNs}]`,
-        '  - name: beta',
-        `    kubeconfig: ${readers.beta}`,
-        `    namespaces: [${mcsNs}]`,
-        '  - name: gamma',
-        `    kubeconfig: ${readers.gamma}`,
-        `    namespaces: [${mcsNs}]`,
-      ].join('\n') + '\n',
-    );
+    writeFileSync(selfKubeconfig, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'a', cluster: { server: d.alpha.server, 'certificate-authority': d.alpha.caFile } }], users: [{ name: 'm', user: { tokenFile: d.alpha.tokenFile } }], contexts: [{ name: 'a', context: { cluster: 'a', user: 'm' } }], 'current-context': 'a' }));
   });
 
   after(async () => {

@@ -268,10 +268,7 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     // Scoped to the test's namespace, as a user may scope theirs.
     writeFileSync(cfg, `clusters:\n${(['alpha', 'beta'] as const).map((c) => `  - name: ${c}\n    url: ${server(c)}\n    token: ${tokens[c]}\n    ca: ${ca(c)}\n    type: ${c === 'alpha' ? 'local' : 'remote'}\n    namespaces: [${ns}]\n`).join('')}`);
 
-    const apply = async (cluster: string, items: object[]) => {
-      const r = await w.kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items }) });
-      assert.equal(r.code, 0, r.stderr);
-    };
+    const apply = (cluster: string, items: object[]) => w.applyObjects(cluster, ...items);
     const exportFrom = (cluster: string, ips: string[]) =>
       apply(cluster, [
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
@@ -279,11 +276,7 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
         { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-1', namespace: ns, labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
         { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name: 'web', namespace: ns } },
       ]);
-    const getJSON = async <T>(cluster: string, args: string[]): Promise<T> => {
-      const r = await w.kubectl([...args, '-o', 'json'], { cluster });
-      assert.equal(r.code, 0, r.stderr);
-      return JSON.parse(r.stdout) as T;
-    };
+    const getJSON = w.getJson;
     await exportFrom('alpha', ['10.1.9.1']);
     await exportFrom('beta', ['10.2.9.1', '10.2.9.2']);
 

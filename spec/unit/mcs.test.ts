@@ -279,6 +279,9 @@ describe('MCS: conflicts across clusters (the oldest export wins)', () => {
     const only = (targets: string[]) => plan(mcsOptions, { ...input, targets: Object.fromEntries(targets.map((t) => [t, emptyTarget()])) });
     assert.deepEqual(only(['a']).updates.filter((c) => c.kind === 'ServiceExportStatus').map((c) => c.target), ['a']);
     assert.deepEqual(only(['b']).updates.filter((c) => c.kind === 'ServiceExportStatus').map((c) => c.target), ['b']);
+    // A target that could not be read: how the name fares there is unknown, so its exports' status waits.
+    const unreadable = plan(mcsOptions, { ...input, targets: { a: emptyTarget(), b: { ok: false, error: 'refused' } } });
+    assert.deepEqual(unreadable.updates.filter((c) => c.kind === 'ServiceExportStatus').map((c) => c.target), ['a']);
     // Either mefi's Conflict condition is the same: both see every export.
     assert.deepEqual(conflict(only(['a']), 'a'), conflict(plan(mcsOptions, input), 'a'));
     assert.deepEqual(conflict(only(['b']), 'b'), conflict(plan(mcsOptions, input), 'b'));
