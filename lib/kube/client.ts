@@ -4,6 +4,7 @@
 // Authentication comes from client-node's KubeConfig.
 
 import type http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type https from 'node:https';
 import type { TLS } from './connect.ts';
 import { agentFor, send, text } from './transport.ts';
@@ -32,6 +33,8 @@ export class ApiError extends Error {
   /** HTTP status; 0 when no response came (timeout, refused, TLS). */
   readonly status: number;
   readonly reason: string;
+  /** The server said to come back after this long (429, or a 5xx with Retry-After): the call was not acted on. */
+  retryAfterMs?: number;
 
   constructor(spec: RequestSpec, cluster: string, status: number, reason: string, detail: string) {
     const where = spec.name ? `${spec.namespace}/${spec.name}` : spec.namespace ? `in namespace ${spec.namespace}` : 'in all namespaces';
@@ -171,7 +174,27 @@ export class KubeClient {
     return url;
   }
 
+  /**
+   * One call, sent again while the server says to come back later (429, or
+   * a 5xx with Retry-After: it did not act on it, so any verb may be resent),
+   * as client-go does: at most 5 times, each after the wait it asks for (1 s
+   * to 10 s), within --request-timeout overall. A CRD's first request on a
+   * fresh API server is one such ("storage is (re)initializing").
+   */
   async request<T>(spec: RequestSpec): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once<T>(spec);
+      } catch (err) {
+        const wait = err instanceof ApiError ? err.retryAfterMs : undefined;
+        if (wait === undefined || attempt >= 5 || Date.now() - started + wait > this.options.requestTimeoutMs) throw err;
+        await sleep(wait);
+      }
+    }
+  }
+
+  private async once<T>(spec: RequestSpec): Promise<T> {
     const url = this.url(spec);
     const method = ({ list: 'GET', get: 'GET', create: 'POST', update: 'PUT', delete: 'DELETE', watch: 'GET' } as const)[spec.verb];
     this.calls[spec.verb]++;
@@ -195,18 +218,21 @@ export class KubeClient {
       throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), 'while reading the response');
     }
     if (response.status >= 200 && response.status < 300) return JSON.parse(body) as T;
-    throw this.refused(spec, response.status, body);
+    throw this.refused(spec, response.status, body, response.headers['retry-after']);
   }
 
   /** A non-2xx answer as an ApiError, in the words of its Status object. */
-  private refused(spec: RequestSpec, statusCode: number, text: string): ApiError {
+  private refused(spec: RequestSpec, statusCode: number, text: string, retryAfter?: string | string[]): ApiError {
     let status: { reason?: string; message?: string } = {};
     try {
       status = JSON.parse(text);
     } catch {
       // Not a Status object (a proxy in the way): the HTTP status says enough.
     }
-    return new ApiError(spec, this.cluster, statusCode, status.reason || `HTTP ${statusCode}`, status.message ?? text.slice(0, 200));
+    const e = new ApiError(spec, this.cluster, statusCode, status.reason || `HTTP ${statusCode}`, status.message ?? text.slice(0, 200));
+    const seconds = Number([retryAfter ?? []].flat()[0]);
+    if (statusCode === 429 || (statusCode >= 500 && Number.isFinite(seconds))) e.retryAfterMs = Math.min(10, Math.max(1, Number.isFinite(seconds) ? seconds : 1)) * 1000;
+    return e;
   }
 }
 
