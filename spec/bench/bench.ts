@@ -179,7 +179,8 @@ async function mcsPropagation(clusters: string[], exports: number): Promise<{ ch
   const floor = new Map<string, number>();
   // From resourceVersion 0: without one, the API server first waits for its
   // watch cache to be as fresh as etcd, which on a bed where nothing else
-  // writes the kind took seconds (every export missed the 10 s).
+  // writes the kind took seconds. (A CRD's first watch on a server may be
+  // told 429 while its cache starts: watchRaw comes back as asked.)
   const watchers = clusters.flatMap((c) => [
     watchRaw(raw.get(c)!, `${api}/namespaces/${ns}/serviceimports?watch=1&resourceVersion=0`, (e) => {
       const ips = (e.object as { spec?: { ips?: string[] } }).spec?.ips;

@@ -57,7 +57,14 @@ export function watchRaw(raw: Raw, path: string, onEvent: (e: { type: string; ob
   const ctl = new AbortController();
   void (async () => {
     try {
-      const res = await request(raw.server + path, { method: 'GET', dispatcher: raw.agent, headers: { accept: 'application/json' }, signal: ctl.signal, bodyTimeout: 0 });
+      let res = await request(raw.server + path, { method: 'GET', dispatcher: raw.agent, headers: { accept: 'application/json' }, signal: ctl.signal, bodyTimeout: 0 });
+      // Come back later (a CRD's watch cache starting: "storage is (re)initializing"), as every client does.
+      for (let attempt = 0; res.statusCode === 429 && attempt < 10; attempt++) {
+        await res.body.text();
+        await new Promise((r) => setTimeout(r, 1000 * Math.min(10, Number(res.headers['retry-after']) || 1)));
+        res = await request(raw.server + path, { method: 'GET', dispatcher: raw.agent, headers: { accept: 'application/json' }, signal: ctl.signal, bodyTimeout: 0 });
+      }
+      if (res.statusCode >= 300) throw new Error(`${res.statusCode} ${(await res.body.text()).slice(0, 200)}`);
       let rest = '';
       for await (const chunk of res.body) {
         rest += (chunk as Buffer).toString('utf8');
@@ -68,8 +75,9 @@ export function watchRaw(raw: Raw, path: string, onEvent: (e: { type: string; ob
           if (line.trim()) onEvent(JSON.parse(line));
         }
       }
-    } catch {
-      // stopped
+    } catch (err) {
+      // Stopped; anything else is said, or a figure would miss its events without a word.
+      if (!ctl.signal.aborted) process.stderr.write(`# raw watch ${path} ended: ${(err as Error).message}\n`);
     }
   })();
   return { stop: () => ctl.abort() };
