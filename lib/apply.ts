@@ -5,7 +5,7 @@
 
 import pLimit from 'p-limit';
 import { ApiError, type KubeClient } from './kube/client.ts';
-import { endpoints, endpointSlices, leases, serviceExports, serviceImports, services } from './kube/kinds.ts';
+import { endpoints, leases, resourceOf } from './kube/kinds.ts';
 import type { resource } from './kube/resource.ts';
 import { heldKey } from './plan/held.ts';
 import { decide, desiredOf } from './plan/object.ts';
@@ -48,13 +48,11 @@ export interface ApplySettings {
 
 const isStatus = (err: unknown, status: number) => err instanceof ApiError && err.status === status;
 
-const kinds = { Endpoints: endpoints, EndpointSlice: endpointSlices, Service: services, ServiceImport: serviceImports, ServiceExportStatus: serviceExports } as const;
-
 type Sent = TargetObject | ServiceObject | ServiceImportObject | ServiceExportObject;
 
 async function remove(client: KubeClient, change: Change): Promise<null> {
   try {
-    await (kinds[change.kind ?? 'Endpoints'] as typeof endpoints).delete(client, change.namespace, change.name, change.resourceVersion);
+    await (resourceOf(change) as typeof endpoints).delete(client, change.namespace, change.name, change.resourceVersion);
   } catch (err) {
     if (!isStatus(err, 404)) throw err; // already gone is what we wanted
   }
@@ -69,7 +67,7 @@ async function remove(client: KubeClient, change: Change): Promise<null> {
  */
 async function send(client: KubeClient, action: Action, change: Change, onStored: ApplySettings['onStored']): Promise<Sent | null> {
   const sent = (c: Change, stored: Sent | null) => (onStored?.(c, stored as TargetObject | null), stored);
-  const kind = kinds[change.kind ?? 'Endpoints'] as unknown as ReturnType<typeof resource<Sent>>;
+  const kind = resourceOf(change) as unknown as ReturnType<typeof resource<Sent>>;
   if (action === 'delete') return sent(change, await remove(client, change));
   const object = change.object as Sent;
   if (change.kind === 'ServiceExportStatus') return sent(change, await kind.replaceStatus(client, change.namespace, object));

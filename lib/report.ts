@@ -4,6 +4,7 @@
 import { createTwoFilesPatch } from 'diff';
 import { stringify } from 'yaml';
 import type { Outcome } from './apply.ts';
+import { resourceOf } from './kube/kinds.ts';
 import type { Change, ServiceExportObject, ServiceImportObject, ServiceObject, Subset } from './plan/index.ts';
 import { blockers, type RunResult } from './run.ts';
 
@@ -214,8 +215,6 @@ export function renderTable(report: Report): string {
   return out.join('\n') + '\n';
 }
 
-const resourceOf: Record<ReportChange['kind'], string> = { Endpoints: 'endpoints', EndpointSlice: 'endpointslices', ServiceImport: 'serviceimports', Service: 'services', ServiceExportStatus: 'serviceexports' };
-
 /** An MCS object as a diff shows it: what mefi manages of it (metadata it writes, spec, status), not what the server keeps. */
 function mcsDoc(c: Change, o: ServiceImportObject | ServiceObject | ServiceExportObject): string {
   const m = o.metadata;
@@ -233,7 +232,7 @@ export function renderDiff(report: Report, r: RunResult): string {
   const out: string[] = [];
   const all = [...r.plan.creates, ...r.plan.updates, ...r.plan.deletes];
   for (const c of all) {
-    const path = `${c.target}/${c.namespace}/${resourceOf[c.kind ?? 'Endpoints']}/${c.name}`;
+    const path = `${c.target}/${c.namespace}/${resourceOf(c).name}/${c.name}`;
     const doc = (labels: Record<string, string> | undefined, subsets: Subset[] | undefined) =>
       stringify({ metadata: { name: c.name, namespace: c.namespace, labels }, subsets }, { sortMapEntries: true });
     const mcs = c.kind !== undefined && c.kind !== 'Endpoints' && c.kind !== 'EndpointSlice';

@@ -14,7 +14,7 @@ import { withoutManagedFields } from './compact.ts';
 import { Informer, type Named } from './informer.ts';
 import { Informers } from './informers.ts';
 import type { KubeClient } from './kube/client.ts';
-import { endpointSlices, leases, namespaces, serviceExports, serviceImports, services } from './kube/kinds.ts';
+import { endpointSlices, leases, namespaces, resourceOf, serviceExports, serviceImports, services } from './kube/kinds.ts';
 import { objectsIn, plan as makePlan, type Change, type PlanInput, type ReadOutcome, type TargetObject } from './plan/index.ts';
 import type { Replanned } from './plan/incremental.ts';
 import { mcsScope } from './read-mcs.ts';
@@ -24,7 +24,7 @@ import type { WatchOptions } from './watch.ts';
 type Kind = 'serviceexports' | 'services' | 'endpointslices' | 'serviceimports' | 'namespaces' | 'leases';
 
 /** The list a change's object is cached in. */
-const kindOf = (c: Change): Kind => (c.kind === 'ServiceExportStatus' ? 'serviceexports' : c.kind === 'ServiceImport' ? 'serviceimports' : c.kind === 'Service' ? 'services' : 'endpointslices');
+const kindOf = (c: Change): Kind => resourceOf(c).name as Kind;
 
 const resources = { serviceexports: serviceExports, services, endpointslices: endpointSlices, serviceimports: serviceImports, namespaces, leases } as const;
 

@@ -26,6 +26,8 @@ export function resource<T extends Named>(resource: string, apiPath: string) {
   const base = (namespace?: string) => (namespace ? `${apiPath}/namespaces/${encodeURIComponent(namespace)}/${resource}` : `${apiPath}/${resource}`);
   const one = (namespace: string, name: string) => `${base(namespace)}/${encodeURIComponent(name)}`;
   return {
+    /** The resource's name in the API ("endpoints"). */
+    name: resource,
     async list(client: KubeClient, o: ListOptions): Promise<T[]> {
       return (await this.listAt(client, o)).items;
     },
