@@ -30,21 +30,81 @@ function served<T>(cluster: string, what: string, list: Promise<T>): Promise<T> 
   });
 }
 
-type Failed = { ok: false; error: string };
-const settle = <T>(p: Promise<T>): Promise<{ ok: true; value: T } | Failed> =>
-  p.then(
-    (value) => ({ ok: true as const, value }),
-    (err: unknown) => ({ ok: false as const, error: (err as Error).message }),
-  );
+export type McsKind = 'services' | 'endpointslices' | 'serviceexports' | 'serviceimports' | 'namespaces' | 'leases';
+
+export const mcsResources = { services, endpointslices: endpointSlices, serviceexports: serviceExports, serviceimports: serviceImports, namespaces, leases } as const;
+
+export interface McsList {
+  kind: McsKind;
+  /** The namespaces to list it in; undefined: all. */
+  within?: string[];
+  labelSelector?: string;
+}
+
+/**
+ * What MCS mode lists in one cluster, for a read and for the watching loop
+ * alike: Services and slices where a target may import (or, a source only,
+ * where it exports), its exports where it exports, and as a target its
+ * imports, the Namespaces and mefi's Leases.
+ */
+export function mcsLists(c: ClusterConfig, isTarget: boolean, scope: string[] | undefined, s: Pick<ReadSettings, 'namespace' | 'leaseSelector'>): McsList[] {
+  const within = isTarget ? scope : (c.namespaces ?? scope);
+  const lists: McsList[] = [
+    { kind: 'services', ...(within ? { within } : {}) },
+    { kind: 'endpointslices', ...(within ? { within } : {}) },
+    { kind: 'serviceexports', ...((c.namespaces ?? scope) ? { within: c.namespaces ?? scope! } : {}) },
+  ];
+  if (!isTarget) return lists;
+  lists.push({ kind: 'serviceimports', ...(scope ? { within: scope } : {}) }, { kind: 'namespaces' });
+  if (s.leaseSelector) lists.push({ kind: 'leases', within: [s.namespace], labelSelector: s.leaseSelector });
+  return lists;
+}
+
+/** What one list gave: its items, or why there are none. */
+export type Listed = { items: unknown[] } | { error: string };
+
+/**
+ * A cluster's outcomes from what its lists gave. A role is unreadable while
+ * a list it needs failed, and says the first of them in this order: the
+ * Services, the slices, then the role's own kinds.
+ */
+export function mcsOutcomes(got: ReadonlyMap<McsKind, Listed>, isTarget: boolean): { source: ReadOutcome; target?: ReadOutcome } {
+  const items = <T>(kind: McsKind) => ((got.get(kind) as { items?: T[] } | undefined)?.items ?? []) as T[];
+  const failed = (kinds: McsKind[]): ReadOutcome | undefined => {
+    for (const k of kinds) {
+      const g = got.get(k);
+      if (g && 'error' in g) return { ok: false, error: g.error };
+    }
+    return undefined;
+  };
+  const source = failed(['services', 'endpointslices', 'serviceexports']) ?? { ok: true, items: [], serviceExports: items('serviceexports'), services: items('services'), slices: items('endpointslices') };
+  if (!isTarget) return { source };
+  const target = failed(['services', 'endpointslices', 'serviceimports', 'namespaces', 'leases']) ?? {
+    ok: true,
+    items: [],
+    services: items('services'),
+    slices: items('endpointslices'),
+    serviceImports: items('serviceimports'),
+    namespaces: items('namespaces'),
+    ...(got.has('leases') ? { leases: items('leases') } : {}),
+  };
+  return { source, target };
+}
 
 export async function readMcsWorld(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings): Promise<PlanInput> {
   const limit = pLimit(s.concurrency);
   const scope = mcsScope(clusters);
   const targets = new Set(s.targets);
-  /** One kind, in each namespace of `within` (or in all), each list bounded by the limit. */
-  const listIn = async <T>(kind: { list(c: KubeClient, o: ListOptions): Promise<T[]> }, client: KubeClient, within: string[] | undefined, labelSelector?: string): Promise<T[]> => {
-    const one = (namespace?: string) => limit(() => kind.list(client, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }));
-    return within ? (await Promise.all(within.map(one))).flat() : one();
+  /** One list, in each namespace of `within` (or in all), each bounded by the limit; a 404 of an MCS kind says the CRDs are missing. */
+  const list = async (client: KubeClient, cluster: string, l: McsList): Promise<Listed> => {
+    const kind = mcsResources[l.kind] as { list(c: KubeClient, o: ListOptions): Promise<unknown[]> };
+    const one = (namespace?: string) => limit(() => kind.list(client, { ...(namespace ? { namespace } : {}), ...(l.labelSelector ? { labelSelector: l.labelSelector } : {}), pageSize: s.pageSize }));
+    const all = l.within ? Promise.all(l.within.map(one)).then((x) => x.flat()) : one();
+    const mcs = l.kind === 'serviceexports' || l.kind === 'serviceimports';
+    return (mcs ? served(cluster, l.kind === 'serviceexports' ? 'ServiceExport' : 'ServiceImport', all) : all).then(
+      (items) => ({ items }),
+      (err: unknown) => ({ error: (err as Error).message }),
+    );
   };
 
   const sources: [string, ReadOutcome][] = [];
@@ -59,32 +119,12 @@ export async function readMcsWorld(clusters: ClusterConfig[], clients: Map<strin
         return;
       }
       const client = clients.get(c.name)!;
-      // Both roles read a cluster's Services and slices: once, where a target may import, or a source only exports.
-      const within = isTarget ? scope : (c.namespaces ?? scope);
-      const common = settle(Promise.all([listIn(services, client, within), listIn(endpointSlices, client, within)]));
-      const exported = settle(served(c.name, 'ServiceExport', listIn(serviceExports, client, c.namespaces ?? scope)));
-      // All three listed; the first failure in this order is the one reported, whichever answered first.
-      const imported = isTarget
-        ? settle(
-            (async () => {
-              const lists = await Promise.allSettled([
-                served(c.name, 'ServiceImport', listIn(serviceImports, client, scope)),
-                limit(() => namespaces.list(client, { pageSize: s.pageSize })),
-                s.leaseSelector ? limit(() => leases.list(client, { namespace: s.namespace, labelSelector: s.leaseSelector!, pageSize: s.pageSize })) : Promise.resolve(undefined),
-              ] as const);
-              const failed = lists.find((l) => l.status === 'rejected');
-              if (failed) throw failed.reason;
-              return lists.map((l) => (l as PromiseFulfilledResult<unknown>).value) as [Awaited<ReturnType<typeof serviceImports.list>>, Awaited<ReturnType<typeof namespaces.list>>, Awaited<ReturnType<typeof leases.list>> | undefined];
-            })(),
-          )
-        : undefined;
-      const [both, exports, imports] = await Promise.all([common, exported, imported]);
-      // A failed list is the outcome as it is ({ ok: false, error }).
-      sources.push([c.name, !both.ok ? both : !exports.ok ? exports : { ok: true, items: [], serviceExports: exports.value, services: both.value[0], slices: both.value[1] }]);
-      if (!imports) return;
-      if (!both.ok || !imports.ok) return void targetOutcomes.push([c.name, !both.ok ? both : (imports as Failed)]);
-      const [serviceImportList, namespaceList, leaseList] = imports.value;
-      targetOutcomes.push([c.name, { ok: true, items: [], services: both.value[0], slices: both.value[1], serviceImports: serviceImportList, namespaces: namespaceList, ...(leaseList ? { leases: leaseList } : {}) }]);
+      // Both roles read a cluster's Services and slices: once.
+      const lists = mcsLists(c, isTarget, scope, s);
+      const got = new Map(await Promise.all(lists.map(async (l) => [l.kind, await list(client, c.name, l)] as const)));
+      const { source, target } = mcsOutcomes(got, isTarget);
+      sources.push([c.name, source]);
+      if (target) targetOutcomes.push([c.name, target]);
     }),
   );
   return { sources: Object.fromEntries(sources.sort(([a], [b]) => (a < b ? -1 : 1))), targets: Object.fromEntries(targetOutcomes.sort(([a], [b]) => (a < b ? -1 : 1))) };

@@ -14,19 +14,17 @@ import { withoutManagedFields } from './compact.ts';
 import { Informer, type Named } from './informer.ts';
 import { Informers } from './informers.ts';
 import type { KubeClient } from './kube/client.ts';
-import { endpointSlices, leases, namespaces, resourceOf, serviceExports, serviceImports, services } from './kube/kinds.ts';
+import { resourceOf } from './kube/kinds.ts';
 import { objectsIn, plan as makePlan, type Change, type PlanInput, type ReadOutcome, type TargetObject } from './plan/index.ts';
 import type { Replanned } from './plan/incremental.ts';
-import { mcsScope } from './read-mcs.ts';
+import { mcsLists, mcsOutcomes, mcsResources, mcsScope, type Listed, type McsKind } from './read-mcs.ts';
 import type { ReadSettings } from './read.ts';
 import type { WatchOptions } from './watch.ts';
 
-type Kind = 'serviceexports' | 'services' | 'endpointslices' | 'serviceimports' | 'namespaces' | 'leases';
+type Kind = McsKind;
 
 /** The list a change's object is cached in. */
 const kindOf = (c: Change): Kind => resourceOf(c).name as Kind;
-
-const resources = { serviceexports: serviceExports, services, endpointslices: endpointSlices, serviceimports: serviceImports, namespaces, leases } as const;
 
 export class McsWatchedWorld {
   /** Per cluster and kind: an informer per namespace of the scope (one for all without one). */
@@ -52,31 +50,23 @@ export class McsWatchedWorld {
     const targets = new Set(s.targets);
     for (const c of clusters) {
       const byKind = new Map<Kind, Informer<Named>[]>();
-      const make = (kind: Kind, within: (string | undefined)[] | undefined, labelSelector?: string) =>
+      // The lists a read makes (lib/read-mcs.ts), an informer per namespace of each.
+      for (const l of mcsLists(c, targets.has(c.name), scope, s))
         byKind.set(
-          kind,
-          (within ?? [undefined]).map(
-            (namespace) =>
-              this.group.add(new Informer<Named>(clients.get(c.name)!, resources[kind] as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
+          l.kind,
+          (l.within ?? [undefined]).map((namespace) =>
+            this.group.add(
+              new Informer<Named>(clients.get(c.name)!, mcsResources[l.kind] as never, { ...(namespace ? { namespace } : {}), ...(l.labelSelector ? { labelSelector: l.labelSelector } : {}), pageSize: s.pageSize }, {
                 backoffMs: o.backoffMs,
                 maxBackoffMs: o.maxBackoffMs,
                 keep: withoutManagedFields as never,
-                changed: (obj, _before, deleted = false) => this.event(kind, c.name, obj, deleted),
-                report: (error) => o.report?.(c.name, kind === 'serviceexports' ? 'source' : 'target', error),
-                relisting: (why) => o.relisting?.(c.name, kind === 'serviceexports' ? 'source' : 'target', why),
-              })),
+                changed: (obj, _before, deleted = false) => this.event(l.kind, c.name, obj, deleted),
+                report: (error) => o.report?.(c.name, l.kind === 'serviceexports' ? 'source' : 'target', error),
+                relisting: (why) => o.relisting?.(c.name, l.kind === 'serviceexports' ? 'source' : 'target', why),
+              }),
+            ),
           ),
         );
-      // Where a target may import; a source that is no target, where it exports.
-      const within = targets.has(c.name) ? scope : (c.namespaces ?? scope);
-      make('services', within);
-      make('endpointslices', within);
-      make('serviceexports', c.namespaces ?? scope);
-      if (targets.has(c.name)) {
-        make('serviceimports', scope);
-        make('namespaces', undefined);
-        if (s.leaseSelector) make('leases', [s.namespace], s.leaseSelector);
-      }
       this.informers.set(c.name, byKind);
     }
   }
@@ -155,17 +145,14 @@ export class McsWatchedWorld {
     const targets: Record<string, ReadOutcome> = {};
     for (const cluster of this.clusters) {
       const byKind = this.informers.get(cluster)!;
-      const of = (kind: Kind) => byKind.get(kind) ?? [];
-      const error = (...kinds: Kind[]) => kinds.flatMap(of).find((i) => i.error !== undefined)?.error;
-      const items = <T>(kind: Kind) => of(kind).flatMap((i) => i.snapshot()) as T[];
-      const sourceError = error('services', 'endpointslices', 'serviceexports');
-      sources[cluster] = sourceError !== undefined ? { ok: false, error: sourceError } : { ok: true, items: [], serviceExports: items('serviceexports'), services: items('services'), slices: items('endpointslices') };
-      if (!byKind.has('serviceimports')) continue;
-      const targetError = error('services', 'endpointslices', 'serviceimports', 'namespaces', 'leases');
-      targets[cluster] =
-        targetError !== undefined
-          ? { ok: false, error: targetError }
-          : { ok: true, items: [], services: items('services'), slices: items('endpointslices'), serviceImports: items('serviceimports'), namespaces: items('namespaces'), ...(byKind.has('leases') ? { leases: items('leases') } : {}) };
+      const got = new Map<Kind, Listed>();
+      for (const [kind, informers] of byKind) {
+        const failed = informers.find((i) => i.error !== undefined);
+        got.set(kind, failed ? { error: failed.error! } : { items: informers.flatMap((i) => i.snapshot()) });
+      }
+      const { source, target } = mcsOutcomes(got, byKind.has('serviceimports'));
+      sources[cluster] = source;
+      if (target) targets[cluster] = target;
     }
     return { sources, targets };
   }
