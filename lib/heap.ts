@@ -45,7 +45,8 @@ export class Resting {
     this.started();
     const wait = Math.max(plannedInFull ? 0 : this.idleMs, this.last + this.everyMs - now);
     if (wait <= 0) return this.now(now);
-    this.timer = setTimeout(() => this.now(Date.now()), wait).unref();
+    // Judged again when it fires: a timer may fire a millisecond before Date.now() says it is due.
+    this.timer = setTimeout(() => this.ended(true, Date.now()), wait).unref();
   }
 
   private now(now: number): void {
