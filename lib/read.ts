@@ -27,6 +27,8 @@ export interface ReadSettings {
   target?: 'endpoints' | 'endpointslices';
   /** MCS mode: ServiceExports in, ServiceImports out (lib/read-mcs.ts). */
   mode?: 'endpoints' | 'mcs';
+  /** Called with every source cluster's outcome as soon as all are in, while the targets may still be read: the very record the world will hold. */
+  onSources?: (sources: PlanInput['sources']) => void;
 }
 
 async function outcome(read: () => Promise<EndpointsObject[] | Extract<ReadOutcome, { ok: true }>>, skipped?: string): Promise<ReadOutcome> {
@@ -90,8 +92,10 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
       }, s.skip?.get(t)),
     ).then((o) => [t, o] as const),
   );
-  return {
-    sources: Object.fromEntries(await Promise.all(sources)),
-    targets: Object.fromEntries(await Promise.all(targets)),
-  };
+  const sourcesIn = Promise.all(sources).then((all) => {
+    const record: PlanInput['sources'] = Object.fromEntries(all);
+    s.onSources?.(record);
+    return record;
+  });
+  return { sources: await sourcesIn, targets: Object.fromEntries(await Promise.all(targets)) };
 }

@@ -3,9 +3,10 @@
 import { applyLeases, applyPlan, type ApplySettings, type LeaseOutcome, type Outcome } from './apply.ts';
 import type { Config } from './config.ts';
 import type { KubeClient, Verb } from './kube/client.ts';
-import { objectsIn, plan as makePlan, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
+import { objectsIn, plan as makePlan, planAhead, type Ahead, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
 import { probeWorld, type Prober, type ProbeReport } from './probe.ts';
 import { readWorld, type ReadSettings } from './read.ts';
+import { inTurns, type InTurns } from './turns.ts';
 
 export interface RunSettings extends ReadSettings {
   options: PlanOptions;
@@ -57,13 +58,15 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
 
   // The planner has no clock: the time the read started is what a Lease records.
   const now = Date.now();
-  const world = await inputOf(config, clients, s);
+  // A fresh read plans what it can from the sources while the targets are still being listed, between their pages.
+  let ahead: InTurns<Ahead | undefined> | undefined;
+  const world = await inputOf(config, clients, s.planner ? s : { ...s, onSources: (sources) => (ahead = inTurns(planAhead(s.options, sources, s.targets))) });
   const read = performance.now();
   // --probe: what the target would serve from other clusters, probed from here, joins the input.
   const probed = s.probe ? await probeWorld(s.options, world, s.probe.target, s.probe.prober, s.probe.maxAgeMs) : undefined;
   const input = probed?.input ?? world;
   const reached = performance.now();
-  const made = (s.planner ?? fullPlan(s.options))({ ...input, now });
+  const made = (s.planner ?? fullPlan(s.options, ahead?.result()))({ ...input, now });
   const plan = made.plan;
   const planned = performance.now();
   const outcomes = s.dryRun ? [] : await applyPlan(plan, clients, { options: s.options, concurrency: s.concurrency, clusters: config.clusters.map((c) => c.name), ...(s.onStored ? { onStored: s.onStored } : {}) });
@@ -76,8 +79,8 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
 }
 
 /** The plan of everything read. */
-function fullPlan(options: PlanOptions): NonNullable<RunSettings['planner']> {
-  return (input) => ({ plan: makePlan(options, input), planned: objectsIn(input) });
+function fullPlan(options: PlanOptions, ahead: Ahead | undefined): NonNullable<RunSettings['planner']> {
+  return (input) => ({ plan: makePlan(options, input, ahead), planned: objectsIn(input) });
 }
 
 export const ExitCode = { ok: 0, drift: 1, partial: 2, usage: 3 } as const;

@@ -1,6 +1,7 @@
 // plan(options, input) → Plan. Pure: no I/O, no clock, no randomness; the same
 // input in any order gives the same plan (DESIGN.md §2, §3).
 
+import type { Ahead } from './ahead.ts';
 import { staleness } from './leases.ts';
 import { planExportStatus, type ImportStates } from './mcs/exports-status.ts';
 import { mcsView } from './mcs/exports.ts';
@@ -24,6 +25,7 @@ export { mcsApiVersion, mcsServiceNameLabel, mcsSourceClusterLabel, derivedServi
 export { slicesAsEndpoints, serviceNameLabel, managedBy, managedByLabel } from './slices.ts';
 export { claimants } from './scope.ts';
 export { holdCreates, heldKey } from './held.ts';
+export { planAhead, type Ahead } from './ahead.ts';
 
 /** A wanted object is not as wanted: the run has not converged (DESIGN.md §6). The other codes only inform. */
 export const blockingCodes: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['conflict', 'name-collision', 'invalid-name', 'ambiguous-source', 'deleted-again']);
@@ -53,9 +55,11 @@ function compareProblem(a: Finding, b: Finding): number {
   );
 }
 
-export function plan(options: PlanOptions, input: PlanInput): Plan {
+/** The plan of a world; `ahead`, made from its very sources while it was read (ahead.ts), saves doing that part again. */
+export function plan(options: PlanOptions, input: PlanInput, ahead?: Ahead): Plan {
   const mcs = options.mode === 'mcs' ? mcsView(options, input.sources) : undefined;
-  const view = mcs ?? sourceView(options, input.sources);
+  const made = ahead?.sources === input.sources && ahead.options === options ? ahead : undefined;
+  const view = mcs ?? made?.view ?? sourceView(options, input.sources);
   const sliced = options.target === 'endpointslices' || mcs !== undefined;
   const result: Omit<Plan, 'problems'> = { creates: [], updates: [], deletes: [], leases: [], unreadable: [...view.unreadableList] };
   const findings: Finding[] = [...view.problems];
@@ -80,7 +84,7 @@ export function plan(options: PlanOptions, input: PlanInput): Plan {
       const m = planMcsTarget(options, mcs, target, outcome, st.stale, unreachable);
       states.set(target, m.states);
       t = m;
-    } else t = options.target === 'endpointslices' ? planSlices(options, view, target, outcome.slices ?? [], st.stale, unreachable) : planTarget(options, view, target, outcome.items, st.stale, unreachable);
+    } else t = options.target === 'endpointslices' ? planSlices(options, view, target, outcome.slices ?? [], st.stale, unreachable) : planTarget(options, view, target, outcome.items, st.stale, unreachable, made?.targets.get(target));
     result.leases.push(...st.renewals);
     findings.push(...st.problems);
     result.creates.push(...t.creates);

@@ -5,6 +5,7 @@ import { addressCount, mergeNormalized, normalizeSubsets } from './normalize.ts'
 import { clusterOf, decide, describe, isOwned, mirroringLimit, type Desired } from './object.ts';
 import { readyOnly, servedSubsets } from './served.ts';
 import { keptAsIs, type SourceView } from './sources.ts';
+import { done, stepSize, type Steps } from './steps.ts';
 import type { Change, EndpointsObject, PlanOptions, Finding } from './types.ts';
 
 const keptCache = new WeakMap<object, unknown>();
@@ -29,7 +30,24 @@ export function labelsFor(options: PlanOptions, originalName: string, cluster?: 
   };
 }
 
-function wantedObjects(options: PlanOptions, view: SourceView, target: string, owned: EndpointsObject[], stale: Set<string>, unreachable: ReadonlySet<string> | undefined, problems: Finding[]): Wanted[] {
+/**
+ * Mirrors whose source is unknown this run (cluster unreadable or no longer
+ * configured, source ambiguous) stay as they are and still count in their
+ * aggregate, unless their cluster is stale (staleAfter).
+ */
+function keptMirrors(options: PlanOptions, view: SourceView, owned: EndpointsObject[], stale: Set<string>): Wanted[] {
+  const kept: Wanted[] = [];
+  for (const obj of owned) {
+    const cluster = clusterOf(obj, options, view.clusters);
+    if (cluster === undefined || stale.has(cluster) || !keptAsIs(options, view, cluster, obj.metadata.name)) continue;
+    const originalName = obj.metadata.labels?.[options.originalNameLabel] ?? '';
+    const subsets = memoBy(keptCache, [obj], () => normalizeSubsets(obj.subsets).subsets);
+    kept.push({ role: 'mirror', name: obj.metadata.name, originalName, cluster, subsets, labels: {}, keep: true });
+  }
+  return kept;
+}
+
+function* wantedObjects(options: PlanOptions, view: SourceView, target: string, kept: Wanted[], unreachable: ReadonlySet<string> | undefined, problems: Finding[]): Steps<Wanted[]> {
   const wanted: Wanted[] = view.mirrors.map((m) => ({
     role: 'mirror',
     name: m.name,
@@ -39,19 +57,12 @@ function wantedObjects(options: PlanOptions, view: SourceView, target: string, o
     labels: labelsFor(options, m.originalName, m.cluster),
     keep: false,
   }));
-  // Mirrors whose source is unknown this run (cluster unreadable or no longer
-  // configured, source ambiguous) stay as they are and still count in their
-  // aggregate, unless their cluster is stale (staleAfter).
-  for (const obj of owned) {
-    const cluster = clusterOf(obj, options, view.clusters);
-    if (cluster === undefined || stale.has(cluster) || !keptAsIs(options, view, cluster, obj.metadata.name)) continue;
-    const originalName = obj.metadata.labels?.[options.originalNameLabel] ?? '';
-    const subsets = memoBy(keptCache, [obj], () => normalizeSubsets(obj.subsets).subsets);
-    wanted.push({ role: 'mirror', name: obj.metadata.name, originalName, cluster, subsets, labels: {}, keep: true });
-  }
+  wanted.push(...kept);
 
   const byOriginal = Map.groupBy(wanted.filter((w) => w.originalName), (w) => w.originalName);
+  let n = 0;
   for (const [originalName, mirrors] of byOriginal) {
+    if (++n % stepSize === 0) yield;
     const served = servedSubsets(options, view, target, originalName, mirrors.map((m) => ({ ...m, cluster: m.cluster! })), unreachable);
     problems.push(...served.problems);
     const counted = served.subsets;
@@ -65,12 +76,33 @@ function wantedObjects(options: PlanOptions, view: SourceView, target: string, o
   return wanted;
 }
 
-export function planTarget(options: PlanOptions, view: SourceView, target: string, items: EndpointsObject[], stale: Set<string> = new Set(), unreachable?: ReadonlySet<string>): TargetPlan {
+/**
+ * What a target should hold while no mirror there is kept as it is and no
+ * address went unanswered: all that depends on the sources alone, so it can
+ * be made while the target is still being read (ahead.ts).
+ */
+export interface WantedAhead {
+  view: SourceView;
+  wanted: Wanted[];
+  problems: Finding[];
+}
+
+export function* wantedAhead(options: PlanOptions, view: SourceView, target: string): Steps<WantedAhead> {
+  const problems: Finding[] = [];
+  return { view, wanted: yield* wantedObjects(options, view, target, [], undefined, problems), problems };
+}
+
+export function planTarget(options: PlanOptions, view: SourceView, target: string, items: EndpointsObject[], stale: Set<string> = new Set(), unreachable?: ReadonlySet<string>, ahead?: WantedAhead): TargetPlan {
   const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
   const current = new Map(items.map((obj) => [obj.metadata.name, obj]));
   const owned = items.filter((obj) => isOwned(obj, options));
 
-  const byName = Map.groupBy(wantedObjects(options, view, target, owned, stale, unreachable, result.problems), (w) => w.name);
+  const kept = keptMirrors(options, view, owned, stale);
+  // Made ahead from this very view, under the same conditions: the same objects.
+  const made = ahead?.view === view && kept.length === 0 && unreachable === undefined ? ahead : undefined;
+  if (made) result.problems.push(...made.problems);
+  const wanted = made ? made.wanted : done(wantedObjects(options, view, target, kept, unreachable, result.problems));
+  const byName = Map.groupBy(wanted, (w) => w.name);
 
   const names = new Set([...byName.keys(), ...owned.map((o) => o.metadata.name)]);
   for (const name of names) {
