@@ -37,5 +37,5 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin/mefi ./bin/mefi
 USER 65532:65532
 # Node flags as bin/mefi's first line has them (spec/unit/package.test.ts checks).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "--expose-gc", "/app/bin/mefi"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=8", "/app/bin/mefi"]
 CMD ["sync", "--config=/etc/mefi/config/mefi.yaml"]

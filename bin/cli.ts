@@ -12,6 +12,7 @@ import { parseDuration } from '../lib/duration.ts';
 import { resolveSettings, type Flags } from '../lib/settings.ts';
 import { version } from '../lib/version.ts';
 import { fromOriginalArgs, fromOriginalConfig, isOriginalInvocation } from '../lib/original.ts';
+import { becomeLoopProcess } from '../lib/loop-flags.ts';
 
 function configError(err: ConfigError): never {
   const lines = err.issues.map(formatIssue);
@@ -172,6 +173,7 @@ if (argv.metricsAddr !== undefined && !looping) usageError(`${nameOf('metrics-ad
 if (looping && argv.dryRun) usageError(`${nameOf(watch ? 'watch' : 'interval')} does not go with ${nameOf('dry-run')}`);
 const unhealthyAfter = Number(argv.unhealthyAfter ?? 5);
 if (!Number.isInteger(unhealthyAfter) || unhealthyAfter < 1) usageError(`${nameOf('unhealthy-after')}: must be a whole number of intervals, at least 1`);
+if (looping) becomeLoopProcess();
 
 try {
   const settings = resolveSettings(argv as unknown as Flags, nameOf);

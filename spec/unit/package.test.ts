@@ -1,10 +1,15 @@
 // What npm publishes, and how bin/mefi starts.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loopFlags } from '../../lib/loop-flags.ts';
 import { nodeFlags } from '../support/node-flags.ts';
 import { repo } from '../support/world.ts';
 
@@ -21,12 +26,52 @@ describe('package', () => {
 
   it('runs under the Node flags its first line names, as the image\'s entry point does', () => {
     const flags = nodeFlags();
-    assert.ok(flags.includes('--max-semi-space-size=1'), flags.join(' '));
+    assert.ok(flags.includes('--max-semi-space-size=8'), flags.join(' '));
     const entrypoint = /^ENTRYPOINT (.*)$/m.exec(readFileSync(path.join(repo, 'Dockerfile'), 'utf8'))![1]!;
     assert.deepEqual(JSON.parse(entrypoint), ['/nodejs/bin/node', ...flags, '/app/bin/mefi']);
     // Run as an executable: env -S passes the flags, and finds the project's Node on PATH.
     const out = execFileSync(path.join(repo, 'bin/mefi'), ['--version'], { cwd: '/', encoding: 'utf8', env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } });
     assert.equal(out.trim(), pkg.version);
+  });
+
+  it('runs a loop again in place under the loop\'s flags: the same process, a small young generation, collections on request', async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-loop-flags-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    // Nothing listens there: the loop goes on with the cluster unreadable.
+    const kubeconfig = { apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'a', cluster: { server: 'https://127.0.0.1:9' } }], users: [{ name: 'a', user: { token: 'x' } }], contexts: [{ name: 'a', context: { cluster: 'a', user: 'a' } }], 'current-context': 'a' };
+    writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify(kubeconfig));
+    writeFileSync(path.join(dir, 'mefi.yaml'), 'clusters:\n  - name: a\n    kubeconfig: kubeconfig\n    type: local\n');
+    const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const started = (args: string[]) => {
+      const child = spawn(process.execPath, [...nodeFlags(), path.join(repo, 'bin/mefi'), ...args, '-c', path.join(dir, 'mefi.yaml'), '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      // Its first log line: it runs (and handles signals).
+      const running = new Promise((resolve) => child.stderr!.once('data', resolve));
+      child.stderr!.resume();
+      return { child, running, exited: new Promise<number | null>((resolve) => child.once('exit', resolve)) };
+    };
+    const { child: loop, running, exited } = started(['sync', '--interval', '1s']);
+    try {
+      await running;
+      let args: string[] = [];
+      for (let i = 0; i < 100 && !loopFlags.every((f) => args.includes(f)); i++, await sleep(50)) args = cmdline(loop.pid!);
+      for (const f of loopFlags) assert.ok(args.includes(f), `${f} in ${args.join(' ')}`);
+      assert.ok(!args.includes('--max-semi-space-size=8'), 'the single run\'s young generation is replaced');
+      assert.ok(args.includes('--interval'), 'with its own arguments');
+    } finally {
+      loop.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, 'the signal reached the loop, which stopped as asked');
+    // A single run keeps the flags it was started with: one held up by a server that never answers, asked while it waits.
+    const silent = createServer(() => undefined).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    t.after(() => silent.close());
+    writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({ ...kubeconfig, clusters: [{ name: 'a', cluster: { server: `https://127.0.0.1:${(silent.address() as AddressInfo).port}` } }] }));
+    const single = started(['diff']);
+    await once(silent, 'connection');
+    const args = cmdline(single.child.pid!);
+    single.child.kill('SIGKILL');
+    await single.exited;
+    assert.ok(args.includes('--max-semi-space-size=8') && !args.includes('--expose-gc'), args.join(' '));
   });
 
   it('prints its own version', () => {
