@@ -63,7 +63,7 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
   const world = await inputOf(config, clients, s.planner ? s : { ...s, onSources: (sources) => (ahead = inTurns(planAhead(s.options, sources, s.targets))) });
   const read = performance.now();
   // --probe: what the target would serve from other clusters, probed from here, joins the input.
-  const probed = s.probe ? await probeWorld(s.options, world, s.probe.target, s.probe.prober, s.probe.maxAgeMs) : undefined;
+  const probed = s.probe ? await probeWorld(s.options, world, s.probe.target, s.probe.prober, s.probe.maxAgeMs, ahead?.result()) : undefined;
   const input = probed?.input ?? world;
   const reached = performance.now();
   const made = (s.planner ?? fullPlan(s.options, ahead?.result()))({ ...input, now });

@@ -37,12 +37,17 @@ function compareChange(a: Change, b: Change): number {
   return byKey(a.target, b.target) || byKey(a.namespace, b.namespace) || byKey(a.name, b.name) || byKey(a.kind ?? '', b.kind ?? '');
 }
 
+/** What was planned ahead (ahead.ts), where it was made from these very sources and options. */
+function aheadFor(options: PlanOptions, input: PlanInput, ahead: Ahead | undefined): Ahead | undefined {
+  return ahead?.sources === input.sources && ahead.options === options ? ahead : undefined;
+}
+
 /** The sources as the mode reads them. */
-const viewOf = (options: PlanOptions, sources: PlanInput['sources']): SourceView => (options.mode === 'mcs' ? mcsView(options, sources) : sourceView(options, sources));
+const viewOf = (options: PlanOptions, input: PlanInput, ahead: Ahead | undefined): SourceView => (options.mode === 'mcs' ? mcsView(options, input.sources) : (aheadFor(options, input, ahead)?.view ?? sourceView(options, input.sources)));
 
 /** Every remote (address, TCP port) the target would serve as ready this run (reach.ts), in either mode. */
-export function toProbe(options: PlanOptions, input: PlanInput, target: string): ProbeAddress[] {
-  return probesOf(options, input, target, viewOf(options, input.sources));
+export function toProbe(options: PlanOptions, input: PlanInput, target: string, ahead?: Ahead): ProbeAddress[] {
+  return probesOf(options, input, target, viewOf(options, input, ahead));
 }
 
 function compareProblem(a: Finding, b: Finding): number {
@@ -58,7 +63,7 @@ function compareProblem(a: Finding, b: Finding): number {
 /** The plan of a world; `ahead`, made from its very sources while it was read (ahead.ts), saves doing that part again. */
 export function plan(options: PlanOptions, input: PlanInput, ahead?: Ahead): Plan {
   const mcs = options.mode === 'mcs' ? mcsView(options, input.sources) : undefined;
-  const made = ahead?.sources === input.sources && ahead.options === options ? ahead : undefined;
+  const made = aheadFor(options, input, ahead);
   const view = mcs ?? made?.view ?? sourceView(options, input.sources);
   const sliced = options.target === 'endpointslices' || mcs !== undefined;
   const result: Omit<Plan, 'problems'> = { creates: [], updates: [], deletes: [], leases: [], unreadable: [...view.unreadableList] };

@@ -45,6 +45,17 @@ describe('planning ahead (property tests)', () => {
     );
   });
 
+  it('gives --probe the same addresses to probe', () => {
+    fc.assert(
+      fc.property(world, variants, (input, v) => {
+        const o = optionsOf(v);
+        const made = ahead(o, input);
+        for (const t of Object.keys(input.targets)) assert.deepEqual(toProbe(o, input, t, made), toProbe(o, input, t));
+      }),
+      runs,
+    );
+  });
+
   it('gives the plan of the whole world in slice mode', () => {
     fc.assert(
       fc.property(sliceWorld, variants, (w, v) => {
