@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loopFlags } from '../../lib/loop-flags.ts';
+import { loopEnv, loopFlags } from '../../lib/loop-flags.ts';
 import { nodeFlags } from '../support/node-flags.ts';
 import { repo } from '../support/world.ts';
 
@@ -57,6 +57,10 @@ describe('package', () => {
       for (const f of loopFlags) assert.ok(args.includes(f), `${f} in ${args.join(' ')}`);
       assert.ok(!args.includes('--max-semi-space-size=8'), 'the single run\'s young generation is replaced');
       assert.ok(args.includes('--interval'), 'with its own arguments');
+      const environ = readFileSync(`/proc/${loop.pid}/environ`, 'utf8').split('\0');
+      assert.ok(environ.includes('MALLOC_ARENA_MAX=1'), 'one malloc arena');
+      assert.ok(environ.includes(`PATH=${process.env.PATH}`), 'and the rest of its environment as it was');
+      assert.equal(loopEnv({ MALLOC_ARENA_MAX: '4' }).MALLOC_ARENA_MAX, '4', 'an arena count the user set stays');
     } finally {
       loop.kill('SIGTERM');
     }
