@@ -311,16 +311,17 @@ try {
 
   // --- steady sync, and its floor -------------------------------------------
   log('steady sync');
-  // Medians of three, the runs and their floors alike (one sample moved by 20% from run to run on this machine).
+  // Five rounds of a run and its floors side by side, and the median of each and of the rounds' ratios:
+  // one sample moved by 20% from run to run on this machine, and a floor as much.
   const steadyRuns: MefiRun[] = [];
   const steadyFloors: number[] = [];
   const freshFloors: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     steadyRuns.push(await mefi(syncArgs(S)));
     steadyFloors.push(await listFloor(S, ns));
     freshFloors.push(await freshListFloor(S, ns));
   }
-  const steadyRun = [...steadyRuns].sort((a, b) => a.runMs - b.runMs)[1]!;
+  const steadyRun = [...steadyRuns].sort((a, b) => a.runMs - b.runMs)[2]!;
   const steadyFloorMs = median(steadyFloors);
   const steadyFreshFloorMs = median(freshFloors);
   const steady = await readRaw(S, ns);
@@ -601,7 +602,7 @@ try {
     planner: { objects, steadyMs: plannerMs, coldMs: plannerColdMs, msPer10k: (plannerMs / objects) * 10_000, freshMs: plannerFreshMs, freshMsPer10k: (plannerFreshMs / objects) * 10_000, normalizeAllMs: normalizeMs },
     probe: { candidates: probeCandidates, toProbeMs: Math.round(toProbeMs), connects: 1000, ms: Math.round(probeMs), floorMs: Math.round(probeFloorMs), ratio: probeMs / probeFloorMs },
     cold: { writes: writes(coldRun), wallMs: Math.round(coldRun.wallMs), runMs: coldRun.runMs, writesPerS: Math.round(writes(coldRun) / (coldRun.runMs / 1000)), floorMs: Math.round(coldFloorMs), ratio: coldRun.runMs / coldFloorMs, peakRssMiB: Math.round(coldRun.peakRssMiB) },
-    steady: { writes: writes(steadyRun), wallMs: Math.round(steadyRun.wallMs), runMs: steadyRun.runMs, readMs: steadyRun.report.summary.phases.readMs, planMs: steadyRun.report.summary.phases.planMs, floorMs: Math.round(steadyFloorMs), ratio: steadyRun.runMs / steadyFloorMs, freshFloorMs: Math.round(steadyFreshFloorMs), freshRatio: steadyRun.runMs / steadyFreshFloorMs, runsMs: steadyRuns.map((r) => r.runMs), peakRssMiB: Math.round(Math.max(...steadyRuns.map((r) => r.peakRssMiB))), lists: steadyRun.report.summary.apiCalls.list, writesAll: steadyRuns.map(writes) },
+    steady: { writes: writes(steadyRun), wallMs: Math.round(steadyRun.wallMs), runMs: steadyRun.runMs, readMs: steadyRun.report.summary.phases.readMs, planMs: steadyRun.report.summary.phases.planMs, floorMs: Math.round(steadyFloorMs), ratio: steadyRun.runMs / steadyFloorMs, freshFloorMs: Math.round(steadyFreshFloorMs), freshRatio: median(steadyRuns.map((x, i) => x.runMs / freshFloors[i]!)), warmRatio: median(steadyRuns.map((x, i) => x.runMs / steadyFloors[i]!)), runsMs: steadyRuns.map((r) => r.runMs), peakRssMiB: Math.round(Math.max(...steadyRuns.map((r) => r.peakRssMiB))), lists: steadyRun.report.summary.apiCalls.list, writesAll: steadyRuns.map(writes) },
     churn: { changedSources: picked.size, needed, writes: writes(churnRun), runMs: churnRun.runMs },
     slices: { coldWrites: writes(sliceCold), coldRunMs: sliceCold.runMs, coldWritesPerS: Math.round(writes(sliceCold) / (sliceCold.runMs / 1000)), steadyRunMs: sliceSteady.runMs, steadyWrites: writes(sliceSteady), peakRssMiB: Math.round(Math.max(sliceCold.peakRssMiB, sliceSteady.peakRssMiB)) },
     propagation: { changes: latencies.length, intervalMs: 1000, p50Ms: Math.round(pct(latencies, 50)), p99Ms: Math.round(pct(latencies, 99)), maxMs: Math.round(Math.max(...latencies)) },
@@ -641,7 +642,7 @@ try {
     ['--probe: what to probe (pure), over the whole world', `${r.probe!.candidates} remote (address, port)s in ${r.probe!.toProbeMs} ms`, `planner ${f(r.planner!.steadyMs!)} ms`, 'per run with --probe'],
     ['--probe: 1,000 answering (address, port)s, loopback', `${r.probe!.ms} ms`, `${r.probe!.floorMs} ms bare connects`, `${f(r.probe!.ratio!)}×`],
     [`cold sync (${r.cold!.writes} creates)`, `${r.cold!.runMs} ms run, ${r.cold!.wallMs} ms process, ${r.cold!.writesPerS} writes/s`, `${r.cold!.floorMs} ms raw creates`, `${f(r.cold!.ratio!)}× (target ≤ 1.5×)`],
-    ['steady sync (median of 3)', `${r.steady!.runMs} ms run (read ${r.steady!.readMs}, plan ${r.steady!.planMs}; runs ${steadyRuns.map((x) => x.runMs).join(', ')}), ${r.steady!.wallMs} ms process, writes ${steadyRuns.map(writes).join(', ')}`, `raw lists: ${r.steady!.freshFloorMs} ms from a new process, ${r.steady!.floorMs} ms warm`, `${f(r.steady!.freshRatio!)}× new, ${f(r.steady!.ratio!)}× warm; target ≤ 1.3× new: ${r.steady!.freshRatio! <= 1.3 ? 'ok' : 'MISSED'}`],
+    ['steady sync (median of 5)', `${r.steady!.runMs} ms run (read ${r.steady!.readMs}, plan ${r.steady!.planMs}; runs ${steadyRuns.map((x) => x.runMs).join(', ')}), ${r.steady!.wallMs} ms process, writes ${steadyRuns.map(writes).join(', ')}`, `raw lists: ${r.steady!.freshFloorMs} ms from a new process, ${r.steady!.floorMs} ms warm`, `${f(r.steady!.freshRatio!)}× new, ${f(r.steady!.warmRatio!)}× warm (medians of the rounds' ratios); target ≤ 1.3× new: ${r.steady!.freshRatio! <= 1.3 ? 'ok' : 'MISSED'}`],
     [`churn (${r.churn!.changedSources} sources changed)`, `${r.churn!.writes} writes in ${r.churn!.runMs} ms`, `${r.churn!.needed} needed`, r.churn!.writes === r.churn!.needed ? 'exact' : 'NOT EXACT'],
     ['slice mode (--target endpointslices)', `cold ${r.slices!.coldWrites} slices in ${r.slices!.coldRunMs} ms (${r.slices!.coldWritesPerS} writes/s), steady ${r.slices!.steadyRunMs} ms, ${r.slices!.steadyWrites} writes`, `Endpoints mode: ${r.cold!.writes} objects`, `peak RSS ${r.slices!.peakRssMiB} MiB`],
     ['peak RSS', `cold ${r.cold!.peakRssMiB} MiB, steady ${r.steady!.peakRssMiB} MiB`, '< 300 MiB', Math.max(r.cold!.peakRssMiB!, r.steady!.peakRssMiB!) < 300 ? 'ok' : 'MISSED'],
