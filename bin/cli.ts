@@ -14,6 +14,14 @@ import { version } from '../lib/version.ts';
 import { fromOriginalArgs, fromOriginalConfig, isOriginalInvocation } from '../lib/original.ts';
 import { becomeLoopProcess } from '../lib/loop-flags.ts';
 
+// A reader that stopped reading (`mefi diff | head -1`): what it did not take
+// is dropped, and the exit code still says how the run went.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 function configError(err: ConfigError): never {
   const lines = err.issues.map(formatIssue);
   process.stderr.write(lines.length === 1 ? `mefi: invalid configuration: ${lines[0]}\n` : `mefi: invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);

@@ -78,6 +78,24 @@ describe('package', () => {
     assert.ok(args.includes('--max-semi-space-size=8') && !args.includes('--expose-gc'), args.join(' '));
   });
 
+  it('a reader that stops reading gets no stack trace: the exit code still says how the run went', async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-epipe-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    // Nothing listens there: the cluster is unreadable, the run partial (2), its report printed all the same.
+    const kubeconfig = { apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'a', cluster: { server: 'https://127.0.0.1:9' } }], users: [{ name: 'a', user: { token: 'x' } }], contexts: [{ name: 'a', context: { cluster: 'a', user: 'a' } }], 'current-context': 'a' };
+    writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify(kubeconfig));
+    writeFileSync(path.join(dir, 'mefi.yaml'), 'clusters:\n  - name: a\n    kubeconfig: kubeconfig\n    type: local\n');
+    for (const output of ['table', 'json']) {
+      const child = spawn(process.execPath, [...nodeFlags(), path.join(repo, 'bin/mefi'), 'diff', '-c', path.join(dir, 'mefi.yaml'), '-o', output, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.destroy(); // the reader is gone before anything is written
+      let stderr = '';
+      child.stderr!.on('data', (d) => (stderr += d));
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 2, `-o ${output}: ${stderr}`);
+      assert.doesNotMatch(stderr, /EPIPE|^\s+at /m, `-o ${output}`);
+    }
+  });
+
   it('prints its own version', () => {
     const out = execFileSync(process.execPath, [path.join(repo, 'bin/mefi'), '--version'], { cwd: '/', encoding: 'utf8' });
     assert.equal(out.trim(), pkg.version);
