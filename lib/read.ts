@@ -62,20 +62,20 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
   const client = (name: string) => clients.get(name)!;
 
   // Each source cluster is listed once per run, whatever the number of targets.
+  // A slot per list: a cluster scoped to many namespaces lists them side by side, within --concurrency.
   const sources = clusters.map((c) =>
-    limit(() =>
-      outcome(async () => {
-        const list = async (namespace?: string) => {
+    outcome(async () => {
+      const list = (namespace?: string) =>
+        limit(async () => {
           const o = { ...(namespace ? { namespace } : {}), labelSelector: s.remoteFilter, pageSize: s.pageSize };
           return refusedSelector(c.name, s.remoteFilter, async () =>
             // Held for this run only: as read (compacting them, as a watching loop must, cost a quarter of the lists' time).
             s.source === 'endpointslices' ? slicesAsEndpoints(await endpointSlices.list(client(c.name), o)) : endpoints.list(client(c.name), o),
           );
-        };
-        if (!c.namespaces) return list();
-        return (await Promise.all(c.namespaces.map(list))).flat();
-      }, s.skip?.get(c.name)),
-    ).then((o) => [c.name, o] as const),
+        });
+      if (!c.namespaces) return list();
+      return (await Promise.all(c.namespaces.map(list))).flat();
+    }, s.skip?.get(c.name)).then((o) => [c.name, o] as const),
   );
   // The whole namespace, not only owned objects: a foreign object on a wanted name must be seen.
   const targets = s.targets.map((t) =>

@@ -6,6 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { applyObjects, auditMark, auditSince, kubeconfigOf, kubectl, mefi, skip, uid } from '../support/world.ts';
@@ -55,5 +57,34 @@ describe('throttled by API Priority and Fairness', { skip, timeout: 120_000 }, (
     const answered = new Set(mine.filter((e) => e.responseStatus?.code === 200).map((e) => e.requestURI));
     for (const e of throttled) assert.ok(answered.has(e.requestURI), `${e.requestURI}: sent again after its 429`);
     process.stderr.write(`# throttled: ${throttled.length} of ${mine.length} requests answered 429, each sent again; exit 0\n`);
+  });
+
+  it('--concurrency 1 is one request at a time, a source scoped to many namespaces too: one connection, and the one seat never exceeded', async (t) => {
+    // A relay in front of the API server counts connections: a keep-alive client opens a second one only for a second request in flight.
+    const server = new URL(JSON.parse(readFileSync(kubeconfigOf('alpha'), 'utf8')).clusters[0].cluster.server);
+    let connections = 0;
+    const relay = createServer((down) => {
+      connections++;
+      const up = connect(Number(server.port), server.hostname);
+      down.pipe(up).on('error', () => down.destroy());
+      up.pipe(down).on('error', () => up.destroy());
+      down.on('error', () => up.destroy());
+      up.on('error', () => down.destroy());
+    }).listen(0, '127.0.0.1');
+    await once(relay, 'listening');
+    t.after(() => relay.close());
+    const relayed = config.replace('.yaml', '-relayed.yaml');
+    writeFileSync(relayed, readFileSync(config, 'utf8').replace(`url: ${server.origin}`, `url: https://127.0.0.1:${(relay.address() as AddressInfo).port}`));
+    for (const concurrency of [1, 4]) {
+      connections = 0;
+      const mark = auditMark('alpha');
+      const r = await mefi(['sync', '--dry-run', '-c', relayed, '--mefi-namespace', namespaces[0]!, '--concurrency', String(concurrency)]);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      const mine = auditSince('alpha', mark).filter((e) => e.user.username === user);
+      // Each namespace's source list, and the target's.
+      assert.ok(mine.filter((e) => e.verb === 'list').length >= namespaces.length + 1, `${mine.length} requests`);
+      assert.ok(connections >= 1 && connections <= concurrency, `--concurrency ${concurrency}: ${connections} connections for ${mine.length} requests`);
+      if (concurrency === 1) assert.deepEqual(mine.filter((e) => e.responseStatus?.code === 429).map((e) => e.requestURI), [], 'no request found the seat taken');
+    }
   });
 });
