@@ -7,13 +7,24 @@ import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loopEnv, loopFlags } from '../../lib/loop-flags.ts';
 import { nodeFlags } from '../support/node-flags.ts';
 import { repo } from '../support/world.ts';
 
 const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8'));
+
+/** A config of one cluster, a, whose server is where nothing listens until `at` names another; its directory goes with the test. */
+function oneCluster(t: TestContext, prefix: string): { config: string; at(server: string): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const at = (server: string) =>
+    writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'a', cluster: { server } }], users: [{ name: 'a', user: { token: 'x' } }], contexts: [{ name: 'a', context: { cluster: 'a', user: 'a' } }], 'current-context': 'a' }));
+  at('https://127.0.0.1:9');
+  writeFileSync(path.join(dir, 'mefi.yaml'), 'clusters:\n  - name: a\n    kubeconfig: kubeconfig\n    type: local\n');
+  return { config: path.join(dir, 'mefi.yaml'), at };
+}
 
 describe('package', () => {
   it('publishes the executable and the compiled code, and no tests or sources', () => {
@@ -35,15 +46,11 @@ describe('package', () => {
   });
 
   it('runs a loop again in place under the loop\'s flags: the same process, a small young generation, collections on request', async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-loop-flags-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
     // Nothing listens there: the loop goes on with the cluster unreadable.
-    const kubeconfig = { apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'a', cluster: { server: 'https://127.0.0.1:9' } }], users: [{ name: 'a', user: { token: 'x' } }], contexts: [{ name: 'a', context: { cluster: 'a', user: 'a' } }], 'current-context': 'a' };
-    writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify(kubeconfig));
-    writeFileSync(path.join(dir, 'mefi.yaml'), 'clusters:\n  - name: a\n    kubeconfig: kubeconfig\n    type: local\n');
+    const cluster = oneCluster(t, 'mefi-loop-flags-');
     const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     const started = (args: string[]) => {
-      const child = spawn(process.execPath, [...nodeFlags(), path.join(repo, 'bin/mefi'), ...args, '-c', path.join(dir, 'mefi.yaml'), '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [...nodeFlags(), path.join(repo, 'bin/mefi'), ...args, '-c', cluster.config, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
       // Its first log line: it runs (and handles signals).
       const running = new Promise((resolve) => child.stderr!.once('data', resolve));
       child.stderr!.resume();
@@ -69,7 +76,7 @@ describe('package', () => {
     const silent = createServer(() => undefined).listen(0, '127.0.0.1');
     await once(silent, 'listening');
     t.after(() => silent.close());
-    writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({ ...kubeconfig, clusters: [{ name: 'a', cluster: { server: `https://127.0.0.1:${(silent.address() as AddressInfo).port}` } }] }));
+    cluster.at(`https://127.0.0.1:${(silent.address() as AddressInfo).port}`);
     const single = started(['diff']);
     await once(silent, 'connection');
     const args = cmdline(single.child.pid!);
@@ -79,14 +86,10 @@ describe('package', () => {
   });
 
   it('a reader that stops reading gets no stack trace: the exit code still says how the run went', async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-epipe-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
     // Nothing listens there: the cluster is unreadable, the run partial (2), its report printed all the same.
-    const kubeconfig = { apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'a', cluster: { server: 'https://127.0.0.1:9' } }], users: [{ name: 'a', user: { token: 'x' } }], contexts: [{ name: 'a', context: { cluster: 'a', user: 'a' } }], 'current-context': 'a' };
-    writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify(kubeconfig));
-    writeFileSync(path.join(dir, 'mefi.yaml'), 'clusters:\n  - name: a\n    kubeconfig: kubeconfig\n    type: local\n');
+    const { config } = oneCluster(t, 'mefi-epipe-');
     for (const output of ['table', 'json']) {
-      const child = spawn(process.execPath, [...nodeFlags(), path.join(repo, 'bin/mefi'), 'diff', '-c', path.join(dir, 'mefi.yaml'), '-o', output, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...nodeFlags(), path.join(repo, 'bin/mefi'), 'diff', '-c', config, '-o', output, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout!.destroy(); // the reader is gone before anything is written
       let stderr = '';
       child.stderr!.on('data', (d) => (stderr += d));
