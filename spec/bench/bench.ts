@@ -257,23 +257,23 @@ async function listFloor(scale: number, ns: string, query: Record<string, string
   return (await listFloorPages(scale, ns, query, pageSize)).ms;
 }
 
+/** The lists a steady run sends: each cluster's labelled sources, and the target's namespace. */
+const steadyLists = (scale: number | string, ns: string, query: Record<string, string> = {}) => [
+  ...names.map((cluster) => ({ cluster, path: '/api/v1/endpoints', query: { labelSelector: `bench-scale=${scale}`, ...query } })),
+  { cluster: target, path: `/api/v1/namespaces/${ns}/endpoints`, query },
+];
+
 /** The same, and the pages the server answered in (a selective list can end in an empty page: its continue token says only that keys remain to scan). */
 async function listFloorPages(scale: number, ns: string, query: Record<string, string> = {}, pageSize = PAGE): Promise<{ ms: number; pages: number }> {
   const limit = pLimit(CONCURRENCY);
-  const [lists, ms] = await time(() =>
-    Promise.all([
-      ...names.map((n) => limit(() => listAll(raw.get(n)!, '/api/v1/endpoints', { labelSelector: `bench-scale=${scale}`, ...query }, pageSize))),
-      limit(() => listAll(raw.get(target)!, `/api/v1/namespaces/${ns}/endpoints`, query, pageSize)),
-    ]),
-  );
+  const [lists, ms] = await time(() => Promise.all(steadyLists(scale, ns, query).map((l) => limit(() => listAll(raw.get(l.cluster)!, l.path, l.query, pageSize)))));
   return { ms, pages: lists.reduce((n, l) => n + l.pages, 0) };
 }
 
 /** The same lists from a new process (lists-fresh.ts): new connections and a cold JIT, as a one-shot run has them. */
 async function freshListFloor(scale: number, ns: string): Promise<number> {
-  const kubeconfig = (n: string) => path.join(dir, `${n}.kubeconfig`);
   const spec = {
-    lists: [...names.map((n) => ({ kubeconfig: kubeconfig(n), path: '/api/v1/endpoints', query: { labelSelector: `bench-scale=${scale}` } })), { kubeconfig: kubeconfig(target), path: `/api/v1/namespaces/${ns}/endpoints`, query: {} }],
+    lists: steadyLists(scale, ns).map(({ cluster, ...l }) => ({ kubeconfig: path.join(dir, `${cluster}.kubeconfig`), ...l })),
     pageSize: PAGE,
     concurrency: CONCURRENCY,
   };

@@ -66,8 +66,8 @@ describe('throttled by API Priority and Fairness', { skip, timeout: 120_000 }, (
     const relay = createServer((down) => {
       connections++;
       const up = connect(Number(server.port), server.hostname);
-      down.pipe(up).on('error', () => down.destroy());
-      up.pipe(down).on('error', () => up.destroy());
+      down.pipe(up).pipe(down);
+      // Either end closing takes the other with it.
       down.on('error', () => up.destroy());
       up.on('error', () => down.destroy());
     }).listen(0, '127.0.0.1');
