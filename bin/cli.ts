@@ -3,16 +3,16 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { execute, loop, prepare } from '../lib/command.ts';
-import { ConfigError, formatIssue, loadConfig, type Config } from '../lib/config.ts';
-import { createLogger, parseLevel, type LogFormat } from '../lib/log.ts';
-import { parseAddr } from '../lib/metrics.ts';
-import { render, type Format } from '../lib/report.ts';
+import { ConfigError, formatIssue, loadConfig, type Config } from '../lib/config/config.ts';
+import { createLogger, parseLevel, type LogFormat } from '../lib/report/log.ts';
+import { parseAddr } from '../lib/report/metrics.ts';
+import { render, type Format } from '../lib/report/report.ts';
 import { ExitCode } from '../lib/run.ts';
-import { parseDuration } from '../lib/duration.ts';
-import { resolveSettings, type Flags } from '../lib/settings.ts';
-import { version } from '../lib/version.ts';
-import { fromOriginalArgs, fromOriginalConfig, isOriginalInvocation } from '../lib/original.ts';
-import { becomeLoopProcess } from '../lib/loop-flags.ts';
+import { parseDuration } from '../lib/config/duration.ts';
+import { resolveSettings, type Flags } from '../lib/config/settings.ts';
+import { version } from '../lib/config/version.ts';
+import { fromOriginalArgs, fromOriginalConfig, isOriginalInvocation } from '../lib/config/original.ts';
+import { becomeLoopProcess } from '../lib/loop/loop-flags.ts';
 
 // A reader that stopped reading (`mefi diff | head -1`): what it did not take
 // is dropped, and the exit code still says how the run went.

@@ -2,23 +2,23 @@
 
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClusterBackoff } from './backoff.ts';
-import { ConfigError, formatIssue, loadConfig, selectTargets, type Config } from './config.ts';
+import { ClusterBackoff } from './loop/backoff.ts';
+import { ConfigError, formatIssue, loadConfig, selectTargets, type Config } from './config/config.ts';
 import { KubeClient } from './kube/client.ts';
 import { connect } from './kube/connect.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from './report/log.ts';
 import type { PlanInput, PlanOptions } from './plan/index.ts';
-import type { ReadSettings } from './read.ts';
-import { Metrics, serveMetrics } from './metrics.ts';
+import type { ReadSettings } from './world/read.ts';
+import { Metrics, serveMetrics } from './report/metrics.ts';
 import { exitCodeFor, runOnce, type RunResult, type RunSettings } from './run.ts';
-import { Prober } from './probe.ts';
-import { fingerprint, inputFiles } from './reload.ts';
-import { Trigger } from './trigger.ts';
-import { Resting } from './heap.ts';
-import { WatchedWorld } from './watch.ts';
-import { McsWatchedWorld } from './watch-mcs.ts';
-import type { Settings } from './settings.ts';
-import { version } from './version.ts';
+import { Prober } from './world/probe.ts';
+import { fingerprint, inputFiles } from './loop/reload.ts';
+import { Trigger } from './loop/trigger.ts';
+import { Resting } from './loop/heap.ts';
+import { WatchedWorld } from './world/watch.ts';
+import { McsWatchedWorld } from './world/watch-mcs.ts';
+import type { Settings } from './config/settings.ts';
+import { version } from './config/version.ts';
 
 export interface Prepared {
   config: Config;

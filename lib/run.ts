@@ -1,12 +1,12 @@
 // One run: read → plan → apply (unless dry) → a result to report.
 
-import { applyLeases, applyPlan, type ApplySettings, type LeaseOutcome, type Outcome } from './apply.ts';
-import type { Config } from './config.ts';
+import { applyLeases, applyPlan, type ApplySettings, type LeaseOutcome, type Outcome } from './apply/apply.ts';
+import type { Config } from './config/config.ts';
 import type { KubeClient, Verb } from './kube/client.ts';
 import { objectsIn, plan as makePlan, planAhead, type Ahead, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
-import { probeWorld, type Prober, type ProbeReport } from './probe.ts';
-import { readWorld, type ReadSettings } from './read.ts';
-import { inTurns, type InTurns } from './turns.ts';
+import { probeWorld, type Prober, type ProbeReport } from './world/probe.ts';
+import { readWorld, type ReadSettings } from './world/read.ts';
+import { inTurns, type InTurns } from './world/turns.ts';
 
 export interface RunSettings extends ReadSettings {
   options: PlanOptions;

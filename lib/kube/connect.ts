@@ -11,8 +11,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { ConfigError, type ClusterConfig, type Config } from '../config.ts';
-import { resolveKubeconfig } from './kubeconfig.ts';
+import { ConfigError, type ClusterConfig, type Config } from '../config/config.ts';
+import { resolveKubeconfig } from '../config/kubeconfig.ts';
 
 export interface TLS {
   ca?: string | Buffer;

@@ -1,6 +1,6 @@
 // A policy on a plan (as external-dns's are): creates of names that something
 // else keeps deleting are held back until a given time, and said as problems.
-// Pure: the times are data (lib/holdoff.ts decides them).
+// Pure: the times are data (lib/world/holdoff.ts decides them).
 
 import type { Change, Plan } from './types.ts';
 

@@ -8,7 +8,7 @@ const end = {};
 
 /**
  * Only a process that plans the same objects again gains by remembering:
- * the watching loop turns it on (lib/watch.ts). A single run, or a loop that
+ * the watching loop turns it on (lib/world/watch.ts). A single run, or a loop that
  * reads afresh each time, would only pay for it (the weak maps cost their
  * garbage collection more than they save).
  */

@@ -8,7 +8,7 @@
 // ready anywhere in a merged subset is ready; everything is sorted.
 
 import { compareIP, formatIP, parseIP, specialIPReason, type IP } from './ip.ts';
-import { isDNS1123Label } from '../names.ts';
+import { isDNS1123Label } from './names.ts';
 import type { Address, Port, RawAddress, RawPort, RawSubset, Subset } from './types.ts';
 
 export interface Dropped {

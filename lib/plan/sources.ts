@@ -1,7 +1,7 @@
 // Sources to mirror specs, once per run whatever the number of targets.
-// (Pure: the sources were read by lib/read.ts; this only looks at them.)
+// (Pure: the sources were read by lib/world/read.ts; this only looks at them.)
 
-import { isDNS1123Subdomain, isLabelValue } from '../names.ts';
+import { isDNS1123Subdomain, isLabelValue } from './names.ts';
 import { cidrContains, formatCIDR, parseCIDR, type CIDR } from './ip.ts';
 import { memoBy } from './memo.ts';
 import { normalizeSubsets, type AddressFilter } from './normalize.ts';

@@ -1,5 +1,5 @@
 // A long pure computation written as a generator that yields between its
-// parts: an edge can run it in slices while it waits for I/O (lib/turns.ts),
+// parts: an edge can run it in slices while it waits for I/O (lib/world/turns.ts),
 // and anything else runs it through at once. Yielding changes nothing of
 // what it computes.
 

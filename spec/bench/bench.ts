@@ -11,7 +11,7 @@ import pLimit from 'p-limit';
 import { connect, createServer, type Server } from 'node:net';
 import { rememberResults } from '../../lib/plan/memo.ts';
 import { normalizeSubsets, plan, probeKey, toProbe, type EndpointsObject, type PlanInput, type PlanOptions } from '../../lib/plan/index.ts';
-import { Prober } from '../../lib/probe.ts';
+import { Prober } from '../../lib/world/probe.ts';
 import { startControlPlanes } from '../support/launch.ts';
 import { nodeFlags } from '../support/node-flags.ts';
 import { repo } from '../support/world.ts';

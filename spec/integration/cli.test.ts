@@ -6,10 +6,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, formatIssue, loadConfig } from '../../lib/config.ts';
+import { ConfigError, formatIssue, loadConfig } from '../../lib/config/config.ts';
 import { KubeClient } from '../../lib/kube/client.ts';
 import { connect } from '../../lib/kube/connect.ts';
-import { readWorld } from '../../lib/read.ts';
+import { readWorld } from '../../lib/world/read.ts';
 import { auditSince, clusterNames, eventually, getEndpoints, repo, ensureNamespace, isolation, marks, mefi, putEndpoints, skip, subset, uid, writeConfig } from '../support/world.ts';
 
 describe('mefi command line', { skip }, () => {

@@ -4,9 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyPlan } from '../../lib/apply.ts';
+import { applyPlan } from '../../lib/apply/apply.ts';
 import { mirrorAnnotations, plan } from '../../lib/plan/index.ts';
-import { readWorld } from '../../lib/read.ts';
+import { readWorld } from '../../lib/world/read.ts';
 import { admin, clusterNames, deleteEndpoints, ensureNamespace, getEndpoints, isolation, putEndpoints, skip, subset, uid } from '../support/world.ts';
 import { mirrorLabels, options as baseOptions } from '../support/fixtures.ts';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { ConfigError, parseConfig } from '../../lib/config.ts';
+import { ConfigError, parseConfig } from '../../lib/config/config.ts';
 import { KubeClient } from '../../lib/kube/client.ts';
 import { connect } from '../../lib/kube/connect.ts';
 import { applyObjects, auditSince, clusterNames, getJson, dir, ensureNamespace, eventually, getEndpoints, kubeconfigOf, kubectl, marks, mefi, putEndpoints, repo, skip, startLoop, subset, uid, type AuditEvent } from '../support/world.ts';

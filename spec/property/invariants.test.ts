@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import equal from 'fast-deep-equal';
 import fc from 'fast-check';
 import { isEmpty, mirrorAnnotations, normalizeSubsets, plan, probeKey, toProbe, toRawSubsets, type EndpointsObject, type PlanInput, type SliceObject } from '../../lib/plan/index.ts';
-import { compactSource, withoutManagedFields } from '../../lib/compact.ts';
+import { compactSource, withoutManagedFields } from '../../lib/world/compact.ts';
 import { equalsRaw, mergeNormalized } from '../../lib/plan/normalize.ts';
 import { clusterOf, isOwned } from '../../lib/plan/object.ts';
 import { isMefiSlice } from '../../lib/plan/slices.ts';
@@ -76,7 +76,7 @@ describe('planner invariants (property tests)', () => {
     );
   });
 
-  it('plans the same from what mefi keeps of what it reads (lib/compact.ts) as from the objects the API returns', () => {
+  it('plans the same from what mefi keeps of what it reads (lib/world/compact.ts) as from the objects the API returns', () => {
     const managedFields = [{ manager: 'kube-controller-manager', operation: 'Update', apiVersion: 'v1', fieldsType: 'FieldsV1', fieldsV1: { 'f:subsets': {} } }];
     // What the API adds that the planner never reads.
     const asServed = (input: PlanInput): PlanInput => ({

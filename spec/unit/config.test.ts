@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, formatIssue, loadConfig, parseConfig, selectTargets } from '../../lib/config.ts';
+import { ConfigError, formatIssue, loadConfig, parseConfig, selectTargets } from '../../lib/config/config.ts';
 import { connect } from '../../lib/kube/connect.ts';
 
 // A real, self-signed certificate (public, no key kept): the loader parses what it is given.

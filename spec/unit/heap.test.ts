@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Resting } from '../../lib/heap.ts';
+import { Resting } from '../../lib/loop/heap.ts';
 
 describe('giving memory back when the loop rests', () => {
   it('collects at once after a run that planned everything', () => {

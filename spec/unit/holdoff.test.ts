@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Holdoff } from '../../lib/holdoff.ts';
+import { Holdoff } from '../../lib/world/holdoff.ts';
 import { holdCreates, type Change, type Plan } from '../../lib/plan/index.ts';
 
 const k = 'alpha/mefi-system/web-beta';

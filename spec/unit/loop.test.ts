@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClusterBackoff } from '../../lib/backoff.ts';
-import { parseAddr } from '../../lib/metrics.ts';
+import { ClusterBackoff } from '../../lib/loop/backoff.ts';
+import { parseAddr } from '../../lib/report/metrics.ts';
 
 describe('per-cluster backoff', () => {
   it('skips a failing cluster for doubling periods, capped, and forgets it once it answers', () => {

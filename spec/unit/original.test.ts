@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fromOriginalArgs, fromOriginalConfig, isOriginalInvocation } from '../../lib/original.ts';
+import { fromOriginalArgs, fromOriginalConfig, isOriginalInvocation } from '../../lib/config/original.ts';
 
 describe("the original mefi's command line", () => {
   it('is recognised by the absence of a command', () => {

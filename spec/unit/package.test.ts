@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loopEnv, loopFlags } from '../../lib/loop-flags.ts';
+import { loopEnv, loopFlags } from '../../lib/loop/loop-flags.ts';
 import { nodeFlags } from '../support/node-flags.ts';
 import { repo } from '../support/world.ts';
 

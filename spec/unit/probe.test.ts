@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { probeKey } from '../../lib/plan/index.ts';
-import { probeOnce, Prober } from '../../lib/probe.ts';
+import { probeOnce, Prober } from '../../lib/world/probe.ts';
 
 function listen(): Promise<Server> {
   return new Promise((resolve) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Counter, Gauge, Histogram as PromHistogram, Registry } from 'prom-client';
-import { exposition, Histogram, Series } from '../../lib/prometheus.ts';
+import { exposition, Histogram, Series } from '../../lib/report/prometheus.ts';
 
 /** The sample and comment lines of an exposition, in order (blank lines are not part of the format's meaning). */
 const linesOf = (text: string) => text.split('\n').filter((l) => l.trim() !== '');

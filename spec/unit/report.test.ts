@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { plan } from '../../lib/plan/index.ts';
-import { addressDelta, render, toReport } from '../../lib/report.ts';
+import { addressDelta, render, toReport } from '../../lib/report/report.ts';
 import { exitCodeFor, type RunResult } from '../../lib/run.ts';
 import { ep, ips, mirrorLabels, options } from '../support/fixtures.ts';
 

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { selectorError } from '../../lib/selector.ts';
+import { selectorError } from '../../lib/config/selector.ts';
 
 const valid = [
   // TestSelectorParse

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, formatIssue } from '../../lib/config.ts';
+import { ConfigError, formatIssue } from '../../lib/config/config.ts';
 import { parseWarnings } from '../../lib/kube/client.ts';
-import { createLogger, redact } from '../../lib/log.ts';
-import { selectorError } from '../../lib/selector.ts';
-import { parseDuration } from '../../lib/duration.ts';
-import { resolveSettings, type Flags } from '../../lib/settings.ts';
+import { createLogger, redact } from '../../lib/report/log.ts';
+import { selectorError } from '../../lib/config/selector.ts';
+import { parseDuration } from '../../lib/config/duration.ts';
+import { resolveSettings, type Flags } from '../../lib/config/settings.ts';
 
 const defaults: Flags = {
   config: 'mefi.yaml',

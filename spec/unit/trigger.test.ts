@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Trigger } from '../../lib/trigger.ts';
+import { Trigger } from '../../lib/loop/trigger.ts';
 
 const far = () => Date.now() + 60_000;
 

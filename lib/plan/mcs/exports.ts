@@ -8,7 +8,7 @@
 // readiness rule and one canonical form serve both modes.
 
 import equal from 'fast-deep-equal';
-import { isLabelKey, isLabelValue } from '../../names.ts';
+import { isLabelKey, isLabelValue } from '../names.ts';
 import { normalizePorts, normalizeSubsets } from '../normalize.ts';
 import { isOwned } from '../object.ts';
 import { isMefiSlice, slicesAsEndpoints } from '../slices.ts';

@@ -1,4 +1,4 @@
-// The watching loop's world in MCS mode: informers on what lib/read-mcs.ts
+// The watching loop's world in MCS mode: informers on what lib/world/read-mcs.ts
 // lists (per cluster its ServiceExports, Services and EndpointSlices; per
 // target its ServiceImports, Namespaces and Leases), and the same PlanInput
 // a read gives, from their caches. Every run plans in full: an exported
@@ -9,14 +9,14 @@
 // event comes back, and the cache takes it at once, so the next run plans
 // from what was written.
 
-import type { ClusterConfig } from './config.ts';
+import type { ClusterConfig } from '../config/config.ts';
 import { withoutManagedFields } from './compact.ts';
 import { Informer, type Named } from './informer.ts';
 import { Informers } from './informers.ts';
-import type { KubeClient } from './kube/client.ts';
-import { resourceOf } from './kube/kinds.ts';
-import { objectsIn, plan as makePlan, type Change, type PlanInput, type ReadOutcome, type TargetObject } from './plan/index.ts';
-import type { Replanned } from './plan/incremental.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { resourceOf } from '../kube/kinds.ts';
+import { objectsIn, plan as makePlan, type Change, type PlanInput, type ReadOutcome, type TargetObject } from '../plan/index.ts';
+import type { Replanned } from '../plan/incremental.ts';
 import { mcsLists, mcsOutcomes, mcsResources, mcsScope, type Listed, type McsKind } from './read-mcs.ts';
 import type { ReadSettings } from './read.ts';
 import type { WatchOptions } from './watch.ts';
@@ -36,7 +36,7 @@ export class McsWatchedWorld {
   private readonly own = new Map<string, Set<string>>();
   /** Events that came while a run was writing: judged when it ends, when every write's answer is in. */
   private duringRun: { key: string; rv: string; deleted: boolean }[] | undefined;
-  /** Every informer, together (lib/informers.ts). */
+  /** Every informer, together (lib/world/informers.ts). */
   private readonly group: Informers;
   /** Every run plans in full here. */
   readonly plannedInFull = true;
@@ -50,7 +50,7 @@ export class McsWatchedWorld {
     const targets = new Set(s.targets);
     for (const c of clusters) {
       const byKind = new Map<Kind, Informer<Named>[]>();
-      // The lists a read makes (lib/read-mcs.ts), an informer per namespace of each.
+      // The lists a read makes (lib/world/read-mcs.ts), an informer per namespace of each.
       for (const l of mcsLists(c, targets.has(c.name), scope, s))
         byKind.set(
           l.kind,
@@ -139,7 +139,7 @@ export class McsWatchedWorld {
     return [];
   }
 
-  /** What lib/read-mcs.ts would have read, from the caches. */
+  /** What lib/world/read-mcs.ts would have read, from the caches. */
   input(): PlanInput {
     const sources: Record<string, ReadOutcome> = {};
     const targets: Record<string, ReadOutcome> = {};

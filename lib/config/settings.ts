@@ -2,10 +2,10 @@
 // the flag, so `mefi` exits 3 before any API call.
 
 import { ConfigError, type ConfigIssue } from './config.ts';
-import { isDNS1123Label, isLabelKey, isLabelValue } from './names.ts';
-import type { PlanOptions } from './plan/index.ts';
+import { isDNS1123Label, isLabelKey, isLabelValue } from '../plan/names.ts';
+import type { PlanOptions } from '../plan/index.ts';
 import { selectorError } from './selector.ts';
-import { isAffinity } from './plan/affinity.ts';
+import { isAffinity } from '../plan/affinity.ts';
 import { parseDuration } from './duration.ts';
 
 export interface Flags {

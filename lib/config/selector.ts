@@ -5,9 +5,9 @@
 // "in" and "notin" are plain words in value position, and empty values are
 // allowed where it allows them. Its own test vectors are spec/unit's table.
 // Anything this check lets through is still the API server's to refuse; that
-// 400 is a usage error too (lib/read.ts).
+// 400 is a usage error too (lib/world/read.ts).
 
-import { isLabelKey, isLabelValue } from './names.ts';
+import { isLabelKey, isLabelValue } from '../plan/names.ts';
 
 type Kind = 'id' | '(' | ')' | ',' | '!' | '=' | '==' | '!=' | '>' | '<' | 'in' | 'notin' | 'end' | 'error';
 interface Token {

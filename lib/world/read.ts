@@ -2,12 +2,12 @@
 // Concurrent and bounded; a cluster that fails becomes an outcome, not a throw.
 
 import pLimit from 'p-limit';
-import { ConfigError, type ClusterConfig } from './config.ts';
-import { ApiError, type KubeClient } from './kube/client.ts';
-import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
+import { ConfigError, type ClusterConfig } from '../config/config.ts';
+import { ApiError, type KubeClient } from '../kube/client.ts';
+import { endpoints, endpointSlices, leases } from '../kube/kinds.ts';
 import { readMcsWorld } from './read-mcs.ts';
-import { slicesAsEndpoints } from './plan/index.ts';
-import type { EndpointsObject, PlanInput, ReadOutcome } from './plan/index.ts';
+import { slicesAsEndpoints } from '../plan/index.ts';
+import type { EndpointsObject, PlanInput, ReadOutcome } from '../plan/index.ts';
 
 export interface ReadSettings {
   /** Label selector for sources (--remote-filter). */
@@ -25,7 +25,7 @@ export interface ReadSettings {
   source?: 'endpoints' | 'endpointslices';
   /** Write Endpoints (default) or EndpointSlices: what to list in each target. */
   target?: 'endpoints' | 'endpointslices';
-  /** MCS mode: ServiceExports in, ServiceImports out (lib/read-mcs.ts). */
+  /** MCS mode: ServiceExports in, ServiceImports out (lib/world/read-mcs.ts). */
   mode?: 'endpoints' | 'mcs';
   /** Called with every source cluster's outcome as soon as all are in, while the targets may still be read: the very record the world will hold. */
   onSources?: (sources: PlanInput['sources']) => void;

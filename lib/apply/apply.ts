@@ -4,12 +4,12 @@
 // fails is reported and left to the next run.
 
 import pLimit from 'p-limit';
-import { ApiError, type KubeClient } from './kube/client.ts';
-import { endpoints, leases, resourceOf } from './kube/kinds.ts';
-import type { resource } from './kube/resource.ts';
-import { heldKey } from './plan/held.ts';
-import { decide, desiredOf } from './plan/object.ts';
-import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions, ServiceExportObject, ServiceImportObject, ServiceObject, TargetObject } from './plan/index.ts';
+import { ApiError, type KubeClient } from '../kube/client.ts';
+import { endpoints, leases, resourceOf } from '../kube/kinds.ts';
+import type { resource } from '../kube/resource.ts';
+import { heldKey } from '../plan/held.ts';
+import { decide, desiredOf } from '../plan/object.ts';
+import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions, ServiceExportObject, ServiceImportObject, ServiceObject, TargetObject } from '../plan/index.ts';
 
 export type Action = 'create' | 'update' | 'delete';
 

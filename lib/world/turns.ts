@@ -4,7 +4,7 @@
 // so a response that arrives meanwhile waits at most one slice. Whoever needs
 // the result before it is done finishes it there and then.
 
-import type { Steps } from './plan/steps.ts';
+import type { Steps } from '../plan/steps.ts';
 
 export interface InTurns<T> {
   /** The result: what is left is computed now. A throw of the computation is thrown here. */

@@ -5,7 +5,7 @@
 // 5 x 1,000 x 10: about 490 ms at 1 MiB, 390 at 8, for 8 MiB more peak RSS).
 // A loop keeps its world for good: there 1 MiB keeps it small (3 x 1,000 x 2:
 // 164 -> 120 MiB), and --expose-gc lets it give back what a full plan grew
-// (lib/heap.ts). Its top tier is Maglev (--max-opt=2): TurboFan's code is
+// (lib/loop/heap.ts). Its top tier is Maglev (--max-opt=2): TurboFan's code is
 // pages of Node's binary brought in for good once a loop's functions get hot
 // (3 x 50: 76 -> 71 MiB after changes), for a full plan about 10% slower.
 // And one malloc arena: glibc gives each of V8's worker threads its own,

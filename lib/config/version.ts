@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export function version(): string {
-  // dist/lib/version.js or lib/version.ts: walk up to mefi's package.json, not the caller's.
+  // dist/lib/version.js or lib/config/version.ts: walk up to mefi's package.json, not the caller's.
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
     if (!existsSync(file)) continue;

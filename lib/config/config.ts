@@ -6,13 +6,13 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { crypto } from './builtins.ts';
-import { resolveKubeconfig } from './kube/kubeconfig.ts';
+import { crypto } from '../builtins.ts';
+import { resolveKubeconfig } from './kubeconfig.ts';
 import { originalConfigKeys } from './original.ts';
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { isDNS1123Label } from './names.ts';
+import { isDNS1123Label } from '../plan/names.ts';
 import { parseDuration } from './duration.ts';
-import { parseCIDR } from './plan/ip.ts';
+import { parseCIDR } from '../plan/ip.ts';
 
 export type Connection =
   | { kind: 'url'; url: string; token?: string; tokenFile?: string; caData?: string; caFile?: string; insecureSkipTLSVerify: boolean }

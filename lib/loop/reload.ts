@@ -2,9 +2,9 @@
 // (kubeconfigs, CA files). A Secret or ConfigMap volume updates them in place
 // (a symlink swap), so what counts is their content, not their mtime.
 
-import { crypto } from './builtins.ts';
+import { crypto } from '../builtins.ts';
 import { readFileSync } from 'node:fs';
-import type { Config } from './config.ts';
+import type { Config } from '../config/config.ts';
 
 /** The config file and every file it names that is read once, at load. */
 export function inputFiles(configFile: string, config: Config): string[] {

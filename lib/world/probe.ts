@@ -16,7 +16,7 @@
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import { toProbe, type Ahead, type PlanInput, type PlanOptions, type ProbeAddress } from './plan/index.ts';
+import { toProbe, type Ahead, type PlanInput, type PlanOptions, type ProbeAddress } from '../plan/index.ts';
 
 export interface ProbeSettings {
   /** Per connect: no answer within this is unreachable. */

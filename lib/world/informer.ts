@@ -6,8 +6,8 @@
 // is derived state only: it is rebuilt by every list.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeClient } from './kube/client.ts';
-import type { ListOptions, WatchEvent } from './kube/resource.ts';
+import type { KubeClient } from '../kube/client.ts';
+import type { ListOptions, WatchEvent } from '../kube/resource.ts';
 
 export interface Named {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
@@ -29,7 +29,7 @@ export interface InformerOptions {
   report?: (error: string | undefined) => void;
   /** Told why a watch ended in a fresh list (not a resync's): expired, an ERROR event, a broken stream. */
   relisting?: (why: string) => void;
-  /** What to keep of each object (lib/compact.ts): the cache holds that, not the API's whole object. */
+  /** What to keep of each object (lib/world/compact.ts): the cache holds that, not the API's whole object. */
   keep?: (object: never) => unknown;
   /** Secondary indexes: name → the key an object is found under (none: not indexed). */
   indexes?: Record<string, (object: never) => string | undefined>;

@@ -1,24 +1,24 @@
 // The world kept current by watches: one informer per list a run would make
 // (each source cluster's labelled Endpoints or EndpointSlices, each target's
 // mefi namespace and Leases), and the same PlanInput a read gives, taken from
-// their caches. This is an edge beside lib/read.ts: the planner cannot tell
+// their caches. This is an edge beside lib/world/read.ts: the planner cannot tell
 // the two apart. A cluster is unreadable while one of its lists fails.
 //
 // It also knows which source names each event touched, and indexes its
 // caches by name and label: a run then plans only what changed since the
 // run before (lib/plan/incremental.ts), and in full after any list.
 
-import type { ClusterConfig } from './config.ts';
+import type { ClusterConfig } from '../config/config.ts';
 import { compactSource, compactSourceSlice, withoutManagedFields } from './compact.ts';
 import { Holdoff } from './holdoff.ts';
 import { Informer } from './informer.ts';
 import { Informers } from './informers.ts';
-import type { KubeClient } from './kube/client.ts';
-import { endpoints, endpointSlices, leases } from './kube/kinds.ts';
-import { Replanner, type Replanned, type WorldIndex } from './plan/incremental.ts';
-import { heldKey, holdCreates, slicesAsEndpoints, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type PlanOptions, type ReadOutcome, type SliceObject, type TargetObject } from './plan/index.ts';
-import { rememberResults } from './plan/memo.ts';
-import { touchedBySource, touchedByTarget } from './plan/scope.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { endpoints, endpointSlices, leases } from '../kube/kinds.ts';
+import { Replanner, type Replanned, type WorldIndex } from '../plan/incremental.ts';
+import { heldKey, holdCreates, slicesAsEndpoints, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type PlanOptions, type ReadOutcome, type SliceObject, type TargetObject } from '../plan/index.ts';
+import { rememberResults } from '../plan/memo.ts';
+import { touchedBySource, touchedByTarget } from '../plan/scope.ts';
 import type { ReadSettings } from './read.ts';
 
 export interface WatchOptions {
@@ -59,7 +59,7 @@ export class WatchedWorld {
 
   /** target/namespace/name of the deletes this loop made, until their events come back. */
   private readonly ownDeletes = new Set<string>();
-  /** Names something else deletes each time this loop writes them back (lib/holdoff.ts). */
+  /** Names something else deletes each time this loop writes them back (lib/world/holdoff.ts). */
   private readonly holdoff = new Holdoff();
 
   /** Target events that came while a run was writing: judged when it ends, when every write's answer is in. */

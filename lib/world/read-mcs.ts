@@ -4,11 +4,11 @@
 // A cluster whose lists fail becomes an outcome, as in read.ts.
 
 import pLimit from 'p-limit';
-import type { ClusterConfig } from './config.ts';
-import { ApiError, type KubeClient } from './kube/client.ts';
-import { endpointSlices, leases, namespaces, serviceExports, serviceImports, services } from './kube/kinds.ts';
-import type { ListOptions } from './kube/resource.ts';
-import type { PlanInput, ReadOutcome } from './plan/index.ts';
+import type { ClusterConfig } from '../config/config.ts';
+import { ApiError, type KubeClient } from '../kube/client.ts';
+import { endpointSlices, leases, namespaces, serviceExports, serviceImports, services } from '../kube/kinds.ts';
+import type { ListOptions } from '../kube/resource.ts';
+import type { PlanInput, ReadOutcome } from '../plan/index.ts';
 import type { ReadSettings } from './read.ts';
 
 /**

@@ -1,9 +1,9 @@
 // Prometheus metrics and health endpoints for loop mode (--metrics-addr).
 
 import type { Server } from 'node:http';
-import { http } from './builtins.ts';
-import { blockingCodes, type ProblemCode } from './plan/index.ts';
-import type { RunResult } from './run.ts';
+import { http } from '../builtins.ts';
+import { blockingCodes, type ProblemCode } from '../plan/index.ts';
+import type { RunResult } from '../run.ts';
 import { contentType, exposition, Histogram, Series } from './prometheus.ts';
 
 

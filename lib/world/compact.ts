@@ -5,7 +5,7 @@
 // a source's nodeName, targetRef and annotations are never read (the
 // normalized form drops them: DESIGN.md §4).
 
-import type { EndpointsObject, ObjectMeta, RawAddress, SliceObject } from './plan/index.ts';
+import type { EndpointsObject, ObjectMeta, RawAddress, SliceObject } from '../plan/index.ts';
 
 function sourceMeta(m: ObjectMeta): ObjectMeta {
   return { name: m.name, ...(m.namespace !== undefined ? { namespace: m.namespace } : {}), ...(m.labels ? { labels: m.labels } : {}), ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}) };

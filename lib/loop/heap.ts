@@ -3,7 +3,7 @@
 // ever to run: a watching loop over 3 clusters x 1,000 services held 121 MiB
 // for good after its first run, 96 after one compacting collection. Go's
 // runtime returns such memory by itself; V8 needs asking. It needs
-// --expose-gc (a loop's flags, lib/loop-flags.ts); without it
+// --expose-gc (a loop's flags, lib/loop/loop-flags.ts); without it
 // this does nothing.
 
 type Collect = (o: { type: 'major'; execution: 'async'; flavor: 'last-resort' }) => Promise<void> | void;
