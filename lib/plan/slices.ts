@@ -11,7 +11,7 @@ import { normalizePorts, normalizeSubsets, portKey } from './normalize.ts';
 import { servedSubsets } from './served.ts';
 import { compareIP, parseIP } from './ip.ts';
 import { keptAsIs, type SourceView } from './sources.ts';
-import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Finding, RawPort, RawSubset, Subset } from './types.ts';
+import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Finding, RawSubset, SliceEndpoint, SliceObject, Subset } from './types.ts';
 import type { TargetPlan } from './target.ts';
 
 export const serviceNameLabel = 'kubernetes.io/service-name';
@@ -19,24 +19,6 @@ export const managedByLabel = 'endpointslice.kubernetes.io/managed-by';
 export const managedBy = 'mefi';
 /** A slice name is a DNS-1123 subdomain. */
 const maxSliceNameLength = 253;
-
-export interface SliceEndpoint {
-  addresses: string[];
-  conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null } | null;
-  hostname?: string;
-  nodeName?: string;
-  targetRef?: unknown;
-  zone?: string;
-}
-
-export interface SliceObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  addressType: string;
-  endpoints?: SliceEndpoint[] | null;
-  ports?: RawPort[] | null;
-}
 
 /**
  * Source slices → the Endpoints they stand for, one per (namespace, Service).

@@ -1,44 +1,6 @@
 // The planner's vocabulary. Plain data: what the API returns goes in, what the
 // API should be sent comes out.
 
-/** An Endpoints object as the API returns it; only the fields mefi reads. */
-export interface EndpointsObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  subsets?: RawSubset[] | null;
-}
-
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string> | null;
-  annotations?: Record<string, string> | null;
-  resourceVersion?: string;
-  uid?: string;
-  [other: string]: unknown;
-}
-
-export interface RawSubset {
-  addresses?: RawAddress[] | null;
-  notReadyAddresses?: RawAddress[] | null;
-  ports?: RawPort[] | null;
-}
-
-export interface RawAddress {
-  ip?: string;
-  hostname?: string;
-  nodeName?: string;
-  targetRef?: unknown;
-}
-
-export interface RawPort {
-  name?: string;
-  port?: number;
-  protocol?: string;
-  appProtocol?: string;
-}
-
 /** A normalized subset: validated, canonical, sorted. */
 export interface Subset {
   addresses: Address[];
@@ -58,21 +20,13 @@ export interface Port {
   appProtocol?: string;
 }
 
-import type { SliceObject } from './slices.ts';
+import type { EndpointsObject, LeaseObject, SliceObject } from './objects.ts';
 import type { NamespaceObject, ServiceExportObject, ServiceImportObject, ServiceObject } from './mcs/types.ts';
-export type { SliceObject, SliceEndpoint } from './slices.ts';
+export type * from './objects.ts';
 export type { Condition, ImportPort, ImportType, NamespaceObject, ServiceExportObject, ServiceImportObject, ServiceImportSpec, ServiceObject, ServicePortSpec } from './mcs/types.ts';
 
 /** An object mefi writes in a target: an Endpoints object, or an EndpointSlice in slice mode. */
 export type TargetObject = EndpointsObject | SliceObject;
-
-/** A coordination.k8s.io/v1 Lease: when a source cluster was last read (staleAfter). */
-export interface LeaseObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  spec?: { holderIdentity?: string | null; renewTime?: string | null; leaseDurationSeconds?: number | null };
-}
 
 /**
  * What one cluster's reads gave: the items, or why there are none. A target's

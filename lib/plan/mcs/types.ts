@@ -3,7 +3,7 @@
 // writes them, and the core Services it derives. Plain data, as the API
 // returns it.
 
-import type { ObjectMeta } from '../types.ts';
+import type { ObjectMeta } from '../objects.ts';
 
 export const mcsApiVersion = 'multicluster.x-k8s.io/v1beta1';
 /** On an EndpointSlice: the ServiceImport it belongs to (v1beta1.LabelServiceName). */
