@@ -7,7 +7,7 @@ import { ConfigError, formatIssue, loadConfig, type Config } from '../lib/config
 import { createLogger, parseLevel, type LogFormat } from '../lib/report/log.ts';
 import { parseAddr } from '../lib/report/metrics.ts';
 import { render, type Format } from '../lib/report/report.ts';
-import { ExitCode } from '../lib/run.ts';
+import { ExitCode } from '../lib/report/result.ts';
 import { parseDuration } from '../lib/config/duration.ts';
 import { resolveSettings, type Flags } from '../lib/config/settings.ts';
 import { version } from '../lib/config/version.ts';

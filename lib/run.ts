@@ -1,10 +1,11 @@
 // One run: read → plan → apply (unless dry) → a result to report.
 
-import { applyLeases, applyPlan, type ApplySettings, type LeaseOutcome, type Outcome } from './apply/apply.ts';
+import { applyLeases, applyPlan, type ApplySettings } from './apply/apply.ts';
 import type { Config } from './config/config.ts';
 import type { KubeClient, Verb } from './kube/client.ts';
+import type { RunResult } from './report/result.ts';
 import { objectsIn, plan as makePlan, planAhead, type Ahead, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
-import { probeWorld, type Prober, type ProbeReport } from './world/probe.ts';
+import { probeWorld, type Prober } from './world/probe.ts';
 import { readWorld, type ReadSettings } from './world/read.ts';
 import { inTurns, type InTurns } from './world/turns.ts';
 
@@ -17,25 +18,6 @@ export interface RunSettings extends ReadSettings {
   planner?: (input: PlanInput) => { plan: Plan; planned: number };
   /** --probe: probe from here what the one target would serve from other clusters; results younger than maxAgeMs are reused. */
   probe?: { prober: Prober; target: string; maxAgeMs: number };
-}
-
-export interface RunResult {
-  plan: Plan;
-  /** Empty when nothing was applied (dry run, diff). */
-  outcomes: Outcome[];
-  leaseOutcomes: LeaseOutcome[];
-  applied: boolean;
-  durationMs: number;
-  /** Where the time went: reading, probing (--probe), planning (pure), applying. */
-  phases: { readMs: number; probeMs?: number; planMs: number; applyMs: number };
-  /** --probe: what was probed and what did not answer. */
-  probe?: ProbeReport;
-  /** Objects the plan was made from: every object read, or in a watching loop those of the names that changed. */
-  planned: number;
-  /** API calls made this run, all clusters together. */
-  calls: Record<Verb, number>;
-  /** Distinct Warning headers the API servers sent this run. */
-  warnings: string[];
 }
 
 function snapshot(clients: Map<string, KubeClient>): { calls: Record<Verb, number>; warnings: Set<string> } {
@@ -81,24 +63,4 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
 /** The plan of everything read. */
 function fullPlan(options: PlanOptions, ahead: Ahead | undefined): NonNullable<RunSettings['planner']> {
   return (input) => ({ plan: makePlan(options, input, ahead), planned: objectsIn(input) });
-}
-
-export const ExitCode = { ok: 0, drift: 1, partial: 2, usage: 3 } as const;
-
-/** What keeps a run from converging, besides unreadable clusters and failed writes: blocking problems and skipped writes. */
-export function blockers(r: RunResult): number {
-  return r.plan.problems.filter((p) => p.blocking).length + r.outcomes.filter((o) => o.blocking).length;
-}
-
-/**
- * DESIGN.md §6: not converged (2) when a cluster was unreadable, a write
- * failed, or a wanted object is not as wanted (a blocking problem, a skipped
- * write); it outranks drift (1): a diff that could not see or reach
- * everything cannot say there is none.
- */
-export function exitCodeFor(command: 'sync' | 'diff', r: RunResult): number {
-  const partial = r.plan.unreadable.length > 0 || r.outcomes.some((o) => o.result === 'failed') || r.leaseOutcomes.some((o) => o.result === 'failed') || blockers(r) > 0;
-  if (partial) return ExitCode.partial;
-  if (command === 'diff' && r.plan.creates.length + r.plan.updates.length + r.plan.deletes.length > 0) return ExitCode.drift;
-  return ExitCode.ok;
 }

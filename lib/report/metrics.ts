@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import { http } from '../builtins.ts';
 import { blockingCodes, type ProblemCode } from '../plan/index.ts';
-import type { RunResult } from '../run.ts';
+import type { RunResult } from './result.ts';
 import { contentType, exposition, Histogram, Series } from './prometheus.ts';
 
 

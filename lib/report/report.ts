@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import type { Outcome } from '../apply/apply.ts';
 import { resourceOf } from '../kube/kinds.ts';
 import type { Change, ServiceExportObject, ServiceImportObject, ServiceObject, Subset } from '../plan/index.ts';
-import { blockers, type RunResult } from '../run.ts';
+import { blockers, type RunResult } from './result.ts';
 
 export type Format = 'table' | 'json' | 'yaml';
 export type Command = 'sync' | 'diff';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { plan } from '../../lib/plan/index.ts';
 import { addressDelta, render, toReport } from '../../lib/report/report.ts';
-import { exitCodeFor, type RunResult } from '../../lib/run.ts';
+import { exitCodeFor, type RunResult } from '../../lib/report/result.ts';
 import { ep, ips, mirrorLabels, options } from '../support/fixtures.ts';
 
 const calls = { list: 4, get: 0, create: 2, update: 0, delete: 0, watch: 0 };
