@@ -6,25 +6,21 @@
 // so a one-shot run's planning hides behind its reading. Pure, like plan():
 // the same plan, with or without it (a property test checks it).
 
-import { sourceViewSteps, type SourceView } from './sources.ts';
+import { sourceViewSteps } from './sources.ts';
 import type { Steps } from './steps.ts';
-import { wantedAhead, type WantedAhead } from './target.ts';
+import { wantedAhead } from './ways/endpoints.ts';
+import { wayOf } from './ways/index.ts';
 import type { PlanInput, PlanOptions } from './types.ts';
+import type { Ahead, WantedAhead } from './ways/way.ts';
 
-export interface Ahead {
-  /** What it was made from: plan() uses it only for these very objects (plan data is never changed in place). */
-  options: PlanOptions;
-  sources: PlanInput['sources'];
-  view: SourceView;
-  /** Per target, what it should hold (Endpoints mode). */
-  targets: Map<string, WantedAhead>;
-}
+export type { Ahead } from './ways/way.ts';
 
-/** What can be planned from the sources alone, for these targets, in parts (steps.ts); nothing in MCS mode, which plans otherwise. */
+/** What the way of publishing can plan from the sources alone, for these targets, in parts (steps.ts). */
 export function* planAhead(options: PlanOptions, sources: PlanInput['sources'], targets: readonly string[]): Steps<Ahead | undefined> {
-  if (options.mode === 'mcs') return undefined;
+  const { plansAhead } = wayOf(options);
+  if (plansAhead === 'nothing') return undefined;
   const view = yield* sourceViewSteps(options, sources);
   const wanted = new Map<string, WantedAhead>();
-  if (options.target !== 'endpointslices') for (const t of targets) wanted.set(t, yield* wantedAhead(options, view, t));
+  if (plansAhead === 'targets') for (const t of targets) wanted.set(t, yield* wantedAhead(options, view, t));
   return { options, sources, view, targets: wanted };
 }

@@ -3,16 +3,9 @@
 
 import type { Ahead } from './ahead.ts';
 import { staleness } from './leases.ts';
-import { planExportStatus, type ImportStates } from './mcs/exports-status.ts';
-import { mcsView } from './mcs/exports.ts';
-import { mcsOwned, planMcsTarget } from './mcs/target.ts';
-import { mcsSourceClusterLabel } from './mcs/types.ts';
-import { isOwned, unknownClusters } from './object.ts';
 import { toProbe as probesOf, type ProbeAddress } from './reach.ts';
-import { isMefiSlice, planSlices } from './slices.ts';
-import { sourceView, type SourceView } from './sources.ts';
-import { planTarget, type TargetPlan } from './target.ts';
 import type { Change, Finding, Plan, PlanInput, PlanOptions, ProblemCode, Unreadable } from './types.ts';
+import { wayOf } from './ways/index.ts';
 
 export type * from './types.ts';
 export { normalizeSubsets, addressCount, toRawSubsets } from './normalize.ts';
@@ -42,12 +35,9 @@ function aheadFor(options: PlanOptions, input: PlanInput, ahead: Ahead | undefin
   return ahead?.sources === input.sources && ahead.options === options ? ahead : undefined;
 }
 
-/** The sources as the mode reads them. */
-const viewOf = (options: PlanOptions, input: PlanInput, ahead: Ahead | undefined): SourceView => (options.mode === 'mcs' ? mcsView(options, input.sources) : (aheadFor(options, input, ahead)?.view ?? sourceView(options, input.sources)));
-
-/** Every remote (address, TCP port) the target would serve as ready this run (reach.ts), in either mode. */
+/** Every remote (address, TCP port) the target would serve as ready this run (reach.ts), whichever the way. */
 export function toProbe(options: PlanOptions, input: PlanInput, target: string, ahead?: Ahead): ProbeAddress[] {
-  return probesOf(options, input, target, viewOf(options, input, ahead));
+  return probesOf(options, input, target, wayOf(options).run(input.sources, aheadFor(options, input, ahead)).view);
 }
 
 function compareProblem(a: Finding, b: Finding): number {
@@ -62,34 +52,24 @@ function compareProblem(a: Finding, b: Finding): number {
 
 /** The plan of a world; `ahead`, made from its very sources while it was read (ahead.ts), saves doing that part again. */
 export function plan(options: PlanOptions, input: PlanInput, ahead?: Ahead): Plan {
-  const mcs = options.mode === 'mcs' ? mcsView(options, input.sources) : undefined;
-  const made = aheadFor(options, input, ahead);
-  const view = mcs ?? made?.view ?? sourceView(options, input.sources);
-  const sliced = options.target === 'endpointslices' || mcs !== undefined;
+  const way = wayOf(options);
+  const run = way.run(input.sources, aheadFor(options, input, ahead));
+  const view = run.view;
   const result: Omit<Plan, 'problems'> = { creates: [], updates: [], deletes: [], leases: [], unreadable: [...view.unreadableList] };
   const findings: Finding[] = [...view.problems];
-  const states: ImportStates = new Map();
   for (const target of Object.keys(input.targets).sort()) {
     const outcome = input.targets[target]!;
     if (!outcome.ok) {
       result.unreadable.push({ cluster: target, role: 'target', error: outcome.error });
       continue;
     }
-    const owned = mcs ? mcsOwned(options, outcome) : options.target === 'endpointslices' ? (outcome.slices ?? []).filter((x) => isMefiSlice(x, options)) : outcome.items.filter((x) => isOwned(x, options));
-    // MCS slices name their cluster by the KEP's label, whatever --source-cluster-label says.
-    const unknown = unknownClusters(mcs ? { ...options, sourceClusterLabel: mcsSourceClusterLabel } : options, owned, view.clusters);
+    const unknown = run.unknownClusters(outcome);
     const st = staleness(options, target, outcome.leases, view.unreadable, view.clusters, input.now, [...unknown.keys()]);
     if (!options.prune)
       for (const [cluster, n] of unknown)
         if (!st.stale.has(cluster))
-          findings.push({ code: 'unknown-cluster', cluster: target, name: cluster, message: `${n} ${sliced ? 'slice' : 'mirror'}${n === 1 ? '' : 's'} of cluster ${cluster}, which is not in the config, kept as ${n === 1 ? 'it is' : 'they are'} (mefi cannot rebuild ${n === 1 ? 'it' : 'them'}); --prune removes ${n === 1 ? 'it' : 'them'}` });
-    const unreachable = input.unreachable?.[target];
-    let t: TargetPlan;
-    if (mcs) {
-      const m = planMcsTarget(options, mcs, target, outcome, st.stale, unreachable);
-      states.set(target, m.states);
-      t = m;
-    } else t = options.target === 'endpointslices' ? planSlices(options, view, target, outcome.slices ?? [], st.stale, unreachable) : planTarget(options, view, target, outcome.items, st.stale, unreachable, made?.targets.get(target));
+          findings.push({ code: 'unknown-cluster', cluster: target, name: cluster, message: `${n} ${way.noun}${n === 1 ? '' : 's'} of cluster ${cluster}, which is not in the config, kept as ${n === 1 ? 'it is' : 'they are'} (mefi cannot rebuild ${n === 1 ? 'it' : 'them'}); --prune removes ${n === 1 ? 'it' : 'them'}` });
+    const t = run.want(target, outcome, st.stale, input.unreachable?.[target]);
     result.leases.push(...st.renewals);
     findings.push(...st.problems);
     result.creates.push(...t.creates);
@@ -97,11 +77,11 @@ export function plan(options: PlanOptions, input: PlanInput, ahead?: Ahead): Pla
     result.deletes.push(...(options.policy === 'upsert-only' ? [] : t.deletes));
     findings.push(...t.problems);
   }
-  // Status is a write in the exports' own clusters, whatever the policy; by
-  // the mefi that has that cluster among its targets, so that one mefi per
-  // cluster writes each status once (its Ready says how the name fared there),
-  // and only once it could read that target.
-  if (mcs) result.updates.push(...planExportStatus(mcs, states, input.now).filter((c) => input.targets[c.target]?.ok === true));
+  // Writes outside the targets (MCS: an export's status, in its own cluster,
+  // whatever the policy) are made by the mefi that has that cluster among its
+  // targets, so that one mefi per cluster writes each once, and only once it
+  // could read that target.
+  result.updates.push(...run.elsewhere(input.now).filter((c) => input.targets[c.target]?.ok === true));
   return inOrder({ ...result, problems: findings.map((f) => ({ ...f, blocking: blockingCodes.has(f.code) })) });
 }
 

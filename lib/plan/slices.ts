@@ -1,9 +1,10 @@
-// EndpointSlice mode. Sources: the slices of labelled Services, read as the
-// Endpoints they stand for, so every rule of the planner applies unchanged.
-// Target: per mirror (source name, cluster), EndpointSlices labelled with the
-// Service name, one address family and one port set each, at most
-// maxEndpointsPerSlice endpoints. Chunking is stable: an endpoint stays in the
-// slice it is in, so one change rewrites one slice, not all of them.
+// EndpointSlices, for every way that reads or writes them. Sources: the
+// slices of labelled Services, read as the Endpoints they stand for, so every
+// rule of the planner applies unchanged. Targets: the one slice writer, for
+// the slices way (ways/slices.ts) and MCS (mcs/slices.ts): one address family
+// and one port set per slice, at most maxEndpointsPerSlice endpoints.
+// Chunking is stable: an endpoint stays in the slice it is in, so one change
+// rewrites one slice, not all of them.
 
 import equal from 'fast-deep-equal';
 import { clusterOf, describe, isOwned } from './object.ts';
@@ -12,13 +13,11 @@ import { servedSubsets } from './served.ts';
 import { compareIP, parseIP } from './ip.ts';
 import { keptAsIs, type SourceView } from './sources.ts';
 import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Finding, RawSubset, SliceEndpoint, SliceObject, Subset } from './types.ts';
-import type { TargetPlan } from './target.ts';
+import type { TargetPlan } from './ways/way.ts';
 
 export const serviceNameLabel = 'kubernetes.io/service-name';
 export const managedByLabel = 'endpointslice.kubernetes.io/managed-by';
 export const managedBy = 'mefi';
-/** A slice name is a DNS-1123 subdomain. */
-const maxSliceNameLength = 253;
 
 /**
  * Source slices → the Endpoints they stand for, one per (namespace, Service).
@@ -254,95 +253,6 @@ export function slicesBySet(owned: SliceObject[], keyOf: (s: SliceObject) => str
   const bySet = Map.groupBy(owned, keyOf);
   for (const set of bySet.values()) set.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   return (key) => bySet.get(key) ?? [];
-}
-
-/** A cluster's own Service's name is a DNS-1035 label: at most 63 characters. */
-const maxServiceNameLength = 63;
-/** A cluster service's slices are named <name>-<cluster>-only-<n>. */
-const clusterSliceSuffix = 'only';
-
-export function planSlices(options: PlanOptions, view: SourceView, target: string, items: SliceObject[], stale: Set<string>, unreachable?: ReadonlySet<string>): TargetPlan {
-  const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
-  const namespace = options.namespace;
-  const owned = items.filter((s) => isMefiSlice(s, options));
-  const clusterOfSlice = (s: SliceObject) => clusterOf(s, options, []);
-  const writer = sliceWriter(options, target, namespace, items, result);
-
-  const labels = (service: string, originalName: string, cluster: string): Record<string, string> => ({
-    [options.ownerLabel.key]: options.ownerLabel.value,
-    [options.originalNameLabel]: originalName,
-    [options.sourceClusterLabel]: cluster,
-    [serviceNameLabel]: service,
-    [managedByLabel]: managedBy,
-  });
-
-  // Index once: each set looks up its own slices.
-  const setKey = (cluster: string | undefined, originalName: string | undefined, service: string | undefined) => `${cluster}/${originalName}/${service}`;
-  const mine = slicesBySet(owned, (s) => {
-    const l = s.metadata.labels ?? {};
-    // Slices written before the original name was part of the key carry it too: it has always been on them.
-    return setKey(l[options.sourceClusterLabel], l[options.originalNameLabel] ?? l[serviceNameLabel], l[serviceNameLabel]);
-  });
-  const mineOf = (set: SliceSet) => mine(setKey(set.cluster, set.originalName, set.service));
-  const setOf = (service: string, originalName: string, cluster: string, prefix: string, subsets: Subset[]): SliceSet => ({ service, originalName, cluster, prefix, subsets, labels: labels(service, originalName, cluster) });
-  const writeSet = (set: SliceSet) => writer.writeSet(set, mineOf(set));
-  const hold = (set: SliceSet) => writer.hold(mineOf(set));
-
-  // Slices are named <mirror>-<n>: two mirrors of one name (source web of
-  // cluster a-b, source web-a of cluster b) would take turns on the same
-  // slices. Neither is written, as in Endpoints mode; what they have stays.
-  const sameName = Map.groupBy(view.mirrors, (m) => m.name);
-  /** Services the mirrors' sources stand for: a cluster's own Service may not take one of these names. */
-  const services = new Set(view.mirrors.map((m) => m.originalName));
-
-  // Reachability and affinity: per service, the subsets each mirror's slices serve in this target (readiness only).
-  const served = new Map<(typeof view.mirrors)[number], { subsets: Subset[]; reached: Subset[] }>();
-  const byService = Map.groupBy(view.mirrors, (m) => m.originalName);
-  for (const [service, ms] of byService) {
-    const counted = servedSubsets(options, view, target, service, ms, unreachable);
-    result.problems.push(...counted.problems);
-    ms.forEach((m, i) => served.set(m, { subsets: counted.subsets[i]!, reached: counted.reached[i]! }));
-  }
-
-  const problem = (code: Finding['code'], name: string, message: string) => result.problems.push({ code, cluster: target, namespace, name, message });
-
-  for (const m of view.mirrors) {
-    if (stale.has(m.cluster)) continue;
-    const counted = served.get(m)!;
-    const main = setOf(m.originalName, m.originalName, m.cluster, m.name, counted.subsets);
-    const rivals = sameName.get(m.name)!;
-    const tooLong = m.name.length > maxSliceNameLength - 4;
-    if (rivals.length > 1 || tooLong) {
-      hold(main);
-      if (rivals[0] === m) {
-        // one problem per name
-        if (tooLong) problem('invalid-name', m.name, `slice names ${m.name}-<n> would exceed ${maxSliceNameLength} characters; the mirror of ${m.originalName} from cluster ${m.cluster} is not written`);
-        else problem('name-collision', m.name, `slices ${m.name}-<n> are wanted as ${rivals.map((r) => describe({ role: 'mirror', ...r })).sort().join(' and as ')}; neither is written`);
-      }
-    } else writeSet(main);
-
-    if (!options.clusterServices) continue;
-    // The cluster's own Service: what this cluster serves, reachability applied, and no affinity (the weights are the user's).
-    const own = setOf(m.name, m.originalName, m.cluster, `${m.name}-${clusterSliceSuffix}`, counted.reached);
-    if (rivals.length > 1) hold(own);
-    else if (services.has(m.name)) {
-      hold(own);
-      problem('name-collision', m.name, `Service ${m.name} is wanted as the cluster service of ${m.originalName} from cluster ${m.cluster} and as the Service of source ${m.name}; the cluster service is not written`);
-    } else if (m.name.length > maxServiceNameLength) {
-      hold(own);
-      problem('invalid-name', m.name, `the cluster service ${m.name} of ${m.originalName} from cluster ${m.cluster} would exceed ${maxServiceNameLength} characters (a Service name); not written`);
-    } else writeSet(own);
-  }
-
-  for (const s of owned) {
-    const cluster = clusterOfSlice(s);
-    const original = s.metadata.labels?.[options.originalNameLabel] ?? s.metadata.labels?.[serviceNameLabel];
-    // Slices of a cluster that could not be read (or is no longer configured) are kept as they are, unless it is stale.
-    if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, `${original}-${cluster}`)) continue;
-    if (writer.keep.has(s.metadata.name)) continue;
-    result.deletes.push(sliceDelete(target, namespace, s, s.metadata.labels?.[options.originalNameLabel] ?? '', cluster));
-  }
-  return result;
 }
 
 /** The change that deletes one of mefi's slices, conditional on what was read. */

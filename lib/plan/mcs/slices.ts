@@ -12,7 +12,7 @@ import { mergeNormalized } from '../normalize.ts';
 import { isMefiSlice, managedBy, managedByLabel, serviceNameLabel, sliceDelete, slicesBySet, sliceWriter } from '../slices.ts';
 import { keptAsIs } from '../sources.ts';
 import { servedSubsets, type ServedMirror } from '../served.ts';
-import type { TargetPlan } from '../target.ts';
+import type { TargetPlan } from '../ways/way.ts';
 import type { PlanOptions, Port, SliceObject, Subset } from '../types.ts';
 import { keyOf, type Contribution, type Exported, type McsView } from './exports.ts';
 import { mcsServiceNameLabel, mcsSourceClusterLabel, type ImportPort } from './types.ts';

@@ -17,7 +17,7 @@
 
 import { isOwned } from '../object.ts';
 import { keptAsIs } from '../sources.ts';
-import type { TargetPlan } from '../target.ts';
+import type { TargetPlan } from '../ways/way.ts';
 import type { Change, Finding, PlanOptions, ReadOutcome, SliceObject } from '../types.ts';
 import { decideDerived, derivedName, isDerivedService, wantedDerived } from './derived.ts';
 import type { ImportState } from './exports-status.ts';

@@ -1,26 +1,21 @@
-// One target: the objects it should hold, then a decision per name.
+// Endpoints mirrors and aggregates (DESIGN.md §1), the original's way of
+// publishing. In one target, in the mefi namespace: the objects it should
+// hold (a mirror per source and cluster, an aggregate per source name), then
+// a decision per name.
 
-import { memoBy } from './memo.ts';
-import { addressCount, mergeNormalized, normalizeSubsets } from './normalize.ts';
-import { clusterOf, decide, describe, isOwned, mirroringLimit, type Desired } from './object.ts';
-import { readyOnly, servedSubsets } from './served.ts';
-import { keptAsIs, type SourceView } from './sources.ts';
-import { done, stepSize, type Steps } from './steps.ts';
-import type { Change, EndpointsObject, PlanOptions, Finding } from './types.ts';
+import { memoBy } from '../memo.ts';
+import { addressCount, mergeNormalized, normalizeSubsets } from '../normalize.ts';
+import { clusterOf, decide, describe, isOwned, mirroringLimit, unknownClusters } from '../object.ts';
+import { readyOnly, servedSubsets } from '../served.ts';
+import { keptAsIs, sourceView, type SourceView } from '../sources.ts';
+import { done, stepSize, type Steps } from '../steps.ts';
+import type { EndpointsObject, PlanOptions, Finding } from '../types.ts';
+import type { TargetPlan, Wanted, WantedAhead, Way } from './way.ts';
 
 const keptCache = new WeakMap<object, unknown>();
 const mergedCache = new WeakMap<object, unknown>();
 const readyCache = new WeakMap<object, unknown>();
 
-/** A Desired, or (keep) an object that must stay as it is this run. */
-type Wanted = Desired & { keep: boolean };
-
-export interface TargetPlan {
-  creates: Change[];
-  updates: Change[];
-  deletes: Change[];
-  problems: Finding[];
-}
 
 export function labelsFor(options: PlanOptions, originalName: string, cluster?: string): Record<string, string> {
   return {
@@ -74,17 +69,6 @@ function* wantedObjects(options: PlanOptions, view: SourceView, target: string, 
     wanted.push({ role: 'aggregate', name: originalName, originalName, subsets, labels: labelsFor(options, originalName), keep: false });
   }
   return wanted;
-}
-
-/**
- * What a target should hold while no mirror there is kept as it is and no
- * address went unanswered: all that depends on the sources alone, so it can
- * be made while the target is still being read (ahead.ts).
- */
-export interface WantedAhead {
-  view: SourceView;
-  wanted: Wanted[];
-  problems: Finding[];
 }
 
 export function* wantedAhead(options: PlanOptions, view: SourceView, target: string): Steps<WantedAhead> {
@@ -148,4 +132,20 @@ export function planTarget(options: PlanOptions, view: SourceView, target: strin
     }
   }
   return result;
+}
+
+export function endpointsWay(options: PlanOptions): Way {
+  return {
+    noun: 'mirror',
+    plansAhead: 'targets',
+    run(sources, ahead) {
+      const view = ahead?.view ?? sourceView(options, sources);
+      return {
+        view,
+        unknownClusters: (current) => unknownClusters(options, current.items.filter((x) => isOwned(x, options)), view.clusters),
+        want: (target, current, stale, unreachable) => planTarget(options, view, target, current.items, stale, unreachable, ahead?.targets.get(target)),
+        elsewhere: () => [],
+      };
+    },
+  };
 }
