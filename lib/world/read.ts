@@ -1,45 +1,24 @@
-// Read the world: every cluster's sources, every target's mefi namespace.
-// Concurrent and bounded; a cluster that fails becomes an outcome, not a throw.
+// Read the world: every list the way of publishing makes in each cluster
+// (lists.ts), and each cluster's outcomes as a source and as a target made
+// from them. Concurrent and bounded: each list of each namespace takes a
+// slot of --concurrency. A cluster whose lists fail becomes an outcome, not
+// a throw.
 
 import pLimit from 'p-limit';
 import { ConfigError, type ClusterConfig } from '../config/config.ts';
 import { ApiError, type KubeClient } from '../kube/client.ts';
-import { endpoints, endpointSlices, leases } from '../kube/kinds.ts';
-import { readMcsWorld } from './read-mcs.ts';
-import { slicesAsEndpoints } from '../plan/index.ts';
-import type { EndpointsObject, PlanInput, ReadOutcome } from '../plan/index.ts';
+import type { ListOptions } from '../kube/resource.ts';
+import type { PlanInput, ReadOutcome } from '../plan/index.ts';
+import { listsOf, resources, type List, type Listed, type ListSettings } from './lists.ts';
 
-export interface ReadSettings {
-  /** Label selector for sources (--remote-filter). */
-  remoteFilter: string;
-  /** The namespace mefi owns in each target. */
-  namespace: string;
+export interface ReadSettings extends ListSettings {
   targets: string[];
   concurrency: number;
   pageSize: number;
   /** Clusters not to ask this run (loop backoff), with the reason they count as unreadable. */
   skip?: Map<string, string>;
-  /** With staleAfter: also list mefi's Leases in each target, with this selector. */
-  leaseSelector?: string;
-  /** Read sources from Endpoints (default) or from the EndpointSlices of labelled Services. */
-  source?: 'endpoints' | 'endpointslices';
-  /** Write Endpoints (default) or EndpointSlices: what to list in each target. */
-  target?: 'endpoints' | 'endpointslices';
-  /** MCS mode: ServiceExports in, ServiceImports out (lib/world/read-mcs.ts). */
-  mode?: 'endpoints' | 'mcs';
   /** Called with every source cluster's outcome as soon as all are in, while the targets may still be read: the very record the world will hold. */
   onSources?: (sources: PlanInput['sources']) => void;
-}
-
-async function outcome(read: () => Promise<EndpointsObject[] | Extract<ReadOutcome, { ok: true }>>, skipped?: string): Promise<ReadOutcome> {
-  if (skipped !== undefined) return { ok: false, error: skipped };
-  try {
-    const got = await read();
-    return Array.isArray(got) ? { ok: true, items: got } : got;
-  } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    return { ok: false, error: (err as Error).message };
-  }
 }
 
 /**
@@ -47,55 +26,59 @@ async function outcome(read: () => Promise<EndpointsObject[] | Extract<ReadOutco
  * refuse it (400), that is the user's input, not the cluster's health: a usage
  * error (exit 3), with the server's words.
  */
-async function refusedSelector<T>(cluster: string, selector: string, list: () => Promise<T>): Promise<T> {
-  try {
-    return await list();
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 400) throw new ConfigError([{ file: 'command line', field: '--remote-filter', message: `${JSON.stringify(selector)}: cluster ${cluster} refuses it: ${err.message}` }]);
-    throw err;
-  }
+function refusedSelector(cluster: string, selector: string, err: unknown): never {
+  if (err instanceof ApiError && err.status === 400) throw new ConfigError([{ file: 'command line', field: '--remote-filter', message: `${JSON.stringify(selector)}: cluster ${cluster} refuses it: ${err.message}` }]);
+  throw err;
+}
+
+/** A 404 on a list of an MCS kind: the kind is not served there (the MCS CRDs are not installed). */
+function notServed(cluster: string, kind: List['kind'], err: unknown): never {
+  const what = kind === 'serviceexports' ? 'ServiceExport' : kind === 'serviceimports' ? 'ServiceImport' : undefined;
+  if (what && err instanceof ApiError && err.status === 404) throw new Error(`cluster ${cluster}: ${what} is not served there: install the Multi-Cluster Services API's CRDs (sigs.k8s.io/mcs-api, multicluster.x-k8s.io/v1beta1)`);
+  throw err;
 }
 
 export async function readWorld(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings): Promise<PlanInput> {
-  if (s.mode === 'mcs') return readMcsWorld(clusters, clients, s);
   const limit = pLimit(s.concurrency);
-  const client = (name: string) => clients.get(name)!;
+  const way = listsOf(s);
+  const targets = new Set(s.targets);
 
-  // Each source cluster is listed once per run, whatever the number of targets.
-  // A slot per list: a cluster scoped to many namespaces lists them side by side, within --concurrency.
-  const sources = clusters.map((c) =>
-    outcome(async () => {
-      const list = (namespace?: string) =>
-        limit(async () => {
-          const o = { ...(namespace ? { namespace } : {}), labelSelector: s.remoteFilter, pageSize: s.pageSize };
-          return refusedSelector(c.name, s.remoteFilter, async () =>
-            // Held for this run only: as read (compacting them, as a watching loop must, cost a quarter of the lists' time).
-            s.source === 'endpointslices' ? slicesAsEndpoints(await endpointSlices.list(client(c.name), o)) : endpoints.list(client(c.name), o),
-          );
-        });
-      if (!c.namespaces) return list();
-      return (await Promise.all(c.namespaces.map(list))).flat();
-    }, s.skip?.get(c.name)).then((o) => [c.name, o] as const),
-  );
-  // The whole namespace, not only owned objects: a foreign object on a wanted name must be seen.
-  const targets = s.targets.map((t) =>
-    limit(() =>
-      outcome(async () => {
-        const slices = s.target === 'endpointslices';
-        const items = slices ? [] : await endpoints.list(client(t), { namespace: s.namespace, pageSize: s.pageSize });
-        return {
-          ok: true as const,
-          items,
-          ...(slices ? { slices: await endpointSlices.list(client(t), { namespace: s.namespace, pageSize: s.pageSize }) } : {}),
-          ...(s.leaseSelector ? { leases: await leases.list(client(t), { namespace: s.namespace, labelSelector: s.leaseSelector, pageSize: s.pageSize }) } : {}),
-        };
-      }, s.skip?.get(t)),
-    ).then((o) => [t, o] as const),
-  );
-  const sourcesIn = Promise.all(sources).then((all) => {
-    const record: PlanInput['sources'] = Object.fromEntries(all);
-    s.onSources?.(record);
-    return record;
+  /** One list, in each namespace of `within` (or in all), each bounded by the limit. Objects are held for this run only: as read (compacting them, as a watching loop must, cost a quarter of the lists' time). */
+  const list = (client: KubeClient, cluster: string, l: List): Promise<Listed> => {
+    const kind = resources[l.kind] as { list(c: KubeClient, o: ListOptions): Promise<unknown[]> };
+    const one = (namespace?: string) =>
+      limit(() => kind.list(client, { ...(namespace ? { namespace } : {}), ...(l.labelSelector ? { labelSelector: l.labelSelector } : {}), pageSize: s.pageSize }))
+        .catch((err: unknown) => (l.usersSelector ? refusedSelector(cluster, l.labelSelector!, err) : notServed(cluster, l.kind, err)))
+        .then((items) => (l.readAs ? l.readAs(items as never[]) : items));
+    return Promise.all((l.within ?? [undefined]).map(one)).then(
+      (parts) => ({ parts }),
+      (err: unknown) => {
+        if (err instanceof ConfigError) throw err;
+        return { error: (err as Error).message };
+      },
+    );
+  };
+
+  const read = clusters.map(async (c) => {
+    const skipped = s.skip?.get(c.name);
+    const isTarget = targets.has(c.name);
+    if (skipped !== undefined) return { cluster: c.name, source: Promise.resolve<ReadOutcome>({ ok: false, error: skipped }), ...(isTarget ? { target: Promise.resolve<ReadOutcome>({ ok: false, error: skipped }) } : {}) };
+    const client = clients.get(c.name)!;
+    const lists = way.lists(c, isTarget, clusters, s).map((l) => ({ l, listed: list(client, c.name, l) }));
+    // Only a refused selector rejects (a usage error), and the read says it once, through the sources.
+    for (const { listed } of lists) listed.catch(() => undefined);
+    /** A role's outcome, once the lists it needs are in: a source's, while a target's own may still be read. */
+    const outcome = async (role: 'source' | 'target') => {
+      const needed = lists.filter(({ l }) => l.role === role || l.role === 'both');
+      const got = new Map(await Promise.all(needed.map(async ({ l, listed }) => [l.id, await listed] as const)));
+      return way.outcomes(got, role === 'target')[role]!;
+    };
+    return { cluster: c.name, source: outcome('source'), ...(isTarget ? { target: outcome('target') } : {}) };
   });
-  return { sources: await sourcesIn, targets: Object.fromEntries(await Promise.all(targets)) };
+
+  const started = await Promise.all(read);
+  const sources: PlanInput['sources'] = Object.fromEntries(await Promise.all(started.map(async (r) => [r.cluster, await r.source] as const)));
+  s.onSources?.(sources);
+  const byName = new Map(started.map((r) => [r.cluster, r.target]));
+  return { sources, targets: Object.fromEntries(await Promise.all(s.targets.map(async (t) => [t, (await byName.get(t))!] as const))) };
 }

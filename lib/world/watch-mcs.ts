@@ -1,5 +1,5 @@
-// The watching loop's world in MCS mode: informers on what lib/world/read-mcs.ts
-// lists (per cluster its ServiceExports, Services and EndpointSlices; per
+// The watching loop's world in MCS mode: informers on what a read lists
+// (lists.ts: per cluster its ServiceExports, Services and EndpointSlices; per
 // target its ServiceImports, Namespaces and Leases), and the same PlanInput
 // a read gives, from their caches. Every run plans in full: an exported
 // name's objects span namespaces, clusters and statuses (lib/plan/mcs).
@@ -10,18 +10,15 @@
 // from what was written.
 
 import type { ClusterConfig } from '../config/config.ts';
-import { withoutManagedFields } from './compact.ts';
 import { Informer, type Named } from './informer.ts';
 import { Informers } from './informers.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { resourceOf } from '../kube/kinds.ts';
 import { objectsIn, plan as makePlan, type Change, type PlanInput, type ReadOutcome, type TargetObject } from '../plan/index.ts';
 import type { Replanned } from '../plan/incremental.ts';
-import { mcsLists, mcsOutcomes, mcsResources, mcsScope, type Listed, type McsKind } from './read-mcs.ts';
+import { listsOf, resources, type Kind, type Listed } from './lists.ts';
 import type { ReadSettings } from './read.ts';
 import type { WatchOptions } from './watch.ts';
-
-type Kind = McsKind;
 
 /** The list a change's object is cached in. */
 const kindOf = (c: Change): Kind => resourceOf(c).name as Kind;
@@ -46,20 +43,20 @@ export class McsWatchedWorld {
     this.o = o;
     this.clusters = clusters.map((c) => c.name);
     this.group = new Informers(() => o.changed());
-    const scope = mcsScope(clusters);
+    const way = listsOf(s);
     const targets = new Set(s.targets);
     for (const c of clusters) {
       const byKind = new Map<Kind, Informer<Named>[]>();
-      // The lists a read makes (lib/world/read-mcs.ts), an informer per namespace of each.
-      for (const l of mcsLists(c, targets.has(c.name), scope, s))
+      // The lists a read makes (lists.ts), an informer per namespace of each.
+      for (const l of way.lists(c, targets.has(c.name), clusters, s))
         byKind.set(
           l.kind,
           (l.within ?? [undefined]).map((namespace) =>
             this.group.add(
-              new Informer<Named>(clients.get(c.name)!, mcsResources[l.kind] as never, { ...(namespace ? { namespace } : {}), ...(l.labelSelector ? { labelSelector: l.labelSelector } : {}), pageSize: s.pageSize }, {
+              new Informer<Named>(clients.get(c.name)!, resources[l.kind] as never, { ...(namespace ? { namespace } : {}), ...(l.labelSelector ? { labelSelector: l.labelSelector } : {}), pageSize: s.pageSize }, {
                 backoffMs: o.backoffMs,
                 maxBackoffMs: o.maxBackoffMs,
-                keep: withoutManagedFields as never,
+                keep: l.keep as never,
                 changed: (obj, _before, deleted = false) => this.event(l.kind, c.name, obj, deleted),
                 report: (error) => o.report?.(c.name, l.kind === 'serviceexports' ? 'source' : 'target', error),
                 relisting: (why) => o.relisting?.(c.name, l.kind === 'serviceexports' ? 'source' : 'target', why),
@@ -139,18 +136,18 @@ export class McsWatchedWorld {
     return [];
   }
 
-  /** What lib/world/read-mcs.ts would have read, from the caches. */
+  /** What a read would have read, from the caches. */
   input(): PlanInput {
     const sources: Record<string, ReadOutcome> = {};
     const targets: Record<string, ReadOutcome> = {};
     for (const cluster of this.clusters) {
       const byKind = this.informers.get(cluster)!;
-      const got = new Map<Kind, Listed>();
+      const got = new Map<string, Listed>();
       for (const [kind, informers] of byKind) {
         const failed = informers.find((i) => i.error !== undefined);
-        got.set(kind, failed ? { error: failed.error! } : { items: informers.flatMap((i) => i.snapshot()) });
+        got.set(kind, failed ? { error: failed.error! } : { parts: informers.map((i) => i.snapshot()) });
       }
-      const { source, target } = mcsOutcomes(got, byKind.has('serviceimports'));
+      const { source, target } = listsOf(this.s).outcomes(got, byKind.has('serviceimports'));
       sources[cluster] = source;
       if (target) targets[cluster] = target;
     }

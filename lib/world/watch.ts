@@ -9,14 +9,13 @@
 // run before (lib/plan/incremental.ts), and in full after any list.
 
 import type { ClusterConfig } from '../config/config.ts';
-import { compactSource, compactSourceSlice, withoutManagedFields } from './compact.ts';
 import { Holdoff } from './holdoff.ts';
-import { Informer } from './informer.ts';
+import { Informer, type Named } from './informer.ts';
 import { Informers } from './informers.ts';
 import type { KubeClient } from '../kube/client.ts';
-import { endpoints, endpointSlices, leases } from '../kube/kinds.ts';
+import { listsOf, resources, type List, type Listed } from './lists.ts';
 import { Replanner, type Replanned, type WorldIndex } from '../plan/incremental.ts';
-import { heldKey, holdCreates, slicesAsEndpoints, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type PlanOptions, type ReadOutcome, type SliceObject, type TargetObject } from '../plan/index.ts';
+import { heldKey, holdCreates, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type PlanOptions, type ReadOutcome, type SliceObject, type TargetObject } from '../plan/index.ts';
 import { rememberResults } from '../plan/memo.ts';
 import { touchedBySource, touchedByTarget } from '../plan/scope.ts';
 import type { ReadSettings } from './read.ts';
@@ -42,11 +41,13 @@ const byName = 'name';
 const byLabel = 'label';
 const byPrefix = 'prefix';
 
-type AnyInformer = Informer<EndpointsObject> | Informer<SliceObject> | Informer<LeaseObject>;
+type AnyInformer = Informer<Named>;
 
 export class WatchedWorld {
-  private readonly sources = new Map<string, (Informer<EndpointsObject> | Informer<SliceObject>)[]>();
-  private readonly targets = new Map<string, { objects: Informer<EndpointsObject> | Informer<SliceObject>; leases?: Informer<LeaseObject> }>();
+  private readonly sources = new Map<string, Informer<Named>[]>();
+  private readonly targets = new Map<string, { objects: Informer<TargetObject>; leases?: Informer<LeaseObject> }>();
+  /** What the planner is given of a source list (lists.ts), if not its objects: the slices of labelled Services, as Endpoints. */
+  private readAs: List['readAs'];
   private readonly s: ReadSettings;
   private readonly o: WatchOptions;
   /**
@@ -175,8 +176,8 @@ export class WatchedWorld {
       [byLabel]: (x: TargetObject) => (owned(x) ? (x.metadata.labels?.[o.options.originalNameLabel] ?? undefined) : undefined),
       [byPrefix]: (x: TargetObject) => /^(.*)-\d+$/.exec(x.metadata.name)?.[1],
     };
-    const make = <T extends { metadata: { name: string } }>(cluster: string, role: 'source' | 'target' | 'lease', kind: typeof endpoints | typeof endpointSlices | typeof leases, namespace: string | undefined, labelSelector: string | undefined, keep: (o: never) => unknown, indexes?: Record<string, (o: never) => string | undefined>) =>
-      this.informers.add(new Informer<T>(clients.get(cluster)!, kind as never, { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), pageSize: s.pageSize }, {
+    const make = (cluster: string, role: 'source' | 'target' | 'lease', l: List, namespace: string | undefined, indexes?: Record<string, (o: never) => string | undefined>) =>
+      this.informers.add(new Informer<Named>(clients.get(cluster)!, resources[l.kind] as never, { ...(namespace ? { namespace } : {}), ...(l.labelSelector ? { labelSelector: l.labelSelector } : {}), pageSize: s.pageSize }, {
         backoffMs: o.backoffMs,
         maxBackoffMs: o.maxBackoffMs,
         ...(indexes ? { indexes } : {}),
@@ -197,16 +198,21 @@ export class WatchedWorld {
         },
         report: (error) => o.report?.(cluster, role === 'source' ? 'source' : 'target', error),
         relisting: (why) => o.relisting?.(cluster, role === 'source' ? 'source' : 'target', why),
-        keep,
+        keep: l.keep as never,
       }));
-    const sourceKind = s.source === 'endpointslices' ? endpointSlices : endpoints;
+    // The lists a read makes (lists.ts): an informer per namespace of each; first every source's, then every target's.
+    const way = listsOf(s);
     for (const c of clusters) {
-      const namespaces = c.namespaces ?? [undefined];
-      this.sources.set(c.name, namespaces.map((ns) => make(c.name, 'source', sourceKind, ns, s.remoteFilter, s.source === 'endpointslices' ? compactSourceSlice : compactSource, sourceIndexes)));
+      const lists = way.lists(c, false, clusters, s).filter((l) => l.id === 'sources');
+      this.sources.set(c.name, lists.flatMap((l) => (l.within ?? [undefined]).map((ns) => make(c.name, 'source', l, ns, sourceIndexes))));
+      this.readAs = lists[0]?.readAs;
     }
     for (const t of s.targets) {
-      const objects = make(t, 'target', s.target === 'endpointslices' ? endpointSlices : endpoints, s.namespace, undefined, withoutManagedFields, targetIndexes);
-      this.targets.set(t, { objects, ...(s.leaseSelector ? { leases: make<LeaseObject>(t, 'lease', leases, s.namespace, s.leaseSelector, withoutManagedFields) } : {}) });
+      const c = clusters.find((x) => x.name === t)!;
+      const lists = new Map(way.lists(c, true, clusters, s).map((l) => [l.id, l]));
+      const objects = make(c.name, 'target', lists.get('objects')!, s.namespace, targetIndexes) as Informer<TargetObject>;
+      const leases = lists.get('leases');
+      this.targets.set(c.name, { objects, ...(leases ? { leases: make(c.name, 'lease', leases, s.namespace) as Informer<LeaseObject> } : {}) });
     }
   }
 
@@ -229,43 +235,34 @@ export class WatchedWorld {
     return this.informers.settled();
   }
 
-  /** Source slices read as Endpoints, per snapshot: the same objects while an informer stands still. */
-  private readonly asEndpoints = new WeakMap<object, EndpointsObject[]>();
+  /** A source list's snapshot as the planner reads it (readAs), per snapshot: the same objects while an informer stands still. */
+  private readonly asRead = new WeakMap<object, unknown[]>();
 
-  private sourceItems(i: Informer<EndpointsObject> | Informer<SliceObject>): EndpointsObject[] {
-    if (this.s.source !== 'endpointslices') return (i as Informer<EndpointsObject>).snapshot();
-    const snap = (i as Informer<SliceObject>).snapshot();
-    let out = this.asEndpoints.get(snap);
-    if (!out) this.asEndpoints.set(snap, (out = slicesAsEndpoints(snap)));
+  private sourceItems(i: Informer<Named>): unknown[] {
+    const snap = i.snapshot();
+    if (!this.readAs) return snap;
+    let out = this.asRead.get(snap);
+    if (!out) this.asRead.set(snap, (out = this.readAs(snap as never[])));
     return out;
   }
 
-  /** What a read would have given, from the caches; plan() then plans what changed since the input before. */
+  /** What a read would have given, from the caches (lists.ts makes the outcomes of both); plan() then plans what changed since the input before. */
   input(): PlanInput {
     // Names taken by an input() whose run never planned are planned in full.
     this.taken = this.taken === undefined ? this.touched : 'world';
     this.touched = new Set();
-    const sources: Record<string, ReadOutcome> = {};
-    for (const [cluster, informers] of this.sources) {
+    const way = listsOf(this.s);
+    const listed = (informers: Informer<Named>[], items: (i: Informer<Named>) => unknown[]): Listed => {
       const failed = informers.find((i) => i.error !== undefined);
-      if (failed) {
-        sources[cluster] = { ok: false, error: failed.error! };
-        continue;
-      }
-      sources[cluster] = { ok: true, items: informers.length === 1 ? this.sourceItems(informers[0]!) : informers.flatMap((i) => this.sourceItems(i)) };
-    }
+      return failed ? { error: failed.error! } : { parts: informers.map(items) };
+    };
+    const sources: Record<string, ReadOutcome> = {};
+    for (const [cluster, informers] of this.sources) sources[cluster] = way.outcomes(new Map([['sources', listed(informers, (i) => this.sourceItems(i))]]), false).source;
     const targets: Record<string, ReadOutcome> = {};
     for (const [target, t] of this.targets) {
-      const failed = [t.objects, t.leases].find((i) => i && i.error !== undefined);
-      if (failed) {
-        targets[target] = { ok: false, error: failed.error! };
-        continue;
-      }
-      const objects = t.objects.snapshot();
-      targets[target] =
-        this.s.target === 'endpointslices'
-          ? { ok: true, items: [], slices: objects as SliceObject[], ...(t.leases ? { leases: t.leases.snapshot() } : {}) }
-          : { ok: true, items: objects as EndpointsObject[], ...(t.leases ? { leases: t.leases.snapshot() } : {}) };
+      const got = new Map([['objects', listed([t.objects as Informer<Named>], (i) => i.snapshot())]]);
+      if (t.leases) got.set('leases', listed([t.leases as Informer<Named>], (i) => i.snapshot()));
+      targets[target] = way.outcomes(got, true).target!;
     }
     return { sources, targets };
   }
@@ -311,13 +308,12 @@ export class WatchedWorld {
 
   /** The planner's lookups, from the informers' indexes. */
   private index(): WorldIndex {
-    const slices = this.s.source === 'endpointslices';
     const readable = (informers: AnyInformer[]) => informers.every((i) => i.error === undefined);
     const sourcesNamed = (cluster: string, name: string): EndpointsObject[] => {
       const informers = this.sources.get(cluster) ?? [];
       if (!readable(informers)) return [];
       const found = informers.flatMap((i) => (i as Informer<EndpointsObject | SliceObject>).byIndex(byName, name));
-      return slices ? slicesAsEndpoints(found as SliceObject[]) : (found as EndpointsObject[]);
+      return (this.readAs ? this.readAs(found as never[]) : found) as EndpointsObject[];
     };
     const target = (t: string) => {
       const x = this.targets.get(t);
