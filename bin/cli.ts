@@ -129,7 +129,9 @@ const args = isOriginalInvocation(given) ? fromOriginalArgs(given) : given;
 
 const cli = yargs(args)
   .scriptName('mefi')
-  .usage('$0 <command> [options]\n\nMirror labelled Endpoints of every cluster into the target cluster and merge them into one aggregate per name.')
+  .usage(
+    '$0 <command> [options]\n\nShare the endpoints of services across clusters, in one of three ways: labelled Endpoints mirrored into the target cluster, one mirror per cluster and one merged aggregate per name (the default); the same as EndpointSlices (--target endpointslices); or the Multi-Cluster Services API: ServiceExports in, ServiceImports with their Services and EndpointSlices out (--mode mcs).',
+  )
   .options(options)
   .command('sync', 'plan and apply: create, update and delete mirrors and aggregates', (y) => y.options(syncOptions).config(fromEnvironment(syncOptions)))
   .command('diff', 'print the drift as a unified diff; exit 1 if there is any (for CI)')
