@@ -22,7 +22,7 @@ export type Decision =
   | { action: 'conflict'; message: string };
 
 /** Anything with labels: Endpoints, EndpointSlices. */
-type Labelled = { metadata: { name: string; labels?: Record<string, string> | null } };
+export type Labelled = { metadata: { name: string; labels?: Record<string, string> | null } };
 
 export function isOwned(obj: Labelled, options: PlanOptions): boolean {
   return obj.metadata.labels?.[options.ownerLabel.key] === options.ownerLabel.value;

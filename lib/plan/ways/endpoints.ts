@@ -5,11 +5,12 @@
 
 import { memoBy } from '../memo.ts';
 import { addressCount, mergeNormalized, normalizeSubsets } from '../normalize.ts';
-import { clusterOf, decide, describe, isOwned, mirroringLimit, unknownClusters } from '../object.ts';
+import { clusterOf, decide, describe, isOwned, mirroringLimit } from '../object.ts';
 import { readyOnly, servedSubsets } from '../served.ts';
-import { keptAsIs, sourceView, type SourceView } from '../sources.ts';
+import { keptAsIs, type SourceView } from '../sources.ts';
 import { done, stepSize, type Steps } from '../steps.ts';
 import type { EndpointsObject, PlanOptions, Finding } from '../types.ts';
+import { labelledWay } from './labelled.ts';
 import type { TargetPlan, Wanted, WantedAhead, Way } from './way.ts';
 
 const keptCache = new WeakMap<object, unknown>();
@@ -135,17 +136,10 @@ export function planTarget(options: PlanOptions, view: SourceView, target: strin
 }
 
 export function endpointsWay(options: PlanOptions): Way {
-  return {
+  return labelledWay(options, {
     noun: 'mirror',
     plansAhead: 'targets',
-    run(sources, ahead) {
-      const view = ahead?.view ?? sourceView(options, sources);
-      return {
-        view,
-        unknownClusters: (current) => unknownClusters(options, current.items.filter((x) => isOwned(x, options)), view.clusters),
-        want: (target, current, stale, unreachable) => planTarget(options, view, target, current.items, stale, unreachable, ahead?.targets.get(target)),
-        elsewhere: () => [],
-      };
-    },
-  };
+    owned: (current) => current.items.filter((x) => isOwned(x, options)),
+    want: (view, target, current, stale, unreachable, ahead) => planTarget(options, view, target, current.items, stale, unreachable, ahead?.targets.get(target)),
+  });
 }

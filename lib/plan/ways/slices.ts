@@ -4,11 +4,12 @@
 // (../slices.ts); with clusterServices also those of a Service
 // <name>-<cluster> that serves that cluster alone.
 
-import { clusterOf, describe, unknownClusters } from '../object.ts';
+import { clusterOf, describe } from '../object.ts';
 import { servedSubsets } from '../served.ts';
 import { isMefiSlice, managedBy, managedByLabel, serviceNameLabel, sliceDelete, slicesBySet, sliceWriter, type SliceSet } from '../slices.ts';
-import { keptAsIs, sourceView, type SourceView } from '../sources.ts';
+import { keptAsIs, type SourceView } from '../sources.ts';
 import type { Finding, PlanOptions, SliceObject, Subset } from '../types.ts';
+import { labelledWay } from './labelled.ts';
 import type { TargetPlan, Way } from './way.ts';
 
 /** A slice name is a DNS-1123 subdomain. */
@@ -103,18 +104,10 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
 }
 
 export function slicesWay(options: PlanOptions): Way {
-  return {
+  return labelledWay(options, {
     noun: 'slice',
     plansAhead: 'view',
-    run(sources, ahead) {
-      const view = ahead?.view ?? sourceView(options, sources);
-      const owned = (current: { slices?: SliceObject[] }) => (current.slices ?? []).filter((x) => isMefiSlice(x, options));
-      return {
-        view,
-        unknownClusters: (current) => unknownClusters(options, owned(current), view.clusters),
-        want: (target, current, stale, unreachable) => planSlices(options, view, target, current.slices ?? [], stale, unreachable),
-        elsewhere: () => [],
-      };
-    },
-  };
+    owned: (current) => (current.slices ?? []).filter((x) => isMefiSlice(x, options)),
+    want: (view, target, current, stale, unreachable) => planSlices(options, view, target, current.slices ?? [], stale, unreachable),
+  });
 }
