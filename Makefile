@@ -8,11 +8,11 @@ export GOFLAGS := -mod=mod
 
 CACHE        := $(CURDIR)/.cache
 CONTROLPLANE := $(CACHE)/bin/controlplane
-CP_SRC       := $(wildcard spec/support/controlplane/*.go) spec/support/controlplane/go.mod spec/support/controlplane/go.sum
+CP_SRC       := $(shell find spec/support/controlplane -name "*.go") spec/support/controlplane/go.mod spec/support/controlplane/go.sum
 DIR          ?= $(CACHE)/clusters
 TS_SRC       := $(shell find bin lib -name "*.ts" 2>/dev/null) tsconfig.json package.json
 
-.PHONY: all deps build typecheck test test-ingress test-unit test-integration clusters demo bench pack image clean bed-deps image-deps helm controlplane contour envoy traefik ingress
+.PHONY: nodes node-deps all deps build typecheck test test-ingress test-unit test-integration clusters demo bench pack image clean bed-deps image-deps helm controlplane contour envoy traefik ingress
 
 all: build
 
@@ -91,6 +91,41 @@ $(TRAEFIK): spec/support/traefik/go.mod spec/support/traefik/go.sum
 	  cp "$$(go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)"/config/crd/standard/*.yaml $(TRAEFIK_MANIFESTS)/
 	chmod u+w $(TRAEFIK_MANIFESTS)/*
 
+# Real nodes (spec/support/controlplane/node.go): the kubelet from the bed's own
+# Kubernetes module; containerd, runc and the CNI plugins from Debian; CoreDNS
+# from its module (spec/support/coredns, pinned); the images the nodes run,
+# built here with buildah from the bed's pod binary (cmd/bed-app), CoreDNS and
+# Debian's busybox-static and socat (spec/support/node-images.ts), never pulled.
+KUBELET     := $(CACHE)/bin/kubelet
+COREDNS     := $(CACHE)/bin/coredns
+BED_APP     := $(CACHE)/bin/bed-app
+NODE_IMAGES := $(CACHE)/node-images
+
+$(KUBELET): spec/support/controlplane/go.mod spec/support/controlplane/go.sum
+	@echo "Building the kubelet from the bed's Kubernetes module..."
+	cd spec/support/controlplane && go build -o $(KUBELET) \
+	  -ldflags "-X k8s.io/component-base/version.gitVersion=$$(go list -m -f '{{.Version}}' k8s.io/kubernetes)" k8s.io/kubernetes/cmd/kubelet
+
+$(BED_APP): $(CP_SRC)
+	cd spec/support/controlplane && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $(BED_APP) ./cmd/bed-app
+
+$(COREDNS): spec/support/coredns/main.go spec/support/coredns/go.mod spec/support/coredns/go.sum
+	@echo "Building CoreDNS from its Go module..."
+	cd spec/support/coredns && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $(COREDNS) .
+
+NODE_TOOLS := containerd:containerd ctr:containerd runc:runc /usr/lib/cni/ptp:containernetworking-plugins busybox:busybox-static socat:socat ldd:libc-bin
+node-deps:
+	$(call debian-tools,real nodes,$(NODE_TOOLS))
+
+$(NODE_IMAGES)/built: $(BED_APP) $(COREDNS) spec/support/node-images.ts | node-deps image-deps node_modules/.installed
+	node spec/support/node-images.ts $(NODE_IMAGES) $(BED_APP) $(COREDNS)
+	touch $@
+
+NODES    := $(KUBELET) $(NODE_IMAGES)/built
+# As root, the network tests run on real nodes (spec/support/launch.ts).
+NODE_ENV  = $(if $(ROOT),MEFI_KUBELET=$(KUBELET) MEFI_NODE_IMAGES=$(NODE_IMAGES))
+nodes: $(NODES)
+
 contour: $(CONTOUR)
 envoy: $(ENVOY)
 traefik: $(TRAEFIK)
@@ -141,15 +176,15 @@ ROOT := $(filter 0,$(shell id -u))
 # Unit and property tests of the pure core, then integration tests against
 # real clusters (started once for the whole run by spec/support/global-setup.ts;
 # the fault and network tests start their own).
-test: build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps image-deps $(if $(ROOT),$(IMAGE))
-	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) \
+test: build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps image-deps $(if $(ROOT),$(IMAGE) $(NODES))
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) $(NODE_ENV) \
 	  MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \
 	  MEFI_TRAEFIK=$(TRAEFIK) MEFI_TRAEFIK_MANIFESTS=$(TRAEFIK_MANIFESTS) node --test --test-global-setup=spec/support/global-setup.ts \
 	  --test-timeout=300000 'spec/**/*.test.ts'
 
 # The ingress controllers alone, with the README's 20 trials per latency figure.
-test-ingress: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps
-	MEFI_INGRESS_TRIALS=20 MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) \
+test-ingress: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps $(if $(ROOT),$(NODES))
+	MEFI_INGRESS_TRIALS=20 MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) $(NODE_ENV) \
 	  MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \
 	  MEFI_TRAEFIK=$(TRAEFIK) MEFI_TRAEFIK_MANIFESTS=$(TRAEFIK_MANIFESTS) node --test --test-timeout=900000 'spec/integration/ingress-*.test.ts'
 
@@ -160,8 +195,8 @@ test-unit: build
 clusters: $(CONTROLPLANE) $(KUBECTL) $(if $(NETWORK),bed-deps)
 	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(or $(CLUSTERS),alpha beta gamma)" $(if $(NETWORK),--network) $(if $(MCS),--mcs)
 
-demo: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) bed-deps
-	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \
+demo: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) bed-deps $(if $(ROOT),$(NODES))
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) $(NODE_ENV) MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \
 	  node examples/demo/demo.ts
 
 # make bench CLUSTERS=5 SERVICES=1000 ADDRESSES=10 SCALES="100 1000 3000": figures beside raw floors, JSON in bench-results/.

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
-import { makePods, type PodRef, type Pods } from '../support/pods.ts';
+import { appContainer, makePods, type PodRef, type Pods } from '../support/pods.ts';
 import { eventually, makeWorld, type World } from '../support/world.ts';
 
 const skip = process.env.MEFI_CONTROLPLANE ? false : 'needs the control plane binary that make test builds';
@@ -51,8 +51,8 @@ describe('workloads on the bed: Deployments, scheduling, the kubelet role, the M
     spec: {
       replicas,
       selector: { matchLabels: { app: 'web' } },
-      // The image is never pulled: the kubelet role answers HTTP on the declared port, with "<cluster> <pod>".
-      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', ports: [{ containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '64Mi' } } }] } },
+      // The bed's application, answering "<cluster> <pod>" (imported into real nodes, never pulled).
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ ...appContainer('beta', 8080), resources: { requests: { cpu: '100m', memory: '64Mi' } } }] } },
     },
   });
   const service = (namespace: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
-import { byCluster, type PodRef } from '../support/pods.ts';
+import { appContainer, byCluster, type PodRef } from '../support/pods.ts';
 import { eventually, makeWorld, mefi, type World } from '../support/world.ts';
 
 const skip = !process.env.MEFI_CONTROLPLANE ? 'needs the control plane binary that make test builds' : process.getuid?.() !== 0 ? 'needs root for the routed pod network and kube-proxy (CI runs as root)' : false;
@@ -75,7 +75,7 @@ describe('MCS mode with traffic: the ClusterSet IP through kube-proxy, and stale
           spec: {
             replicas: 2,
             selector: { matchLabels: { app: 'web' } },
-            template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.k8s.io/e2e-test-images/agnhost:2.53', ports: [{ containerPort: 8080 }] }] } },
+            template: { metadata: { labels: { app: 'web' } }, spec: { containers: [appContainer(c, 8080)] } },
           },
         },
         { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: ns }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },

@@ -16,7 +16,12 @@ export interface ControlPlanes {
 export interface BedOptions {
   /** kube-controller-manager per cluster (default true). */
   controllers?: boolean;
-  /** The routed pod network with kube-proxy and pods that answer HTTP (root only). */
+  /**
+   * The routed pod network with kube-proxy (root only); its nodes are real
+   * (a kubelet with its own containerd, CoreDNS as the cluster's DNS) where
+   * make has built their parts (MEFI_KUBELET, MEFI_NODE_IMAGES), otherwise
+   * simulated by the supervisor.
+   */
   network?: boolean;
   /** The Multi-Cluster Services API's CRDs (ServiceExport, ServiceImport) in every cluster (default false). */
   mcs?: boolean;
@@ -28,6 +33,8 @@ export async function startControlPlanes(dir: string, clusters: string[], opts: 
   if (!bin) throw new Error('MEFI_CONTROLPLANE is not set: run this through make');
   const timeoutMs = opts.timeoutMs ?? 180_000;
   const args = ['--dir', dir, '--clusters', clusters.join(' '), `--controllers=${opts.controllers ?? true}`, `--network=${opts.network ?? false}`, `--mcs=${opts.mcs ?? false}`];
+  const { MEFI_KUBELET: kubelet, MEFI_NODE_IMAGES: images } = process.env;
+  if (opts.network && kubelet && images) args.push('--nodes=real', `--kubelet=${kubelet}`, `--images=${images}`);
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));

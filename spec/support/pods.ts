@@ -78,3 +78,24 @@ export function byCluster(t: Traffic): Record<string, number> {
   }
   return out;
 }
+
+/** The bed's application image (spec/support/controlplane/cmd/bed-app), which real nodes have imported. */
+export const appImage = 'mefi.dev/bed-app:v1';
+
+/**
+ * A workload's container (a Deployment's, a StatefulSet's) running the bed's
+ * application: it answers HTTP on `port` with "<cluster> <pod>" (the pod's
+ * name from the downward API) and is ready by the kubelet's probe. A
+ * simulated node answers on the declared port alike.
+ */
+export function appContainer(cluster: string, port: number, name = 'web') {
+  return {
+    name,
+    image: appImage,
+    imagePullPolicy: 'Never',
+    args: ['serve', `--port=${port}`, `--text=${cluster} $(POD_NAME)`],
+    env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+    ports: [{ name: 'http', containerPort: port }],
+    readinessProbe: { httpGet: { path: '/ready', port: 9901 }, periodSeconds: 1, failureThreshold: 1 },
+  };
+}

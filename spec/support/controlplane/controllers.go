@@ -23,6 +23,10 @@ import (
 //     what consumes its output;
 //   - serviceaccount, serviceaccount-token: every namespace's default
 //     ServiceAccount and the tokens of the controllers' own identities;
+//   - statefulset: a StatefulSet's pods, with their stable hostnames (what a
+//     headless MCS export resolves to by name);
+//   - root-ca-certificate-publisher: kube-root-ca.crt in every namespace,
+//     which a pod's projected ServiceAccount token volume mounts;
 //   - deployment, replicaset: a Deployment's pods, which kube-scheduler binds
 //     and the kubelet role runs (kubelet.go), as conformance tests make them;
 //   - garbage-collector: what a deleted Deployment owns (its ReplicaSets,
@@ -31,7 +35,7 @@ import (
 //   - namespace: a deleted namespace's objects are deleted and the
 //     namespace with them (the kubelet role confirms its pods' deletion).
 const controllerList = "endpoints-controller,endpointslice-controller,endpointslice-mirroring-controller,serviceaccount-token-controller,serviceaccount-controller," +
-	"deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller"
+	"deployment-controller,replicaset-controller,statefulset-controller,garbage-collector-controller,namespace-controller,root-ca-certificate-publisher-controller"
 
 func controllerManager(c *cluster, self string) *supervised {
 	return &supervised{

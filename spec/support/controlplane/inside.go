@@ -6,7 +6,7 @@ package main
 // tests.
 
 import (
-	"encoding/json"
+	"bufio"
 	"flag"
 	"fmt"
 	"io"
@@ -21,16 +21,9 @@ import (
 	"time"
 
 	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
+
+	"mefi.dev/controlplane/podapp"
 )
-
-type intList []int
-
-func (l *intList) String() string { return fmt.Sprint(*l) }
-func (l *intList) Set(s string) error {
-	v, err := strconv.Atoi(s)
-	*l = append(*l, v)
-	return err
-}
 
 // runNetns holds a new network namespace (this process was started in it).
 func runNetns(args []string) error {
@@ -38,10 +31,26 @@ func runNetns(args []string) error {
 	ready := fs.String("ready", "", "file to write once set up")
 	fwd := fs.Bool("forward", false, "route between links (router, node)")
 	serve := fs.String("serve", "", "answer HTTP with this text (a pod)")
-	var ports intList
+	privateMounts := fs.Bool("private-mounts", false, "this process holds a new mount namespace too: the host's mounts are seen here, and none made here reaches the host")
+	var ports podapp.IntList
 	fs.Var(&ports, "port", "a port to answer HTTP on (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *privateMounts {
+		if err := syscall.Mount("none", "/", "", syscall.MS_REC|syscall.MS_SLAVE, ""); err != nil {
+			return fmt.Errorf("mounts: %w", err)
+		}
+		// What containerd, its shims, runc and the kubelet keep at fixed paths
+		// (shim sockets and runc's state in /run/containerd, the device
+		// plugins' socket in /var/lib/kubelet, CNI's results in /var/lib/cni,
+		// the containers' log links in /var/log/containers) stays in this
+		// namespace, and goes with it.
+		for _, dir := range []string{"/run", "/var/lib", "/var/log"} {
+			if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"); err != nil {
+				return fmt.Errorf("mounts: tmpfs on %s: %w", dir, err)
+			}
+		}
 	}
 	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		return fmt.Errorf("lo up: %v: %s", err, out)
@@ -96,6 +105,8 @@ func runProxy(args []string) error {
 		bridges[s] = n
 		return nil
 	})
+	nodeIP := fs.String("node-ip", "", "with real nodes: this node's address, where pods reach this cluster's API server (the kubernetes Service's endpoint)")
+	egress := fs.String("egress", "", "with real nodes: a unix socket taking HTTP CONNECT into this node's network (the API server's way to its kubelet, the bed's to its pods)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,6 +117,21 @@ func runProxy(args []string) error {
 			return err
 		}
 		go forward(l, func() (net.Conn, error) { return net.Dial("unix", s) })
+	}
+	if *nodeIP != "" {
+		l, err := net.Listen("tcp", net.JoinHostPort(*nodeIP, strconv.Itoa(*port)))
+		if err != nil {
+			return err
+		}
+		go forward(l, func() (net.Conn, error) { return net.Dial("unix", *sock) })
+	}
+	if *egress != "" {
+		os.Remove(*egress)
+		l, err := net.Listen("unix", *egress)
+		if err != nil {
+			return err
+		}
+		go serveConnect(l)
 	}
 	cmd := proxy.NewProxyCommand()
 	cmd.SetArgs([]string{
@@ -123,72 +149,34 @@ func runProxy(args []string) error {
 	return cmd.Execute()
 }
 
-// runFetch sends count requests, each on a new connection (so kube-proxy
-// balances each one), interval apart, and prints how often each answer came,
-// as JSON. An answer that is not 2xx (an ingress's 503) is an error.
-func runFetch(args []string) error {
-	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
-	url := fs.String("url", "", "URL to request")
-	host := fs.String("host", "", "Host header (an ingress routes by it)")
-	count := fs.Int("count", 1, "requests")
-	interval := fs.Duration("interval", 0, "between requests")
-	timeout := fs.Duration("timeout", 2*time.Second, "per request")
-	trace := fs.Bool("trace", false, "also list each request: when it was sent and what came of it")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	client := &http.Client{Timeout: *timeout, Transport: &http.Transport{DisableKeepAlives: true}}
-	result := fetchResult{Answers: map[string]int{}}
-	for i := 0; i < *count; i++ {
-		if i > 0 && *interval > 0 {
-			time.Sleep(*interval)
-		}
-		req, err := http.NewRequest(http.MethodGet, *url, nil)
+// serveConnect answers HTTP CONNECT host:port by dialing it from this
+// network namespace and piping both ways: the API server's egress selector
+// (its "cluster" egress: kubelets, and through them exec, logs and
+// port-forward) and the bed's own calls to pods use it, as a Konnectivity
+// agent would serve them on a real network.
+func serveConnect(l net.Listener) {
+	for {
+		in, err := l.Accept()
 		if err != nil {
-			return err
+			return
 		}
-		if *host != "" {
-			req.Host = *host
-		}
-		sent := time.Now()
-		answer, err := get(client, req)
-		if *trace {
-			result.Trace = append(result.Trace, traceEntry{At: sent.UnixMilli(), Answer: answer, Failed: err != nil})
-		}
-		if err != nil {
-			result.Errors++
-			result.LastError = err.Error()
-			continue
-		}
-		result.Answers[answer]++
+		go func() {
+			defer in.Close()
+			br := bufio.NewReader(in)
+			req, err := http.ReadRequest(br)
+			if err != nil || req.Method != http.MethodConnect {
+				fmt.Fprint(in, "HTTP/1.1 400 Bad Request\r\n\r\n")
+				return
+			}
+			out, err := net.DialTimeout("tcp", req.Host, 10*time.Second)
+			if err != nil {
+				fmt.Fprintf(in, "HTTP/1.1 502 Bad Gateway\r\n\r\n%v", err)
+				return
+			}
+			defer out.Close()
+			fmt.Fprint(in, "HTTP/1.1 200 Connection established\r\n\r\n")
+			go func() { io.Copy(out, br); out.(*net.TCPConn).CloseWrite() }()
+			io.Copy(in, out)
+		}()
 	}
-	return json.NewEncoder(os.Stdout).Encode(result)
-}
-
-// get is one request: its answer's body, or why there was none (not 2xx is an error).
-func get(client *http.Client, req *http.Request) (string, error) {
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", err
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	return strings.TrimSpace(string(body)), nil
-}
-
-type fetchResult struct {
-	Answers   map[string]int `json:"answers"`
-	Errors    int            `json:"errors"`
-	LastError string         `json:"lastError,omitempty"`
-	Trace     []traceEntry   `json:"trace,omitempty"`
-}
-
-// traceEntry is one request: sent at (Unix ms), answered by, or failed.
-type traceEntry struct {
-	At     int64  `json:"at"`
-	Answer string `json:"answer,omitempty"`
-	Failed bool   `json:"failed,omitempty"`
 }

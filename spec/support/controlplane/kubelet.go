@@ -14,10 +14,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +36,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
+
+	"mefi.dev/controlplane/podapp"
 )
 
 // nodeNameOf is the one node of a bed cluster; its pods are bound to it.
@@ -41,7 +46,9 @@ func nodeNameOf(cluster string) string { return cluster + "-node" }
 func (c *cluster) nodeName() string { return nodeNameOf(c.name) }
 
 // nodeIP is the node's address on its link to the router (see network.go).
-func (c *cluster) nodeIP() string { return fmt.Sprintf("10.255.%d.2", c.index) }
+func (c *cluster) nodeIP() string { return nodeIPOf(c.index) }
+
+func nodeIPOf(index int) string { return fmt.Sprintf("10.255.%d.2", index) }
 
 // podCIDR is this cluster's pod range: 10.244.<index+1>.0/24.
 func (c *cluster) podCIDR() string { return fmt.Sprintf("10.244.%d.0/24", c.index+1) }
@@ -98,9 +105,10 @@ func (c *cluster) registerNode(ctx context.Context) error {
 }
 
 type kubelet struct {
-	c   *cluster
-	cs  kubernetes.Interface // as system:node:<node>
-	net *network             // nil without --network
+	c     *cluster
+	cs    kubernetes.Interface // as system:node:<node>
+	admin kubernetes.Interface // as the user who creates and deletes the bed's pods
+	net   *network             // nil without --network
 	// One pod started or stopped at a time: a name's network namespace and
 	// an IP are never two pods' at once.
 	mu   sync.Mutex
@@ -124,7 +132,11 @@ func newKubelet(c *cluster, n *network) (*kubelet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kubelet{c: c, cs: cs, net: n, pods: map[string]*podRun{}, used: map[int]bool{}, next: firstHost}, nil
+	admin, err := c.clientset()
+	if err != nil {
+		return nil, err
+	}
+	return &kubelet{c: c, cs: cs, admin: admin, net: n, pods: map[string]*podRun{}, used: map[int]bool{}, next: firstHost}, nil
 }
 
 // watch runs the pods bound to the node as they come, until ctx ends; it
@@ -336,4 +348,43 @@ func setReadiness(pod *corev1.Pod, ready bool) {
 		status.InitContainerStatuses = append(status.InitContainerStatuses, corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: c.Image, Ready: true, Started: &no,
 			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{Reason: "Completed", StartedAt: now, FinishedAt: now}}})
 	}
+}
+
+// add runs a pod of the bed's: bound to the node, answering HTTP on its ports (with the network).
+func (k *kubelet) add(ctx context.Context, req podRequest) (string, error) {
+	if err := ensureNamespace(ctx, k.admin, req.Namespace); err != nil {
+		return "", err
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace, Labels: req.Labels},
+		Spec:       corev1.PodSpec{NodeName: k.c.nodeName(), Containers: []corev1.Container{{Name: "app", Image: "mefi.dev/bed-pod", Ports: podPorts(req)}}},
+	}
+	return k.startNew(ctx, func() (*corev1.Pod, error) {
+		return k.admin.CoreV1().Pods(req.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	}, req.Ready == nil || *req.Ready)
+}
+
+func (k *kubelet) remove(ctx context.Context, namespace, name string) error {
+	zero := int64(0)
+	err := k.admin.CoreV1().Pods(namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	k.stop(namespace, name, "")
+	return nil
+}
+
+// fetch runs the bed's HTTP client in the pod's network namespace.
+func (k *kubelet) fetch(ctx context.Context, req podRequest) (podapp.Result, error) {
+	var result podapp.Result
+	pid := k.net.podPid(k.c, req.Namespace, req.Name)
+	if pid == 0 {
+		return result, fmt.Errorf("no pod %s/%s/%s", k.c.name, req.Namespace, req.Name)
+	}
+	argv := append([]string{"--net=/proc/" + strconv.Itoa(pid) + "/ns/net", "--", k.net.self, "fetch"}, fetchArgs(req)...)
+	out, err := exec.CommandContext(ctx, "nsenter", argv...).Output()
+	if err != nil {
+		return result, fmt.Errorf("fetch: %v", err)
+	}
+	return result, json.Unmarshal(out, &result)
 }

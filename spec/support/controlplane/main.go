@@ -44,6 +44,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"mefi.dev/controlplane/podapp"
 )
 
 func main() {
@@ -52,7 +54,7 @@ func main() {
 		return
 	}
 	var err error
-	sub := map[string]func([]string) error{"serve": serve, "controllers": runControllers, "netns": runNetns, "proxy": runProxy, "fetch": runFetch, "pod": runPodCLI, "scheduler": runScheduler}
+	sub := map[string]func([]string) error{"serve": serve, "controllers": runControllers, "netns": runNetns, "proxy": runProxy, "fetch": podapp.Fetch, "pod": runPodCLI, "scheduler": runScheduler}
 	if len(os.Args) > 1 && sub[os.Args[1]] != nil {
 		err = sub[os.Args[1]](os.Args[2:])
 	} else {
@@ -85,6 +87,11 @@ func supervise(args []string) error {
 	withControllers := fs.Bool("controllers", true, "run kube-controller-manager (endpoints, endpointslice, mirroring, serviceaccount, deployment, replicaset, garbage collector, namespace controllers) and kube-scheduler per cluster")
 	withMCS := fs.Bool("mcs", false, "install the Multi-Cluster Services API's CRDs (ServiceExport, ServiceImport) in every cluster (a few tenths of a second more at start)")
 	withNetwork := fs.Bool("network", false, "a routed pod network in network namespaces, kube-proxy per node, pods that answer HTTP (needs root)")
+	nodes := fs.String("nodes", "simulated", `with --network, "real": each node a kubelet with its own containerd running real containers (node.go), CoreDNS as each cluster's DNS; "simulated": the supervisor is every node's kubelet (kubelet.go)`)
+	var parts nodeParts
+	fs.StringVar(&parts.kubelet, "kubelet", "", "real nodes: the kubelet binary")
+	fs.StringVar(&parts.images, "images", "", "real nodes: a directory of OCI archives to import into every node's containerd")
+	fs.StringVar(&parts.cniBin, "cni-bin", "/usr/lib/cni", "real nodes: the CNI plugins")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -104,6 +111,13 @@ func supervise(args []string) error {
 	}
 	if *withNetwork && os.Geteuid() != 0 {
 		return fmt.Errorf("--network needs root (network namespaces, veths, nftables inside them)")
+	}
+	real := *nodes == "real"
+	if *nodes != "real" && *nodes != "simulated" {
+		return fmt.Errorf("--nodes %q: want real or simulated", *nodes)
+	}
+	if real && (!*withNetwork || !*withControllers || parts.kubelet == "" || parts.images == "") {
+		return fmt.Errorf("--nodes=real needs --network, --controllers, --kubelet and --images")
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -127,7 +141,7 @@ func supervise(args []string) error {
 	}()
 	started := time.Now()
 	for i, n := range list {
-		c, err := prepare(*dir, n, i, self)
+		c, err := prepare(*dir, n, i, self, real)
 		if err != nil {
 			return fmt.Errorf("%s: %w", n, err)
 		}
@@ -157,7 +171,11 @@ func supervise(args []string) error {
 		}
 	}
 	for _, c := range clusters {
-		if err := c.registerNode(ctx); err != nil {
+		register := c.registerNode
+		if real {
+			register = c.bindKubeletIdentities // the kubelet registers its Node
+		}
+		if err := register(ctx); err != nil {
 			return fmt.Errorf("%s: node: %w", c.name, err)
 		}
 	}
@@ -176,23 +194,35 @@ func supervise(args []string) error {
 	var bed *network
 	if *withNetwork {
 		bed = newNetwork(*dir, self, clusters)
+		bed.real = real
 		defer bed.close()
 		if err := bed.setUp(ctx); err != nil {
 			return fmt.Errorf("network: %w", err)
 		}
 	}
-	kubelets := map[string]*kubelet{}
-	for _, c := range clusters {
-		k, err := newKubelet(c, bed)
-		if err != nil {
+	runners := map[string]podRunner{}
+	if real {
+		if err := bed.startNodes(ctx, parts, *withMCS, *timeout); err != nil {
 			return err
 		}
-		if err := k.watch(ctx); err != nil {
-			return err
+		for _, c := range clusters {
+			if runners[c.name], err = newRealPods(c, bed); err != nil {
+				return err
+			}
 		}
-		kubelets[c.name] = k
+	} else {
+		for _, c := range clusters {
+			k, err := newKubelet(c, bed)
+			if err != nil {
+				return err
+			}
+			if err := k.watch(ctx); err != nil {
+				return err
+			}
+			runners[c.name] = k
+		}
 	}
-	control, err := serveControl(ctx, *dir, clusters, kubelets, bed)
+	control, err := serveControl(ctx, *dir, clusters, runners, bed)
 	if err != nil {
 		return err
 	}
@@ -213,7 +243,7 @@ func supervise(args []string) error {
 	return nil
 }
 
-func prepare(root, name string, index int, self string) (*cluster, error) {
+func prepare(root, name string, index int, self string, realNode bool) (*cluster, error) {
 	dir := filepath.Join(root, name)
 	// A fresh start is a fresh cluster: no state from an earlier run leaks in.
 	if err := os.RemoveAll(dir); err != nil {
@@ -222,7 +252,7 @@ func prepare(root, name string, index int, self string) (*cluster, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	p, err := writePKI(dir, nodeNameOf(name))
+	p, err := writePKI(dir, nodeNameOf(name), nodeIPOf(index))
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +270,9 @@ func prepare(root, name string, index int, self string) (*cluster, error) {
 		what: name + ": kube-apiserver", dir: dir, log: "apiserver.log", pidFile: "pid", holdFile: "hold",
 		argv: []string{self, "serve", "--dir", dir,
 			fmt.Sprintf("--port=%d", c.port), fmt.Sprintf("--etcd-client-port=%d", c.etcdC), fmt.Sprintf("--etcd-peer-port=%d", c.etcdP)},
+	}
+	if realNode {
+		c.api.argv = append(c.api.argv, "--egress="+c.egressSocket())
 	}
 	return c, nil
 }

@@ -33,9 +33,11 @@ import (
 
 type network struct {
 	root, self string
+	real       bool // real nodes (node.go): a kubelet and containerd in each node's namespaces
 	clusters   []*cluster
 	router     *supervised
-	nodes      map[string]*supervised // by cluster
+	nodes      map[string]*supervised // by cluster: the holders of the nodes' namespaces
+	realNodes  []*realNode
 	proxies    []*supervised
 	bridges    []net.Listener
 	mu         sync.Mutex
@@ -68,8 +70,13 @@ func inNetAll(pid int, cmds ...[]string) error {
 
 // holder starts a process in a new network namespace and waits until it has set it up.
 func (n *network) holder(dir, what, log string, args ...string) (*supervised, error) {
+	return n.holderOf(&supervised{what: what, dir: dir, log: log, cloneNet: true}, args...)
+}
+
+func (n *network) holderOf(p *supervised, args ...string) (*supervised, error) {
+	dir, what, log := p.dir, p.what, p.log
 	ready := filepath.Join(dir, fmt.Sprintf(".ready-%d", time.Now().UnixNano()))
-	p := &supervised{what: what, dir: dir, log: log, cloneNet: true, argv: append([]string{n.self, "netns", "--ready", ready}, args...)}
+	p.argv = append([]string{n.self, "netns", "--ready", ready}, args...)
 	if err := p.start(); err != nil {
 		return nil, err
 	}
@@ -97,7 +104,9 @@ func (n *network) setUp(ctx context.Context) error {
 	}
 	n.router = router
 	for _, c := range n.clusters {
-		node, err := n.holder(c.dir, c.name+": node", "node.log", "--forward")
+		// A real node's containerd and kubelet share its network namespace and a mount namespace of their own.
+		node, err := n.holderOf(&supervised{what: c.name + ": node", dir: c.dir, log: "node.log", cloneNet: true, cloneNS: n.real},
+			"--forward", fmt.Sprintf("--private-mounts=%t", n.real))
 		if err != nil {
 			return err
 		}
@@ -135,6 +144,9 @@ func (n *network) setUp(ctx context.Context) error {
 				argv = append(argv, "--bridge", fmt.Sprintf("%s=%d", o.apiSocket(), o.port))
 			}
 		}
+		if n.real {
+			argv = append(argv, "--node-ip", c.nodeIP(), "--egress", c.egressSocket())
+		}
 		proxy := &supervised{what: c.name + ": kube-proxy", dir: c.dir, log: "kube-proxy.log", pidFile: "proxy.pid", holdFile: "proxy.hold", argv: argv}
 		if err := proxy.start(); err != nil {
 			return err
@@ -153,6 +165,7 @@ func (n *network) keepAlive(ctx context.Context) {
 }
 
 func (n *network) close() {
+	n.stopNodes()
 	stopAll(n.proxies, 10*time.Second)
 	n.mu.Lock()
 	var pods []*supervised

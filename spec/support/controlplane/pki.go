@@ -70,6 +70,9 @@ type pki struct {
 	controllerManager, proxy, scheduler, kubelet *keyPair
 }
 
+// kubeletClientUser is the API server's identity towards kubelets (exec, logs, port-forward).
+const kubeletClientUser = "kube-apiserver-kubelet-client"
+
 func clientCert(ca *keyPair, user string, groups ...string) (*keyPair, error) {
 	return newKeyPair(&x509.Certificate{
 		Subject:     pkix.Name{CommonName: user, Organization: groups},
@@ -78,7 +81,7 @@ func clientCert(ca *keyPair, user string, groups ...string) (*keyPair, error) {
 	}, ca)
 }
 
-func writePKI(dir, nodeName string) (*pki, error) {
+func writePKI(dir, nodeName, nodeIP string) (*pki, error) {
 	ca, err := newKeyPair(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: "mefi-test-ca"},
 		IsCA:                  true,
@@ -119,6 +122,22 @@ func writePKI(dir, nodeName string) (*pki, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A real node's kubelet serves with a certificate of the cluster's CA for its address,
+	// and the API server calls it with one the kubelet checks (node.go).
+	kubeletServing, err := newKeyPair(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: nodeName},
+		DNSNames:    []string{nodeName},
+		IPAddresses: []net.IP{net.ParseIP(nodeIP)},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, ca)
+	if err != nil {
+		return nil, err
+	}
+	kubeletClient, err := clientCert(ca, kubeletClientUser)
+	if err != nil {
+		return nil, err
+	}
 	sa, err := newKeyPair(&x509.Certificate{Subject: pkix.Name{CommonName: "service-accounts"}}, ca)
 	if err != nil {
 		return nil, err
@@ -128,11 +147,15 @@ func writePKI(dir, nodeName string) (*pki, error) {
 		return nil, err
 	}
 	files := map[string][]byte{
-		"ca.crt":      ca.certPEM,
-		"serving.crt": serving.certPEM,
-		"serving.key": serving.keyPEM,
-		"sa.key":      sa.keyPEM,
-		"sa.pub":      pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub}),
+		"ca.crt":              ca.certPEM,
+		"serving.crt":         serving.certPEM,
+		"serving.key":         serving.keyPEM,
+		"sa.key":              sa.keyPEM,
+		"kubelet-serving.crt": kubeletServing.certPEM,
+		"kubelet-serving.key": kubeletServing.keyPEM,
+		"kubelet-client.crt":  kubeletClient.certPEM,
+		"kubelet-client.key":  kubeletClient.keyPEM,
+		"sa.pub":              pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub}),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {

@@ -27,7 +27,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,6 +36,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"mefi.dev/controlplane/podapp"
 )
 
 type podRequest struct {
@@ -57,22 +58,28 @@ type podRequest struct {
 
 type bed struct {
 	dir      string
-	self     string
 	clusters map[string]*cluster
-	clients  map[string]*kubernetes.Clientset // admin, as the user who creates and deletes pods
-	kubelets map[string]*kubelet
+	runners  map[string]podRunner
 	net      *network // nil without --network
 }
 
-func serveControl(ctx context.Context, dir string, clusters []*cluster, kubelets map[string]*kubelet, n *network) (io.Closer, error) {
-	self, _ := os.Executable()
-	b := &bed{dir: dir, self: self, clusters: map[string]*cluster{}, clients: map[string]*kubernetes.Clientset{}, kubelets: kubelets, net: n}
+// podRunner runs the bed's pods on one cluster's node: the simulated kubelet
+// (kubelet.go) or the real one's (realpods.go).
+type podRunner interface {
+	// add creates the pod, as its user does, and returns its IP once it runs.
+	add(ctx context.Context, req podRequest) (string, error)
+	// setReady makes the pod's readiness what it is told, and returns once the API server says so.
+	setReady(ctx context.Context, namespace, name string, ready bool) error
+	// remove deletes the pod at once, as `kubectl delete --force --grace-period=0`: the tests want it gone now.
+	remove(ctx context.Context, namespace, name string) error
+	// fetch sends HTTP requests from inside the pod.
+	fetch(ctx context.Context, req podRequest) (podapp.Result, error)
+}
+
+func serveControl(ctx context.Context, dir string, clusters []*cluster, runners map[string]podRunner, n *network) (io.Closer, error) {
+	b := &bed{dir: dir, clusters: map[string]*cluster{}, runners: runners, net: n}
 	for _, c := range clusters {
-		cs, err := c.clientset()
-		if err != nil {
-			return nil, err
-		}
-		b.clusters[c.name], b.clients[c.name] = c, cs
+		b.clusters[c.name] = c
 	}
 	sock := filepath.Join(dir, "bed.sock")
 	os.Remove(sock)
@@ -81,10 +88,22 @@ func serveControl(ctx context.Context, dir string, clusters []*cluster, kubelets
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /pods", b.handle(b.addPod))
-	mux.HandleFunc("PUT /pods/ready", b.handle(b.setReady))
-	mux.HandleFunc("DELETE /pods", b.handle(b.deletePod))
-	mux.HandleFunc("POST /fetch", b.handle(b.fetch))
+	mux.HandleFunc("POST /pods", b.handle(func(ctx context.Context, c *cluster, req podRequest) (any, error) {
+		ip, err := b.runners[c.name].add(ctx, req)
+		return map[string]string{"ip": ip}, err
+	}))
+	mux.HandleFunc("PUT /pods/ready", b.handle(func(ctx context.Context, c *cluster, req podRequest) (any, error) {
+		return map[string]string{}, b.runners[c.name].setReady(ctx, req.Namespace, req.Name, req.Ready != nil && *req.Ready)
+	}))
+	mux.HandleFunc("DELETE /pods", b.handle(func(ctx context.Context, c *cluster, req podRequest) (any, error) {
+		return map[string]string{}, b.runners[c.name].remove(ctx, req.Namespace, req.Name)
+	}))
+	mux.HandleFunc("POST /fetch", b.handle(func(ctx context.Context, c *cluster, req podRequest) (any, error) {
+		if b.net == nil {
+			return nil, fmt.Errorf("fetch needs the network (--network)")
+		}
+		return b.runners[c.name].fetch(ctx, req)
+	}))
 	mux.HandleFunc("POST /route", b.handle(b.route))
 	mux.HandleFunc("POST /compact", b.handle(func(ctx context.Context, c *cluster, _ podRequest) (any, error) {
 		rev, err := c.compact(ctx)
@@ -116,12 +135,17 @@ func (b *bed) handle(f func(context.Context, *cluster, podRequest) (any, error))
 	}
 }
 
-func (b *bed) addPod(ctx context.Context, c *cluster, req podRequest) (any, error) {
-	cs := b.clients[c.name]
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: req.Namespace}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, err
+// ensureNamespace creates the pod's namespace if it is not there yet, as a test's user would.
+func ensureNamespace(ctx context.Context, cs kubernetes.Interface, name string) error {
+	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
 	}
-	// The first port is named http (a Service's targetPort: http finds it), the others http-<port>.
+	return err
+}
+
+// podPorts: the first port is named http (a Service's targetPort: http finds it), the others http-<port>.
+func podPorts(req podRequest) []corev1.ContainerPort {
 	var ports []corev1.ContainerPort
 	for i, p := range req.Ports {
 		name := "http"
@@ -130,47 +154,16 @@ func (b *bed) addPod(ctx context.Context, c *cluster, req podRequest) (any, erro
 		}
 		ports = append(ports, corev1.ContainerPort{Name: name, ContainerPort: int32(p), Protocol: corev1.ProtocolTCP})
 	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace, Labels: req.Labels},
-		Spec:       corev1.PodSpec{NodeName: c.nodeName(), Containers: []corev1.Container{{Name: "app", Image: "mefi.dev/bed-pod", Ports: ports}}},
-	}
-	ip, err := b.kubelets[c.name].startNew(ctx, func() (*corev1.Pod, error) {
-		return cs.CoreV1().Pods(req.Namespace).Create(ctx, pod, metav1.CreateOptions{})
-	}, req.Ready == nil || *req.Ready)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]string{"ip": ip}, nil
+	return ports
 }
 
-func (b *bed) setReady(ctx context.Context, c *cluster, req podRequest) (any, error) {
-	return map[string]string{}, b.kubelets[c.name].setReady(ctx, req.Namespace, req.Name, req.Ready != nil && *req.Ready)
-}
-
-func (b *bed) deletePod(ctx context.Context, c *cluster, req podRequest) (any, error) {
-	zero := int64(0)
-	// At once, as `kubectl delete --force --grace-period=0`: the tests want it gone now.
-	err := b.clients[c.name].CoreV1().Pods(req.Namespace).Delete(ctx, req.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return nil, err
-	}
-	b.kubelets[c.name].stop(req.Namespace, req.Name, "")
-	return map[string]string{}, nil
-}
-
-func (b *bed) fetch(ctx context.Context, c *cluster, req podRequest) (any, error) {
-	if b.net == nil {
-		return nil, fmt.Errorf("fetch needs the network (--network)")
-	}
-	pid := b.net.podPid(c, req.Namespace, req.Name)
-	if pid == 0 {
-		return nil, fmt.Errorf("no pod %s/%s/%s", c.name, req.Namespace, req.Name)
-	}
+// fetchArgs are `fetch`'s flags for a request to the bed.
+func fetchArgs(req podRequest) []string {
 	count := req.Count
 	if count <= 0 {
 		count = 1
 	}
-	argv := []string{"--net=/proc/" + strconv.Itoa(pid) + "/ns/net", "--", b.self, "fetch", "--url", req.URL, "--count", strconv.Itoa(count)}
+	argv := []string{"--url", req.URL, "--count", strconv.Itoa(count)}
 	if req.Host != "" {
 		argv = append(argv, "--host", req.Host)
 	}
@@ -183,12 +176,7 @@ func (b *bed) fetch(ctx context.Context, c *cluster, req podRequest) (any, error
 	if req.Trace {
 		argv = append(argv, "--trace")
 	}
-	out, err := exec.CommandContext(ctx, "nsenter", argv...).Output()
-	if err != nil {
-		return nil, fmt.Errorf("fetch: %v", err)
-	}
-	var result fetchResult
-	return result, json.Unmarshal(out, &result)
+	return argv
 }
 
 func (b *bed) route(ctx context.Context, c *cluster, req podRequest) (any, error) {
@@ -204,7 +192,7 @@ func runPodCLI(args []string) error {
 	fs := flag.NewFlagSet("pod", flag.ContinueOnError)
 	dir := fs.String("dir", "", "the directory make clusters wrote")
 	var labels []string
-	var ports intList
+	var ports podapp.IntList
 	fs.Func("label", "a label k=v (repeatable)", func(s string) error { labels = append(labels, s); return nil })
 	fs.Var(&ports, "port", "a port the pod answers on (repeatable)")
 	count := fs.Int("count", 20, "fetch: requests")

@@ -24,6 +24,7 @@ type supervised struct {
 	holdFile  string
 	argv      []string
 	cloneNet  bool // start in a new network namespace (pod and node holders)
+	cloneNS   bool // and in a new mount namespace (a real node's holder: containerd's and the kubelet's mounts stay in it)
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	exited    chan struct{}
@@ -41,6 +42,9 @@ func (p *supervised) start() error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if p.cloneNet {
 		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+	}
+	if p.cloneNS {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNS
 	}
 	if err := cmd.Start(); err != nil {
 		log.Close()

@@ -27,12 +27,26 @@ rules:
 - level: Metadata
 `
 
+// The cluster's own network (kubelets, pods, services) is reached through the
+// node's HTTP CONNECT proxy (inside.go serveConnect), as through Konnectivity.
+const egressSelection = `apiVersion: apiserver.k8s.io/v1beta1
+kind: EgressSelectorConfiguration
+egressSelections:
+- name: cluster
+  connection:
+    proxyProtocol: HTTPConnect
+    transport:
+      uds:
+        udsName: %s
+`
+
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	dir := fs.String("dir", "", "this cluster's state directory (PKI already written)")
 	port := fs.Int("port", 0, "kube-apiserver secure port")
 	etcdClient := fs.Int("etcd-client-port", 0, "etcd client port")
 	etcdPeer := fs.Int("etcd-peer-port", 0, "etcd peer port")
+	egress := fs.String("egress", "", "with real nodes: the unix socket of the node's CONNECT proxy, the API server's way into the cluster's network")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,8 +63,7 @@ func serve(args []string) error {
 		return err
 	}
 	p := func(name string) string { return filepath.Join(*dir, name) }
-	cmd := app.NewAPIServerCommand()
-	cmd.SetArgs([]string{
+	args = []string{
 		"--etcd-servers=" + etcdURL,
 		fmt.Sprintf("--secure-port=%d", *port),
 		"--bind-address=127.0.0.1",
@@ -73,7 +86,20 @@ func serve(args []string) error {
 		"--audit-log-maxbackup=0",
 		"--profiling=false",
 		"--cert-dir=" + p("cert"),
-	})
+		// Real nodes (node.go): the kubelet by its InternalIP, through the node's CONNECT proxy, both sides authenticated.
+		"--kubelet-client-certificate=" + p("kubelet-client.crt"),
+		"--kubelet-client-key=" + p("kubelet-client.key"),
+		"--kubelet-certificate-authority=" + p("ca.crt"),
+		"--kubelet-preferred-address-types=InternalIP",
+	}
+	if *egress != "" {
+		if err := os.WriteFile(p("egress.yaml"), []byte(fmt.Sprintf(egressSelection, *egress)), 0o600); err != nil {
+			return err
+		}
+		args = append(args, "--egress-selector-config-file="+p("egress.yaml"))
+	}
+	cmd := app.NewAPIServerCommand()
+	cmd.SetArgs(args)
 	return cmd.Execute()
 }
 
