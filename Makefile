@@ -182,7 +182,7 @@ test: build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(T
 	  MEFI_TRAEFIK=$(TRAEFIK) MEFI_TRAEFIK_MANIFESTS=$(TRAEFIK_MANIFESTS) node --test --test-global-setup=spec/support/global-setup.ts \
 	  --test-timeout=300000 'spec/**/*.test.ts'
 
-# The ingress controllers alone, with the README's 20 trials per latency figure.
+# The ingress controllers alone, with the 20 trials per latency figure examples/README.md publishes.
 test-ingress: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps $(if $(ROOT),$(NODES))
 	MEFI_INGRESS_TRIALS=20 MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) $(NODE_ENV) \
 	  MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \

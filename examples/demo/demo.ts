@@ -110,7 +110,7 @@ try {
   await traffic('gamma still answers', (a) => (byCluster({ answers: a, errors: 0 }).gamma ?? 0) > 0);
   await world.release('gamma');
 
-  console.log(`\n${bold('Done.')} Next: mefi in every cluster as a CronJob or a loop (manifests/), and the ingress of your choice (examples/target/; README, "Ingress controllers").`);
+  console.log(`\n${bold('Done.')} Next: mefi in every cluster as a CronJob or a loop (manifests/), and the ingress of your choice (examples/README.md, "Ingress controllers").`);
   console.log('The clusters of this demo are stopped now.');
 } finally {
   await ingress?.stop();
