@@ -200,8 +200,8 @@ demo: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) bed-deps $(if $(ROOT)
 	  node examples/demo/demo.ts
 
 # make bench CLUSTERS=5 SERVICES=1000 ADDRESSES=10 SCALES="100 1000 3000": figures beside raw floors, JSON in bench-results/.
-bench: build $(CONTROLPLANE)
-	MEFI_CONTROLPLANE=$(CONTROLPLANE) CLUSTERS=$(or $(CLUSTERS),5) SERVICES=$(or $(SERVICES),1000) ADDRESSES=$(or $(ADDRESSES),10) \
+bench: build $(CONTROLPLANE) $(if $(ROOT),$(NODES) bed-deps)
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) $(NODE_ENV) CLUSTERS=$(or $(CLUSTERS),5) SERVICES=$(or $(SERVICES),1000) ADDRESSES=$(or $(ADDRESSES),10) \
 	  node --max-old-space-size=4096 spec/bench/bench.ts
 
 pack: build

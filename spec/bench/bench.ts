@@ -15,6 +15,7 @@ import { Prober } from '../../lib/world/probe.ts';
 import { startControlPlanes } from '../support/launch.ts';
 import { nodeFlags } from '../support/node-flags.ts';
 import { repo } from '../support/world.ts';
+import { resolves } from './dns.ts';
 import { call, createAll, listAll, rawClient, watchRaw, type Raw } from './raw.ts';
 
 const CLUSTERS = Number(process.env.CLUSTERS ?? 5);
@@ -156,11 +157,31 @@ const MCS_EXPORTS = Number(process.env.MCS_EXPORTS ?? 40);
  * beside the API server's own delivery of the export (a raw watch on its
  * cluster: the floor).
  */
-async function mcsPropagation(clusters: string[], exports: number): Promise<{ changes: number; p50Ms: number; p99Ms: number; floorP50Ms: number; floorP99Ms: number }> {
+interface McsFigures {
+  changes: number;
+  p50Ms: number;
+  p99Ms: number;
+  floorP50Ms: number;
+  floorP99Ms: number;
+}
+
+/**
+ * The clusters of an MCS row: their raw clients and kubeconfigs, and, on real
+ * nodes, each cluster's node proxy: then an export is done once its name
+ * resolves in every cluster's DNS (dns.ts), not when its import has an IP.
+ */
+interface McsBed {
+  clients: Map<string, Raw>;
+  kubeconfig: (cluster: string) => string;
+  egress?: (cluster: string) => string;
+}
+
+async function mcsPropagation(clusters: string[], exports: number, bed: McsBed): Promise<McsFigures> {
   const ns = 'mcs-bench';
+  const raw = bed.clients;
   const api = '/apis/multicluster.x-k8s.io/v1beta1';
   for (const c of clusters) {
-    await namespace(c, ns);
+    await namespace(raw.get(c)!, ns);
     await createAll(
       raw.get(c)!,
       Array.from({ length: exports }, (_, i) => [
@@ -174,7 +195,7 @@ async function mcsPropagation(clusters: string[], exports: number): Promise<{ ch
     );
   }
   const file = path.join(dir, 'mefi-mcs.yaml');
-  writeFileSync(file, ['clusters:', ...clusters.flatMap((n) => [`  - name: ${n}`, `    kubeconfig: ${n}.kubeconfig`, '    type: local', `    namespaces: [${ns}]`])].join('\n') + '\n');
+  writeFileSync(file, ['clusters:', ...clusters.flatMap((n) => [`  - name: ${n}`, `    kubeconfig: ${bed.kubeconfig(n)}`, '    type: local', `    namespaces: [${ns}]`])].join('\n') + '\n');
   const seen = new Map<string, Map<string, number>>(); // import name → cluster → when it had its IP
   const floor = new Map<string, number>();
   // From resourceVersion 0: without one, the API server first waits for its
@@ -184,7 +205,7 @@ async function mcsPropagation(clusters: string[], exports: number): Promise<{ ch
   const watchers = clusters.flatMap((c) => [
     watchRaw(raw.get(c)!, `${api}/namespaces/${ns}/serviceimports?watch=1&resourceVersion=0`, (e) => {
       const ips = (e.object as { spec?: { ips?: string[] } }).spec?.ips;
-      if (e.type === 'DELETED' || !ips?.length) return;
+      if (bed.egress || e.type === 'DELETED' || !ips?.length) return;
       let m = seen.get(e.object.metadata.name);
       if (!m) seen.set(e.object.metadata.name, (m = new Map()));
       if (!m.has(c)) m.set(c, performance.now());
@@ -203,6 +224,17 @@ async function mcsPropagation(clusters: string[], exports: number): Promise<{ ch
       const name = `web-${i}`;
       const t0 = performance.now();
       await call(raw.get(clusters[i % clusters.length]!)!, 'POST', `${api}/namespaces/${ns}/serviceexports`, { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name } });
+      if (bed.egress) {
+        // Each cluster's DNS asked until it answers: when it did is when the name was there.
+        const answered = new Map<string, number>();
+        seen.set(name, answered);
+        await Promise.all(
+          clusters.map(async (c) => {
+            for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(5))
+              if (await resolves(bed.egress!(c), `${name}.${ns}.svc.clusterset.local`)) return void answered.set(c, performance.now());
+          }),
+        );
+      }
       for (const deadline = Date.now() + 10_000; Date.now() < deadline && ((seen.get(name)?.size ?? 0) < clusters.length || !floor.has(name)); ) await sleep(5);
       const at = seen.get(name);
       if (at?.size === clusters.length && floor.has(name)) {
@@ -562,7 +594,23 @@ try {
 
   // --- MCS mode: a ServiceExport created, to a ServiceImport with its IP in every cluster --------
   log(`--watch --mode mcs over 3 clusters: ${MCS_EXPORTS} exports, one at a time`);
-  const mcs = await mcsPropagation(three, MCS_EXPORTS);
+  const mcs = await mcsPropagation(three, MCS_EXPORTS, { clients: raw, kubeconfig: (n) => `${n}.kubeconfig` });
+
+  // --- MCS names: a ServiceExport created, to its clusterset.local name in every cluster's DNS --
+  // A bed of its own with real nodes and CoreDNS (root, and make's node parts).
+  let mcsDns: McsFigures | undefined;
+  if (process.getuid?.() === 0 && process.env.MEFI_KUBELET) {
+    log(`--watch --mode mcs over 3 real-node clusters: ${MCS_EXPORTS} exports, each to its name in every cluster's CoreDNS`);
+    const dnsDir = path.join(dir, 'dns');
+    mkdirSync(dnsDir, { recursive: true });
+    const dnsPlanes = await startControlPlanes(dnsDir, three, { network: true, mcs: true });
+    try {
+      const kubeconfig = (n: string) => path.join(dnsDir, `${n}.kubeconfig`);
+      mcsDns = await mcsPropagation(three, MCS_EXPORTS, { clients: new Map(three.map((n) => [n, rawClient(kubeconfig(n))])), kubeconfig, egress: (n) => path.join(dnsDir, n, 'egress.sock') });
+    } finally {
+      await dnsPlanes.stop();
+    }
+  } else log('MCS names through CoreDNS: skipped (needs root and the real nodes make builds: sudo make bench)');
 
   // --- a hub: one target reading many clusters ----------------------------------------
   const hubSizes = (process.env.HUB ?? '10 20').split(/[ ,]+/).filter(Boolean).map(Number);
@@ -615,6 +663,7 @@ try {
       hub,
     },
     mcs,
+    mcsDns,
     scaling,
     levers: {
       unpaginatedSteadyRunMs: unpaginated.runMs,
@@ -652,6 +701,9 @@ try {
     ...watchRows('--watch 3 × 50 × 2', w.small[50]!, { memoryMiB: 70, original: { startMs: 1300, p50: '26–28', p99Ms: 43, rss: 34 } }),
     ...watchRows('--watch 3 × 1,000 × 2', w.small[1000]!, { memoryMiB: 120, original: { startMs: 55_800, p50: '36', p99Ms: 60, rss: 45 } }),
     [`--watch --mode mcs, 3 clusters: ServiceExport created → ServiceImport with its IP in all 3 (${r.mcs!.changes} of ${MCS_EXPORTS})`, `p50 ${r.mcs!.p50Ms} ms, p99 ${r.mcs!.p99Ms} ms`, `raw watch of the export p50 ${r.mcs!.floorP50Ms} ms, p99 ${r.mcs!.floorP99Ms} ms`, r.mcs!.changes === MCS_EXPORTS ? 'printed' : 'SOME NEVER ARRIVED'],
+    ...(r.mcsDns
+      ? [[`--watch --mode mcs, 3 real-node clusters: ServiceExport created → <name>.<ns>.svc.clusterset.local answered by all 3 CoreDNS (${r.mcsDns.changes} of ${MCS_EXPORTS})`, `p50 ${r.mcsDns.p50Ms} ms, p99 ${r.mcsDns.p99Ms} ms`, `raw watch of the export p50 ${r.mcsDns.floorP50Ms} ms, p99 ${r.mcsDns.floorP99Ms} ms`, r.mcsDns.changes === MCS_EXPORTS ? 'printed' : 'SOME NEVER ARRIVED'] as [string, string, string, string]]
+      : []),
     ['--watch: held per object', `${w.bytesPerObject} bytes (RSS of 3 × 1,000 over 3 × 50, per object more)`, `${w.small[1000]!.jsonBytesPerObject} bytes of JSON per object as served`, `${f(w.bytesPerObject / w.small[1000]!.jsonBytesPerObject)}×`],
     ...w.hub.flatMap((h, i) => {
       const base = w.hub[0]!;

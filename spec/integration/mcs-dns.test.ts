@@ -11,14 +11,16 @@
 // The bed is this file's own: killing a server disturbs no other test.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
 import { appContainer, byCluster, type PodRef } from '../support/pods.ts';
-import { eventually, makeWorld, mefi, type World } from '../support/world.ts';
+import { parse } from 'yaml';
+import { eventually, makeWorld, mefi, repo, type World } from '../support/world.ts';
 
 const skip = !process.env.MEFI_CONTROLPLANE
   ? 'needs the control plane binary that make test builds'
@@ -139,6 +141,21 @@ describe('MCS names through CoreDNS on real nodes: clusterset.local from client 
   after(async () => {
     await planes?.stop();
     if (planes) rmSync(planes.dir, { recursive: true, force: true });
+  });
+
+  it('each cluster\'s CoreDNS runs with the Corefile lines and the RBAC rule examples/README.md tells users to add', async () => {
+    const doc = readFileSync(path.join(repo, 'examples/README.md'), 'utf8').split('\n### DNS\n')[1]!.split('\n## ')[0]!;
+    const blocks = [...doc.matchAll(/```(\w*)\n([\s\S]*?)```/g)];
+    const corefile = blocks.find((b) => b[1] === '')![2]!;
+    const rule = (parse(blocks.find((b) => b[1] === 'yaml')![2]!) as object[])[0];
+    const lines = (text: string) => text.split('\n').map((l) => l.trim()).filter(Boolean);
+    for (const c of clusters) {
+      const running = (await get<{ data: { Corefile: string } }>(c, ['-n', 'kube-system', 'get', 'configmap', 'coredns'])).data.Corefile;
+      const at = lines(running).indexOf(lines(corefile)[0]!);
+      assert.deepEqual(lines(running).slice(at, at + lines(corefile).length), lines(corefile), `${c}'s Corefile:\n${running}`);
+      const role = await get<{ rules: object[] }>(c, ['get', 'clusterrole', 'system:coredns']);
+      assert.ok(role.rules.some((r) => isDeepStrictEqual(r, rule)), `${c}: system:coredns has ${JSON.stringify(rule)}`);
+    }
   });
 
   it('<svc>.<ns>.svc.clusterset.local resolves to the import\'s ClusterSet IP in each cluster, and requests by that name reach both clusters\' pods', async () => {

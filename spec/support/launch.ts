@@ -10,6 +10,8 @@ export interface ControlPlanes {
   clusters: string[];
   /** "3 clusters ready in 2.9s", as the control plane wrote it. */
   ready: string;
+  /** The supervisor's process. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -55,5 +57,5 @@ export async function startControlPlanes(dir: string, clusters: string[], opts: 
     await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000).unref())]);
     if (child.exitCode === null) child.kill('SIGKILL');
   };
-  return { dir, clusters, ready: readFileSync(path.join(dir, 'ready'), 'utf8').trim(), stop };
+  return { dir, clusters, ready: readFileSync(path.join(dir, 'ready'), 'utf8').trim(), pid: child.pid!, stop };
 }
