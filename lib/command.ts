@@ -17,7 +17,6 @@ import { fingerprint, inputFiles } from './loop/reload.ts';
 import { Trigger } from './loop/trigger.ts';
 import { Resting } from './loop/heap.ts';
 import { WatchedWorld } from './world/watch.ts';
-import { McsWatchedWorld } from './world/watch-mcs.ts';
 import type { Settings } from './config/settings.ts';
 import { version } from './config/version.ts';
 
@@ -223,11 +222,11 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
 
   // --watch: the world kept by watches; a change fires the trigger.
   const trigger = new Trigger();
-  let world: { w: WatchedWorld | McsWatchedWorld; stop: AbortController } | undefined;
+  let world: { w: WatchedWorld; stop: AbortController } | undefined;
   const startWorld = () => {
     world?.stop.abort();
     const stop = new AbortController();
-    const w = new (prepared.options.mode === 'mcs' ? McsWatchedWorld : WatchedWorld)(prepared.config.clusters, prepared.clients, readSettings(settings, prepared), {
+    const w = new WatchedWorld(prepared.config.clusters, prepared.clients, readSettings(settings, prepared), {
       changed: () => trigger.fire(),
       relisting: (cluster, role, why) => log.debug('watch ended, listing again', { cluster, role, why }),
       options: prepared.options,

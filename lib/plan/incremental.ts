@@ -18,6 +18,7 @@
 import { inOrder, objectsIn, plan } from './index.ts';
 import { clusterOf, isOwned } from './object.ts';
 import { claimants, namesOf } from './scope.ts';
+import { wayOf } from './ways/index.ts';
 import type { Change, EndpointsObject, Plan, PlanInput, PlanOptions, Problem, SliceObject, TargetObject } from './types.ts';
 
 /** What the planner asks of the world the caller keeps. */
@@ -58,10 +59,13 @@ function contextOf(options: PlanOptions, input: PlanInput): string {
 
 export class Replanner {
   private readonly options: PlanOptions;
+  /** The way of publishing can be planned by what changed (ways/way.ts). */
+  private readonly incremental: boolean;
   private last: { plan: Plan; context: string; unreachable: PlanInput['unreachable'] } | undefined;
 
   constructor(options: PlanOptions) {
     this.options = options;
+    this.incremental = wayOf(options).incremental;
   }
 
   /** The probe results the last plan was made with (PlanInput.unreachable). */
@@ -83,8 +87,8 @@ export class Replanner {
   update(input: PlanInput, touched: ReadonlySet<string>, index: WorldIndex): Replanned | undefined {
     const o = this.options;
     const last = this.last;
-    // MCS mode: a name's objects span namespaces and clusters' statuses; it is planned in full.
-    if (!last || o.staleAfter || o.staleAfterDefault !== undefined || o.mode === 'mcs') return undefined;
+    // A way that plans only in full (MCS: a name's objects span namespaces and clusters' statuses).
+    if (!last || o.staleAfter || o.staleAfterDefault !== undefined || !this.incremental) return undefined;
     if (input.unreachable !== last.unreachable || contextOf(o, input) !== last.context) return undefined;
     const slices = o.target === 'endpointslices';
     const clusters = Object.keys(input.sources).sort();

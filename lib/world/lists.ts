@@ -1,14 +1,16 @@
 // What a run lists in each cluster, for each way of publishing, declared
 // once: the read (read.ts) and the watching loop (watch.ts) make the same
-// lists, the one by listing, the other by keeping an informer on each; and
+// lists, the one by listing, the other by keeping an informer on each (and
+// knowing from the list what mefi writes there, and what its events touch); and
 // how a cluster's lists make its outcomes as a source and as a target, the
 // same for both. A cluster is unreadable in a role while a list that role
 // needs failed.
 
 import type { ClusterConfig } from '../config/config.ts';
 import { endpoints, endpointSlices, leases, namespaces, serviceExports, serviceImports, services } from '../kube/kinds.ts';
-import { slicesAsEndpoints, type EndpointsObject, type ReadOutcome, type SliceObject } from '../plan/index.ts';
+import { slicesAsEndpoints, type Change, type EndpointsObject, type ReadOutcome, type SliceObject } from '../plan/index.ts';
 import { wayNameOf, type WayName } from '../plan/ways/index.ts';
+import type { Touches } from './changes.ts';
 import { compactSource, compactSourceSlice, withoutManagedFields } from './compact.ts';
 
 export const resources = { endpoints, endpointslices: endpointSlices, services, serviceexports: serviceExports, serviceimports: serviceImports, namespaces, leases } as const;
@@ -45,6 +47,15 @@ export interface List {
   readAs?: (items: never[]) => unknown[];
   /** What the watching loop keeps of each object it holds for good. */
   keep: (o: never) => unknown;
+  /**
+   * The kind of change mefi writes to objects of this list (its target
+   * objects; MCS: the exports' status too): in a watching loop, a write's
+   * answer goes into this list's cache, and its events may be mefi's own
+   * coming back (watch.ts).
+   */
+  writes?: NonNullable<Change['kind']>;
+  /** For planning what changed (changes.ts): an event of this list touches a source's name, or a target object's names; else the world. */
+  touches?: Touches;
 }
 
 /** What one list gave (the items of each namespace it was made in, in order), or why it gave nothing. */
@@ -89,10 +100,11 @@ function labelled(targetKind: 'endpoints' | 'endpointslices'): WayLists {
           usersSelector: true,
           ...(slices ? { readAs: (x: SliceObject[]) => slicesAsEndpoints(x) } : {}),
           keep: slices ? compactSourceSlice : compactSource,
+          touches: 'source',
         },
       ];
       if (!isTarget) return lists;
-      lists.push({ id: 'objects', role: 'target', kind: targetKind, within: [s.namespace], keep: withoutManagedFields });
+      lists.push({ id: 'objects', role: 'target', kind: targetKind, within: [s.namespace], keep: withoutManagedFields, writes: targetKind === 'endpointslices' ? 'EndpointSlice' : 'Endpoints', touches: 'target' });
       if (s.leaseSelector) lists.push({ id: 'leases', role: 'target', kind: 'leases', within: [s.namespace], labelSelector: s.leaseSelector, keep: withoutManagedFields });
       return lists;
     },
@@ -130,12 +142,12 @@ const mcs: WayLists = {
     const exportsWithin = c.namespaces ?? scope;
     const keep = withoutManagedFields;
     const lists: List[] = [
-      { id: 'services', role: 'both', kind: 'services', ...(within ? { within } : {}), keep },
-      { id: 'endpointslices', role: 'both', kind: 'endpointslices', ...(within ? { within } : {}), keep },
-      { id: 'serviceexports', role: 'source', kind: 'serviceexports', ...(exportsWithin ? { within: exportsWithin } : {}), keep },
+      { id: 'services', role: 'both', kind: 'services', ...(within ? { within } : {}), keep, writes: 'Service' },
+      { id: 'endpointslices', role: 'both', kind: 'endpointslices', ...(within ? { within } : {}), keep, writes: 'EndpointSlice' },
+      { id: 'serviceexports', role: 'source', kind: 'serviceexports', ...(exportsWithin ? { within: exportsWithin } : {}), keep, writes: 'ServiceExportStatus' },
     ];
     if (!isTarget) return lists;
-    lists.push({ id: 'serviceimports', role: 'target', kind: 'serviceimports', ...(scope ? { within: scope } : {}), keep }, { id: 'namespaces', role: 'target', kind: 'namespaces', keep });
+    lists.push({ id: 'serviceimports', role: 'target', kind: 'serviceimports', ...(scope ? { within: scope } : {}), keep, writes: 'ServiceImport' }, { id: 'namespaces', role: 'target', kind: 'namespaces', keep });
     if (s.leaseSelector) lists.push({ id: 'leases', role: 'target', kind: 'leases', within: [s.namespace], labelSelector: s.leaseSelector, keep });
     return lists;
   },

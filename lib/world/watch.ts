@@ -1,23 +1,28 @@
-// The world kept current by watches: one informer per list a run would make
-// (each source cluster's labelled Endpoints or EndpointSlices, each target's
-// mefi namespace and Leases), and the same PlanInput a read gives, taken from
-// their caches. This is an edge beside lib/world/read.ts: the planner cannot tell
-// the two apart. A cluster is unreadable while one of its lists fails.
+// The world kept current by watches, for every way of publishing: an
+// informer on each list a read makes (lists.ts: in each namespace it is made
+// in), and the same PlanInput a read gives, made from their caches by the
+// same outcomes. This is an edge beside lib/world/read.ts: the planner cannot
+// tell the two apart. A cluster is unreadable in a role while a list that
+// role needs fails.
 //
-// It also knows which source names each event touched, and indexes its
-// caches by name and label: a run then plans only what changed since the
-// run before (lib/plan/incremental.ts), and in full after any list.
+// mefi's own writes coming back start no run: each write's answer (the
+// object the server stored, or its deletion) is remembered until its watch
+// event comes back, and the cache takes it at once, so the next run plans
+// from what was written. What something else keeps deleting after mefi wrote
+// it back waits (holdoff.ts). A way that can be planned by what changed is
+// (changes.ts); any other plans in full every run.
 
 import type { ClusterConfig } from '../config/config.ts';
+import { Changes, type Touching } from './changes.ts';
 import { Holdoff } from './holdoff.ts';
 import { Informer, type Named } from './informer.ts';
 import { Informers } from './informers.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { listsOf, resources, type List, type Listed } from './lists.ts';
-import { Replanner, type Replanned, type WorldIndex } from '../plan/incremental.ts';
-import { heldKey, holdCreates, type Change, type EndpointsObject, type LeaseObject, type PlanInput, type PlanOptions, type ReadOutcome, type SliceObject, type TargetObject } from '../plan/index.ts';
+import type { Replanned } from '../plan/incremental.ts';
+import { heldKey, holdCreates, objectsIn, plan as makePlan, type Change, type PlanInput, type PlanOptions, type ReadOutcome, type TargetObject } from '../plan/index.ts';
 import { rememberResults } from '../plan/memo.ts';
-import { touchedBySource, touchedByTarget } from '../plan/scope.ts';
+import { wayOf } from '../plan/ways/index.ts';
 import type { ReadSettings } from './read.ts';
 
 export interface WatchOptions {
@@ -29,121 +34,151 @@ export interface WatchOptions {
   relisting?: (cluster: string, role: 'source' | 'target', why: string) => void;
   backoffMs: number;
   maxBackoffMs: number;
-  /** The plan options (which labels mark what mefi owns): to tell which source names an event touches. */
+  /** The plan options: the way of publishing, which labels mark what mefi owns. */
   options: PlanOptions;
 }
 
-/** What an event's object tells of the names it touches. */
-type Touching = { metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> | null } };
-
-/** Names the indexes file objects under. */
-const byName = 'name';
-const byLabel = 'label';
-const byPrefix = 'prefix';
-
-type AnyInformer = Informer<Named>;
+/** One list of one cluster, in one namespace (or in all), kept by an informer. */
+interface Watched {
+  cluster: string;
+  list: List;
+  informer: Informer<Named>;
+  /**
+   * namespace/name → the resourceVersions this loop's writes left there ('' for
+   * a delete), each until its watch event comes back, however many runs later
+   * (under load an echo can come after several back-to-back runs; MCS writes
+   * an object and then its status). A list of it clears them: it holds
+   * whatever they were.
+   */
+  own: Map<string, Set<string>>;
+}
 
 export class WatchedWorld {
-  private readonly sources = new Map<string, Informer<Named>[]>();
-  private readonly targets = new Map<string, { objects: Informer<TargetObject>; leases?: Informer<LeaseObject> }>();
-  /** What the planner is given of a source list (lists.ts), if not its objects: the slices of labelled Services, as Endpoints. */
-  private readAs: List['readAs'];
+  /** Per cluster, each of its lists with an informer per namespace. */
+  private readonly lists = new Map<string, { list: List; watched: Watched[] }[]>();
   private readonly s: ReadSettings;
   private readonly o: WatchOptions;
-  /**
-   * target/namespace/name → resourceVersion of the last write this loop made
-   * to it, until its watch event comes back, however many runs later (under
-   * load an echo can come after several back-to-back runs). At most one per
-   * object; a target's list clears them (it holds whatever they were).
-   */
-  private readonly own = new Map<string, string>();
-
-  /** target/namespace/name of the deletes this loop made, until their events come back. */
-  private readonly ownDeletes = new Set<string>();
-  /** Names something else deletes each time this loop writes them back (lib/world/holdoff.ts). */
+  private readonly way: ReturnType<typeof listsOf>;
+  /** Every informer, together (informers.ts). */
+  private readonly group: Informers;
+  /** Names something else deletes each time this loop writes them back (holdoff.ts). */
   private readonly holdoff = new Holdoff();
+  /** What changed since the last run, if the way is planned by it (changes.ts). */
+  private readonly changes: Changes | undefined;
+  /** Events of lists mefi writes that came while a run was writing: judged when it ends, when every write's answer is in. */
+  private duringRun: { w: Watched; object: Named; before: Named | undefined; deleted: boolean }[] | undefined;
+  /** The last plan() planned everything (every run of a way not planned by what changed; else the first, a resync, a relist). */
+  plannedInFull: boolean;
 
-  /** Target events that came while a run was writing: judged when it ends, when every write's answer is in. */
-  private duringRun: { key: string; object: Touching; before: Touching | undefined; deleted: boolean }[] | undefined;
+  constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
+    this.s = s;
+    this.o = o;
+    this.way = listsOf(s);
+    this.group = new Informers(() => o.changed());
+    const incremental = wayOf(o.options).incremental;
+    // Planning what changed plans the same held objects again: the planner's results are remembered by them.
+    rememberResults(incremental);
+    this.changes = incremental ? new Changes(o.options, clusters.map((c) => c.name), s.source === 'endpointslices', s.namespace) : undefined;
+    this.plannedInFull = !incremental;
+    const targets = new Set(s.targets);
+    for (const c of clusters) {
+      const lists = this.way.lists(c, targets.has(c.name), clusters, s);
+      this.lists.set(c.name, lists.map((list) => ({ list, watched: (list.within ?? [undefined]).map((namespace) => this.watch(c.name, clients.get(c.name)!, list, namespace)) })));
+    }
+  }
 
-  /** A run starts: the target events until it ends are judged then. */
+  /** An informer on one list in one namespace (or in all). */
+  private watch(cluster: string, client: KubeClient, list: List, namespace: string | undefined): Watched {
+    const role = list.role === 'source' ? 'source' : 'target';
+    const indexes = this.changes?.indexesFor(list.touches);
+    const w: Watched = { cluster, list, own: new Map(), informer: undefined as never };
+    w.informer = this.group.add(
+      new Informer<Named>(client, resources[list.kind] as never, { ...(namespace ? { namespace } : {}), ...(list.labelSelector ? { labelSelector: list.labelSelector } : {}), pageSize: this.s.pageSize }, {
+        backoffMs: this.o.backoffMs,
+        maxBackoffMs: this.o.maxBackoffMs,
+        keep: list.keep as never,
+        ...(indexes ? { indexes } : {}),
+        changed: (obj, before, deleted = false) => this.event(w, obj, before, deleted),
+        report: (error) => this.o.report?.(cluster, role, error),
+        relisting: (why) => this.o.relisting?.(cluster, role, why),
+      }),
+    );
+    this.changes?.holds(cluster, list.touches, w.informer, list.readAs);
+    return w;
+  }
+
+  private event(w: Watched, obj: Named | undefined, before: Named | undefined, deleted: boolean): void {
+    // A list holds whatever mefi's writes left there: nothing of theirs is still to come.
+    if (!obj) w.own.clear();
+    else if (w.list.writes) {
+      // mefi's own writes coming back touch nothing (their changes left the plan as they were done) and start no run.
+      if (this.duringRun) return void this.duringRun.push({ w, object: obj, before, deleted });
+      if (this.isEcho(w, obj, deleted)) return;
+      if (deleted) this.deletedElsewhere(w, obj);
+    }
+    this.changes?.touch(w.list.touches, obj as Touching | undefined, before);
+    this.changed();
+  }
+
+  private isEcho(w: Watched, obj: Named, deleted: boolean): boolean {
+    const key = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+    const rv = deleted ? '' : obj.metadata.resourceVersion;
+    const mine = w.own.get(key);
+    if (rv === undefined || !mine?.delete(rv)) return false;
+    if (mine.size === 0) w.own.delete(key);
+    return true;
+  }
+
+  /** A run starts: the events of what mefi writes, until it ends, are judged then. */
   runStarted(): void {
     this.duringRun = [];
   }
 
   /**
-   * A run ended: the target events that came during it start a run unless
-   * they were its own writes (an echo can come before the write's answer).
+   * A run ended: the events that came during it start a run unless they
+   * were its own writes (an echo can come before the write's answer).
    */
   runEnded(): void {
-    const events = (this.duringRun ?? []).filter((e) => !this.isEcho(e.key, e.object.metadata.resourceVersion, e.deleted));
+    const events = (this.duringRun ?? []).filter((e) => !this.isEcho(e.w, e.object, e.deleted));
     this.duringRun = undefined;
-    for (const e of events) this.touch('target', e.object, e.before);
-    for (const e of events) if (e.deleted) this.deletedElsewhere(e.key, e.object);
+    for (const e of events) this.changes?.touch(e.w.list.touches, e.object as Touching, e.before);
+    for (const e of events) if (e.deleted) this.deletedElsewhere(e.w, e.object);
     if (events.length > 0) return this.changed();
     // Nothing new, but the run's own writes: plan their names again now, while
     // idle, not in the next change's run (after a thousand writes that is a
     // full plan). What it finds waits for that run, as it would have.
-    if (this.touched !== 'world' && this.touched.size > 0) this.plan({ ...this.input(), unreachable: this.replanner.unreachable });
+    if (this.changes?.pending()) this.plan({ ...this.input(), unreachable: this.changes.unreachable });
   }
 
-  /** A write of this run, as the server answered it: its event is mefi's own echo, and starts no run; the cache has it now. */
+  /** A write of this run, as the server answered it (each call: an object, then its status): its event is mefi's own echo, and starts no run; the cache has it now. */
   stored(change: Change, stored: TargetObject | null): void {
-    const t = this.targets.get(change.target);
-    if (!t) return;
-    const key = heldKey(change);
-    if (stored?.metadata.resourceVersion) this.own.set(key, stored.metadata.resourceVersion);
-    if (stored) {
-      this.holdoff.written(key);
-      this.ownDeletes.delete(key);
-    } else this.ownDeletes.add(key);
-    const objects = t.objects as Informer<TargetObject>;
-    const before = objects.get(change.namespace, change.name);
-    objects.assume(change.namespace, change.name, change.resourceVersion, stored);
+    const w = this.holding(change);
+    if (!w) return;
+    const key = `${change.namespace}/${change.name}`;
+    const rv = stored ? stored.metadata.resourceVersion : '';
+    if (rv !== undefined) {
+      let mine = w.own.get(key);
+      if (!mine) w.own.set(key, (mine = new Set()));
+      mine.add(rv);
+    }
+    if (stored) this.holdoff.written(heldKey(change));
+    const before = w.informer.get(change.namespace, change.name);
+    w.informer.assume(change.namespace, change.name, change.resourceVersion, stored as Named | null);
     // Its names are planned again (runEnded settles them): from what the write left.
-    this.touch('target', stored ?? before ?? { metadata: { name: change.name, labels: change.beforeLabels ?? null } }, before);
+    this.changes?.touch(w.list.touches, (stored ?? before ?? { metadata: { name: change.name, labels: change.beforeLabels ?? null } }) as Touching, before);
   }
 
-  /** Source names touched since the last input(), or 'world' when everything is to be planned. */
-  private touched: Set<string> | 'world' = 'world';
-  /** Those of the last input(), until plan() has used them. */
-  private taken: Set<string> | 'world' | undefined;
-  private readonly replanner: Replanner;
-  private readonly informers: Informers;
-
-  private touch(kind: 'source' | 'target' | 'lease', obj: Touching | undefined, before?: Touching): void {
-    if (this.touched === 'world') return;
-    // A list, a failure, a Lease (staleAfter plans in full): everything.
-    if (!obj || kind === 'lease') {
-      this.touched = 'world';
-      return;
-    }
-    for (const x of before ? [obj, before] : [obj]) {
-      if (kind === 'source') {
-        const name = touchedBySource(x, this.s.source === 'endpointslices');
-        if (name !== undefined) this.touched.add(name);
-        continue;
-      }
-      const names = touchedByTarget(this.o.options, x, [...this.sources.keys()]);
-      if (!names) {
-        this.touched = 'world';
-        return;
-      }
-      for (const n of names) this.touched.add(n);
-    }
-  }
-
-  private isEcho(key: string, resourceVersion: string | undefined, deleted: boolean): boolean {
-    if (deleted) return this.ownDeletes.delete(key);
-    if (this.own.get(key) !== resourceVersion) return false;
-    this.own.delete(key);
-    return true;
+  /** The informer that holds what a change writes: of the list of its target that says it writes that kind, in its namespace. */
+  private holding(change: Change): Watched | undefined {
+    const kind = change.kind ?? 'Endpoints';
+    const held = this.lists.get(change.target)?.find((l) => l.list.writes === kind);
+    return held?.watched.find((w) => w.informer.namespace === undefined || w.informer.namespace === change.namespace);
   }
 
   /** One of mefi's objects deleted by something else: if it is again, its create waits (and a run comes when it may go). */
-  private deletedElsewhere(key: string, object: Touching): void {
-    if (object.metadata.labels?.[this.o.options.ownerLabel.key] !== this.o.options.ownerLabel.value) return;
-    const until = this.holdoff.deleted(key, Date.now());
+  private deletedElsewhere(w: Watched, object: Named): void {
+    if ((object as Touching).metadata.labels?.[this.o.options.ownerLabel.key] !== this.o.options.ownerLabel.value) return;
+    const until = this.holdoff.deleted(heldKey({ target: w.cluster, namespace: object.metadata.namespace ?? '', name: object.metadata.name }), Date.now());
     if (until !== undefined) this.wakeBy(until);
   }
 
@@ -163,170 +198,73 @@ export class WatchedWorld {
     this.wake = { at, timer };
   }
 
-  constructor(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings, o: WatchOptions) {
-    // A watching loop plans the same objects again: the planner's results are remembered by them.
-    rememberResults(true);
-    this.s = s;
-    this.o = o;
-    this.replanner = new Replanner(o.options);
-    this.informers = new Informers(() => o.changed());
-    const owned = (x: { metadata: { labels?: Record<string, string> | null } }) => x.metadata.labels?.[o.options.ownerLabel.key] === o.options.ownerLabel.value;
-    const sourceIndexes = { [byName]: (x: EndpointsObject | SliceObject) => touchedBySource(x, s.source === 'endpointslices') };
-    const targetIndexes = {
-      [byLabel]: (x: TargetObject) => (owned(x) ? (x.metadata.labels?.[o.options.originalNameLabel] ?? undefined) : undefined),
-      [byPrefix]: (x: TargetObject) => /^(.*)-\d+$/.exec(x.metadata.name)?.[1],
-    };
-    const make = (cluster: string, role: 'source' | 'target' | 'lease', l: List, namespace: string | undefined, indexes?: Record<string, (o: never) => string | undefined>) =>
-      this.informers.add(new Informer<Named>(clients.get(cluster)!, resources[l.kind] as never, { ...(namespace ? { namespace } : {}), ...(l.labelSelector ? { labelSelector: l.labelSelector } : {}), pageSize: s.pageSize }, {
-        backoffMs: o.backoffMs,
-        maxBackoffMs: o.maxBackoffMs,
-        ...(indexes ? { indexes } : {}),
-        changed: (obj, before, deleted = false) => {
-          // mefi's own writes coming back touch nothing (their changes left the plan as they were done) and start no run.
-          if (role !== 'source' && !obj) {
-            this.own.clear();
-            this.ownDeletes.clear();
-          }
-          if (role !== 'source' && obj) {
-            const key = heldKey({ target: cluster, namespace: obj.metadata.namespace ?? '', name: obj.metadata.name });
-            if (this.duringRun) return void this.duringRun.push({ key, object: obj, before, deleted });
-            if (this.isEcho(key, obj.metadata.resourceVersion, deleted)) return;
-            if (deleted && role === 'target') this.deletedElsewhere(key, obj);
-          }
-          this.touch(role, obj, before);
-          this.changed();
-        },
-        report: (error) => o.report?.(cluster, role === 'source' ? 'source' : 'target', error),
-        relisting: (why) => o.relisting?.(cluster, role === 'source' ? 'source' : 'target', why),
-        keep: l.keep as never,
-      }));
-    // The lists a read makes (lists.ts): an informer per namespace of each; first every source's, then every target's.
-    const way = listsOf(s);
-    for (const c of clusters) {
-      const lists = way.lists(c, false, clusters, s).filter((l) => l.id === 'sources');
-      this.sources.set(c.name, lists.flatMap((l) => (l.within ?? [undefined]).map((ns) => make(c.name, 'source', l, ns, sourceIndexes))));
-      this.readAs = lists[0]?.readAs;
-    }
-    for (const t of s.targets) {
-      const c = clusters.find((x) => x.name === t)!;
-      const lists = new Map(way.lists(c, true, clusters, s).map((l) => [l.id, l]));
-      const objects = make(c.name, 'target', lists.get('objects')!, s.namespace, targetIndexes) as Informer<TargetObject>;
-      const leases = lists.get('leases');
-      this.targets.set(c.name, { objects, ...(leases ? { leases: make(c.name, 'lease', leases, s.namespace) as Informer<LeaseObject> } : {}) });
-    }
-  }
-
   /** Start every informer; resolves when the signal aborts. */
   run(signal: AbortSignal): Promise<void> {
-    return this.informers.run(signal);
+    return this.group.run(signal);
   }
 
   /** A full list of everything now (the periodic resync): one run when all are in, not one per list. */
   resync(): void {
-    this.informers.resync();
+    this.group.resync();
   }
 
   private changed(): void {
-    this.informers.changed();
+    this.group.changed();
   }
 
   /** Every informer has listed once (or failed to). */
   settled(): boolean {
-    return this.informers.settled();
+    return this.group.settled();
   }
 
-  /** A source list's snapshot as the planner reads it (readAs), per snapshot: the same objects while an informer stands still. */
+  /** A list's snapshot as the planner reads it (readAs), per snapshot: the same objects while an informer stands still. */
   private readonly asRead = new WeakMap<object, unknown[]>();
 
-  private sourceItems(i: Informer<Named>): unknown[] {
-    const snap = i.snapshot();
-    if (!this.readAs) return snap;
+  private items(w: Watched): unknown[] {
+    const snap = w.informer.snapshot();
+    if (!w.list.readAs) return snap;
     let out = this.asRead.get(snap);
-    if (!out) this.asRead.set(snap, (out = this.readAs(snap as never[])));
+    if (!out) this.asRead.set(snap, (out = w.list.readAs(snap as never[])));
     return out;
   }
 
-  /** What a read would have given, from the caches (lists.ts makes the outcomes of both); plan() then plans what changed since the input before. */
+  /** What a read would have given, from the caches (lists.ts makes the outcomes of both); plan() then plans it. */
   input(): PlanInput {
-    // Names taken by an input() whose run never planned are planned in full.
-    this.taken = this.taken === undefined ? this.touched : 'world';
-    this.touched = new Set();
-    const way = listsOf(this.s);
-    const listed = (informers: Informer<Named>[], items: (i: Informer<Named>) => unknown[]): Listed => {
-      const failed = informers.find((i) => i.error !== undefined);
-      return failed ? { error: failed.error! } : { parts: informers.map(items) };
-    };
+    this.changes?.taking();
+    const targets = new Set(this.s.targets);
     const sources: Record<string, ReadOutcome> = {};
-    for (const [cluster, informers] of this.sources) sources[cluster] = way.outcomes(new Map([['sources', listed(informers, (i) => this.sourceItems(i))]]), false).source;
-    const targets: Record<string, ReadOutcome> = {};
-    for (const [target, t] of this.targets) {
-      const got = new Map([['objects', listed([t.objects as Informer<Named>], (i) => i.snapshot())]]);
-      if (t.leases) got.set('leases', listed([t.leases as Informer<Named>], (i) => i.snapshot()));
-      targets[target] = way.outcomes(got, true).target!;
+    const ofTargets = new Map<string, ReadOutcome>();
+    for (const [cluster, lists] of this.lists) {
+      const got = new Map<string, Listed>();
+      for (const { list, watched } of lists) {
+        const failed = watched.find((w) => w.informer.error !== undefined);
+        got.set(list.id, failed ? { error: failed.informer.error! } : { parts: watched.map((w) => this.items(w)) });
+      }
+      const { source, target } = this.way.outcomes(got, targets.has(cluster));
+      sources[cluster] = source;
+      if (target) ofTargets.set(cluster, target);
     }
-    return { sources, targets };
+    // In the targets' order, as a read gives them.
+    return { sources, targets: Object.fromEntries(this.s.targets.flatMap((t) => (ofTargets.has(t) ? [[t, ofTargets.get(t)!] as const] : []))) };
   }
 
   /**
    * The plan of the last input(): of what changed since the input before,
-   * where that can be told, else in full; less the creates held off.
+   * where the way and the changes allow, else in full; less the creates held off.
    */
   plan(input: PlanInput): Replanned {
-    const changes = this.ofChanges(input);
-    this.plannedInFull = changes === undefined;
-    const made = changes ?? this.replanner.full(input);
+    const made = this.changes ? this.changes.plan(input) : { plan: makePlan(this.o.options, input), planned: objectsIn(input), full: true };
+    this.plannedInFull = made.full;
     const now = Date.now();
     return { ...made, plan: holdCreates(made.plan, this.holdoff.held(now), now) };
-  }
-
-  /** The last plan() planned everything (the first run, a resync, a relist). */
-  plannedInFull = false;
-
-  /** The plan of what changed since the input before this one, if it can be told. */
-  private ofChanges(input: PlanInput): Replanned | undefined {
-    const taken = this.taken ?? 'world';
-    this.taken = undefined;
-    return taken !== 'world' ? this.replanner.update(input, taken, this.index()) : undefined;
   }
 
   /**
    * The check of every resync: the plan of what changed, beside the full plan
    * of the same world. Returns the names on which they differ (none: the
-   * incremental plans have been right); the full plan is kept either way.
+   * incremental plans have been right; a way planned in full has nothing to check).
    */
   verify(): string[] {
-    const input = this.input();
-    const incremental = this.ofChanges(input);
-    const full = this.replanner.full(input);
-    if (!incremental) return [];
-    const entries = (p: Replanned['plan']) => new Map([...p.creates, ...p.updates, ...p.deletes, ...p.problems].map((x) => [JSON.stringify(x), x.name ?? '']));
-    const a = entries(incremental.plan);
-    const b = entries(full.plan);
-    const differ = [...[...a].filter(([k]) => !b.has(k)), ...[...b].filter(([k]) => !a.has(k))];
-    return [...new Set(differ.map(([, name]) => name))].sort();
-  }
-
-  /** The planner's lookups, from the informers' indexes. */
-  private index(): WorldIndex {
-    const readable = (informers: AnyInformer[]) => informers.every((i) => i.error === undefined);
-    const sourcesNamed = (cluster: string, name: string): EndpointsObject[] => {
-      const informers = this.sources.get(cluster) ?? [];
-      if (!readable(informers)) return [];
-      const found = informers.flatMap((i) => (i as Informer<EndpointsObject | SliceObject>).byIndex(byName, name));
-      return (this.readAs ? this.readAs(found as never[]) : found) as EndpointsObject[];
-    };
-    const target = (t: string) => {
-      const x = this.targets.get(t);
-      return x && x.objects.error === undefined ? (x.objects as Informer<TargetObject>) : undefined;
-    };
-    return {
-      sourcesNamed,
-      named: (t, name) => target(t)?.get(this.s.namespace, name),
-      labelled: (t, name) => target(t)?.byIndex(byLabel, name) ?? [],
-      prefixed: (t, prefix) => target(t)?.byIndex(byPrefix, prefix) ?? [],
-      exists: (name) =>
-        [...this.sources.values()].some((informers) => readable(informers) && informers.some((i) => (i as Informer<EndpointsObject | SliceObject>).byIndex(byName, name).length > 0)) ||
-        [...this.targets.keys()].some((t) => (target(t)?.byIndex(byLabel, name).length ?? 0) > 0),
-    };
+    return this.changes ? this.changes.verify(this.input()) : [];
   }
 }

@@ -20,6 +20,8 @@ export function labelledWay(options: PlanOptions, w: LabelledWay): Way {
   return {
     noun: w.noun,
     plansAhead: w.plansAhead,
+    // A source name's objects are its sources, its mirrors (or slices) and its aggregate, by name and label (../scope.ts).
+    incremental: true,
     run(sources, ahead) {
       const view = ahead?.view ?? sourceView(options, sources);
       return {

@@ -20,6 +20,8 @@ export function mcsWay(options: PlanOptions): Way {
     noun: 'slice',
     // The clusterset view merges every export of a name first: nothing to make while the targets are listed.
     plansAhead: 'nothing',
+    // An exported name's objects span namespaces, clusters and the exports' status: every run plans in full.
+    incremental: false,
     run(sources) {
       const view = mcsView(options, sources);
       /** How each exported name fared in each target planned: what the exports' status says. */

@@ -29,6 +29,13 @@ export interface Way {
    * should hold.
    */
   readonly plansAhead: 'nothing' | 'view' | 'targets';
+  /**
+   * Whether a watching loop, which holds the world between runs, plans only
+   * the names a change touched (../incremental.ts), from the very objects it
+   * holds (their results remembered by them, ../memo.ts); else every run is
+   * planned in full, from views made afresh.
+   */
+  readonly incremental: boolean;
   /** The way in one run: made once from the run's sources (and what was planned ahead from these very sources). */
   run(sources: Record<string, ReadOutcome>, ahead: Ahead | undefined): WayRun;
 }
