@@ -4,12 +4,12 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { execute, loop, prepare } from '../lib/command.ts';
 import { ConfigError, formatIssue, loadConfig, type Config } from '../lib/config/config.ts';
-import { createLogger, parseLevel, type LogFormat } from '../lib/report/log.ts';
+import { createLogger, parseLevel } from '../lib/report/log.ts';
 import { parseAddr } from '../lib/report/metrics.ts';
-import { render, type Format } from '../lib/report/report.ts';
+import { render } from '../lib/report/report.ts';
 import { ExitCode } from '../lib/report/result.ts';
 import { parseDuration } from '../lib/config/duration.ts';
-import { resolveSettings, type Flags } from '../lib/config/settings.ts';
+import { resolveSettings } from '../lib/config/settings.ts';
 import { version } from '../lib/config/version.ts';
 import { fromOriginalArgs, fromOriginalConfig, isOriginalInvocation } from '../lib/config/original.ts';
 import { becomeLoopProcess } from '../lib/loop/loop-flags.ts';
@@ -167,26 +167,28 @@ if (!level) usageError(`${nameOf('log-level')}: ${JSON.stringify(argv.logLevel)}
 // A json or yaml report is a document: log lines on stdout would break it.
 if (argv.logOutput === 'stdout' && argv.output !== 'table') usageError(`${nameOf('log-output')} stdout does not go with ${nameOf('output')} ${argv.output}: the report on stdout is one document; keep logs on stderr`);
 const logStream = argv.logOutput === 'stdout' ? process.stdout : process.stderr;
-const log = createLogger(level, argv.logFormat as LogFormat, (line) => logStream.write(line));
+const log = createLogger(level, argv.logFormat, (line) => logStream.write(line));
 
 // Loop flags, checked before anything is read.
-const intervalMs = argv.interval === undefined ? undefined : parseDuration(String(argv.interval));
-if (argv.interval !== undefined && (intervalMs === undefined || intervalMs < 100)) usageError(`${nameOf('interval')}: ${JSON.stringify(argv.interval)} is not a duration of at least 100ms, such as 10s`);
+// They are sync's own (its builder adds them), which the type of argv leaves out: strings as yargs parsed them.
+const loopFlags = argv as typeof argv & { interval?: string; resync?: string; metricsAddr?: string };
+const intervalMs = loopFlags.interval === undefined ? undefined : parseDuration(loopFlags.interval);
+if (loopFlags.interval !== undefined && (intervalMs === undefined || intervalMs < 100)) usageError(`${nameOf('interval')}: ${JSON.stringify(loopFlags.interval)} is not a duration of at least 100ms, such as 10s`);
 const watch = Boolean(argv.watch);
-const resyncMs = argv.resync === 'off' ? 2 ** 31 - 1 : parseDuration(String(argv.resync ?? '5m'));
-if (watch && (resyncMs === undefined || resyncMs < 1000)) usageError(`${nameOf('resync')}: ${JSON.stringify(argv.resync)} is not a duration of at least 1s, such as 5m`);
+const resyncMs = loopFlags.resync === 'off' ? 2 ** 31 - 1 : parseDuration(loopFlags.resync ?? '5m');
+if (watch && (resyncMs === undefined || resyncMs < 1000)) usageError(`${nameOf('resync')}: ${JSON.stringify(loopFlags.resync)} is not a duration of at least 1s, such as 5m`);
 if (watch && intervalMs !== undefined) usageError(`${nameOf('interval')} does not go with ${nameOf('watch')} (${nameOf('resync')} sets how often a watching loop relists everything)`);
 const looping = watch || intervalMs !== undefined;
-const metricsAddr = argv.metricsAddr === undefined ? undefined : parseAddr(String(argv.metricsAddr));
-if (argv.metricsAddr !== undefined && !metricsAddr) usageError(`${nameOf('metrics-addr')}: ${JSON.stringify(argv.metricsAddr)} is not [host]:port, such as :9090`);
-if (argv.metricsAddr !== undefined && !looping) usageError(`${nameOf('metrics-addr')} goes with ${nameOf('interval')} or ${nameOf('watch')} (a single run has no one to serve)`);
+const metricsAddr = loopFlags.metricsAddr === undefined ? undefined : parseAddr(loopFlags.metricsAddr);
+if (loopFlags.metricsAddr !== undefined && !metricsAddr) usageError(`${nameOf('metrics-addr')}: ${JSON.stringify(loopFlags.metricsAddr)} is not [host]:port, such as :9090`);
+if (loopFlags.metricsAddr !== undefined && !looping) usageError(`${nameOf('metrics-addr')} goes with ${nameOf('interval')} or ${nameOf('watch')} (a single run has no one to serve)`);
 if (looping && argv.dryRun) usageError(`${nameOf(watch ? 'watch' : 'interval')} does not go with ${nameOf('dry-run')}`);
 const unhealthyAfter = Number(argv.unhealthyAfter ?? 5);
 if (!Number.isInteger(unhealthyAfter) || unhealthyAfter < 1) usageError(`${nameOf('unhealthy-after')}: must be a whole number of intervals, at least 1`);
 if (looping) becomeLoopProcess();
 
 try {
-  const settings = resolveSettings(argv as unknown as Flags, nameOf);
+  const settings = resolveSettings(argv, nameOf);
   const prepared = prepare(settings, config);
   if (looping) {
     // First SIGTERM or SIGINT: stop after the run in flight. A second: stop now;
@@ -204,7 +206,7 @@ try {
     await exit(ExitCode.ok);
   } else {
     const { result, exitCode } = await execute(command, settings, prepared, log, { dryRun: Boolean(argv.dryRun) });
-    await exit(exitCode, render(argv.output as Format, command, result, exitCode));
+    await exit(exitCode, render(argv.output, command, result, exitCode));
   }
 } catch (err) {
   if (err instanceof ConfigError) configError(err);

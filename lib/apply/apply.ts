@@ -52,7 +52,7 @@ type Sent = TargetObject | ServiceObject | ServiceImportObject | ServiceExportOb
 
 async function remove(client: KubeClient, change: Change): Promise<null> {
   try {
-    await (resourceOf(change) as typeof endpoints).delete(client, change.namespace, change.name, change.resourceVersion);
+    await resourceOf(change).delete(client, change.namespace, change.name, change.resourceVersion);
   } catch (err) {
     if (!isStatus(err, 404)) throw err; // already gone is what we wanted
   }
@@ -66,8 +66,9 @@ async function remove(client: KubeClient, change: Change): Promise<null> {
  * status on what the first call stored.
  */
 async function send(client: KubeClient, action: Action, change: Change, onStored: ApplySettings['onStored']): Promise<Sent | null> {
-  const sent = (c: Change, stored: Sent | null) => (onStored?.(c, stored as TargetObject | null), stored);
-  const kind = resourceOf(change) as unknown as ReturnType<typeof resource<Sent>>;
+  const sent = (c: Change, stored: Sent | null) => (onStored?.(c, stored), stored);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- it is needed: each kind's resource becomes one that takes any Sent
+  const kind = resourceOf(change) as ReturnType<typeof resource<Sent>>;
   if (action === 'delete') return sent(change, await remove(client, change));
   const object = change.object as Sent;
   if (change.kind === 'ServiceExportStatus') return sent(change, await kind.replaceStatus(client, change.namespace, object));
@@ -85,7 +86,7 @@ async function send(client: KubeClient, action: Action, change: Change, onStored
     basis = { ...change, ...(stored.metadata.resourceVersion ? { resourceVersion: stored.metadata.resourceVersion } : {}) };
   }
   // The status on what the object's write stored (its resourceVersion), or on what was read.
-  if (writes.includes('status')) stored = sent(basis, await kind.replaceStatus(client, change.namespace, { ...stored, status: (object as ServiceImportObject).status } as Sent))!;
+  if (writes.includes('status')) stored = sent(basis, await kind.replaceStatus(client, change.namespace, { ...stored, status: (object as ServiceImportObject).status }))!;
   return stored;
 }
 
@@ -155,7 +156,7 @@ export async function applyPlan(plan: Plan, clients: Map<string, KubeClient>, s:
   const writes: [Action, Change][] = [...plan.creates.map((c) => ['create', c] as [Action, Change]), ...plan.updates.map((c) => ['update', c] as [Action, Change])];
   // MCS: derived Services first: an import's ips are the cluster IPs the server gives them.
   const allocated = new Map<string, ServiceObject>();
-  const remember: ApplySettings = { ...s, onStored: (c, stored) => (stored && allocated.set(heldKey(c), stored as ServiceObject), s.onStored?.(c, stored)) };
+  const remember: ApplySettings = { ...s, onStored: (c, stored) => (stored && allocated.set(heldKey(c), stored), s.onStored?.(c, stored)) };
   const services = await Promise.all(writes.filter(([, c]) => c.kind === 'Service').map(([a, c]) => run(a, c, remember)));
   // Writes before deletes: a renamed or moved address is added before the old one goes.
   const rest = await Promise.all(

@@ -225,7 +225,7 @@ export class KubeClient {
   private refused(spec: RequestSpec, statusCode: number, text: string, retryAfter?: string | string[]): ApiError {
     let status: { reason?: string; message?: string } = {};
     try {
-      status = JSON.parse(text);
+      status = JSON.parse(text) as typeof status;
     } catch {
       // Not a Status object (a proxy in the way): the HTTP status says enough.
     }

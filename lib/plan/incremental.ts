@@ -128,7 +128,7 @@ export class Replanner {
     for (const [c, outcome] of Object.entries(input.sources)) sub.sources[c] = outcome.ok ? { ok: true, items: [...scope].flatMap((g) => index.sourcesNamed(c, g)) } : outcome;
     for (const [t, outcome] of Object.entries(input.targets)) {
       const items = outcome.ok ? [...objects.get(t)!.values()] : [];
-      sub.targets[t] = !outcome.ok ? outcome : slices ? { ok: true, items: [], slices: items as SliceObject[] } : { ok: true, items: items as EndpointsObject[] };
+      sub.targets[t] = !outcome.ok ? outcome : slices ? { ok: true, items: [], slices: items as SliceObject[] } : { ok: true, items };
     }
     const fresh = plan(o, sub);
 

@@ -161,9 +161,9 @@ export function mergeNormalized(parts: Subset[]): Subset[] {
     let group = groups.get(key);
     if (!group) groups.set(key, (group = { ports: s.ports, members: new Map() }));
     const add = (a: Address, ready: boolean) => {
-      const seen = group!.members.get(a.ip);
+      const seen = group.members.get(a.ip);
       if (!seen) {
-        group!.members.set(a.ip, a.hostname ? { ready, hostname: a.hostname } : { ready });
+        group.members.set(a.ip, a.hostname ? { ready, hostname: a.hostname } : { ready });
         return;
       }
       seen.ready ||= ready;

@@ -178,6 +178,6 @@ export function desiredOf(change: Change): Desired | undefined {
     originalName: change.originalName,
     ...(change.cluster ? { cluster: change.cluster } : {}),
     subsets: change.after,
-    labels: (change.object.metadata.labels ?? {}) as Record<string, string>,
+    labels: (change.object.metadata.labels ?? {}),
   };
 }

@@ -38,7 +38,7 @@ export function servedSubsets(
     if (r.gated.length) problems.push(unreachableFinding(options, target, m, r.gated));
     return r.subsets === m.subsets ? m : { ...m, subsets: r.subsets };
   });
-  const subsets = applyAffinity(reached, target, affinityFor(view.affinity.get(service) ?? new Map(), target, options.affinity ?? 'none'));
+  const subsets = applyAffinity(reached, target, affinityFor(view.affinity.get(service) ?? new Map<string, string>(), target, options.affinity ?? 'none'));
   return { subsets, reached: reached.map((m) => m.subsets), problems };
 }
 

@@ -7,12 +7,10 @@
 // rewrites one slice, not all of them.
 
 import equal from 'fast-deep-equal';
-import { clusterOf, describe, isOwned } from './object.ts';
+import { isOwned } from './object.ts';
 import { normalizePorts, normalizeSubsets, portKey } from './normalize.ts';
-import { servedSubsets } from './served.ts';
 import { compareIP, parseIP } from './ip.ts';
-import { keptAsIs, type SourceView } from './sources.ts';
-import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Finding, RawSubset, SliceEndpoint, SliceObject, Subset } from './types.ts';
+import type { Change, EndpointsObject, ObjectMeta, PlanOptions, RawSubset, SliceEndpoint, SliceObject, Subset } from './types.ts';
 import type { TargetPlan } from './ways/way.ts';
 
 export const serviceNameLabel = 'kubernetes.io/service-name';
@@ -194,7 +192,7 @@ export function sliceWriter(options: PlanOptions, target: string, namespace: str
       return;
     }
     if (keyOf.get(current) === g.key && equal(entriesOf(current), entries) && equal(current.metadata.labels ?? {}, object.metadata.labels)) return;
-    result.updates.push({ ...change, before: sliceSubsets(current), beforeLabels: (current.metadata.labels ?? {}) as Record<string, string>, ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) });
+    result.updates.push({ ...change, before: sliceSubsets(current), beforeLabels: (current.metadata.labels ?? {}), ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) });
   };
 
   const writeSet = (set: SliceSet, mine: SliceObject[]) => {
@@ -266,7 +264,7 @@ export function sliceDelete(target: string, namespace: string, s: SliceObject, o
     originalName,
     ...(cluster ? { cluster } : {}),
     before: sliceSubsets(s),
-    beforeLabels: (s.metadata.labels ?? {}) as Record<string, string>,
+    beforeLabels: (s.metadata.labels ?? {}),
     ...(s.metadata.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
   };
 }

@@ -237,7 +237,7 @@ export function renderDiff(report: Report, r: RunResult): string {
       stringify({ metadata: { name: c.name, namespace: c.namespace, labels }, subsets }, { sortMapEntries: true });
     const mcs = c.kind !== undefined && c.kind !== 'Endpoints' && c.kind !== 'EndpointSlice';
     const before = mcs ? (c.current ? mcsDoc(c, c.current) : '') : c.before ? doc(c.beforeLabels, c.before) : '';
-    const after = mcs ? (c.object ? mcsDoc(c, c.object as ServiceImportObject) : '') : c.object ? doc(c.object.metadata.labels as Record<string, string>, c.after) : '';
+    const after = mcs ? (c.object ? mcsDoc(c, c.object) : '') : c.object ? doc(c.object.metadata.labels as Record<string, string>, c.after) : '';
     out.push(createTwoFilesPatch(`a/${path}`, `b/${path}`, before, after, undefined, undefined, { context: 3 }).replace(/^=+\n/m, ''));
   }
   const t = trailer(report);

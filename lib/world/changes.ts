@@ -66,7 +66,7 @@ export class Changes {
 
   /** An informer made with indexesFor(touches), of this cluster: the planner's lookups go to it. */
   holds(cluster: string, touches: Touches, informer: Informer<Named>, readAs?: (items: never[]) => unknown[]): void {
-    if (touches === 'target') this.targets.set(cluster, informer as Informer<TargetObject>);
+    if (touches === 'target') this.targets.set(cluster, informer);
     if (touches !== 'source') return;
     const s = this.sources.get(cluster) ?? { informers: [], readAs };
     s.informers.push(informer);

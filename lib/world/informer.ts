@@ -108,9 +108,9 @@ export class Informer<T extends Named> {
       const v = f(o as never);
       if (v === undefined) continue;
       let byValue = this.indexed.get(name);
-      if (!byValue) this.indexed.set(name, (byValue = new Map()));
+      if (!byValue) this.indexed.set(name, (byValue = new Map<string, Map<string, T>>()));
       let m = byValue.get(v);
-      if (!m) byValue.set(v, (m = new Map()));
+      if (!m) byValue.set(v, (m = new Map<string, T>()));
       m.set(k, o);
     }
   }

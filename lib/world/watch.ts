@@ -96,7 +96,7 @@ export class WatchedWorld {
       new Informer<Named>(client, resources[list.kind] as never, { ...(namespace ? { namespace } : {}), ...(list.labelSelector ? { labelSelector: list.labelSelector } : {}), pageSize: this.s.pageSize }, {
         backoffMs: this.o.backoffMs,
         maxBackoffMs: this.o.maxBackoffMs,
-        keep: list.keep as never,
+        keep: list.keep,
         ...(indexes ? { indexes } : {}),
         changed: (obj, before, deleted = false) => this.event(w, obj, before, deleted),
         report: (error) => this.o.report?.(cluster, role, error),
@@ -116,7 +116,7 @@ export class WatchedWorld {
       if (this.isEcho(w, obj, deleted)) return;
       if (deleted) this.deletedElsewhere(w, obj);
     }
-    this.changes?.touch(w.list.touches, obj as Touching | undefined, before);
+    this.changes?.touch(w.list.touches, obj, before);
     this.changed();
   }
 
@@ -141,7 +141,7 @@ export class WatchedWorld {
   runEnded(): void {
     const events = (this.duringRun ?? []).filter((e) => !this.isEcho(e.w, e.object, e.deleted));
     this.duringRun = undefined;
-    for (const e of events) this.changes?.touch(e.w.list.touches, e.object as Touching, e.before);
+    for (const e of events) this.changes?.touch(e.w.list.touches, e.object, e.before);
     for (const e of events) if (e.deleted) this.deletedElsewhere(e.w, e.object);
     if (events.length > 0) return this.changed();
     // Nothing new, but the run's own writes: plan their names again now, while
@@ -163,9 +163,9 @@ export class WatchedWorld {
     }
     if (stored) this.holdoff.written(heldKey(change));
     const before = w.informer.get(change.namespace, change.name);
-    w.informer.assume(change.namespace, change.name, change.resourceVersion, stored as Named | null);
+    w.informer.assume(change.namespace, change.name, change.resourceVersion, stored);
     // Its names are planned again (runEnded settles them): from what the write left.
-    this.changes?.touch(w.list.touches, (stored ?? before ?? { metadata: { name: change.name, labels: change.beforeLabels ?? null } }) as Touching, before);
+    this.changes?.touch(w.list.touches, (stored ?? before ?? { metadata: { name: change.name, labels: change.beforeLabels ?? null } }), before);
   }
 
   /** The informer that holds what a change writes: of the list of its target that says it writes that kind, in its namespace. */
@@ -176,8 +176,8 @@ export class WatchedWorld {
   }
 
   /** One of mefi's objects deleted by something else: if it is again, its create waits (and a run comes when it may go). */
-  private deletedElsewhere(w: Watched, object: Named): void {
-    if ((object as Touching).metadata.labels?.[this.o.options.ownerLabel.key] !== this.o.options.ownerLabel.value) return;
+  private deletedElsewhere(w: Watched, object: Touching): void {
+    if (object.metadata.labels?.[this.o.options.ownerLabel.key] !== this.o.options.ownerLabel.value) return;
     const until = this.holdoff.deleted(heldKey({ target: w.cluster, namespace: object.metadata.namespace ?? '', name: object.metadata.name }), Date.now());
     if (until !== undefined) this.wakeBy(until);
   }

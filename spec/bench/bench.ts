@@ -524,7 +524,7 @@ try {
       await Promise.all(burstPuts);
       for (const deadline = Date.now() + 15_000; Date.now() < deadline && [...pending.values()].some((p) => p.mefi === undefined || p.floor === undefined); ) await sleep(50);
       const after = await rssMedian(loop.pid!, 3000);
-      const calls = o.clusters.flatMap((n) => mefiCallsSince(auditLogOf(n, o.clients !== undefined)!, marks[n]!));
+      const calls = o.clusters.flatMap((n) => mefiCallsSince(auditLogOf(n, o.clients !== undefined), marks[n]));
       const seen = [...pending.values()].filter((p) => p.mefi !== undefined && p.floor !== undefined);
       const lat = seen.map((p) => p.mefi!);
       const floor = seen.map((p) => p.floor!);

@@ -39,7 +39,7 @@ export async function listAll(raw: Raw, path: string, query: Record<string, stri
   let pages = 0;
   do {
     const q = new URLSearchParams({ ...query, ...(pageSize ? { limit: String(pageSize) } : {}), ...(token ? { continue: token } : {}) });
-    const page = await call<{ items: unknown[]; metadata: { continue?: string } }>(raw, 'GET', `${path}?${q}`);
+    const page = await call<{ items: unknown[]; metadata: { continue?: string } }>(raw, 'GET', `${path}?${q.toString()}`);
     items.push(...page.items);
     token = page.metadata.continue || undefined;
     pages++;

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { client, clusters, deployWeb, portOf } from '../support/app.ts';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
-import { byCluster, makePods, type Pods, type PodRef, type Traffic } from '../support/pods.ts';
+import { byCluster, makePods, type Pods, type Traffic } from '../support/pods.ts';
 import { eventually, makeWorld, mefi, repo, startLoop, type World } from '../support/world.ts';
 
 /** A command's stdout (it must succeed). */
@@ -173,8 +173,8 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     // The new image with the original's command line: the watching loop. The aggregate is not taken over silently.
     const original = spawn(process.execPath, [path.join(repo, 'bin/mefi'), `--config=${config}`, `--mefi-namespace=${ns}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
-    original.stdout!.on('data', (d) => (log += d));
-    original.stderr!.on('data', (d) => (log += d));
+    original.stdout.on('data', (d) => (log += d));
+    original.stderr.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((resolve) => original.once('exit', resolve));
     try {
       await eventually('the loop reports the original\'s aggregate', async () => /--adopt takes it over/.test(log));

@@ -78,8 +78,8 @@ describe('mefi command line', { skip }, () => {
     const child = spawn(process.execPath, [path.join(repo, 'bin/mefi'), `--config=${cfg.file}`, '-o', 'stdout', '-i', '900', '-v', 'trace'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (err += d));
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
       await eventually('mirrored by the watching loop', async () => await getEndpoints('alpha', namespace, 'web-gamma'));

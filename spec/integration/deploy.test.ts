@@ -336,7 +336,7 @@ describe('MCS mode deployed with the shipped manifests and RBAC only (manifests/
     // Who did what: in alpha mefi wrote, only what MCS mode writes; the readers only listed; nobody was refused, and no get.
     const alphaCalls = auditSince('alpha', m.alpha!).filter(ours);
     assert.deepEqual([...new Set(alphaCalls.map((e) => e.user.username))], [mefiUser]);
-    const subresource = (e: AuditEvent) => (e.objectRef as { subresource?: string } | undefined)?.subresource;
+    const subresource = (e: AuditEvent) => e.objectRef?.subresource;
     const written = new Set(alphaCalls.filter((e) => !readVerbs.includes(e.verb)).map((e) => `${e.verb} ${e.objectRef?.resource}${subresource(e) ? `/${subresource(e)}` : ''}`));
     assert.deepEqual([...written].sort(), ['create endpointslices', 'create serviceimports', 'create services', 'update serviceexports/status', 'update serviceimports/status']);
     for (const c of ['beta', 'gamma']) {

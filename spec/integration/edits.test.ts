@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { admin, auditMark, auditSince, deleteEndpoints, ensureNamespace, eventually, getEndpoints, isolation, kubectl, listEndpoints, marks, mefi, putEndpoints, skip, startLoop, subset, uid, writeConfig, writesSince } from '../support/world.ts';
+import { auditMark, auditSince, deleteEndpoints, ensureNamespace, eventually, getEndpoints, isolation, kubectl, listEndpoints, marks, mefi, putEndpoints, skip, startLoop, subset, uid, writeConfig, writesSince } from '../support/world.ts';
 
 /** web in beta, synced into alpha: the starting point of the tests below. */
 async function syncedWeb() {

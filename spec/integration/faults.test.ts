@@ -71,7 +71,7 @@ describe('failure rules, with API servers killed and frozen for real', { skip, t
 
       await eventually('the aggregate takes alpha\'s change', async () => (await ips(namespace, 'web')).has('10.1.0.9'));
       const during = await ips(namespace, 'web');
-      assert.ok(during.has('10.2.0.1') && during.has('10.2.0.2'), `beta's addresses stay: ${[...during]}`);
+      assert.ok(during.has('10.2.0.1') && during.has('10.2.0.2'), `beta's addresses stay: ${[...during].join(', ')}`);
       assert.equal((await w.getEndpoints('alpha', namespace, 'web-beta'))!.metadata.resourceVersion, mirrorBefore.metadata.resourceVersion);
       assert.equal(loop.child.exitCode, null, 'the loop keeps looping');
       // After two failed reads the backoff (300ms, then 600ms) outlasts the interval: beta is not asked.

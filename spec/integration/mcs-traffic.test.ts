@@ -106,7 +106,7 @@ describe('MCS mode with traffic: the ClusterSet IP through kube-proxy, and stale
       assert.deepEqual(imp.spec.ips, [derived.spec.clusterIP], `${c}: the import's IP is its derived Service's cluster IP`);
       assert.deepEqual(imp.status?.clusters?.map((x) => x.cluster), clusters);
       // kube-proxy programs the Service's rules from the slices within a moment.
-      const t = await eventually(`${c}: traffic to ${imp.spec.ips![0]} reaching both clusters`, async () => {
+      const t = await eventually(`${c}: traffic to ${imp.spec.ips[0]} reaching both clusters`, async () => {
         const t = await toClusterSetIP(c, imp.spec.ips![0]!);
         return t.errors === 0 && Object.keys(t.clusters).length === 2 ? t : undefined;
       });

@@ -158,7 +158,7 @@ async function sync(cfg: string, ...more: string[]) {
 const diff = (cfg: string, ...more: string[]) => mefi(['diff', '--mode', 'mcs', '-c', cfg, ...more]);
 
 const showWrite = (e: AuditEvent) => {
-  const ref = e.objectRef as { resource?: string; subresource?: string; name?: string } | undefined;
+  const ref = e.objectRef;
   return `${e.verb} ${ref?.resource}${ref?.subresource ? `/${ref.subresource}` : ''}${ref?.name ? ` ${ref.name}` : ''}`;
 };
 

@@ -61,7 +61,7 @@ describe('real nodes leave nothing behind, even when their bed is killed', { ski
     process.kill(killed.pid, 'SIGKILL');
     await eventually('the supervisor gone', async () => !existsSync(`/proc/${killed.pid}`) || readFileSync(`/proc/${killed.pid}/stat`, 'utf8').split(' ')[2] === 'Z');
     const left = processesOf(first).filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/usr/bin/containerd-shim'));
-    assert.ok(left.length >= 2, `containerd's shims (CoreDNS's and the pod's) outlive a killed supervisor: ${left}`);
+    assert.ok(left.length >= 2, `containerd's shims (CoreDNS's and the pod's) outlive a killed supervisor: ${left.join(', ')}`);
     assert.ok(cgroupsOf(killed.pid).length > 0, 'its cgroups are still there');
 
     const next = mkdtempSync(path.join(tmpdir(), 'mefi-nodes-'));

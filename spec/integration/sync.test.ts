@@ -48,7 +48,7 @@ async function seedWeb(id: string): Promise<Pods> {
     for (let i = 0; i < shape[c]!.ready + shape[c]!.notReady; i++) {
       const ready = i < shape[c]!.ready;
       const { ip } = await pods.add({ cluster: c, namespace: ns, name: `web-${i}`, labels: { app: 'web' }, ports: [port], ready });
-      out[c]![ready ? 'ready' : 'notReady'].push(ip);
+      out[c][ready ? 'ready' : 'notReady'].push(ip);
     }
   }
   for (const c of clusterNames) await untilSource(c, ns, 'web', (e) => e !== undefined && e.ready.length === out[c]!.ready.length && e.notReady.length === out[c]!.notReady.length);

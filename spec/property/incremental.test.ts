@@ -74,7 +74,7 @@ function step(o: PlanOptions, input: PlanInput, s: Step, last: Plan): { input: P
     return remove ? rest : [...rest, obj];
   };
   if (s.kind === 'source') {
-    const items = replace(out.items, s.object as EndpointsObject, s.remove, (x) => touched.add(touchedBySource(x, false)!));
+    const items = replace(out.items, s.object, s.remove, (x) => touched.add(touchedBySource(x, false)!));
     return { input: { ...input, sources: { ...input.sources, [c]: { ...out, items } } }, touched };
   }
   if (slices) {

@@ -68,7 +68,7 @@ describe('MCS planner invariants (property tests)', () => {
           const t = ok(input, c.target, 'targets')!;
           const at = (x: { metadata: { namespace?: string; name: string } }) => x.metadata.namespace === c.namespace && x.metadata.name === c.name;
           const list = c.kind === 'ServiceImport' ? t.serviceImports : c.kind === 'Service' ? t.services : t.slices;
-          assert.ok(!(list as { metadata: { namespace?: string; name: string } }[] | undefined)?.some(at), `create over existing ${c.kind} ${c.namespace}/${c.name}`);
+          assert.ok(!(list)?.some(at), `create over existing ${c.kind} ${c.namespace}/${c.name}`);
         }
         // Targets are written in the export's own namespace only.
         const exported = new Set(Object.values(input.sources).flatMap((o) => (o.ok ? (o.serviceExports ?? []).map((e) => `${e.metadata.namespace}/${e.metadata.name}`) : [])));

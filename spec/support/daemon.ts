@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Daemon {
   /** The end of what it wrote (stdout and stderr, to its log file). */
-  log(): string;
+  log: () => string;
   /** SIGTERM, then SIGKILL after graceMs. */
   stop(graceMs?: number): Promise<void>;
   readonly exited: Promise<number | null>;

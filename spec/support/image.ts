@@ -129,11 +129,11 @@ export function exec(cmd: string, args: string[], opts: { env?: Record<string, s
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
+      stdout += d.toString();
       if (show) process.stderr.write(d);
     });
     child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
+      stderr += d.toString();
       if (show) process.stderr.write(d);
     });
     child.once('error', reject);

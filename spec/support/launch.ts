@@ -43,7 +43,7 @@ export async function startControlPlanes(dir: string, clusters: string[], opts: 
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(path.join(dir, 'ready'))) {
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(r, 100, 'waiting'))]);
+    const code = await Promise.race([exited, new Promise<'waiting'>((r) => setTimeout(r, 100, 'waiting'))]);
     if (code !== 'waiting') throw new Error(`control plane exited (${code}) before it was ready:\n${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

@@ -25,7 +25,7 @@ export interface AuditEvent {
   userAgent?: string;
   requestURI: string;
   user: { username: string };
-  objectRef?: { resource?: string; namespace?: string; name?: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
   responseStatus?: { code?: number };
 }
 
@@ -85,8 +85,8 @@ export function startLoop(args: string[], env: Record<string, string> = {}, via:
   const [cmd, ...rest] = [...via, process.execPath, path.join(repo, 'bin/mefi'), 'sync', ...args];
   const child = spawn(cmd!, rest, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
@@ -211,7 +211,7 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
     const ep = await getEndpoints(cluster, ns, name);
     if (!ep) return undefined;
     const all = (k: 'addresses' | 'notReadyAddresses') => (ep.subsets ?? []).flatMap((s) => (s[k] ?? []).map((a) => a.ip!)).sort();
-    return { ready: all('addresses'), notReady: all('notReadyAddresses'), labels: (ep.metadata.labels ?? {}) as Record<string, string> };
+    return { ready: all('addresses'), notReady: all('notReadyAddresses'), labels: (ep.metadata.labels ?? {}) };
   }
 
   async function deleteEndpoints(cluster: string, ns: string, name: string): Promise<void> {

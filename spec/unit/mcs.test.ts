@@ -10,7 +10,7 @@ import { applied, conditionOf, emptyTarget, mcsOptions, NOW, owner, service, ser
 const find = (cs: Change[], kind: Change['kind'], target: string, name?: string) => cs.filter((c) => c.kind === kind && c.target === target && (name === undefined || c.name === name));
 const one = (cs: Change[], kind: Change['kind'], target: string, name?: string) => {
   const found = find(cs, kind, target, name);
-  assert.equal(found.length, 1, `one ${kind} ${name ?? ''} in ${target}: ${found.map((c) => c.name)}`);
+  assert.equal(found.length, 1, `one ${kind} ${name ?? ''} in ${target}: ${found.map((c) => c.name).join(', ')}`);
   return found[0]!;
 };
 const importIn = (p: Plan, target: string, name = 'hello') => [...p.creates, ...p.updates].find((c) => c.kind === 'ServiceImport' && c.target === target && c.name === name)?.object as ServiceImportObject | undefined;
@@ -22,7 +22,7 @@ function converge(input: PlanInput, runs = 1): PlanInput {
   let world = input;
   for (let i = 0; i < runs; i++) world = applied(world, plan(mcsOptions, world));
   const left = plan(mcsOptions, world);
-  assert.ok(isEmpty(left), `not converged after ${runs}: ${all(left).map((c) => `${c.target} ${c.kind} ${c.name}`)}`);
+  assert.ok(isEmpty(left), `not converged after ${runs}: ${all(left).map((c) => `${c.target} ${c.kind} ${c.name}`).join(', ')}`);
   return world;
 }
 
@@ -108,7 +108,7 @@ describe('MCS: exporting a ClusterIP Service', () => {
   it('fills in the ips once the derived Service has its cluster IPs, in ipFamilies order, and then writes nothing', () => {
     const p = plan(mcsOptions, input);
     // Apply that does not fill ipsFrom in: the import is written without ips, the Service gets its IP.
-    const withoutIPs: Plan = { ...p, creates: p.creates.map((c) => ({ ...c, ipsFrom: undefined }) as Change) };
+    const withoutIPs: Plan = { ...p, creates: p.creates.map((c) => ({ ...c, ipsFrom: undefined })) };
     const next = plan(mcsOptions, applied(input, withoutIPs));
     const update = one(next.updates, 'ServiceImport', 'a', 'hello');
     assert.deepEqual((update.object as ServiceImportObject).spec.ips, ['10.96.0.1']);

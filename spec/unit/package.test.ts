@@ -52,8 +52,8 @@ describe('package', () => {
     const started = (args: string[]) => {
       const child = spawn(process.execPath, [...nodeFlags(), path.join(repo, 'bin/mefi'), ...args, '-c', cluster.config, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
       // Its first log line: it runs (and handles signals).
-      const running = new Promise((resolve) => child.stderr!.once('data', resolve));
-      child.stderr!.resume();
+      const running = new Promise((resolve) => child.stderr.once('data', resolve));
+      child.stderr.resume();
       return { child, running, exited: new Promise<number | null>((resolve) => child.once('exit', resolve)) };
     };
     const { child: loop, running, exited } = started(['sync', '--interval', '1s']);
@@ -90,9 +90,9 @@ describe('package', () => {
     const { config } = oneCluster(t, 'mefi-epipe-');
     for (const output of ['table', 'json']) {
       const child = spawn(process.execPath, [...nodeFlags(), path.join(repo, 'bin/mefi'), 'diff', '-c', config, '-o', output, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout!.destroy(); // the reader is gone before anything is written
+      child.stdout.destroy(); // the reader is gone before anything is written
       let stderr = '';
-      child.stderr!.on('data', (d) => (stderr += d));
+      child.stderr.on('data', (d) => (stderr += d));
       const [code] = await once(child, 'exit');
       assert.equal(code, 2, `-o ${output}: ${stderr}`);
       assert.doesNotMatch(stderr, /EPIPE|^\s+at /m, `-o ${output}`);

@@ -97,7 +97,7 @@ export function decideDerived(target: string, wanted: ServiceObject, current: Se
   const base: Change = { target, kind: 'Service', role: 'aggregate', namespace, name: wanted.metadata.name, originalName: wanted.metadata.labels![mcsServiceNameLabel]!, object: wanted };
   if (!current) return { change: base };
   const rv = current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {};
-  const beforeLabels = (current.metadata.labels ?? {}) as Record<string, string>;
+  const beforeLabels = (current.metadata.labels ?? {});
   const want = wanted.spec!;
   const have = current.spec ?? {};
   const families = want.ipFamilies ?? [];

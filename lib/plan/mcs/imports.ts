@@ -75,7 +75,7 @@ export function decideImport(target: string, wanted: ServiceImportObject, curren
   return {
     ...base,
     object,
-    beforeLabels: (current.metadata.labels ?? {}) as Record<string, string>,
+    beforeLabels: (current.metadata.labels ?? {}),
     current,
     ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
     writes: [...(objectHeld ? [] : ['object' as const]), ...(statusHeld ? [] : ['status' as const])],

@@ -41,7 +41,7 @@ function deleteOf(target: string, kind: 'ServiceImport' | 'Service', obj: Servic
     namespace: obj.metadata.namespace ?? '',
     name: obj.metadata.name,
     originalName,
-    beforeLabels: (obj.metadata.labels ?? {}) as Record<string, string>,
+    beforeLabels: (obj.metadata.labels ?? {}),
     current: obj,
     ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
   };
