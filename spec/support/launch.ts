@@ -30,11 +30,23 @@ export interface BedOptions {
   timeoutMs?: number;
 }
 
-export async function startControlPlanes(dir: string, clusters: string[], opts: BedOptions = {}): Promise<ControlPlanes> {
+export async function startControlPlanes(
+  dir: string,
+  clusters: string[],
+  opts: BedOptions = {},
+): Promise<ControlPlanes> {
   const bin = process.env.MEFI_CONTROLPLANE;
   if (!bin) throw new Error('MEFI_CONTROLPLANE is not set: run this through make');
   const timeoutMs = opts.timeoutMs ?? 180_000;
-  const args = ['--dir', dir, '--clusters', clusters.join(' '), `--controllers=${opts.controllers ?? true}`, `--network=${opts.network ?? false}`, `--mcs=${opts.mcs ?? false}`];
+  const args = [
+    '--dir',
+    dir,
+    '--clusters',
+    clusters.join(' '),
+    `--controllers=${opts.controllers ?? true}`,
+    `--network=${opts.network ?? false}`,
+    `--mcs=${opts.mcs ?? false}`,
+  ];
   const { MEFI_KUBELET: kubelet, MEFI_NODE_IMAGES: images } = process.env;
   if (opts.network && kubelet && images) args.push('--nodes=real', `--kubelet=${kubelet}`, `--images=${images}`);
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
