@@ -12,7 +12,7 @@ CP_SRC       := $(shell find spec/support/controlplane -name "*.go") spec/suppor
 DIR          ?= $(CACHE)/clusters
 TS_SRC       := $(shell find bin lib -name "*.ts" 2>/dev/null) tsconfig.json package.json
 
-.PHONY: nodes node-deps all deps build typecheck test test-ingress test-unit test-integration clusters demo bench pack image clean bed-deps image-deps helm controlplane contour envoy traefik ingress
+.PHONY: nodes node-deps all deps build typecheck lint format test test-ingress test-unit test-integration clusters demo bench pack image clean bed-deps image-deps helm controlplane contour envoy traefik ingress
 
 all: build
 
@@ -31,6 +31,16 @@ build: $(CACHE)/built
 
 typecheck: node_modules/.installed
 	tsc -p tsconfig.json --noEmit
+
+# Formatting (prettier, .prettierrc.json) and lint (typescript-eslint with type
+# information, eslint.config.js): make test checks both first; make format
+# rewrites what they can and says what is left.
+lint: node_modules/.installed
+	@prettier --check --log-level=warn . || { echo "Files above are not formatted: run: make format"; exit 1; }
+	@eslint --max-warnings=0 . || { echo "Lint errors above: run: make format (eslint --fix), then fix by hand what it leaves"; exit 1; }
+
+format: node_modules/.installed
+	eslint --fix . || lint=failed; prettier --write --log-level=warn .; [ -z "$${lint:-}" ] || { echo "eslint --fix left the errors above: fix them by hand"; exit 1; }
 
 KUBECTL      := $(CACHE)/bin/kubectl
 HELM         := $(CACHE)/bin/helm
@@ -173,10 +183,11 @@ image: $(IMAGE)
 # As root, make test builds the image for its test (spec/integration/image.test.ts); otherwise that test skips.
 ROOT := $(filter 0,$(shell id -u))
 
-# Unit and property tests of the pure core, then integration tests against
-# real clusters (started once for the whole run by spec/support/global-setup.ts;
-# the fault and network tests start their own).
-test: build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps image-deps $(if $(ROOT),$(IMAGE) $(NODES))
+# Formatting and lint first (make lint), then unit and property tests of the
+# pure core, then integration tests against real clusters (started once for
+# the whole run by spec/support/global-setup.ts; the fault and network tests
+# start their own).
+test: lint build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps image-deps $(if $(ROOT),$(IMAGE) $(NODES))
 	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) $(NODE_ENV) \
 	  MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \
 	  MEFI_TRAEFIK=$(TRAEFIK) MEFI_TRAEFIK_MANIFESTS=$(TRAEFIK_MANIFESTS) node --test --test-global-setup=spec/support/global-setup.ts \

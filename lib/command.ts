@@ -34,12 +34,25 @@ export function prepare(settings: Settings, loaded?: Config): Prepared {
   const targets = selectTargets(config, settings.local);
   // A probe says what is reachable from where mefi runs: one cluster's pod network, one target.
   if (settings.probe && targets.length !== 1)
-    throw new ConfigError([{ file: 'command line', field: '--probe', message: `probes judge reachability from where mefi runs, which is one cluster's pod network; this run has ${targets.length} targets (${targets.join(', ')}): name one with --local` }]);
+    throw new ConfigError([
+      {
+        file: 'command line',
+        field: '--probe',
+        message: `probes judge reachability from where mefi runs, which is one cluster's pod network; this run has ${targets.length} targets (${targets.join(', ')}): name one with --local`,
+      },
+    ]);
   const connections = connect(config);
   const userAgent = `mefi/${version()}`;
-  const clients = new Map([...connections].map(([name, c]) => [name, new KubeClient(c, { requestTimeoutMs: settings.requestTimeoutMs, userAgent })]));
+  const clients = new Map(
+    [...connections].map(([name, c]) => [
+      name,
+      new KubeClient(c, { requestTimeoutMs: settings.requestTimeoutMs, userAgent }),
+    ]),
+  );
   const podCIDRs = Object.fromEntries(config.clusters.filter((c) => c.podCIDRs).map((c) => [c.name, c.podCIDRs!]));
-  const staleAfter = Object.fromEntries(config.clusters.filter((c) => c.staleAfterMs !== undefined).map((c) => [c.name, c.staleAfterMs!]));
+  const staleAfter = Object.fromEntries(
+    config.clusters.filter((c) => c.staleAfterMs !== undefined).map((c) => [c.name, c.staleAfterMs!]),
+  );
   const options: PlanOptions = {
     ...settings.options,
     ...(Object.keys(podCIDRs).length ? { podCIDRs } : {}),
@@ -86,36 +99,75 @@ export function readSettings(settings: Settings, prepared: Prepared): ReadSettin
     source: settings.source,
     target: prepared.options.target ?? 'endpoints',
     ...(prepared.options.mode === 'mcs' ? { mode: 'mcs' as const } : {}),
-    ...(prepared.options.staleAfter || prepared.options.staleAfterDefault !== undefined ? { leaseSelector: `${prepared.options.ownerLabel.key}=${prepared.options.ownerLabel.value}` } : {}),
+    ...(prepared.options.staleAfter || prepared.options.staleAfterDefault !== undefined
+      ? { leaseSelector: `${prepared.options.ownerLabel.key}=${prepared.options.ownerLabel.value}` }
+      : {}),
   };
 }
 
-export async function execute(command: 'sync' | 'diff', settings: Settings, prepared: Prepared, log: Logger, o: ExecuteOptions): Promise<{ result: RunResult; exitCode: number }> {
+export async function execute(
+  command: 'sync' | 'diff',
+  settings: Settings,
+  prepared: Prepared,
+  log: Logger,
+  o: ExecuteOptions,
+): Promise<{ result: RunResult; exitCode: number }> {
   const { config, targets, clients } = prepared;
   log.debug('run starting', { command, dryRun: o.dryRun, targets, clusters: config.clusters.map((c) => c.name) });
   const input = o.input;
-  const probe = settings.probe ? { prober: o.probe?.prober ?? new Prober(settings.probe), target: targets[0]!, maxAgeMs: o.probe?.maxAgeMs ?? 0 } : undefined;
+  const probe = settings.probe
+    ? { prober: o.probe?.prober ?? new Prober(settings.probe), target: targets[0]!, maxAgeMs: o.probe?.maxAgeMs ?? 0 }
+    : undefined;
   const result = await runOnce(
     config,
     clients,
-    { ...readSettings(settings, prepared), options: prepared.options, dryRun: command === 'diff' || o.dryRun, ...(o.skip ? { skip: o.skip } : {}), ...(o.onStored ? { onStored: o.onStored } : {}), ...(o.planner ? { planner: o.planner } : {}), ...(probe ? { probe } : {}) },
+    {
+      ...readSettings(settings, prepared),
+      options: prepared.options,
+      dryRun: command === 'diff' || o.dryRun,
+      ...(o.skip ? { skip: o.skip } : {}),
+      ...(o.onStored ? { onStored: o.onStored } : {}),
+      ...(o.planner ? { planner: o.planner } : {}),
+      ...(probe ? { probe } : {}),
+    },
     input ? async () => input() : undefined,
   );
   const pr = result.probe;
   if (pr) {
-    const fields = { target: pr.target, candidates: pr.candidates, probed: pr.probed, unreachable: [...pr.unreachable.values()].reduce((a, b) => a + b, 0), ms: pr.ms };
-    if (pr.unprobed > 0) log.warn('probe budget spent before every address was probed: those are served as their sources say (raise --probe-concurrency)', { ...fields, unprobed: pr.unprobed });
+    const fields = {
+      target: pr.target,
+      candidates: pr.candidates,
+      probed: pr.probed,
+      unreachable: [...pr.unreachable.values()].reduce((a, b) => a + b, 0),
+      ms: pr.ms,
+    };
+    if (pr.unprobed > 0)
+      log.warn(
+        'probe budget spent before every address was probed: those are served as their sources say (raise --probe-concurrency)',
+        { ...fields, unprobed: pr.unprobed },
+      );
     else log.debug('probed', fields);
   }
   const q = o.quiet;
   const unreadableNow = new Map(result.plan.unreadable.map((u) => [`${u.cluster} (${u.role})`, u.error]));
-  for (const u of result.plan.unreadable) if (!q || q.unreadable.get(`${u.cluster} (${u.role})`) !== u.error) log.error('cluster unreadable', { cluster: u.cluster, role: u.role, error: u.error });
+  for (const u of result.plan.unreadable)
+    if (!q || q.unreadable.get(`${u.cluster} (${u.role})`) !== u.error)
+      log.error('cluster unreadable', { cluster: u.cluster, role: u.role, error: u.error });
   for (const out of result.outcomes) {
-    const fields = { action: out.action, target: out.change.target, ...(out.change.kind && out.change.kind !== 'Endpoints' ? { kind: out.change.kind } : {}), name: `${out.change.namespace}/${out.change.name}`, result: out.result, ...(out.message ? { message: out.message } : {}) };
+    const fields = {
+      action: out.action,
+      target: out.change.target,
+      ...(out.change.kind && out.change.kind !== 'Endpoints' ? { kind: out.change.kind } : {}),
+      name: `${out.change.namespace}/${out.change.name}`,
+      result: out.result,
+      ...(out.message ? { message: out.message } : {}),
+    };
     if (out.result === 'failed') log.error('write failed', fields);
     else if (q) log.info('change', fields);
   }
-  for (const l of result.leaseOutcomes) if (l.result === 'failed') log.error('lease write failed', { target: l.lease.target, name: l.lease.name, error: l.message });
+  for (const l of result.leaseOutcomes)
+    if (l.result === 'failed')
+      log.error('lease write failed', { target: l.lease.target, name: l.lease.name, error: l.message });
   // Once per run without a loop; once per process in one (the Endpoints deprecation warning would flood the log).
   for (const w of result.warnings) if (!q?.warnings.has(w)) log.warn('API server warning', { warning: w });
   if (q) {
@@ -172,7 +224,13 @@ function readResults(r: RunResult, clusters: string[], skip: Map<string, string>
  * sync --interval: a run, a jittered pause, again, until the signal. An
  * in-flight run is finished (bounded by the request timeouts), then it stops.
  */
-export async function loop(settings: Settings, ls: LoopSettings, first: Prepared, log: Logger, signal: AbortSignal): Promise<void> {
+export async function loop(
+  settings: Settings,
+  ls: LoopSettings,
+  first: Prepared,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
   let prepared = first;
   let clusters = prepared.config.clusters.map((c) => c.name);
   let files = inputFiles(settings.configFile, prepared.config);
@@ -189,7 +247,11 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
       clusters = prepared.config.clusters.map((c) => c.name);
       files = inputFiles(settings.configFile, prepared.config);
       seen = fingerprint(files);
-      log.info('config reloaded', { file: settings.configFile, clusters: clusters.join(','), targets: prepared.targets.join(',') });
+      log.info('config reloaded', {
+        file: settings.configFile,
+        clusters: clusters.join(','),
+        targets: prepared.targets.join(','),
+      });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       log.error('config not reloaded: keeping the last good one', { issues: err.issues.map(formatIssue).join('; ') });
@@ -206,7 +268,9 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
     unhealthy: () => {
       const since = completedAt ?? startedAt;
       const age = Date.now() - since;
-      return age > staleMs ? `no run completed for ${Math.round(age / 1000)}s (limit ${Math.round(staleMs / 1000)}s)\n` : undefined;
+      return age > staleMs
+        ? `no run completed for ${Math.round(age / 1000)}s (limit ${Math.round(staleMs / 1000)}s)\n`
+        : undefined;
     },
   };
   let server: Server | undefined;
@@ -214,8 +278,17 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
     const where = `${ls.metricsAddr.host ?? ''}:${ls.metricsAddr.port}`;
     // Before any read: a taken address is a usage error (exit 3), said in one line.
     server = await serveMetrics(ls.metricsAddr, metrics, health).catch((err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this host' : err.message;
-      throw new ConfigError([{ file: 'command line', field: '--metrics-addr', message: `cannot listen on ${where}: ${why}` }]);
+      const why =
+        err.code === 'EADDRINUSE'
+          ? 'address already in use'
+          : err.code === 'EACCES'
+            ? 'permission denied'
+            : err.code === 'EADDRNOTAVAIL'
+              ? 'address not available on this host'
+              : err.message;
+      throw new ConfigError([
+        { file: 'command line', field: '--metrics-addr', message: `cannot listen on ${where}: ${why}` },
+      ]);
     });
     log.info('serving metrics', { addr: where, paths: '/metrics /healthz /readyz' });
   }
@@ -247,7 +320,11 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
   const probe = prober ? { prober, maxAgeMs: settings.probe!.intervalMs } : undefined;
   if (prober && ls.watch) void prober.refreshEvery(settings.probe!.intervalMs, () => trigger.fire(), signal);
 
-  log.info('loop starting', { mode: ls.watch ? 'watch' : 'interval', [ls.watch ? 'resyncMs' : 'intervalMs']: ls.intervalMs, targets: prepared.targets });
+  log.info('loop starting', {
+    mode: ls.watch ? 'watch' : 'interval',
+    [ls.watch ? 'resyncMs' : 'intervalMs']: ls.intervalMs,
+    targets: prepared.targets,
+  });
   let nextResync = Date.now() + ls.intervalMs;
   const resting = new Resting();
   try {
@@ -261,7 +338,11 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
           // Before the relist: were the plans of what changed the full plans? (A difference is a bug: said, and repaired by the full plan.)
           if (world!.w.settled()) {
             const differ = world!.w.verify();
-            if (differ.length) log.warn('the plan of what changed differed from the full plan: the full plan is used', { names: differ.slice(0, 20).join(','), count: differ.length });
+            if (differ.length)
+              log.warn('the plan of what changed differed from the full plan: the full plan is used', {
+                names: differ.slice(0, 20).join(','),
+                count: differ.length,
+              });
           }
           world!.w.resync();
           continue; // the relists, once all are in, fire the trigger
@@ -284,7 +365,13 @@ export async function loop(settings: Settings, ls: LoopSettings, first: Prepared
           quiet,
           ...(skip ? { skip } : {}),
           ...(probe ? { probe } : {}),
-          ...(w ? { input: () => w.input(), planner: (input) => w.plan(input), onStored: (c, stored) => w.stored(c, stored) } : {}),
+          ...(w
+            ? {
+                input: () => w.input(),
+                planner: (input) => w.plan(input),
+                onStored: (c, stored) => w.stored(c, stored),
+              }
+            : {}),
         });
         metrics.record(result, exitCode, clusters, Date.now());
         // What the run grew, given back while the loop waits.

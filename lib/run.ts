@@ -4,7 +4,15 @@ import { applyLeases, applyPlan, type ApplySettings } from './apply/apply.ts';
 import type { Config } from './config/config.ts';
 import type { KubeClient, Verb } from './kube/client.ts';
 import type { RunResult } from './report/result.ts';
-import { objectsIn, plan as makePlan, planAhead, type Ahead, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
+import {
+  objectsIn,
+  plan as makePlan,
+  planAhead,
+  type Ahead,
+  type Plan,
+  type PlanInput,
+  type PlanOptions,
+} from './plan/index.ts';
 import { probeWorld, type Prober } from './world/probe.ts';
 import { readWorld, type ReadSettings } from './world/read.ts';
 import { inTurns, type InTurns } from './world/turns.ts';
@@ -33,7 +41,12 @@ function snapshot(clients: Map<string, KubeClient>): { calls: Record<Verb, numbe
 /** Where a run's input comes from: a fresh read (default), or the watching loop's caches. */
 export type InputSource = (config: Config, clients: Map<string, KubeClient>, s: ReadSettings) => Promise<PlanInput>;
 
-export async function runOnce(config: Config, clients: Map<string, KubeClient>, s: RunSettings, inputOf: InputSource = (c, cl, rs) => readWorld(c.clusters, cl, rs)): Promise<RunResult> {
+export async function runOnce(
+  config: Config,
+  clients: Map<string, KubeClient>,
+  s: RunSettings,
+  inputOf: InputSource = (c, cl, rs) => readWorld(c.clusters, cl, rs),
+): Promise<RunResult> {
   const started = performance.now();
   for (const c of clients.values()) c.warnings.clear();
   const before = snapshot(clients).calls;
@@ -42,22 +55,53 @@ export async function runOnce(config: Config, clients: Map<string, KubeClient>, 
   const now = Date.now();
   // A fresh read plans what it can from the sources while the targets are still being listed, between their pages.
   let ahead: InTurns<Ahead | undefined> | undefined;
-  const world = await inputOf(config, clients, s.planner ? s : { ...s, onSources: (sources) => (ahead = inTurns(planAhead(s.options, sources, s.targets))) });
+  const world = await inputOf(
+    config,
+    clients,
+    s.planner ? s : { ...s, onSources: (sources) => (ahead = inTurns(planAhead(s.options, sources, s.targets))) },
+  );
   const read = performance.now();
   // --probe: what the target would serve from other clusters, probed from here, joins the input.
-  const probed = s.probe ? await probeWorld(s.options, world, s.probe.target, s.probe.prober, s.probe.maxAgeMs, ahead?.result()) : undefined;
+  const probed = s.probe
+    ? await probeWorld(s.options, world, s.probe.target, s.probe.prober, s.probe.maxAgeMs, ahead?.result())
+    : undefined;
   const input = probed?.input ?? world;
   const reached = performance.now();
   const made = (s.planner ?? fullPlan(s.options, ahead?.result()))({ ...input, now });
   const plan = made.plan;
   const planned = performance.now();
-  const outcomes = s.dryRun ? [] : await applyPlan(plan, clients, { options: s.options, concurrency: s.concurrency, clusters: config.clusters.map((c) => c.name), ...(s.onStored ? { onStored: s.onStored } : {}) });
+  const outcomes = s.dryRun
+    ? []
+    : await applyPlan(plan, clients, {
+        options: s.options,
+        concurrency: s.concurrency,
+        clusters: config.clusters.map((c) => c.name),
+        ...(s.onStored ? { onStored: s.onStored } : {}),
+      });
   const leaseOutcomes = s.dryRun ? [] : await applyLeases(plan, clients);
-  const phases = { readMs: Math.round(read - started), ...(probed ? { probeMs: Math.round(reached - read) } : {}), planMs: Math.round(planned - reached), applyMs: Math.round(performance.now() - planned) };
+  const phases = {
+    readMs: Math.round(read - started),
+    ...(probed ? { probeMs: Math.round(reached - read) } : {}),
+    planMs: Math.round(planned - reached),
+    applyMs: Math.round(performance.now() - planned),
+  };
 
   const after = snapshot(clients);
-  const calls = Object.fromEntries((Object.keys(before) as Verb[]).map((v) => [v, after.calls[v] - before[v]])) as Record<Verb, number>;
-  return { plan, outcomes, leaseOutcomes, applied: !s.dryRun, durationMs: performance.now() - started, phases, planned: made.planned, calls, warnings: [...after.warnings].sort(), ...(probed ? { probe: probed.report } : {}) };
+  const calls = Object.fromEntries(
+    (Object.keys(before) as Verb[]).map((v) => [v, after.calls[v] - before[v]]),
+  ) as Record<Verb, number>;
+  return {
+    plan,
+    outcomes,
+    leaseOutcomes,
+    applied: !s.dryRun,
+    durationMs: performance.now() - started,
+    phases,
+    planned: made.planned,
+    calls,
+    warnings: [...after.warnings].sort(),
+    ...(probed ? { probe: probed.report } : {}),
+  };
 }
 
 /** The plan of everything read. */

@@ -9,7 +9,17 @@ import { endpoints, leases, resourceOf } from '../kube/kinds.ts';
 import type { resource } from '../kube/resource.ts';
 import { heldKey } from '../plan/held.ts';
 import { decide, desiredOf } from '../plan/object.ts';
-import type { Change, EndpointsObject, LeaseChange, Plan, PlanOptions, ServiceExportObject, ServiceImportObject, ServiceObject, TargetObject } from '../plan/index.ts';
+import type {
+  Change,
+  EndpointsObject,
+  LeaseChange,
+  Plan,
+  PlanOptions,
+  ServiceExportObject,
+  ServiceImportObject,
+  ServiceObject,
+  TargetObject,
+} from '../plan/index.ts';
 
 export type Action = 'create' | 'update' | 'delete';
 
@@ -52,7 +62,7 @@ type Sent = TargetObject | ServiceObject | ServiceImportObject | ServiceExportOb
 
 async function remove(client: KubeClient, change: Change): Promise<null> {
   try {
-    await (resourceOf(change) as typeof endpoints).delete(client, change.namespace, change.name, change.resourceVersion);
+    await resourceOf(change).delete(client, change.namespace, change.name, change.resourceVersion);
   } catch (err) {
     if (!isStatus(err, 404)) throw err; // already gone is what we wanted
   }
@@ -65,12 +75,19 @@ async function remove(client: KubeClient, change: Change): Promise<null> {
  * subresource gets the calls change.writes names: the object, then its
  * status on what the first call stored.
  */
-async function send(client: KubeClient, action: Action, change: Change, onStored: ApplySettings['onStored']): Promise<Sent | null> {
-  const sent = (c: Change, stored: Sent | null) => (onStored?.(c, stored as TargetObject | null), stored);
-  const kind = resourceOf(change) as unknown as ReturnType<typeof resource<Sent>>;
+async function send(
+  client: KubeClient,
+  action: Action,
+  change: Change,
+  onStored: ApplySettings['onStored'],
+): Promise<Sent | null> {
+  const sent = (c: Change, stored: Sent | null) => (onStored?.(c, stored), stored);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- it is needed: each kind's resource becomes one that takes any Sent
+  const kind = resourceOf(change) as ReturnType<typeof resource<Sent>>;
   if (action === 'delete') return sent(change, await remove(client, change));
   const object = change.object as Sent;
-  if (change.kind === 'ServiceExportStatus') return sent(change, await kind.replaceStatus(client, change.namespace, object));
+  if (change.kind === 'ServiceExportStatus')
+    return sent(change, await kind.replaceStatus(client, change.namespace, object));
   if (change.recreate) {
     // An immutable field changes (clusterIP, the primary family): delete what was read, create anew.
     sent(change, await remove(client, change));
@@ -81,11 +98,23 @@ async function send(client: KubeClient, action: Action, change: Change, onStored
   let stored: Sent = object;
   let basis = change;
   if (action === 'create' || writes.includes('object')) {
-    stored = sent(change, await (action === 'create' ? kind.create(client, change.namespace, object) : kind.replace(client, change.namespace, object)))!;
-    basis = { ...change, ...(stored.metadata.resourceVersion ? { resourceVersion: stored.metadata.resourceVersion } : {}) };
+    stored = sent(
+      change,
+      await (action === 'create'
+        ? kind.create(client, change.namespace, object)
+        : kind.replace(client, change.namespace, object)),
+    )!;
+    basis = {
+      ...change,
+      ...(stored.metadata.resourceVersion ? { resourceVersion: stored.metadata.resourceVersion } : {}),
+    };
   }
   // The status on what the object's write stored (its resourceVersion), or on what was read.
-  if (writes.includes('status')) stored = sent(basis, await kind.replaceStatus(client, change.namespace, { ...stored, status: (object as ServiceImportObject).status } as Sent))!;
+  if (writes.includes('status'))
+    stored = sent(
+      basis,
+      await kind.replaceStatus(client, change.namespace, { ...stored, status: (object as ServiceImportObject).status }),
+    )!;
   return stored;
 }
 
@@ -107,23 +136,48 @@ async function applyOne(client: KubeClient, s: ApplySettings, action: Action, ch
     const stale = isStatus(err, 409) || (action === 'update' && isStatus(err, 404));
     if (!stale) return { action, change, result: 'failed', message: (err as Error).message, retried: false };
     // A slice's place depends on its siblings, an MCS object's on the whole name: rather than decide one alone, leave it to the next run.
-    if (change.kind !== undefined && change.kind !== 'Endpoints') return { action, change, result: 'skipped', message: 'changed since read; the next run decides again', retried: false, blocking: true };
+    if (change.kind !== undefined && change.kind !== 'Endpoints')
+      return {
+        action,
+        change,
+        result: 'skipped',
+        message: 'changed since read; the next run decides again',
+        retried: false,
+        blocking: true,
+      };
   }
   try {
     const current = await fresh(client, change);
-    const decision = decide(s.options, change.target, action === 'delete' ? undefined : desiredOf(change), current, s.clusters, { adoptable: change.adopted === true, adopt: change.adopted === true });
-    if (decision.action === 'none') return { action, change, result: 'skipped', message: 'already as wanted when read again', retried: true };
-    if (decision.action === 'conflict') return { action, change, result: 'skipped', message: decision.message, retried: true, blocking: true };
+    const decision = decide(
+      s.options,
+      change.target,
+      action === 'delete' ? undefined : desiredOf(change),
+      current,
+      s.clusters,
+      { adoptable: change.adopted === true, adopt: change.adopted === true },
+    );
+    if (decision.action === 'none')
+      return { action, change, result: 'skipped', message: 'already as wanted when read again', retried: true };
+    if (decision.action === 'conflict')
+      return { action, change, result: 'skipped', message: decision.message, retried: true, blocking: true };
     await send(client, decision.action, decision.change, s.onStored);
     return { action, change, result: 'done', message: `retried as ${decision.action} from fresh state`, retried: true };
   } catch (err) {
-    return { action, change, result: 'failed', message: `${(err as Error).message} (after one retry from fresh state; the next run will try again)`, retried: true };
+    return {
+      action,
+      change,
+      result: 'failed',
+      message: `${(err as Error).message} (after one retry from fresh state; the next run will try again)`,
+      retried: true,
+    };
   }
 }
 
 async function applyLease(client: KubeClient, l: LeaseChange): Promise<LeaseOutcome> {
   try {
-    await (l.action === 'create' ? leases.create(client, l.namespace, l.object) : leases.replace(client, l.namespace, l.object));
+    await (l.action === 'create'
+      ? leases.create(client, l.namespace, l.object)
+      : leases.replace(client, l.namespace, l.object));
     return { lease: l, result: 'done' };
   } catch (err) {
     if (isStatus(err, 409)) return { lease: l, result: 'skipped', message: 'renewed by another run meanwhile' };
@@ -142,7 +196,17 @@ function withIps(change: Change, service: ServiceObject): Change {
   const spec = service.spec ?? {};
   const ips = (spec.clusterIPs ?? [spec.clusterIP ?? '']).filter((ip) => ip && ip !== 'None').slice(0, 2);
   const ipFamilies = o.spec.ipFamilies ?? spec.ipFamilies ?? undefined;
-  return { ...change, object: { ...o, spec: { ...o.spec, ...(o.spec.type === 'ClusterSetIP' && ips.length ? { ips } : {}), ...(ipFamilies?.length ? { ipFamilies: [...ipFamilies] } : {}) } } };
+  return {
+    ...change,
+    object: {
+      ...o,
+      spec: {
+        ...o.spec,
+        ...(o.spec.type === 'ClusterSetIP' && ips.length ? { ips } : {}),
+        ...(ipFamilies?.length ? { ipFamilies: [...ipFamilies] } : {}),
+      },
+    },
+  };
 }
 
 export async function applyPlan(plan: Plan, clients: Map<string, KubeClient>, s: ApplySettings): Promise<Outcome[]> {
@@ -152,19 +216,36 @@ export async function applyPlan(plan: Plan, clients: Map<string, KubeClient>, s:
     if (!limit) limits.set(change.target, (limit = pLimit(s.concurrency)));
     return limit(() => applyOne(clients.get(change.target)!, o, action, change));
   };
-  const writes: [Action, Change][] = [...plan.creates.map((c) => ['create', c] as [Action, Change]), ...plan.updates.map((c) => ['update', c] as [Action, Change])];
+  const writes: [Action, Change][] = [
+    ...plan.creates.map((c) => ['create', c] as [Action, Change]),
+    ...plan.updates.map((c) => ['update', c] as [Action, Change]),
+  ];
   // MCS: derived Services first: an import's ips are the cluster IPs the server gives them.
   const allocated = new Map<string, ServiceObject>();
-  const remember: ApplySettings = { ...s, onStored: (c, stored) => (stored && allocated.set(heldKey(c), stored as ServiceObject), s.onStored?.(c, stored)) };
-  const services = await Promise.all(writes.filter(([, c]) => c.kind === 'Service').map(([a, c]) => run(a, c, remember)));
+  const remember: ApplySettings = {
+    ...s,
+    onStored: (c, stored) => (stored && allocated.set(heldKey(c), stored), s.onStored?.(c, stored)),
+  };
+  const services = await Promise.all(
+    writes.filter(([, c]) => c.kind === 'Service').map(([a, c]) => run(a, c, remember)),
+  );
   // Writes before deletes: a renamed or moved address is added before the old one goes.
   const rest = await Promise.all(
     writes
       .filter(([, c]) => c.kind !== 'Service')
       .map(async ([action, change]): Promise<Outcome> => {
         if (!change.ipsFrom) return run(action, change);
-        const service = allocated.get(heldKey({ target: change.target, namespace: change.namespace, name: change.ipsFrom }));
-        if (!service) return { action, change, result: 'failed', message: `its derived Service ${change.namespace}/${change.ipsFrom} was not written; the next run tries again`, retried: false };
+        const service = allocated.get(
+          heldKey({ target: change.target, namespace: change.namespace, name: change.ipsFrom }),
+        );
+        if (!service)
+          return {
+            action,
+            change,
+            result: 'failed',
+            message: `its derived Service ${change.namespace}/${change.ipsFrom} was not written; the next run tries again`,
+            retried: false,
+          };
         return { ...(await run(action, withIps(change, service))), change };
       }),
   );

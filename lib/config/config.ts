@@ -15,7 +15,15 @@ import { parseDuration } from './duration.ts';
 import { parseCIDR } from '../plan/ip.ts';
 
 export type Connection =
-  | { kind: 'url'; url: string; token?: string; tokenFile?: string; caData?: string; caFile?: string; insecureSkipTLSVerify: boolean }
+  | {
+      kind: 'url';
+      url: string;
+      token?: string;
+      tokenFile?: string;
+      caData?: string;
+      caFile?: string;
+      insecureSkipTLSVerify: boolean;
+    }
   | { kind: 'kubeconfig'; path: string; context?: string; insecureSkipTLSVerify: boolean }
   | { kind: 'inCluster' };
 
@@ -142,7 +150,8 @@ function urlProblem(text: string): string | undefined {
     return 'must be an https:// URL';
   }
   if (u.protocol !== 'https:') return 'must be an https:// URL';
-  if (!u.hostname || u.username || u.password || u.search || u.hash || /\s/.test(text)) return 'must be an https:// URL with a host and at most a path';
+  if (!u.hostname || u.username || u.password || u.search || u.hash || /\s/.test(text))
+    return 'must be an https:// URL with a host and at most a path';
   return undefined;
 }
 
@@ -164,7 +173,10 @@ function decodeCA(c: Checker, p: Path, v: string): string | undefined {
   const pem = Buffer.from(v.replace(/\s+/g, ''), 'base64').toString('utf8');
   const problem = /^[A-Za-z0-9+/=\s]+$/.test(v) ? certificateProblem(pem) : 'is not base64';
   if (problem) {
-    c.fail(p, `must be a base64-encoded PEM certificate (as in a kubeconfig's certificate-authority-data): it ${problem}`);
+    c.fail(
+      p,
+      `must be a base64-encoded PEM certificate (as in a kubeconfig's certificate-authority-data): it ${problem}`,
+    );
     return undefined;
   }
   return pem;
@@ -218,7 +230,13 @@ function stringList(
   c: Checker,
   p: Path,
   v: unknown,
-  rule: { empty: string; valid: (s: string) => boolean; invalid: (item: unknown) => string; read?: (s: string) => string; unique?: boolean },
+  rule: {
+    empty: string;
+    valid: (s: string) => boolean;
+    invalid: (item: unknown) => string;
+    read?: (s: string) => string;
+    unique?: boolean;
+  },
 ): string[] | undefined {
   if (v === undefined) return undefined;
   if (!Array.isArray(v) || v.length === 0) {
@@ -257,7 +275,13 @@ interface Defaults {
   staleAfterMs?: number;
 }
 
-function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string, defaults: Defaults): ClusterConfig | undefined {
+function loadCluster(
+  c: Checker,
+  i: number,
+  raw: unknown,
+  baseDir: string,
+  defaults: Defaults,
+): ClusterConfig | undefined {
   const at = (...rest: Path): Path => ['clusters', i, ...rest];
   if (!isPlainObject(raw)) {
     c.fail(at(), 'must be a mapping with at least name and a way to connect');
@@ -285,10 +309,14 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string, defau
   const name = str(c, field('name'), v.name);
   if (v.name === undefined) c.fail(at(), 'name is required');
   else if (name !== undefined && !isDNS1123Label(name)) {
-    c.fail(field('name'), `${JSON.stringify(name)} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit)`);
+    c.fail(
+      field('name'),
+      `${JSON.stringify(name)} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit)`,
+    );
   }
   const type = v.type ?? 'remote';
-  if (type !== 'local' && type !== 'remote') c.fail(field('type'), `must be local or remote, got ${JSON.stringify(type)}`);
+  if (type !== 'local' && type !== 'remote')
+    c.fail(field('type'), `must be local or remote, got ${JSON.stringify(type)}`);
 
   const insecure = bool(c, field('insecureSkipTLSVerify'), v.insecureSkipTLSVerify) ?? false;
   const styles = [
@@ -298,14 +326,20 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string, defau
   ].filter(Boolean);
   let connection: Connection | undefined;
   if (styles.length !== 1) {
-    c.fail(at(), styles.length === 0 ? 'needs one way to connect: url (with token or tokenFile), kubeconfig, or inCluster: true' : `has ${styles.join(' and ')}: give only one way to connect`);
+    c.fail(
+      at(),
+      styles.length === 0
+        ? 'needs one way to connect: url (with token or tokenFile), kubeconfig, or inCluster: true'
+        : `has ${styles.join(' and ')}: give only one way to connect`,
+    );
   } else if (styles[0] === 'url') {
     const url = str(c, field('url'), v.url);
     if (url !== undefined) {
       const problem = urlProblem(url);
       if (problem) c.fail(field('url'), `${problem}, got ${JSON.stringify(url)}`);
     }
-    if (v.token !== undefined && v.tokenFile !== undefined) c.fail(field('tokenFile'), 'give token or tokenFile, not both');
+    if (v.token !== undefined && v.tokenFile !== undefined)
+      c.fail(field('tokenFile'), 'give token or tokenFile, not both');
     if (v.ca !== undefined && v.caFile !== undefined) c.fail(field('caFile'), 'give ca or caFile, not both');
     const token = str(c, field('token'), v.token);
     const tokenFile = str(c, field('tokenFile'), v.tokenFile);
@@ -322,14 +356,21 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string, defau
       insecureSkipTLSVerify: insecure,
     };
   } else if (styles[0] === 'kubeconfig') {
-    for (const f of ['token', 'tokenFile', 'ca', 'caFile']) if (v[f] !== undefined) c.fail(field(f), 'does not go with kubeconfig (the kubeconfig carries the credentials)');
+    for (const f of ['token', 'tokenFile', 'ca', 'caFile'])
+      if (v[f] !== undefined) c.fail(field(f), 'does not go with kubeconfig (the kubeconfig carries the credentials)');
     const file = str(c, field('kubeconfig'), v.kubeconfig);
     const context = str(c, field('context'), v.context);
     if (file) checkKubeconfig(c, field('kubeconfig'), field('context'), resolve(file), context);
-    connection = { kind: 'kubeconfig', path: file ? resolve(file) : '', ...(context ? { context } : {}), insecureSkipTLSVerify: insecure };
+    connection = {
+      kind: 'kubeconfig',
+      path: file ? resolve(file) : '',
+      ...(context ? { context } : {}),
+      insecureSkipTLSVerify: insecure,
+    };
   } else {
     if (v.inCluster !== true) c.fail(field('inCluster'), `must be true, got ${JSON.stringify(v.inCluster)}`);
-    for (const f of ['token', 'tokenFile', 'ca', 'caFile', 'context']) if (v[f] !== undefined) c.fail(field(f), 'does not go with inCluster');
+    for (const f of ['token', 'tokenFile', 'ca', 'caFile', 'context'])
+      if (v[f] !== undefined) c.fail(field(f), 'does not go with inCluster');
     connection = { kind: 'inCluster' };
   }
   if (v.context !== undefined && styles[0] !== 'kubeconfig') c.fail(field('context'), 'needs kubeconfig');
@@ -346,7 +387,8 @@ function loadCluster(c: Checker, i: number, raw: unknown, baseDir: string, defau
     valid: (s) => parseCIDR(s) !== undefined,
     invalid: (item) => `${JSON.stringify(item)} is not a CIDR such as 10.244.0.0/16`,
   });
-  const staleAfterMs = v.staleAfter === undefined ? defaults.staleAfterMs : staleAfter(c, field('staleAfter'), v.staleAfter);
+  const staleAfterMs =
+    v.staleAfter === undefined ? defaults.staleAfterMs : staleAfter(c, field('staleAfter'), v.staleAfter);
   if (c.issues.length > issuesBefore || !connection || !name) return undefined;
   return {
     name,
@@ -365,7 +407,12 @@ function toPlain(doc: Document, file: string): unknown {
   try {
     return doc.toJS({ maxAliasCount });
   } catch (err) {
-    throw new ConfigError([{ file, message: `invalid YAML: ${(err as Error).message.split('\n')[0]} (aliases may expand at most ${maxAliasCount} times)` }]);
+    throw new ConfigError([
+      {
+        file,
+        message: `invalid YAML: ${(err as Error).message.split('\n')[0]} (aliases may expand at most ${maxAliasCount} times)`,
+      },
+    ]);
   }
 }
 
@@ -375,7 +422,13 @@ export function parseConfig(text: string, file: string): Config {
   // Merge keys (<<: *defaults) work, as in YAML 1.1 and most Kubernetes tooling.
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, merge: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => ({ file, line: e.linePos?.[0]?.line, message: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` })));
+    throw new ConfigError(
+      doc.errors.map((e) => ({
+        file,
+        line: e.linePos?.[0]?.line,
+        message: `invalid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      })),
+    );
   }
   const c = new Checker(file, doc, lines);
   const root = toPlain(doc, file);
@@ -385,11 +438,17 @@ export function parseConfig(text: string, file: string): Config {
   const flags: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(root)) {
     if (k === 'clusters' || k === 'staleAfter') continue;
-    if (!originalConfigKeys.includes(k)) c.fail([k], `unknown field; expected clusters, staleAfter, or one of the original's flag keys (${originalConfigKeys.join(', ')})`);
-    else if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') c.fail([k], `must be a string or a number, got ${JSON.stringify(v)}`);
+    if (!originalConfigKeys.includes(k))
+      c.fail(
+        [k],
+        `unknown field; expected clusters, staleAfter, or one of the original's flag keys (${originalConfigKeys.join(', ')})`,
+      );
+    else if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+      c.fail([k], `must be a string or a number, got ${JSON.stringify(v)}`);
     else flags[k] = v;
   }
-  const defaults: Defaults = root.staleAfter === undefined ? {} : { staleAfterMs: staleAfter(c, ['staleAfter'], root.staleAfter) };
+  const defaults: Defaults =
+    root.staleAfter === undefined ? {} : { staleAfterMs: staleAfter(c, ['staleAfter'], root.staleAfter) };
   const clusters: ClusterConfig[] = [];
   if (!isSeq(doc.get('clusters', true)) || !Array.isArray(root.clusters) || root.clusters.length === 0) {
     c.fail(['clusters'], 'must be a non-empty list of clusters');
@@ -402,7 +461,8 @@ export function parseConfig(text: string, file: string): Config {
       const name = isPlainObject(raw) && typeof raw.name === 'string' ? raw.name.trim() : undefined;
       if (name === undefined) return;
       const first = seen.get(name);
-      if (first !== undefined) c.fail(['clusters', i, 'name'], `duplicate cluster name ${name} (first at clusters[${first}])`);
+      if (first !== undefined)
+        c.fail(['clusters', i, 'name'], `duplicate cluster name ${name} (first at clusters[${first}])`);
       else seen.set(name, i);
     });
   }
@@ -415,7 +475,9 @@ export function loadConfig(file: string): Config {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([{ file, message: `cannot read config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    throw new ConfigError([
+      { file, message: `cannot read config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` },
+    ]);
   }
   return parseConfig(text, file);
 }
@@ -430,12 +492,21 @@ export function selectTargets(config: Config, local: string[] | undefined): stri
   if (local && local.length > 0) {
     if (local.includes('all')) return names;
     const unknown = local.filter((n) => !names.includes(n));
-    if (unknown.length > 0) throw new ConfigError([issue(`names no configured cluster: ${unknown.join(', ')} (configured: ${names.join(', ')})`)]);
+    if (unknown.length > 0)
+      throw new ConfigError([
+        issue(`names no configured cluster: ${unknown.join(', ')} (configured: ${names.join(', ')})`),
+      ]);
     return [...new Set(local)].sort();
   }
   const marked = config.clusters.filter((c) => c.type === 'local').map((c) => c.name);
   if (marked.length === 0) {
-    throw new ConfigError([{ file: config.file, field: 'clusters', message: 'no target: mark a cluster type: local, or pass --local NAME (or all)' }]);
+    throw new ConfigError([
+      {
+        file: config.file,
+        field: 'clusters',
+        message: 'no target: mark a cluster type: local, or pass --local NAME (or all)',
+      },
+    ]);
   }
   return marked.sort();
 }

@@ -7,10 +7,52 @@
 const commands = new Set(['sync', 'diff']);
 
 /** Flags that take a value, so their value is not mistaken for a command. */
-const withValue = new Set(['-c', '--config', '-n', '--mefi-namespace', '-v', '--log-level', '-o', '--log-output', '-i', '--resync-interval', '-q', '--k8s-rest-config-qps', '-b', '--k8s-rest-config-burst', '--remote-filter', '--local-filter', '--original-filter', '--local', '--source-cluster-label', '--concurrency', '--request-timeout', '--page-size', '--policy', '--source', '--target', '--max-endpoints-per-slice', '--log-format', '--metrics-addr', '--unhealthy-after', '--resync', '--interval', '--output']);
+const withValue = new Set([
+  '-c',
+  '--config',
+  '-n',
+  '--mefi-namespace',
+  '-v',
+  '--log-level',
+  '-o',
+  '--log-output',
+  '-i',
+  '--resync-interval',
+  '-q',
+  '--k8s-rest-config-qps',
+  '-b',
+  '--k8s-rest-config-burst',
+  '--remote-filter',
+  '--local-filter',
+  '--original-filter',
+  '--local',
+  '--source-cluster-label',
+  '--concurrency',
+  '--request-timeout',
+  '--page-size',
+  '--policy',
+  '--source',
+  '--target',
+  '--max-endpoints-per-slice',
+  '--log-format',
+  '--metrics-addr',
+  '--unhealthy-after',
+  '--resync',
+  '--interval',
+  '--output',
+]);
 
 /** logrus's levels, as the original accepted them, in mefi's four. */
-const levels: Record<string, string> = { trace: 'debug', debug: 'debug', info: 'info', warn: 'warn', warning: 'warn', error: 'error', fatal: 'error', panic: 'error' };
+const levels: Record<string, string> = {
+  trace: 'debug',
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  warning: 'warn',
+  error: 'error',
+  fatal: 'error',
+  panic: 'error',
+};
 
 /** True when argv names no command: the original's invocation. */
 export function isOriginalInvocation(args: string[]): boolean {
@@ -37,7 +79,11 @@ export function fromOriginalArgs(args: string[]): string[] {
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    const name = a.includes('=') ? a.slice(0, a.indexOf('=')) : /^-[a-z].+/.test(a) && !a.startsWith('--') ? a.slice(0, 2) : a;
+    const name = a.includes('=')
+      ? a.slice(0, a.indexOf('='))
+      : /^-[a-z].+/.test(a) && !a.startsWith('--')
+        ? a.slice(0, 2)
+        : a;
     if (name === '-o' || name === '--log-output') {
       const [v, j] = value(i, a);
       out.push(`--log-output=${v}`);
@@ -59,7 +105,17 @@ export function fromOriginalArgs(args: string[]): string[] {
 }
 
 /** The flag keys the original's config file could hold (viper merged them with the flags). */
-export const originalConfigKeys = ['remote-filter', 'local-filter', 'original-filter', 'mefi-namespace', 'log-level', 'log-output', 'resync-interval', 'k8s-rest-config-qps', 'k8s-rest-config-burst'];
+export const originalConfigKeys = [
+  'remote-filter',
+  'local-filter',
+  'original-filter',
+  'mefi-namespace',
+  'log-level',
+  'log-output',
+  'resync-interval',
+  'k8s-rest-config-qps',
+  'k8s-rest-config-burst',
+];
 
 /** Such keys as this mefi's options (name → value), translated as on the command line. */
 export function fromOriginalConfig(keys: Record<string, unknown>): Record<string, string> {

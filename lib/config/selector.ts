@@ -15,7 +15,17 @@ interface Token {
   text: string;
 }
 
-const symbols: Record<string, Kind> = { '(': '(', ')': ')', ',': ',', '!': '!', '=': '=', '==': '==', '!=': '!=', '>': '>', '<': '<' };
+const symbols: Record<string, Kind> = {
+  '(': '(',
+  ')': ')',
+  ',': ',',
+  '!': '!',
+  '=': '=',
+  '==': '==',
+  '!=': '!=',
+  '>': '>',
+  '<': '<',
+};
 const isSpace = (ch: string) => ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n';
 const isSymbol = (ch: string) => '=!(),><'.includes(ch);
 
@@ -61,7 +71,8 @@ const fail = (message: string): never => {
   throw new SelectorSyntaxError(message);
 };
 
-const int64 = (v: string) => /^[+-]?\d+$/.test(v) && BigInt(v) <= 9223372036854775807n && BigInt(v) >= -9223372036854775808n;
+const int64 = (v: string) =>
+  /^[+-]?\d+$/.test(v) && BigInt(v) <= 9223372036854775807n && BigInt(v) >= -9223372036854775808n;
 
 function parse(s: string): void {
   const toks = tokens(s);

@@ -37,7 +37,11 @@ export class ApiError extends Error {
   retryAfterMs?: number;
 
   constructor(spec: RequestSpec, cluster: string, status: number, reason: string, detail: string) {
-    const where = spec.name ? `${spec.namespace}/${spec.name}` : spec.namespace ? `in namespace ${spec.namespace}` : 'in all namespaces';
+    const where = spec.name
+      ? `${spec.namespace}/${spec.name}`
+      : spec.namespace
+        ? `in namespace ${spec.namespace}`
+        : 'in all namespaces';
     super(`cluster ${cluster}: ${spec.verb} ${spec.resource} ${where}: ${reason}${detail ? `: ${detail}` : ''}`);
     this.name = 'ApiError';
     this.cluster = cluster;
@@ -101,7 +105,17 @@ export class KubeClient {
     await kc.applyToHTTPSOptions(opts);
     if (renew) {
       const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = opts;
-      const tls = Object.fromEntries(Object.entries({ ca, cert, key, pfx, passphrase, rejectUnauthorized: rejectUnauthorized !== false, servername }).filter(([, v]) => v !== undefined)) as unknown as TLS;
+      const tls = Object.fromEntries(
+        Object.entries({
+          ca,
+          cert,
+          key,
+          pfx,
+          passphrase,
+          rejectUnauthorized: rejectUnauthorized !== false,
+          servername,
+        }).filter(([, v]) => v !== undefined),
+      ) as unknown as TLS;
       this.renew(tls, kc.getCurrentCluster()?.proxyUrl ?? c.proxyUrl);
     }
     if (opts.auth) opts.headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
@@ -127,17 +141,27 @@ export class KubeClient {
     let response;
     // The timeout bounds the answer's headers; the stream itself stays open.
     const answered = new AbortController();
-    const timer = setTimeout(() => answered.abort(new DOMException('no answer', 'TimeoutError')), this.options.requestTimeoutMs);
+    const timer = setTimeout(
+      () => answered.abort(new DOMException('no answer', 'TimeoutError')),
+      this.options.requestTimeoutMs,
+    );
     try {
       const headers = await this.headers();
-      response = await send(url, { method: 'GET', headers, agent: this.agent!.agent, tls: this.agent!.tls, signal: AbortSignal.any([signal, answered.signal]) });
+      response = await send(url, {
+        method: 'GET',
+        headers,
+        agent: this.agent!.agent,
+        tls: this.agent!.tls,
+        signal: AbortSignal.any([signal, answered.signal]),
+      });
     } catch (err) {
       if (signal.aborted) return;
       throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), '');
     } finally {
       clearTimeout(timer);
     }
-    if (response.status < 200 || response.status >= 300) throw this.refused(spec, response.status, await text(response.body).catch(() => ''));
+    if (response.status < 200 || response.status >= 300)
+      throw this.refused(spec, response.status, await text(response.body).catch(() => ''));
     let rest = '';
     const lines: string[] = [];
     try {
@@ -155,7 +179,13 @@ export class KubeClient {
     } catch (err) {
       if (signal.aborted) return;
       if (!isNetworkError(err)) throw err;
-      throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), 'while watching');
+      throw new ApiError(
+        spec,
+        this.cluster,
+        0,
+        describeNetworkError(err, this.options.requestTimeoutMs),
+        'while watching',
+      );
     } finally {
       response.body.destroy();
     }
@@ -163,7 +193,11 @@ export class KubeClient {
 
   /** Every request's headers: credentials (a token file's current token), JSON, mefi's User-Agent. */
   private async headers(): Promise<Record<string, string>> {
-    const headers: Record<string, string> = { ...(await this.authenticate()), accept: 'application/json', 'user-agent': this.options.userAgent ?? 'mefi' };
+    const headers: Record<string, string> = {
+      ...(await this.authenticate()),
+      accept: 'application/json',
+      'user-agent': this.options.userAgent ?? 'mefi',
+    };
     if (this.connection.tokenFile) headers.Authorization = `Bearer ${readTokenFile(this.connection.tokenFile)}`;
     return headers;
   }
@@ -188,7 +222,8 @@ export class KubeClient {
         return await this.once<T>(spec);
       } catch (err) {
         const wait = err instanceof ApiError ? err.retryAfterMs : undefined;
-        if (wait === undefined || attempt >= 5 || Date.now() - started + wait > this.options.requestTimeoutMs) throw err;
+        if (wait === undefined || attempt >= 5 || Date.now() - started + wait > this.options.requestTimeoutMs)
+          throw err;
         await sleep(wait);
       }
     }
@@ -196,7 +231,9 @@ export class KubeClient {
 
   private async once<T>(spec: RequestSpec): Promise<T> {
     const url = this.url(spec);
-    const method = ({ list: 'GET', get: 'GET', create: 'POST', update: 'PUT', delete: 'DELETE', watch: 'GET' } as const)[spec.verb];
+    const method = (
+      { list: 'GET', get: 'GET', create: 'POST', update: 'PUT', delete: 'DELETE', watch: 'GET' } as const
+    )[spec.verb];
     this.calls[spec.verb]++;
 
     // The timeout bounds the whole call: connecting, the answer and its body.
@@ -205,17 +242,31 @@ export class KubeClient {
     try {
       const headers = await this.headers();
       if (spec.body !== undefined) headers['content-type'] = 'application/json';
-      response = await send(url, { method, headers, ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}), agent: this.agent!.agent, tls: this.agent!.tls, signal });
+      response = await send(url, {
+        method,
+        headers,
+        ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}),
+        agent: this.agent!.agent,
+        tls: this.agent!.tls,
+        signal,
+      });
     } catch (err) {
       throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), '');
     }
 
-    for (const w of [response.headers.warning ?? []].flat()) for (const parsed of parseWarnings(w)) this.warnings.add(parsed);
+    for (const w of [response.headers.warning ?? []].flat())
+      for (const parsed of parseWarnings(w)) this.warnings.add(parsed);
     let body: string;
     try {
       body = await text(response.body);
     } catch (err) {
-      throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), 'while reading the response');
+      throw new ApiError(
+        spec,
+        this.cluster,
+        0,
+        describeNetworkError(err, this.options.requestTimeoutMs),
+        'while reading the response',
+      );
     }
     if (response.status >= 200 && response.status < 300) return JSON.parse(body) as T;
     throw this.refused(spec, response.status, body, response.headers['retry-after']);
@@ -225,13 +276,20 @@ export class KubeClient {
   private refused(spec: RequestSpec, statusCode: number, text: string, retryAfter?: string | string[]): ApiError {
     let status: { reason?: string; message?: string } = {};
     try {
-      status = JSON.parse(text);
+      status = JSON.parse(text) as typeof status;
     } catch {
       // Not a Status object (a proxy in the way): the HTTP status says enough.
     }
-    const e = new ApiError(spec, this.cluster, statusCode, status.reason || `HTTP ${statusCode}`, status.message ?? text.slice(0, 200));
+    const e = new ApiError(
+      spec,
+      this.cluster,
+      statusCode,
+      status.reason || `HTTP ${statusCode}`,
+      status.message ?? text.slice(0, 200),
+    );
     const seconds = Number([retryAfter ?? []].flat()[0]);
-    if (statusCode === 429 || (statusCode >= 500 && Number.isFinite(seconds))) e.retryAfterMs = Math.min(10, Math.max(1, Number.isFinite(seconds) ? seconds : 1)) * 1000;
+    if (statusCode === 429 || (statusCode >= 500 && Number.isFinite(seconds)))
+      e.retryAfterMs = Math.min(10, Math.max(1, Number.isFinite(seconds) ? seconds : 1)) * 1000;
     return e;
   }
 }
@@ -244,11 +302,16 @@ function isNetworkError(err: unknown): boolean {
 
 function describeNetworkError(err: unknown, timeoutMs: number): string {
   const e = err as Error & { code?: string; cause?: Error & { code?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.cause?.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000}s (--request-timeout)`;
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.cause?.name === 'TimeoutError')
+    return `no answer within ${timeoutMs / 1000}s (--request-timeout)`;
   const inner = e.code ? e : (e.cause ?? e);
   const code = (inner as { code?: string }).code;
   if (!code) return inner.message;
-  return inner.message && !inner.message.includes(code) ? `${code} (${inner.message})` : inner.message ? `${code}: ${inner.message}` : code;
+  return inner.message && !inner.message.includes(code)
+    ? `${code} (${inner.message})`
+    : inner.message
+      ? `${code}: ${inner.message}`
+      : code;
 }
 
 /** `299 - "text"` entries, comma-separated (RFC 7234 warn-value). */

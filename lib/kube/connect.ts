@@ -54,7 +54,12 @@ function fromURL(c: ClusterConfig & { connection: { kind: 'url' } }): Connection
 }
 
 /** A kubeconfig field given inline (base64 *-data) or as a file (relative to the kubeconfig, as client-go resolves it). */
-function material(entry: Record<string, unknown> | undefined, base: string, dataKey: string, fileKey: string): Buffer | undefined {
+function material(
+  entry: Record<string, unknown> | undefined,
+  base: string,
+  dataKey: string,
+  fileKey: string,
+): Buffer | undefined {
   const data = entry?.[dataKey];
   if (typeof data === 'string' && data) return Buffer.from(data, 'base64');
   const file = entry?.[fileKey];
@@ -67,9 +72,16 @@ function clientNode(): typeof import('@kubernetes/client-node') {
   return createRequire(import.meta.url)('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
 }
 
-function fromKubeconfig(config: Config, c: ClusterConfig & { connection: { kind: 'kubeconfig' } }, index: number): Connection {
+function fromKubeconfig(
+  config: Config,
+  c: ClusterConfig & { connection: { kind: 'kubeconfig' } },
+  index: number,
+): Connection {
   const { path: file, context, insecureSkipTLSVerify } = c.connection;
-  const fail = (message: string, onContext = false) => new ConfigError([{ file: config.file, field: `clusters[${index}].${onContext ? 'context' : 'kubeconfig'}`, message }]);
+  const fail = (message: string, onContext = false) =>
+    new ConfigError([
+      { file: config.file, field: `clusters[${index}].${onContext ? 'context' : 'kubeconfig'}`, message },
+    ]);
   let kc: unknown;
   try {
     kc = parse(readFileSync(file, 'utf8'));
@@ -82,18 +94,20 @@ function fromKubeconfig(config: Config, c: ClusterConfig & { connection: { kind:
   const { context: name, cluster, user } = r;
   const server = (cluster.server as string).replace(/\/+$/, '');
   const base = path.dirname(file);
-  const tlsOf = (withClientCert: boolean): (() => TLS) => () => {
-    const ca = material(cluster, base, 'certificate-authority-data', 'certificate-authority');
-    const cert = withClientCert ? material(user, base, 'client-certificate-data', 'client-certificate') : undefined;
-    const key = withClientCert ? material(user, base, 'client-key-data', 'client-key') : undefined;
-    return {
-      rejectUnauthorized: !(insecureSkipTLSVerify || cluster['insecure-skip-tls-verify'] === true),
-      ...(ca ? { ca } : {}),
-      ...(cert ? { cert } : {}),
-      ...(key ? { key } : {}),
-      ...(typeof cluster['tls-server-name'] === 'string' ? { servername: cluster['tls-server-name'] } : {}),
+  const tlsOf =
+    (withClientCert: boolean): (() => TLS) =>
+    () => {
+      const ca = material(cluster, base, 'certificate-authority-data', 'certificate-authority');
+      const cert = withClientCert ? material(user, base, 'client-certificate-data', 'client-certificate') : undefined;
+      const key = withClientCert ? material(user, base, 'client-key-data', 'client-key') : undefined;
+      return {
+        rejectUnauthorized: !(insecureSkipTLSVerify || cluster['insecure-skip-tls-verify'] === true),
+        ...(ca ? { ca } : {}),
+        ...(cert ? { cert } : {}),
+        ...(key ? { key } : {}),
+        ...(typeof cluster['tls-server-name'] === 'string' ? { servername: cluster['tls-server-name'] } : {}),
+      };
     };
-  };
   const proxyUrl = typeof cluster['proxy-url'] === 'string' ? cluster['proxy-url'] : undefined;
   const common = { cluster: c.name, server, ...(proxyUrl ? { proxyUrl } : {}) };
   if (user.exec || user['auth-provider'] || user.username) {
@@ -110,17 +124,34 @@ function fromKubeconfig(config: Config, c: ClusterConfig & { connection: { kind:
   // Files are checked now (exit 3 before any request), and read again when the pool is renewed.
   tlsOf(true)();
   // client-go's field is tokenFile (client-node only knew a "token-file" key).
-  const tokenFile = typeof user.tokenFile === 'string' && user.tokenFile ? path.resolve(base, user.tokenFile) : undefined;
-  return { ...common, tls: tlsOf(true), ...(typeof user.token === 'string' && user.token ? { token: user.token } : tokenFile ? { tokenFile } : {}) };
+  const tokenFile =
+    typeof user.tokenFile === 'string' && user.tokenFile ? path.resolve(base, user.tokenFile) : undefined;
+  return {
+    ...common,
+    tls: tlsOf(true),
+    ...(typeof user.token === 'string' && user.token ? { token: user.token } : tokenFile ? { tokenFile } : {}),
+  };
 }
 
 function fromInCluster(config: Config, c: ClusterConfig, index: number): Connection {
   const host = process.env.KUBERNETES_SERVICE_HOST;
   const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
-  if (!host) throw new ConfigError([{ file: config.file, field: `clusters[${index}].inCluster`, message: 'KUBERNETES_SERVICE_HOST is not set: not running in a pod' }]);
+  if (!host)
+    throw new ConfigError([
+      {
+        file: config.file,
+        field: `clusters[${index}].inCluster`,
+        message: 'KUBERNETES_SERVICE_HOST is not set: not running in a pod',
+      },
+    ]);
   const hostPart = host.includes(':') ? `[${host}]` : host;
   readFileSync(`${serviceAccount}/ca.crt`); // there now, or exit 3
-  return { cluster: c.name, server: `https://${hostPart}:${port}`, tls: () => ({ rejectUnauthorized: true, ca: readFileSync(`${serviceAccount}/ca.crt`) }), tokenFile: `${serviceAccount}/token` };
+  return {
+    cluster: c.name,
+    server: `https://${hostPart}:${port}`,
+    tls: () => ({ rejectUnauthorized: true, ca: readFileSync(`${serviceAccount}/ca.crt`) }),
+    tokenFile: `${serviceAccount}/token`,
+  };
 }
 
 /** Builds every connection before any API call, so a bad entry exits 3 with nothing read. */

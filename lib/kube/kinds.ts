@@ -1,6 +1,15 @@
 // The kinds mefi reads and writes.
 
-import type { Change, EndpointsObject, LeaseObject, NamespaceObject, ServiceExportObject, ServiceImportObject, ServiceObject, SliceObject } from '../plan/index.ts';
+import type {
+  Change,
+  EndpointsObject,
+  LeaseObject,
+  NamespaceObject,
+  ServiceExportObject,
+  ServiceImportObject,
+  ServiceObject,
+  SliceObject,
+} from '../plan/index.ts';
 import { resource } from './resource.ts';
 
 export const endpoints = resource<EndpointsObject>('endpoints', '/api/v1');
@@ -13,5 +22,11 @@ export const serviceExports = resource<ServiceExportObject>('serviceexports', '/
 export const serviceImports = resource<ServiceImportObject>('serviceimports', '/apis/multicluster.x-k8s.io/v1beta1');
 
 /** The resource a planned change is written to: one table for apply, the loop's caches and the report. */
-const byChangeKind = { Endpoints: endpoints, EndpointSlice: endpointSlices, Service: services, ServiceImport: serviceImports, ServiceExportStatus: serviceExports } as const;
+const byChangeKind = {
+  Endpoints: endpoints,
+  EndpointSlice: endpointSlices,
+  Service: services,
+  ServiceImport: serviceImports,
+  ServiceExportStatus: serviceExports,
+} as const;
 export const resourceOf = (c: Pick<Change, 'kind'>) => byChangeKind[c.kind ?? 'Endpoints'];

@@ -23,7 +23,8 @@ export interface ListOptions {
 }
 
 export function resource<T extends Named>(resource: string, apiPath: string) {
-  const base = (namespace?: string) => (namespace ? `${apiPath}/namespaces/${encodeURIComponent(namespace)}/${resource}` : `${apiPath}/${resource}`);
+  const base = (namespace?: string) =>
+    namespace ? `${apiPath}/namespaces/${encodeURIComponent(namespace)}/${resource}` : `${apiPath}/${resource}`;
   const one = (namespace: string, name: string) => `${base(namespace)}/${encodeURIComponent(name)}`;
   return {
     /** The resource's name in the API ("endpoints"). */
@@ -39,12 +40,19 @@ export function resource<T extends Named>(resource: string, apiPath: string) {
         let resourceVersion = '';
         try {
           do {
-            const page = await client.request<{ metadata?: { continue?: string; resourceVersion?: string }; items?: T[] }>({
+            const page = await client.request<{
+              metadata?: { continue?: string; resourceVersion?: string };
+              items?: T[];
+            }>({
               verb: 'list',
               resource,
               ...(o.namespace ? { namespace: o.namespace } : {}),
               path: base(o.namespace),
-              query: { labelSelector: o.labelSelector || undefined, limit: o.pageSize > 0 ? String(o.pageSize) : undefined, continue: token },
+              query: {
+                labelSelector: o.labelSelector || undefined,
+                limit: o.pageSize > 0 ? String(o.pageSize) : undefined,
+                continue: token,
+              },
             });
             for (const item of page.items ?? []) {
               // The path says the namespace even where an item omits it.
@@ -65,14 +73,27 @@ export function resource<T extends Named>(resource: string, apiPath: string) {
      * Watch from a resourceVersion, with bookmarks, until the server ends the
      * stream (after timeoutSeconds), the signal aborts, or it fails.
      */
-    watch(client: KubeClient, o: Omit<ListOptions, 'pageSize'>, resourceVersion: string, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, timeoutSeconds = 300): Promise<void> {
+    watch(
+      client: KubeClient,
+      o: Omit<ListOptions, 'pageSize'>,
+      resourceVersion: string,
+      onEvent: (e: WatchEvent<T>) => void,
+      signal: AbortSignal,
+      timeoutSeconds = 300,
+    ): Promise<void> {
       return client.watch<WatchEvent<T>>(
         {
           verb: 'watch',
           resource,
           ...(o.namespace ? { namespace: o.namespace } : {}),
           path: base(o.namespace),
-          query: { labelSelector: o.labelSelector || undefined, watch: '1', resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) },
+          query: {
+            labelSelector: o.labelSelector || undefined,
+            watch: '1',
+            resourceVersion,
+            allowWatchBookmarks: 'true',
+            timeoutSeconds: String(timeoutSeconds),
+          },
         },
         onEvent,
         signal,
@@ -82,15 +103,36 @@ export function resource<T extends Named>(resource: string, apiPath: string) {
       return client.request({ verb: 'get', resource, namespace, name, path: one(namespace, name) });
     },
     create(client: KubeClient, namespace: string, object: T): Promise<T> {
-      return client.request({ verb: 'create', resource, namespace, name: object.metadata.name, path: base(namespace), body: object });
+      return client.request({
+        verb: 'create',
+        resource,
+        namespace,
+        name: object.metadata.name,
+        path: base(namespace),
+        body: object,
+      });
     },
     /** A PUT carrying metadata.resourceVersion: refused (409) if the object changed since it was read. */
     replace(client: KubeClient, namespace: string, object: T): Promise<T> {
-      return client.request({ verb: 'update', resource, namespace, name: object.metadata.name, path: one(namespace, object.metadata.name), body: object });
+      return client.request({
+        verb: 'update',
+        resource,
+        namespace,
+        name: object.metadata.name,
+        path: one(namespace, object.metadata.name),
+        body: object,
+      });
     },
     /** A PUT of the status subresource alone, conditional as replace is (the server ignores status elsewhere). */
     replaceStatus(client: KubeClient, namespace: string, object: T): Promise<T> {
-      return client.request({ verb: 'update', resource: `${resource}/status`, namespace, name: object.metadata.name, path: `${one(namespace, object.metadata.name)}/status`, body: object });
+      return client.request({
+        verb: 'update',
+        resource: `${resource}/status`,
+        namespace,
+        name: object.metadata.name,
+        path: `${one(namespace, object.metadata.name)}/status`,
+        body: object,
+      });
     },
     /** With a resourceVersion precondition: never removes an object changed since it was read. */
     delete(client: KubeClient, namespace: string, name: string, resourceVersion: string | undefined): Promise<unknown> {
@@ -100,7 +142,11 @@ export function resource<T extends Named>(resource: string, apiPath: string) {
         namespace,
         name,
         path: one(namespace, name),
-        body: { apiVersion: 'v1', kind: 'DeleteOptions', ...(resourceVersion ? { preconditions: { resourceVersion } } : {}) },
+        body: {
+          apiVersion: 'v1',
+          kind: 'DeleteOptions',
+          ...(resourceVersion ? { preconditions: { resourceVersion } } : {}),
+        },
       });
     },
   };

@@ -28,7 +28,9 @@ export function agentFor(server: string, tls: TLS, proxyUrl: string | undefined)
   }
   if (proxyUrl) {
     const { HttpProxyAgent, HttpsProxyAgent } = load('hpagent') as typeof import('hpagent');
-    return secure ? new HttpsProxyAgent({ ...keepAlive, ...tls, proxy: proxyUrl }) : new HttpProxyAgent({ ...keepAlive, proxy: proxyUrl });
+    return secure
+      ? new HttpsProxyAgent({ ...keepAlive, ...tls, proxy: proxyUrl })
+      : new HttpProxyAgent({ ...keepAlive, proxy: proxyUrl });
   }
   return secure ? new https.Agent({ ...keepAlive, ...tls }) : new httpModule.Agent(keepAlive);
 }
@@ -37,11 +39,30 @@ export function agentFor(server: string, tls: TLS, proxyUrl: string | undefined)
  * One request; resolves with the response once its headers are in. The TLS
  * options ride on the request too: the SOCKS agent takes them from there.
  */
-export function send(url: URL, o: { method: string; headers: Record<string, string>; body?: string; agent: http.Agent; tls: TLS; signal: AbortSignal }): Promise<Response> {
+export function send(
+  url: URL,
+  o: {
+    method: string;
+    headers: Record<string, string>;
+    body?: string;
+    agent: http.Agent;
+    tls: TLS;
+    signal: AbortSignal;
+  },
+): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const headers = o.body !== undefined ? { ...o.headers, 'content-length': String(Buffer.byteLength(o.body)) } : o.headers;
-    const options = { method: o.method, headers, agent: o.agent, signal: o.signal, ...(url.protocol === 'https:' ? o.tls : {}) };
-    const req = (url.protocol === 'https:' ? https : httpModule).request(url, options, (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
+    const headers =
+      o.body !== undefined ? { ...o.headers, 'content-length': String(Buffer.byteLength(o.body)) } : o.headers;
+    const options = {
+      method: o.method,
+      headers,
+      agent: o.agent,
+      signal: o.signal,
+      ...(url.protocol === 'https:' ? o.tls : {}),
+    };
+    const req = (url.protocol === 'https:' ? https : httpModule).request(url, options, (res) =>
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
+    );
     req.on('error', reject);
     req.end(o.body);
   });

@@ -18,7 +18,10 @@ export class ClusterBackoff {
     const out = new Map<string, string>();
     for (const [cluster, s] of this.state) {
       if (now < s.nextTry) {
-        out.set(cluster, `not asked this run: ${s.failures} failed read(s) in a row, next try in ${Math.ceil((s.nextTry - now) / 1000)}s (last error: ${s.lastError})`);
+        out.set(
+          cluster,
+          `not asked this run: ${s.failures} failed read(s) in a row, next try in ${Math.ceil((s.nextTry - now) / 1000)}s (last error: ${s.lastError})`,
+        );
       }
     }
     return out;

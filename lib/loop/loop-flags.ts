@@ -23,5 +23,9 @@ export function becomeLoopProcess(): void {
   if (loopFlags.every((f) => process.execArgv.includes(f)) || typeof process.execve !== 'function') return;
   // The loop's young generation and top tier replace the single run's; every other flag stays.
   const kept = process.execArgv.filter((f) => !f.startsWith('--max-semi-space-size') && !f.startsWith('--max-opt'));
-  process.execve(process.execPath, [process.execPath, ...kept, ...loopFlags, ...process.argv.slice(1)], loopEnv(process.env));
+  process.execve(
+    process.execPath,
+    [process.execPath, ...kept, ...loopFlags, ...process.argv.slice(1)],
+    loopEnv(process.env),
+  );
 }

@@ -31,7 +31,10 @@ export class Trigger {
       // The timer goes when a change comes first: one is left behind per run otherwise.
       const timer = new AbortController();
       const woken = new Promise<void>((resolve) => (this.wake = resolve));
-      await Promise.race([woken, sleep(untilMs - now, undefined, { signal: AbortSignal.any([signal, timer.signal]) }).catch(() => undefined)]);
+      await Promise.race([
+        woken,
+        sleep(untilMs - now, undefined, { signal: AbortSignal.any([signal, timer.signal]) }).catch(() => undefined),
+      ]);
       timer.abort();
       this.wake = undefined;
     }

@@ -31,10 +31,20 @@ const hasReady = (subsets: Subset[]) => subsets.some((s) => s.addresses.length >
 const demoted = new WeakMap<object, unknown>();
 /** The same subsets with every address not ready (remembered per subsets, so a watching loop's re-plans share it). */
 const demote = (subsets: Subset[]): Subset[] =>
-  memoBy(demoted, [subsets], () => subsets.map((s) => ({ addresses: [], notReadyAddresses: [...s.addresses, ...s.notReadyAddresses], ports: s.ports })));
+  memoBy(demoted, [subsets], () =>
+    subsets.map((s) => ({
+      addresses: [],
+      notReadyAddresses: [...s.addresses, ...s.notReadyAddresses],
+      ports: s.ports,
+    })),
+  );
 
 /** Each mirror's subsets as the aggregate should count them, for the target. */
-export function applyAffinity<M extends { cluster?: string; subsets: Subset[] }>(mirrors: M[], target: string, affinity: Affinity): Subset[][] {
+export function applyAffinity<M extends { cluster?: string; subsets: Subset[] }>(
+  mirrors: M[],
+  target: string,
+  affinity: Affinity,
+): Subset[][] {
   if (affinity === 'none') return mirrors.map((m) => m.subsets);
   const preferred = (m: M) => (m.cluster === target) === (affinity === 'local');
   const preferredReady = mirrors.some((m) => preferred(m) && hasReady(m.subsets));

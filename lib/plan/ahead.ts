@@ -16,7 +16,11 @@ import type { Ahead, WantedAhead } from './ways/way.ts';
 export type { Ahead } from './ways/way.ts';
 
 /** What the way of publishing can plan from the sources alone, for these targets, in parts (steps.ts). */
-export function* planAhead(options: PlanOptions, sources: PlanInput['sources'], targets: readonly string[]): Steps<Ahead | undefined> {
+export function* planAhead(
+  options: PlanOptions,
+  sources: PlanInput['sources'],
+  targets: readonly string[],
+): Steps<Ahead | undefined> {
   const { plansAhead } = wayOf(options);
   if (plansAhead === 'nothing') return undefined;
   const view = yield* sourceViewSteps(options, sources);

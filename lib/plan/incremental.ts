@@ -19,7 +19,16 @@ import { inOrder, objectsIn, plan } from './index.ts';
 import { clusterOf, isOwned } from './object.ts';
 import { claimants, namesOf } from './scope.ts';
 import { wayOf } from './ways/index.ts';
-import type { Change, EndpointsObject, Plan, PlanInput, PlanOptions, Problem, SliceObject, TargetObject } from './types.ts';
+import type {
+  Change,
+  EndpointsObject,
+  Plan,
+  PlanInput,
+  PlanOptions,
+  Problem,
+  SliceObject,
+  TargetObject,
+} from './types.ts';
 
 /** What the planner asks of the world the caller keeps. */
 export interface WorldIndex {
@@ -52,8 +61,12 @@ const maxScope = 256;
 /** What the last plan was made under: a plan is reused only under the same. */
 function contextOf(options: PlanOptions, input: PlanInput): string {
   const outcome = (o: PlanInput['sources'][string]) => (o.ok ? 'ok' : `unreadable: ${o.error}`);
-  const sources = Object.keys(input.sources).sort().map((c) => [c, outcome(input.sources[c]!)]);
-  const targets = Object.keys(input.targets).sort().map((c) => [c, outcome(input.targets[c]!)]);
+  const sources = Object.keys(input.sources)
+    .sort()
+    .map((c) => [c, outcome(input.sources[c]!)]);
+  const targets = Object.keys(input.targets)
+    .sort()
+    .map((c) => [c, outcome(input.targets[c]!)]);
   return JSON.stringify({ options, sources, targets });
 }
 
@@ -97,7 +110,7 @@ export class Replanner {
     // The touched names, and every existing name that may share one of their names, until none is missing.
     const scope = new Set(touched);
     const objects = new Map<string, Map<string, TargetObject>>(targets.map((t) => [t, new Map()]));
-    for (const queue = [...scope]; queue.length; ) {
+    for (const queue = [...scope]; queue.length;) {
       if (scope.size > maxScope) return undefined;
       const group = queue.pop()!;
       const add = (g: string) => {
@@ -110,7 +123,11 @@ export class Replanner {
       for (const name of names) for (const g of claimants(name, clusters, slices)) add(g);
       for (const t of targets) {
         const found = objects.get(t)!;
-        const objs = [...index.labelled(t, group), ...names.map((n) => index.named(t, n)).filter((x): x is TargetObject => x !== undefined), ...(slices ? names.flatMap((n) => index.prefixed(t, n)) : [])];
+        const objs = [
+          ...index.labelled(t, group),
+          ...names.map((n) => index.named(t, n)).filter((x): x is TargetObject => x !== undefined),
+          ...(slices ? names.flatMap((n) => index.prefixed(t, n)) : []),
+        ];
         for (const obj of objs) {
           // An object of a cluster that is not configured is counted in a problem about the whole world.
           const cluster = isOwned(obj, o) ? clusterOf(obj, o, []) : undefined;
@@ -125,17 +142,27 @@ export class Replanner {
 
     // The scope's world: its sources in every readable cluster, its objects in every readable target.
     const sub: PlanInput = { ...input, sources: {}, targets: {} };
-    for (const [c, outcome] of Object.entries(input.sources)) sub.sources[c] = outcome.ok ? { ok: true, items: [...scope].flatMap((g) => index.sourcesNamed(c, g)) } : outcome;
+    for (const [c, outcome] of Object.entries(input.sources))
+      sub.sources[c] = outcome.ok ? { ok: true, items: [...scope].flatMap((g) => index.sourcesNamed(c, g)) } : outcome;
     for (const [t, outcome] of Object.entries(input.targets)) {
       const items = outcome.ok ? [...objects.get(t)!.values()] : [];
-      sub.targets[t] = !outcome.ok ? outcome : slices ? { ok: true, items: [], slices: items as SliceObject[] } : { ok: true, items: items as EndpointsObject[] };
+      sub.targets[t] = !outcome.ok
+        ? outcome
+        : slices
+          ? { ok: true, items: [], slices: items as SliceObject[] }
+          : { ok: true, items };
     }
     const fresh = plan(o, sub);
 
     // Entries of the scope come from the fresh plan, every other from the last.
-    const ofScope = (c: Change) => scope.has(c.originalName) || [...claimants(c.name, clusters, slices)].some((g) => scope.has(g));
-    const problemOfScope = (p: Problem) => !worldCodes.has(p.code) && [...claimants(p.name ?? '', clusters, slices)].some((g) => scope.has(g));
-    const merge = <T>(before: T[], now: T[], mine: (x: T) => boolean) => [...before.filter((x) => !mine(x)), ...now.filter(mine)];
+    const ofScope = (c: Change) =>
+      scope.has(c.originalName) || [...claimants(c.name, clusters, slices)].some((g) => scope.has(g));
+    const problemOfScope = (p: Problem) =>
+      !worldCodes.has(p.code) && [...claimants(p.name ?? '', clusters, slices)].some((g) => scope.has(g));
+    const merge = <T>(before: T[], now: T[], mine: (x: T) => boolean) => [
+      ...before.filter((x) => !mine(x)),
+      ...now.filter(mine),
+    ];
     const p = inOrder({
       creates: merge(last.plan.creates, fresh.creates, ofScope),
       updates: merge(last.plan.updates, fresh.updates, ofScope),

@@ -21,13 +21,24 @@ export { holdCreates, heldKey } from './held.ts';
 export { planAhead, type Ahead } from './ahead.ts';
 
 /** A wanted object is not as wanted: the run has not converged (DESIGN.md §6). The other codes only inform. */
-export const blockingCodes: ReadonlySet<ProblemCode> = new Set<ProblemCode>(['conflict', 'name-collision', 'invalid-name', 'ambiguous-source', 'deleted-again']);
+export const blockingCodes: ReadonlySet<ProblemCode> = new Set<ProblemCode>([
+  'conflict',
+  'name-collision',
+  'invalid-name',
+  'ambiguous-source',
+  'deleted-again',
+]);
 
 const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function compareChange(a: Change, b: Change): number {
   // Kinds share names in MCS mode (a ServiceImport and its ServiceExport's status).
-  return byKey(a.target, b.target) || byKey(a.namespace, b.namespace) || byKey(a.name, b.name) || byKey(a.kind ?? '', b.kind ?? '');
+  return (
+    byKey(a.target, b.target) ||
+    byKey(a.namespace, b.namespace) ||
+    byKey(a.name, b.name) ||
+    byKey(a.kind ?? '', b.kind ?? '')
+  );
 }
 
 /** What was planned ahead (ahead.ts), where it was made from these very sources and options. */
@@ -55,7 +66,13 @@ export function plan(options: PlanOptions, input: PlanInput, ahead?: Ahead): Pla
   const way = wayOf(options);
   const run = way.run(input.sources, aheadFor(options, input, ahead));
   const view = run.view;
-  const result: Omit<Plan, 'problems'> = { creates: [], updates: [], deletes: [], leases: [], unreadable: [...view.unreadableList] };
+  const result: Omit<Plan, 'problems'> = {
+    creates: [],
+    updates: [],
+    deletes: [],
+    leases: [],
+    unreadable: [...view.unreadableList],
+  };
   const findings: Finding[] = [...view.problems];
   for (const target of Object.keys(input.targets).sort()) {
     const outcome = input.targets[target]!;
@@ -64,11 +81,18 @@ export function plan(options: PlanOptions, input: PlanInput, ahead?: Ahead): Pla
       continue;
     }
     const unknown = run.unknownClusters(outcome);
-    const st = staleness(options, target, outcome.leases, view.unreadable, view.clusters, input.now, [...unknown.keys()]);
+    const st = staleness(options, target, outcome.leases, view.unreadable, view.clusters, input.now, [
+      ...unknown.keys(),
+    ]);
     if (!options.prune)
       for (const [cluster, n] of unknown)
         if (!st.stale.has(cluster))
-          findings.push({ code: 'unknown-cluster', cluster: target, name: cluster, message: `${n} ${way.noun}${n === 1 ? '' : 's'} of cluster ${cluster}, which is not in the config, kept as ${n === 1 ? 'it is' : 'they are'} (mefi cannot rebuild ${n === 1 ? 'it' : 'them'}); --prune removes ${n === 1 ? 'it' : 'them'}` });
+          findings.push({
+            code: 'unknown-cluster',
+            cluster: target,
+            name: cluster,
+            message: `${n} ${way.noun}${n === 1 ? '' : 's'} of cluster ${cluster}, which is not in the config, kept as ${n === 1 ? 'it is' : 'they are'} (mefi cannot rebuild ${n === 1 ? 'it' : 'them'}); --prune removes ${n === 1 ? 'it' : 'them'}`,
+          });
     const t = run.want(target, outcome, st.stale, input.unreachable?.[target]);
     result.leases.push(...st.renewals);
     findings.push(...st.problems);
@@ -92,15 +116,22 @@ export function inOrder(p: Plan): Plan {
     updates: [...p.updates].sort(compareChange),
     deletes: [...p.deletes].sort(compareChange),
     leases: [...p.leases].sort((a, b) => byKey(a.target, b.target) || byKey(a.name, b.name)),
-    unreadable: [...p.unreadable].sort((a: Unreadable, b: Unreadable) => byKey(a.cluster, b.cluster) || byKey(a.role, b.role)),
+    unreadable: [...p.unreadable].sort(
+      (a: Unreadable, b: Unreadable) => byKey(a.cluster, b.cluster) || byKey(a.role, b.role),
+    ),
     problems: [...p.problems].sort(compareProblem),
   };
 }
 
 /** The objects a plan is made from: every source and target object of the readable clusters. */
 export function objectsIn(input: PlanInput): number {
-  const mcs = (o: Extract<PlanInput['sources'][string], { ok: true }>) => (o.serviceExports?.length ?? 0) + (o.services?.length ?? 0) + (o.serviceImports?.length ?? 0);
-  const count = (r: PlanInput['sources']) => Object.values(r).reduce((n, o) => n + (o.ok ? o.items.length + (o.slices?.length ?? 0) + (o.leases?.length ?? 0) + mcs(o) : 0), 0);
+  const mcs = (o: Extract<PlanInput['sources'][string], { ok: true }>) =>
+    (o.serviceExports?.length ?? 0) + (o.services?.length ?? 0) + (o.serviceImports?.length ?? 0);
+  const count = (r: PlanInput['sources']) =>
+    Object.values(r).reduce(
+      (n, o) => n + (o.ok ? o.items.length + (o.slices?.length ?? 0) + (o.leases?.length ?? 0) + mcs(o) : 0),
+      0,
+    );
   return count(input.sources) + count(input.targets);
 }
 

@@ -94,7 +94,7 @@ export function formatIP(ip: IP): string {
   // Compress the first longest run of two or more zero groups.
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

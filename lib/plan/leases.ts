@@ -44,7 +44,15 @@ export interface Staleness {
  * longer configured: never read, so judged like unreadable ones, by the
  * top-level staleAfter.
  */
-export function staleness(options: PlanOptions, target: string, leases: LeaseObject[] | undefined, unreadable: Set<string>, clusters: string[], now: number | undefined, unknown: string[] = []): Staleness {
+export function staleness(
+  options: PlanOptions,
+  target: string,
+  leases: LeaseObject[] | undefined,
+  unreadable: Set<string>,
+  clusters: string[],
+  now: number | undefined,
+  unknown: string[] = [],
+): Staleness {
   const result: Staleness = { stale: new Set(), problems: [], renewals: [] };
   if ((!options.staleAfter && options.staleAfterDefault === undefined) || now === undefined) return result;
   const byCluster = leasesByCluster(options, leases);
@@ -73,8 +81,14 @@ export function staleness(options: PlanOptions, target: string, leases: LeaseObj
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: {
-        ...(lease ? (({ managedFields: _m, ...rest }) => rest)(lease.metadata) : { name, namespace: options.namespace }),
-        labels: { ...(lease?.metadata.labels ?? {}), [options.ownerLabel.key]: options.ownerLabel.value, [options.sourceClusterLabel]: cluster },
+        ...(lease
+          ? (({ managedFields: _m, ...rest }) => rest)(lease.metadata)
+          : { name, namespace: options.namespace }),
+        labels: {
+          ...(lease?.metadata.labels ?? {}),
+          [options.ownerLabel.key]: options.ownerLabel.value,
+          [options.sourceClusterLabel]: cluster,
+        },
       },
       spec: { holderIdentity: 'mefi', leaseDurationSeconds: Math.ceil(limit / 1000), renewTime: microTime(now) },
     };

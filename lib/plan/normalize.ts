@@ -28,10 +28,16 @@ function normalizePort(raw: RawPort, nameRequired: boolean): Port | string {
   }
   const protocol = raw.protocol || 'TCP';
   if (!protocols.has(protocol)) return `port ${port}: protocol ${JSON.stringify(protocol)} is not TCP, UDP or SCTP`;
-  if (raw.name && !isDNS1123Label(raw.name)) return `port ${port}: name ${JSON.stringify(raw.name)} is not a DNS-1123 label`;
+  if (raw.name && !isDNS1123Label(raw.name))
+    return `port ${port}: name ${JSON.stringify(raw.name)} is not a DNS-1123 label`;
   if (!raw.name && nameRequired) return `port ${port}: a subset with several ports needs a name on each`;
   // Fields in Go's declaration order (name, port, protocol, appProtocol), as the server returns them.
-  return { ...(raw.name ? { name: raw.name } : {}), port, protocol: protocol as Port['protocol'], ...(raw.appProtocol ? { appProtocol: raw.appProtocol } : {}) };
+  return {
+    ...(raw.name ? { name: raw.name } : {}),
+    port,
+    protocol: protocol as Port['protocol'],
+    ...(raw.appProtocol ? { appProtocol: raw.appProtocol } : {}),
+  };
 }
 
 /** A port list in canonical form and order, or why the API server would refuse it. */
@@ -52,7 +58,12 @@ export function normalizePorts(raw: RawPort[] | null | undefined): { ports: Port
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function comparePort(a: Port, b: Port): number {
-  return byCodeUnit(a.name ?? '', b.name ?? '') || a.port - b.port || byCodeUnit(a.protocol, b.protocol) || byCodeUnit(a.appProtocol ?? '', b.appProtocol ?? '');
+  return (
+    byCodeUnit(a.name ?? '', b.name ?? '') ||
+    a.port - b.port ||
+    byCodeUnit(a.protocol, b.protocol) ||
+    byCodeUnit(a.appProtocol ?? '', b.appProtocol ?? '')
+  );
 }
 
 export function portKey(ports: Port[]): string {
@@ -74,7 +85,12 @@ interface Group {
 /** A dotted quad without leading zeros prints as itself. */
 function isCanonicalIPv4(text: string): boolean {
   for (let i = 0; i < text.length - 1; i++) {
-    if (text.charCodeAt(i) === 48 /* 0 */ && (i === 0 || text.charCodeAt(i - 1) === 46) && text.charCodeAt(i + 1) !== 46) return false;
+    if (
+      text.charCodeAt(i) === 48 /* 0 */ &&
+      (i === 0 || text.charCodeAt(i - 1) === 46) &&
+      text.charCodeAt(i + 1) !== 46
+    )
+      return false;
   }
   return true;
 }
@@ -98,7 +114,10 @@ function addAddress(group: Group, raw: RawAddress, ready: boolean, dropped: Drop
     return;
   }
   if (raw.hostname && !isDNS1123Label(raw.hostname)) {
-    dropped.push({ code: 'invalid-address', message: `address ${text}: hostname ${JSON.stringify(raw.hostname)} is not a DNS-1123 label` });
+    dropped.push({
+      code: 'invalid-address',
+      message: `address ${text}: hostname ${JSON.stringify(raw.hostname)} is not a DNS-1123 label`,
+    });
     return;
   }
   const seen = group.members.get(text);
@@ -114,11 +133,17 @@ function addAddress(group: Group, raw: RawAddress, ready: boolean, dropped: Drop
 /** Sorted members into one subset: ready ones in addresses, the rest in notReadyAddresses. */
 function partition(sorted: Member[], ports: Port[]): Subset {
   const subset: Subset = { addresses: [], notReadyAddresses: [], ports };
-  for (const m of sorted) (m.ready ? subset.addresses : subset.notReadyAddresses).push(m.hostname ? { ip: m.text, hostname: m.hostname } : { ip: m.text });
+  for (const m of sorted)
+    (m.ready ? subset.addresses : subset.notReadyAddresses).push(
+      m.hostname ? { ip: m.text, hostname: m.hostname } : { ip: m.text },
+    );
   return subset;
 }
 
-export function normalizeSubsets(raw: RawSubset[] | null | undefined, filter?: AddressFilter): { subsets: Subset[]; dropped: Dropped[] } {
+export function normalizeSubsets(
+  raw: RawSubset[] | null | undefined,
+  filter?: AddressFilter,
+): { subsets: Subset[]; dropped: Dropped[] } {
   const dropped: Dropped[] = [];
   const groups = new Map<string, Group>();
   for (const subset of raw ?? []) {
@@ -126,7 +151,10 @@ export function normalizeSubsets(raw: RawSubset[] | null | undefined, filter?: A
     const addressCount = (subset?.addresses?.length ?? 0) + (subset?.notReadyAddresses?.length ?? 0);
     if (errors.length > 0) {
       // Without valid ports no address of this subset can be served correctly.
-      dropped.push({ code: 'invalid-port', message: `subset dropped with its ${addressCount} address(es): ${errors.join('; ')}` });
+      dropped.push({
+        code: 'invalid-port',
+        message: `subset dropped with its ${addressCount} address(es): ${errors.join('; ')}`,
+      });
       continue;
     }
     const key = portKey(ports);
@@ -161,9 +189,9 @@ export function mergeNormalized(parts: Subset[]): Subset[] {
     let group = groups.get(key);
     if (!group) groups.set(key, (group = { ports: s.ports, members: new Map() }));
     const add = (a: Address, ready: boolean) => {
-      const seen = group!.members.get(a.ip);
+      const seen = group.members.get(a.ip);
       if (!seen) {
-        group!.members.set(a.ip, a.hostname ? { ready, hostname: a.hostname } : { ready });
+        group.members.set(a.ip, a.hostname ? { ready, hostname: a.hostname } : { ready });
         return;
       }
       seen.ready ||= ready;
@@ -177,8 +205,14 @@ export function mergeNormalized(parts: Subset[]): Subset[] {
     const group = groups.get(key)!;
     if (group.members.size === 0) continue;
     const members: Member[] = [];
-    for (const [text, m] of group.members) members.push({ ip: parseIP(text)!, text, ready: m.ready, ...(m.hostname ? { hostname: m.hostname } : {}) });
-    out.push(partition(members.sort((a, b) => compareIP(a.ip, b.ip)), group.ports));
+    for (const [text, m] of group.members)
+      members.push({ ip: parseIP(text)!, text, ready: m.ready, ...(m.hostname ? { hostname: m.hostname } : {}) });
+    out.push(
+      partition(
+        members.sort((a, b) => compareIP(a.ip, b.ip)),
+        group.ports,
+      ),
+    );
   }
   return out;
 }
@@ -197,20 +231,28 @@ export function equalsRaw(raw: RawSubset[] | null | undefined, want: Subset[]): 
     for (let i = 0; i < g.length; i++) {
       const a = g[i]!;
       const b = w[i]!;
-      if (a.ip !== b.ip || a.hostname !== b.hostname || a.nodeName !== undefined || a.targetRef !== undefined) return false;
+      if (a.ip !== b.ip || a.hostname !== b.hostname || a.nodeName !== undefined || a.targetRef !== undefined)
+        return false;
     }
     return true;
   };
   for (let i = 0; i < r.length; i++) {
     const g = r[i]!;
     const w = want[i]!;
-    if (!sameAddresses(g.addresses, w.addresses) || !sameAddresses(g.notReadyAddresses, w.notReadyAddresses)) return false;
+    if (!sameAddresses(g.addresses, w.addresses) || !sameAddresses(g.notReadyAddresses, w.notReadyAddresses))
+      return false;
     const gp = g.ports ?? [];
     if (gp.length !== w.ports.length) return false;
     for (let j = 0; j < gp.length; j++) {
       const a = gp[j]!;
       const b = w.ports[j]!;
-      if ((a.name || undefined) !== b.name || a.port !== b.port || a.protocol !== b.protocol || (a.appProtocol || undefined) !== b.appProtocol) return false;
+      if (
+        (a.name || undefined) !== b.name ||
+        a.port !== b.port ||
+        a.protocol !== b.protocol ||
+        (a.appProtocol || undefined) !== b.appProtocol
+      )
+        return false;
     }
   }
   return true;

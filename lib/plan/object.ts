@@ -40,14 +40,17 @@ export function isOwned(obj: Labelled, options: PlanOptions): boolean {
  * do not carry it: they must be mirrored to reach slice consumers, and they can
  * always be rebuilt from the mirrors.
  */
-export const mirrorAnnotations: Readonly<Record<string, string>> = { 'control-plane.alpha.kubernetes.io/leader': 'mefi-mirror' };
+export const mirrorAnnotations: Readonly<Record<string, string>> = {
+  'control-plane.alpha.kubernetes.io/leader': 'mefi-mirror',
+};
 
 /** kube-controller-manager's --mirroring-max-endpoints-per-subset default: addresses per subset that reach EndpointSlices. */
 export const mirroringLimit = 1000;
 
 /** A mirror holds mirrorAnnotations; anything else must not (an aggregate on a former mirror's name). */
 function holdsAnnotations(current: EndpointsObject, role: Role): boolean {
-  for (const k in mirrorAnnotations) if ((current.metadata.annotations?.[k] === mirrorAnnotations[k]) !== (role === 'mirror')) return false;
+  for (const k in mirrorAnnotations)
+    if ((current.metadata.annotations?.[k] === mirrorAnnotations[k]) !== (role === 'mirror')) return false;
   return true;
 }
 
@@ -62,7 +65,9 @@ function annotationsFor(role: Role, current: Record<string, string> | null | und
 }
 
 export function describe(d: { role: Role; originalName: string; cluster?: string }): string {
-  return d.role === 'mirror' ? `the mirror of ${d.originalName} from cluster ${d.cluster}` : `the aggregate of ${d.originalName}`;
+  return d.role === 'mirror'
+    ? `the mirror of ${d.originalName} from cluster ${d.cluster}`
+    : `the aggregate of ${d.originalName}`;
 }
 
 /**
@@ -120,10 +125,13 @@ export function decide(
   takeover: Takeover = { adoptable: false, adopt: false },
 ): Decision {
   const namespace = options.namespace;
-  const adopting = !!current && !isOwned(current, options) && desired?.role === 'aggregate' && takeover.adoptable && takeover.adopt;
+  const adopting =
+    !!current && !isOwned(current, options) && desired?.role === 'aggregate' && takeover.adoptable && takeover.adopt;
   if (current && !isOwned(current, options) && !adopting) {
     if (!desired) return { action: 'none' };
-    const hint = takeover.adoptable ? '; it looks like the original mefi\'s aggregate (no labels, its mirrors beside it): --adopt takes it over (see it first with --dry-run)' : '';
+    const hint = takeover.adoptable
+      ? "; it looks like the original mefi's aggregate (no labels, its mirrors beside it): --adopt takes it over (see it first with --dry-run)"
+      : '';
     return {
       action: 'conflict',
       message: `Endpoints ${namespace}/${current.metadata.name} exists without label ${options.ownerLabel.key}=${options.ownerLabel.value}; ${describe(desired)} is not written and the object is left untouched${hint}`,
@@ -148,25 +156,57 @@ export function decide(
       },
     };
   }
-  const change: Change = { target, role: desired.role, namespace, name: desired.name, originalName: desired.originalName, ...(desired.cluster ? { cluster: desired.cluster } : {}) };
+  const change: Change = {
+    target,
+    role: desired.role,
+    namespace,
+    name: desired.name,
+    originalName: desired.originalName,
+    ...(desired.cluster ? { cluster: desired.cluster } : {}),
+  };
   const subsets = toRawSubsets(desired.subsets);
   if (!current) {
     const annotations = annotationsFor(desired.role, undefined);
-    const metadata = { name: desired.name, namespace, labels: desired.labels, ...(Object.keys(annotations).length ? { annotations } : {}) };
+    const metadata = {
+      name: desired.name,
+      namespace,
+      labels: desired.labels,
+      ...(Object.keys(annotations).length ? { annotations } : {}),
+    };
     const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata, subsets };
     return { action: 'create', change: { ...change, after: desired.subsets, object } };
   }
   const metadataHeld = equal(current.metadata.labels ?? {}, desired.labels) && holdsAnnotations(current, desired.role);
   // The server stores what mefi sent: in the steady state the stored subsets are
   // exactly the wanted ones and need no normalizing to compare.
-  if (metadataHeld && memoBy(storedAsWanted, [current, desired.subsets], () => equalsRaw(current.subsets, desired.subsets))) return { action: 'none' };
+  if (
+    metadataHeld &&
+    memoBy(storedAsWanted, [current, desired.subsets], () => equalsRaw(current.subsets, desired.subsets))
+  )
+    return { action: 'none' };
   const before = normalizeSubsets(current.subsets).subsets;
   if (metadataHeld && equal(before, desired.subsets)) return { action: 'none' };
   // Keep the metadata mefi does not manage (annotations, finalizers): a PUT replaces the whole object.
   const { managedFields: _managedFields, annotations: currentAnnotations, ...metadata } = current.metadata;
   const annotations = annotationsFor(desired.role, currentAnnotations);
-  const object: EndpointsObject = { apiVersion: 'v1', kind: 'Endpoints', metadata: { ...metadata, labels: desired.labels, ...(Object.keys(annotations).length ? { annotations } : {}) }, subsets };
-  return { action: 'update', change: { ...change, before, beforeLabels: current.metadata.labels ?? {}, after: desired.subsets, object, ...rv(current), ...(adopting ? { adopted: true } : {}) } };
+  const object: EndpointsObject = {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { ...metadata, labels: desired.labels, ...(Object.keys(annotations).length ? { annotations } : {}) },
+    subsets,
+  };
+  return {
+    action: 'update',
+    change: {
+      ...change,
+      before,
+      beforeLabels: current.metadata.labels ?? {},
+      after: desired.subsets,
+      object,
+      ...rv(current),
+      ...(adopting ? { adopted: true } : {}),
+    },
+  };
 }
 
 /** The Desired a create or update change was made from, for a retry. */
@@ -178,6 +218,6 @@ export function desiredOf(change: Change): Desired | undefined {
     originalName: change.originalName,
     ...(change.cluster ? { cluster: change.cluster } : {}),
     subsets: change.after,
-    labels: (change.object.metadata.labels ?? {}) as Record<string, string>,
+    labels: change.object.metadata.labels ?? {},
   };
 }

@@ -39,7 +39,9 @@ const listed = new WeakMap<object, unknown>();
 function probesOf(cluster: string, subsets: Subset[]): ProbeAddress[] {
   return memoBy(listed, [subsets], () => {
     const out: ProbeAddress[] = [];
-    for (const s of subsets) for (const a of s.addresses) for (const port of tcpPorts(s)) out.push({ cluster, ip: a.ip, port, key: probeKey(a.ip, port) });
+    for (const s of subsets)
+      for (const a of s.addresses)
+        for (const port of tcpPorts(s)) out.push({ cluster, ip: a.ip, port, key: probeKey(a.ip, port) });
     return out;
   });
 }
@@ -52,7 +54,12 @@ function probesOf(cluster: string, subsets: Subset[]): ProbeAddress[] {
  * set): a probe never goes where a mirror could not point. In the order of
  * the clusters, then the mirrors, then their (sorted) addresses; no repeats.
  */
-export function toProbe(options: PlanOptions, input: PlanInput, target: string, view: SourceView = sourceView(options, input.sources)): ProbeAddress[] {
+export function toProbe(
+  options: PlanOptions,
+  input: PlanInput,
+  target: string,
+  view: SourceView = sourceView(options, input.sources),
+): ProbeAddress[] {
   const lists: ProbeAddress[][] = [];
   for (const m of view.mirrors) if (m.cluster !== target) lists.push(probesOf(m.cluster, m.subsets));
   const current = input.targets[target];
@@ -61,7 +68,9 @@ export function toProbe(options: PlanOptions, input: PlanInput, target: string, 
       if (!isOwned(obj, options)) continue;
       const cluster = clusterOf(obj, options, view.clusters);
       if (cluster === undefined || cluster === target || !keptAsIs(options, view, cluster, obj.metadata.name)) continue;
-      lists.push(probesOf(cluster, normalizeSubsets(obj.subsets, podCIDRFilter(cluster, options.podCIDRs?.[cluster])).subsets));
+      lists.push(
+        probesOf(cluster, normalizeSubsets(obj.subsets, podCIDRFilter(cluster, options.podCIDRs?.[cluster])).subsets),
+      );
     }
   }
   const seen = new Map<string, Set<string>>();
@@ -88,7 +97,10 @@ const none: ReadonlySet<string> = new Set();
  * of whose TCP ports did not answer becomes not ready. The same subsets when
  * nothing changes (identity, for the planner's memo).
  */
-export function servedReachable(subsets: Subset[], unreachable: ReadonlySet<string> = none): { subsets: Subset[]; gated: string[] } {
+export function servedReachable(
+  subsets: Subset[],
+  unreachable: ReadonlySet<string> = none,
+): { subsets: Subset[]; gated: string[] } {
   if (unreachable.size === 0) return { subsets, gated: [] };
   return memoBy(reached, [subsets, unreachable], () => {
     const gated: string[] = [];
@@ -96,15 +108,25 @@ export function servedReachable(subsets: Subset[], unreachable: ReadonlySet<stri
       const ports = tcpPorts(s);
       const bad = s.addresses.filter((a) => ports.some((p) => unreachable.has(probeKey(a.ip, p))));
       if (bad.length === 0) return s;
-      for (const a of bad) gated.push(...ports.filter((p) => unreachable.has(probeKey(a.ip, p))).map((p) => probeKey(a.ip, p)));
-      return { addresses: s.addresses.filter((a) => !bad.includes(a)), notReadyAddresses: [...bad, ...s.notReadyAddresses], ports: s.ports };
+      for (const a of bad)
+        gated.push(...ports.filter((p) => unreachable.has(probeKey(a.ip, p))).map((p) => probeKey(a.ip, p)));
+      return {
+        addresses: s.addresses.filter((a) => !bad.includes(a)),
+        notReadyAddresses: [...bad, ...s.notReadyAddresses],
+        ports: s.ports,
+      };
     });
     return gated.length ? { subsets: out, gated } : { subsets, gated };
   });
 }
 
 /** The finding that says a remote mirror's addresses are not served here. */
-export function unreachableFinding(options: PlanOptions, target: string, m: { name: string; originalName: string; cluster: string; subsets: Subset[] }, gated: string[]): Finding {
+export function unreachableFinding(
+  options: PlanOptions,
+  target: string,
+  m: { name: string; originalName: string; cluster: string; subsets: Subset[] },
+  gated: string[],
+): Finding {
   const ready = m.subsets.reduce((n, s) => n + s.addresses.length, 0);
   const ips = new Set(gated.map((k) => k.replace(/:\d+$/, '')));
   const shown = gated.slice(0, 5).join(', ') + (gated.length > 5 ? `, and ${gated.length - 5} more` : '');

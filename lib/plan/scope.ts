@@ -37,7 +37,11 @@ type Labelled = { metadata: { name: string; labels?: Record<string, string> | nu
  * touches, or undefined when it touches the world as a whole: a mirror of a
  * cluster that is not configured is counted in a problem about all of them.
  */
-export function touchedByTarget(options: PlanOptions, obj: Labelled, clusters: readonly string[]): string[] | undefined {
+export function touchedByTarget(
+  options: PlanOptions,
+  obj: Labelled,
+  clusters: readonly string[],
+): string[] | undefined {
   const labels = obj.metadata.labels ?? {};
   const owned = labels[options.ownerLabel.key] === options.ownerLabel.value;
   const cluster = labels[options.sourceClusterLabel];

@@ -38,12 +38,18 @@ export function servedSubsets(
     if (r.gated.length) problems.push(unreachableFinding(options, target, m, r.gated));
     return r.subsets === m.subsets ? m : { ...m, subsets: r.subsets };
   });
-  const subsets = applyAffinity(reached, target, affinityFor(view.affinity.get(service) ?? new Map(), target, options.affinity ?? 'none'));
+  const subsets = applyAffinity(
+    reached,
+    target,
+    affinityFor(view.affinity.get(service) ?? new Map<string, string>(), target, options.affinity ?? 'none'),
+  );
   return { subsets, reached: reached.map((m) => m.subsets), problems };
 }
 
 /** Subsets as an Endpoints consumer may be given them: the ready addresses, and no subset without one. */
 export function readyOnly(subsets: Subset[]): Subset[] {
   if (subsets.every((s) => s.notReadyAddresses.length === 0)) return subsets;
-  return subsets.filter((s) => s.addresses.length > 0).map((s) => (s.notReadyAddresses.length ? { addresses: s.addresses, notReadyAddresses: [], ports: s.ports } : s));
+  return subsets
+    .filter((s) => s.addresses.length > 0)
+    .map((s) => (s.notReadyAddresses.length ? { addresses: s.addresses, notReadyAddresses: [], ports: s.ports } : s));
 }

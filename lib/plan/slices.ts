@@ -7,12 +7,19 @@
 // rewrites one slice, not all of them.
 
 import equal from 'fast-deep-equal';
-import { clusterOf, describe, isOwned } from './object.ts';
+import { isOwned } from './object.ts';
 import { normalizePorts, normalizeSubsets, portKey } from './normalize.ts';
-import { servedSubsets } from './served.ts';
 import { compareIP, parseIP } from './ip.ts';
-import { keptAsIs, type SourceView } from './sources.ts';
-import type { Change, EndpointsObject, ObjectMeta, PlanOptions, Finding, RawSubset, SliceEndpoint, SliceObject, Subset } from './types.ts';
+import type {
+  Change,
+  EndpointsObject,
+  ObjectMeta,
+  PlanOptions,
+  RawSubset,
+  SliceEndpoint,
+  SliceObject,
+  Subset,
+} from './types.ts';
 import type { TargetPlan } from './ways/way.ts';
 
 export const serviceNameLabel = 'kubernetes.io/service-name';
@@ -33,7 +40,14 @@ export function slicesAsEndpoints(slices: SliceObject[]): EndpointsObject[] {
     // Owned and foreign slices of one name stay apart, so mefi's own never echo.
     const key = `${s.metadata.namespace}/${service}/${s.metadata.labels?.[managedByLabel] === managedBy}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { meta: { name: service, namespace: s.metadata.namespace ?? '', labels: s.metadata.labels ?? {} }, subsets: [] }));
+    if (!g)
+      groups.set(
+        key,
+        (g = {
+          meta: { name: service, namespace: s.metadata.namespace ?? '', labels: s.metadata.labels ?? {} },
+          subsets: [],
+        }),
+      );
     const subset: RawSubset = { addresses: [], notReadyAddresses: [], ports: s.ports ?? [] };
     for (const e of s.endpoints ?? []) {
       const ip = e.addresses?.[0];
@@ -70,7 +84,11 @@ function entryOf(e: SliceEndpoint): Entry | undefined {
 }
 
 function toEndpoint(e: Entry): SliceEndpoint {
-  return { addresses: [e.ip], conditions: { ready: e.ready, serving: e.ready, terminating: false }, ...(e.hostname ? { hostname: e.hostname } : {}) };
+  return {
+    addresses: [e.ip],
+    conditions: { ready: e.ready, serving: e.ready, terminating: false },
+    ...(e.hostname ? { hostname: e.hostname } : {}),
+  };
 }
 
 const family = (ip: string) => (parseIP(ip)?.family === 6 ? 'IPv6' : 'IPv4');
@@ -119,8 +137,14 @@ function entriesOf(s: SliceObject): Entry[] {
 export function sliceSubsets(s: SliceObject): Subset[] {
   return normalizeSubsets([
     {
-      addresses: (s.endpoints ?? []).map(entryOf).filter((e): e is Entry => !!e && e.ready).map((e) => ({ ip: e.ip, ...(e.hostname ? { hostname: e.hostname } : {}) })),
-      notReadyAddresses: (s.endpoints ?? []).map(entryOf).filter((e): e is Entry => !!e && !e.ready).map((e) => ({ ip: e.ip, ...(e.hostname ? { hostname: e.hostname } : {}) })),
+      addresses: (s.endpoints ?? [])
+        .map(entryOf)
+        .filter((e): e is Entry => !!e && e.ready)
+        .map((e) => ({ ip: e.ip, ...(e.hostname ? { hostname: e.hostname } : {}) })),
+      notReadyAddresses: (s.endpoints ?? [])
+        .map(entryOf)
+        .filter((e): e is Entry => !!e && !e.ready)
+        .map((e) => ({ ip: e.ip, ...(e.hostname ? { hostname: e.hostname } : {}) })),
       ports: s.ports ?? [],
     },
   ]).subsets;
@@ -160,7 +184,13 @@ export interface SliceWriter {
  * chunking, new slices on the lowest free name, never over someone else's.
  * `items` are the slices of the namespace (mefi's and any on a name it wants).
  */
-export function sliceWriter(options: PlanOptions, target: string, namespace: string, items: SliceObject[], result: TargetPlan): SliceWriter {
+export function sliceWriter(
+  options: PlanOptions,
+  target: string,
+  namespace: string,
+  items: SliceObject[],
+  result: TargetPlan,
+): SliceWriter {
   const max = options.maxEndpointsPerSlice ?? 100;
   const byName = new Map(items.map((s) => [s.metadata.name, s]));
   const keep = new Set<string>();
@@ -173,7 +203,9 @@ export function sliceWriter(options: PlanOptions, target: string, namespace: str
     const object: SliceObject = {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: current ? { ...(({ managedFields: _m, ...rest }) => rest)(current.metadata), labels: set.labels } : { name, namespace, labels: set.labels },
+      metadata: current
+        ? { ...(({ managedFields: _m, ...rest }) => rest)(current.metadata), labels: set.labels }
+        : { name, namespace, labels: set.labels },
       addressType: g.addressType,
       endpoints: entries.map(toEndpoint),
       ports: g.ports,
@@ -193,8 +225,18 @@ export function sliceWriter(options: PlanOptions, target: string, namespace: str
       result.creates.push(change);
       return;
     }
-    if (keyOf.get(current) === g.key && equal(entriesOf(current), entries) && equal(current.metadata.labels ?? {}, object.metadata.labels)) return;
-    result.updates.push({ ...change, before: sliceSubsets(current), beforeLabels: (current.metadata.labels ?? {}) as Record<string, string>, ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) });
+    if (
+      keyOf.get(current) === g.key &&
+      equal(entriesOf(current), entries) &&
+      equal(current.metadata.labels ?? {}, object.metadata.labels)
+    )
+      return;
+    result.updates.push({
+      ...change,
+      before: sliceSubsets(current),
+      beforeLabels: current.metadata.labels ?? {},
+      ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
+    });
   };
 
   const writeSet = (set: SliceSet, mine: SliceObject[]) => {
@@ -234,7 +276,13 @@ export function sliceWriter(options: PlanOptions, target: string, namespace: str
         if (slot.entries.length === 0) continue; // emptied: deleted by the caller
         const occupant = byName.get(slot.name);
         if (!slot.current && occupant) {
-          result.problems.push({ code: 'conflict', cluster: target, namespace, name: slot.name, message: `EndpointSlice ${namespace}/${slot.name} exists and is not mefi's; this part of the slices of Service ${set.service} from cluster ${set.cluster} is not written` });
+          result.problems.push({
+            code: 'conflict',
+            cluster: target,
+            namespace,
+            name: slot.name,
+            message: `EndpointSlice ${namespace}/${slot.name} exists and is not mefi's; this part of the slices of Service ${set.service} from cluster ${set.cluster} is not written`,
+          });
           continue;
         }
         write(set, slot.name, g, sortByIP(slot.entries), slot.current);
@@ -256,7 +304,13 @@ export function slicesBySet(owned: SliceObject[], keyOf: (s: SliceObject) => str
 }
 
 /** The change that deletes one of mefi's slices, conditional on what was read. */
-export function sliceDelete(target: string, namespace: string, s: SliceObject, originalName: string, cluster: string | undefined): Change {
+export function sliceDelete(
+  target: string,
+  namespace: string,
+  s: SliceObject,
+  originalName: string,
+  cluster: string | undefined,
+): Change {
   return {
     target,
     role: 'mirror',
@@ -266,7 +320,7 @@ export function sliceDelete(target: string, namespace: string, s: SliceObject, o
     originalName,
     ...(cluster ? { cluster } : {}),
     before: sliceSubsets(s),
-    beforeLabels: (s.metadata.labels ?? {}) as Record<string, string>,
+    beforeLabels: s.metadata.labels ?? {},
     ...(s.metadata.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
   };
 }

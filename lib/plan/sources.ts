@@ -35,13 +35,13 @@ export function mirrorName(name: string, cluster: string): string {
   return `${name}-${cluster}`;
 }
 
-
 /** podCIDRs: one cluster cannot steer another's ingress to addresses outside its own pod ranges. */
 export function podCIDRFilter(cluster: string, cidrs: string[] | undefined): AddressFilter | undefined {
   if (!cidrs) return undefined;
   const parsed = cidrs.map(parseCIDR).filter((c): c is CIDR => c !== undefined);
   const list = parsed.map(formatCIDR).join(', ');
-  return (ip) => (parsed.some((c) => cidrContains(c, ip)) ? undefined : `is outside cluster ${cluster}'s podCIDRs (${list})`);
+  return (ip) =>
+    parsed.some((c) => cidrContains(c, ip)) ? undefined : `is outside cluster ${cluster}'s podCIDRs (${list})`;
 }
 
 /**
@@ -55,13 +55,28 @@ export function podCIDRFilter(cluster: string, cidrs: string[] | undefined): Add
 const normalized = new WeakMap<object, unknown>();
 const noCIDRs: string[] = [];
 
-function normalizeSource(source: EndpointsObject, cidrs: string[] | undefined, filter: AddressFilter | undefined): ReturnType<typeof normalizeSubsets> {
+function normalizeSource(
+  source: EndpointsObject,
+  cidrs: string[] | undefined,
+  filter: AddressFilter | undefined,
+): ReturnType<typeof normalizeSubsets> {
   return memoBy(normalized, [source, cidrs ?? noCIDRs], () => normalizeSubsets(source.subsets, filter));
 }
 
 /** A view with no mirrors yet, and each readable source's outcome, in cluster order: what every mode's view starts from. */
-export function emptyView(sources: PlanInput['sources']): { view: SourceView; readable: [string, Extract<ReadOutcome, { ok: true }>][] } {
-  const view: SourceView = { clusters: Object.keys(sources).sort(), mirrors: [], unreadable: new Set(), frozen: new Set(), affinity: new Map(), problems: [], unreadableList: [] };
+export function emptyView(sources: PlanInput['sources']): {
+  view: SourceView;
+  readable: [string, Extract<ReadOutcome, { ok: true }>][];
+} {
+  const view: SourceView = {
+    clusters: Object.keys(sources).sort(),
+    mirrors: [],
+    unreadable: new Set(),
+    frozen: new Set(),
+    affinity: new Map(),
+    problems: [],
+    unreadableList: [],
+  };
   const readable: [string, Extract<ReadOutcome, { ok: true }>][] = [];
   for (const cluster of view.clusters) {
     const outcome = sources[cluster]!;
@@ -101,18 +116,29 @@ export function* sourceViewSteps(options: PlanOptions, sources: PlanInput['sourc
       };
       if (objs.length > 1) {
         const namespaces = objs.map((o) => o.metadata.namespace ?? '').sort();
-        problem('ambiguous-source', `Endpoints ${name} exists in namespaces ${namespaces.join(', ')}; scope the cluster's namespaces in the config. Its mirror is kept as it is.`);
+        problem(
+          'ambiguous-source',
+          `Endpoints ${name} exists in namespaces ${namespaces.join(', ')}; scope the cluster's namespaces in the config. Its mirror is kept as it is.`,
+        );
         if (isDNS1123Subdomain(mirror)) view.frozen.add(mirror);
         continue;
       }
       const source = objs[0]!;
       const namespace = source.metadata.namespace;
       if (!isDNS1123Subdomain(mirror)) {
-        problem('invalid-name', `mirror name ${mirror} is not a DNS-1123 subdomain of at most 253 characters; not mirrored`, namespace);
+        problem(
+          'invalid-name',
+          `mirror name ${mirror} is not a DNS-1123 subdomain of at most 253 characters; not mirrored`,
+          namespace,
+        );
         continue;
       }
       if (!isLabelValue(name)) {
-        problem('invalid-name', `name ${name} cannot be a label value (at most 63 characters); not mirrored`, namespace);
+        problem(
+          'invalid-name',
+          `name ${name} cannot be a label value (at most 63 characters); not mirrored`,
+          namespace,
+        );
         continue;
       }
       const { subsets, dropped } = normalizeSource(source, options.podCIDRs?.[cluster], filter);

@@ -23,7 +23,17 @@ export interface Port {
 import type { EndpointsObject, LeaseObject, SliceObject } from './objects.ts';
 import type { NamespaceObject, ServiceExportObject, ServiceImportObject, ServiceObject } from './mcs/types.ts';
 export type * from './objects.ts';
-export type { Condition, ImportPort, ImportType, NamespaceObject, ServiceExportObject, ServiceImportObject, ServiceImportSpec, ServiceObject, ServicePortSpec } from './mcs/types.ts';
+export type {
+  Condition,
+  ImportPort,
+  ImportType,
+  NamespaceObject,
+  ServiceExportObject,
+  ServiceImportObject,
+  ServiceImportSpec,
+  ServiceObject,
+  ServicePortSpec,
+} from './mcs/types.ts';
 
 /** An object mefi writes in a target: an Endpoints object, or an EndpointSlice in slice mode. */
 export type TargetObject = EndpointsObject | SliceObject;

@@ -29,20 +29,26 @@ export function parseLevel(value: string): Level | undefined {
   return v === 'warning' ? 'warn' : v in order ? (v as Level) : undefined;
 }
 
-export function createLogger(level: Level, format: LogFormat, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const log = (at: Level) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (order[at] < order[level]) return;
-    const time = new Date().toISOString();
-    let line: string;
-    if (format === 'json') {
-      line = JSON.stringify({ time, level: at, msg, ...fields });
-    } else {
-      const extra = Object.entries(fields)
-        .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
-        .join(' ');
-      line = `${time.slice(11, 23)} ${at.toUpperCase().padEnd(5)} ${msg}${extra ? ` ${extra}` : ''}`;
-    }
-    write(redact(line) + '\n');
-  };
+export function createLogger(
+  level: Level,
+  format: LogFormat,
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
+  const log =
+    (at: Level) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      if (order[at] < order[level]) return;
+      const time = new Date().toISOString();
+      let line: string;
+      if (format === 'json') {
+        line = JSON.stringify({ time, level: at, msg, ...fields });
+      } else {
+        const extra = Object.entries(fields)
+          .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`)
+          .join(' ');
+        line = `${time.slice(11, 23)} ${at.toUpperCase().padEnd(5)} ${msg}${extra ? ` ${extra}` : ''}`;
+      }
+      write(redact(line) + '\n');
+    };
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }

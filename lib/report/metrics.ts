@@ -6,18 +6,53 @@ import { blockingCodes, type ProblemCode } from '../plan/index.ts';
 import type { RunResult } from './result.ts';
 import { contentType, exposition, Histogram, Series } from './prometheus.ts';
 
-
 export class Metrics {
-  private readonly runs = new Series('mefi_runs_total', 'Runs, by result: ok, partial (a cluster unreadable or a write failed), error (the run itself failed).', 'counter');
-  private readonly duration = new Histogram('mefi_run_duration_seconds', 'Wall time of a run: read, plan, apply.', [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]);
-  private readonly changes = new Series('mefi_changes_total', 'Objects created, updated and deleted, by action and result (done, skipped, failed).', 'counter');
+  private readonly runs = new Series(
+    'mefi_runs_total',
+    'Runs, by result: ok, partial (a cluster unreadable or a write failed), error (the run itself failed).',
+    'counter',
+  );
+  private readonly duration = new Histogram(
+    'mefi_run_duration_seconds',
+    'Wall time of a run: read, plan, apply.',
+    [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+  );
+  private readonly changes = new Series(
+    'mefi_changes_total',
+    'Objects created, updated and deleted, by action and result (done, skipped, failed).',
+    'counter',
+  );
   private readonly requests = new Series('mefi_api_requests_total', 'API requests made, by verb.', 'counter');
-  private readonly readErrors = new Series('mefi_cluster_read_errors_total', 'Runs in which a cluster could not be read, by cluster and role (source, target).', 'counter');
-  private readonly lastRead = new Series('mefi_cluster_last_successful_read_timestamp_seconds', 'When each cluster was last read completely (Unix time).', 'gauge');
-  private readonly problems = new Series('mefi_problems', 'Problems found by the last run, by code; blocking="true" for those that keep the run from converging.', 'gauge');
-  private readonly lastRun = new Series('mefi_last_run_timestamp_seconds', 'When the last run completed (Unix time).', 'gauge');
-  private readonly unreachable = new Series('mefi_unreachable_addresses', 'With --probe: remote (address, port)s of each source cluster that did not answer a probe from here at the last run, not served.', 'gauge');
-  private readonly probeDuration = new Series('mefi_probe_duration_seconds', 'With --probe: how long the last run spent probing.', 'gauge');
+  private readonly readErrors = new Series(
+    'mefi_cluster_read_errors_total',
+    'Runs in which a cluster could not be read, by cluster and role (source, target).',
+    'counter',
+  );
+  private readonly lastRead = new Series(
+    'mefi_cluster_last_successful_read_timestamp_seconds',
+    'When each cluster was last read completely (Unix time).',
+    'gauge',
+  );
+  private readonly problems = new Series(
+    'mefi_problems',
+    'Problems found by the last run, by code; blocking="true" for those that keep the run from converging.',
+    'gauge',
+  );
+  private readonly lastRun = new Series(
+    'mefi_last_run_timestamp_seconds',
+    'When the last run completed (Unix time).',
+    'gauge',
+  );
+  private readonly unreachable = new Series(
+    'mefi_unreachable_addresses',
+    'With --probe: remote (address, port)s of each source cluster that did not answer a probe from here at the last run, not served.',
+    'gauge',
+  );
+  private readonly probeDuration = new Series(
+    'mefi_probe_duration_seconds',
+    'With --probe: how long the last run spent probing.',
+    'gauge',
+  );
   private readonly problemCodes = new Set<ProblemCode>();
 
   record(r: RunResult, exitCode: number, clusters: string[], nowMs: number): void {
@@ -38,7 +73,8 @@ export class Metrics {
       this.problems.set({ code, blocking: String(blockingCodes.has(code)) }, counts.get(code) ?? 0);
     }
     if (r.probe) {
-      for (const c of clusters) if (c !== r.probe.target) this.unreachable.set({ cluster: c }, r.probe.unreachable.get(c) ?? 0);
+      for (const c of clusters)
+        if (c !== r.probe.target) this.unreachable.set({ cluster: c }, r.probe.unreachable.get(c) ?? 0);
       this.probeDuration.set({}, r.probe.ms / 1000);
     }
     this.lastRun.set({}, nowMs / 1000);
@@ -50,7 +86,18 @@ export class Metrics {
 
   /** The text /metrics serves. */
   text(): string {
-    return exposition([this.runs, this.duration, this.changes, this.requests, this.readErrors, this.lastRead, this.problems, this.lastRun, this.unreachable, this.probeDuration]);
+    return exposition([
+      this.runs,
+      this.duration,
+      this.changes,
+      this.requests,
+      this.readErrors,
+      this.lastRead,
+      this.problems,
+      this.lastRun,
+      this.unreachable,
+      this.probeDuration,
+    ]);
   }
 }
 
@@ -68,7 +115,11 @@ export function parseAddr(addr: string): { host: string | undefined; port: numbe
   return { host: m[1] || undefined, port: Number(m[2]) };
 }
 
-export function serveMetrics(addr: { host: string | undefined; port: number }, metrics: Metrics, health: Health): Promise<Server> {
+export function serveMetrics(
+  addr: { host: string | undefined; port: number },
+  metrics: Metrics,
+  health: Health,
+): Promise<Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = (status: number, body: string, type = 'text/plain; charset=utf-8') => {

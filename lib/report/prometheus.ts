@@ -67,13 +67,28 @@ export class Histogram {
   }
 
   lines(): string[] {
-    return [...this.buckets.map((le, i) => `${this.name}_bucket{le="${num(le)}"} ${this.counts[i]}`), `${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`];
+    return [
+      ...this.buckets.map((le, i) => `${this.name}_bucket{le="${num(le)}"} ${this.counts[i]}`),
+      `${this.name}_bucket{le="+Inf"} ${this.count}`,
+      `${this.name}_sum ${this.sum}`,
+      `${this.name}_count ${this.count}`,
+    ];
   }
 }
 
 /** Every series, in the text format. */
 export function exposition(series: (Series | Histogram)[]): string {
-  return series.map((m) => [`# HELP ${m.name} ${m.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${m.name} ${m.type}`, ...m.lines()].join('\n')).join('\n') + '\n';
+  return (
+    series
+      .map((m) =>
+        [
+          `# HELP ${m.name} ${m.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`,
+          `# TYPE ${m.name} ${m.type}`,
+          ...m.lines(),
+        ].join('\n'),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export const contentType = 'text/plain; version=0.0.4; charset=utf-8';

@@ -40,8 +40,13 @@ export function blockers(r: RunResult): number {
  * everything cannot say there is none.
  */
 export function exitCodeFor(command: 'sync' | 'diff', r: RunResult): number {
-  const partial = r.plan.unreadable.length > 0 || r.outcomes.some((o) => o.result === 'failed') || r.leaseOutcomes.some((o) => o.result === 'failed') || blockers(r) > 0;
+  const partial =
+    r.plan.unreadable.length > 0 ||
+    r.outcomes.some((o) => o.result === 'failed') ||
+    r.leaseOutcomes.some((o) => o.result === 'failed') ||
+    blockers(r) > 0;
   if (partial) return ExitCode.partial;
-  if (command === 'diff' && r.plan.creates.length + r.plan.updates.length + r.plan.deletes.length > 0) return ExitCode.drift;
+  if (command === 'diff' && r.plan.creates.length + r.plan.updates.length + r.plan.deletes.length > 0)
+    return ExitCode.drift;
   return ExitCode.ok;
 }

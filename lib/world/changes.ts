@@ -12,7 +12,9 @@ import type { EndpointsObject, PlanInput, PlanOptions, SliceObject, TargetObject
 import { touchedBySource, touchedByTarget } from '../plan/scope.ts';
 
 /** What an event's object tells of the names it touches. */
-export type Touching = { metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> | null } };
+export type Touching = {
+  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> | null };
+};
 
 /** Which source names an event of a list touches (lists.ts): a source's, a target object's; none, the world's. */
 export type Touches = 'source' | 'target' | undefined;
@@ -34,7 +36,10 @@ export class Changes {
   private readonly clusters: string[];
   private readonly replanner: Replanner;
   /** Per cluster, its source informers, and what the planner is given of their objects (lists.ts readAs). */
-  private readonly sources = new Map<string, { informers: Informer<Named>[]; readAs: ((items: never[]) => unknown[]) | undefined }>();
+  private readonly sources = new Map<
+    string,
+    { informers: Informer<Named>[]; readAs: ((items: never[]) => unknown[]) | undefined }
+  >();
   /** Per target, the informer of mefi's objects there. */
   private readonly targets = new Map<string, Informer<TargetObject>>();
   private readonly indexes: Record<'source' | 'target', Indexes>;
@@ -53,7 +58,8 @@ export class Changes {
     this.indexes = {
       source: { [byName]: (x: EndpointsObject | SliceObject) => touchedBySource(x, slices) },
       target: {
-        [byLabel]: (x: TargetObject) => (owned(x) ? (x.metadata.labels?.[options.originalNameLabel] ?? undefined) : undefined),
+        [byLabel]: (x: TargetObject) =>
+          owned(x) ? (x.metadata.labels?.[options.originalNameLabel] ?? undefined) : undefined,
         [byPrefix]: (x: TargetObject) => /^(.*)-\d+$/.exec(x.metadata.name)?.[1],
       },
     };
@@ -66,7 +72,7 @@ export class Changes {
 
   /** An informer made with indexesFor(touches), of this cluster: the planner's lookups go to it. */
   holds(cluster: string, touches: Touches, informer: Informer<Named>, readAs?: (items: never[]) => unknown[]): void {
-    if (touches === 'target') this.targets.set(cluster, informer as Informer<TargetObject>);
+    if (touches === 'target') this.targets.set(cluster, informer);
     if (touches !== 'source') return;
     const s = this.sources.get(cluster) ?? { informers: [], readAs };
     s.informers.push(informer);
@@ -135,7 +141,8 @@ export class Changes {
     const incremental = this.ofChanges(input);
     const full = this.replanner.full(input);
     if (!incremental) return [];
-    const entries = (p: Replanned['plan']) => new Map([...p.creates, ...p.updates, ...p.deletes, ...p.problems].map((x) => [JSON.stringify(x), x.name ?? '']));
+    const entries = (p: Replanned['plan']) =>
+      new Map([...p.creates, ...p.updates, ...p.deletes, ...p.problems].map((x) => [JSON.stringify(x), x.name ?? '']));
     const a = entries(incremental.plan);
     const b = entries(full.plan);
     const differ = [...[...a].filter(([k]) => !b.has(k)), ...[...b].filter(([k]) => !a.has(k))];
@@ -161,8 +168,9 @@ export class Changes {
       labelled: (t, name) => target(t)?.byIndex(byLabel, name) ?? [],
       prefixed: (t, prefix) => target(t)?.byIndex(byPrefix, prefix) ?? [],
       exists: (name) =>
-        [...this.sources.values()].some((s) => readable(s.informers) && s.informers.some((i) => i.byIndex(byName, name).length > 0)) ||
-        [...this.targets.keys()].some((t) => (target(t)?.byIndex(byLabel, name).length ?? 0) > 0),
+        [...this.sources.values()].some(
+          (s) => readable(s.informers) && s.informers.some((i) => i.byIndex(byName, name).length > 0),
+        ) || [...this.targets.keys()].some((t) => (target(t)?.byIndex(byLabel, name).length ?? 0) > 0),
     };
   }
 }

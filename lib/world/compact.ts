@@ -8,16 +8,30 @@
 import type { EndpointsObject, ObjectMeta, RawAddress, SliceObject } from '../plan/index.ts';
 
 function sourceMeta(m: ObjectMeta): ObjectMeta {
-  return { name: m.name, ...(m.namespace !== undefined ? { namespace: m.namespace } : {}), ...(m.labels ? { labels: m.labels } : {}), ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}) };
+  return {
+    name: m.name,
+    ...(m.namespace !== undefined ? { namespace: m.namespace } : {}),
+    ...(m.labels ? { labels: m.labels } : {}),
+    ...(m.resourceVersion !== undefined ? { resourceVersion: m.resourceVersion } : {}),
+  };
 }
 
-const address = (a: RawAddress): RawAddress => (a.hostname !== undefined ? { ip: a.ip!, hostname: a.hostname } : { ip: a.ip! });
+const address = (a: RawAddress): RawAddress =>
+  a.hostname !== undefined ? { ip: a.ip!, hostname: a.hostname } : { ip: a.ip! };
 
 /** A source Endpoints object: name, namespace, labels, resourceVersion, and its subsets' addresses and ports. */
 export function compactSource(o: EndpointsObject): EndpointsObject {
   return {
     metadata: sourceMeta(o.metadata),
-    ...(o.subsets ? { subsets: o.subsets.map((s) => ({ ...(s.addresses ? { addresses: s.addresses.map(address) } : {}), ...(s.notReadyAddresses ? { notReadyAddresses: s.notReadyAddresses.map(address) } : {}), ...(s.ports ? { ports: s.ports } : {}) })) } : {}),
+    ...(o.subsets
+      ? {
+          subsets: o.subsets.map((s) => ({
+            ...(s.addresses ? { addresses: s.addresses.map(address) } : {}),
+            ...(s.notReadyAddresses ? { notReadyAddresses: s.notReadyAddresses.map(address) } : {}),
+            ...(s.ports ? { ports: s.ports } : {}),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -28,7 +42,13 @@ export function compactSourceSlice(o: SliceObject): SliceObject {
     addressType: o.addressType,
     ...(o.ports ? { ports: o.ports } : {}),
     ...(o.endpoints
-      ? { endpoints: o.endpoints.map((e) => ({ addresses: e.addresses, ...(e.conditions ? { conditions: e.conditions } : {}), ...(e.hostname !== undefined ? { hostname: e.hostname } : {}) })) }
+      ? {
+          endpoints: o.endpoints.map((e) => ({
+            addresses: e.addresses,
+            ...(e.conditions ? { conditions: e.conditions } : {}),
+            ...(e.hostname !== undefined ? { hostname: e.hostname } : {}),
+          })),
+        }
       : {}),
   };
 }

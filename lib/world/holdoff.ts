@@ -61,6 +61,7 @@ export class Holdoff {
   private forgetOld(now: number): void {
     if (now - this.pruned < 60_000) return;
     this.pruned = now;
-    for (const [k, s] of this.seen) if (now - s.deletedAt > 2 * this.o.maxMs && !this.holding.has(k)) this.seen.delete(k);
+    for (const [k, s] of this.seen)
+      if (now - s.deletedAt > 2 * this.o.maxMs && !this.holding.has(k)) this.seen.delete(k);
   }
 }

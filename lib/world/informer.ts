@@ -16,7 +16,14 @@ export interface Named {
 /** The calls an informer needs of a kind (lib/kube/resource.ts). */
 export interface Watchable<T> {
   listAt(client: KubeClient, o: ListOptions): Promise<{ items: T[]; resourceVersion: string }>;
-  watch(client: KubeClient, o: Omit<ListOptions, 'pageSize'>, resourceVersion: string, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal, timeoutSeconds?: number): Promise<void>;
+  watch(
+    client: KubeClient,
+    o: Omit<ListOptions, 'pageSize'>,
+    resourceVersion: string,
+    onEvent: (e: WatchEvent<T>) => void,
+    signal: AbortSignal,
+    timeoutSeconds?: number,
+  ): Promise<void>;
 }
 
 export interface InformerOptions {
@@ -108,9 +115,9 @@ export class Informer<T extends Named> {
       const v = f(o as never);
       if (v === undefined) continue;
       let byValue = this.indexed.get(name);
-      if (!byValue) this.indexed.set(name, (byValue = new Map()));
+      if (!byValue) this.indexed.set(name, (byValue = new Map<string, Map<string, T>>()));
       let m = byValue.get(v);
-      if (!m) byValue.set(v, (m = new Map()));
+      if (!m) byValue.set(v, (m = new Map<string, T>()));
       m.set(k, o);
     }
   }
@@ -160,7 +167,16 @@ export class Informer<T extends Named> {
           listed = true;
         }
         this.watching = true;
-        await this.kind.watch(this.client, { ...(this.list.namespace ? { namespace: this.list.namespace } : {}), ...(this.list.labelSelector ? { labelSelector: this.list.labelSelector } : {}) }, this.resourceVersion, (e) => this.apply(e), round.signal);
+        await this.kind.watch(
+          this.client,
+          {
+            ...(this.list.namespace ? { namespace: this.list.namespace } : {}),
+            ...(this.list.labelSelector ? { labelSelector: this.list.labelSelector } : {}),
+          },
+          this.resourceVersion,
+          (e) => this.apply(e),
+          round.signal,
+        );
         failures = 0; // the server ended the watch (or a resync did): resume from the last resourceVersion, or list
       } catch (err) {
         if (signal.aborted) break;

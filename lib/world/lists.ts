@@ -7,13 +7,35 @@
 // needs failed.
 
 import type { ClusterConfig } from '../config/config.ts';
-import { endpoints, endpointSlices, leases, namespaces, serviceExports, serviceImports, services } from '../kube/kinds.ts';
-import { slicesAsEndpoints, type Change, type EndpointsObject, type ReadOutcome, type SliceObject } from '../plan/index.ts';
+import {
+  endpoints,
+  endpointSlices,
+  leases,
+  namespaces,
+  serviceExports,
+  serviceImports,
+  services,
+} from '../kube/kinds.ts';
+import {
+  slicesAsEndpoints,
+  type Change,
+  type EndpointsObject,
+  type ReadOutcome,
+  type SliceObject,
+} from '../plan/index.ts';
 import { wayNameOf, type WayName } from '../plan/ways/index.ts';
 import type { Touches } from './changes.ts';
 import { compactSource, compactSourceSlice, withoutManagedFields } from './compact.ts';
 
-export const resources = { endpoints, endpointslices: endpointSlices, services, serviceexports: serviceExports, serviceimports: serviceImports, namespaces, leases } as const;
+export const resources = {
+  endpoints,
+  endpointslices: endpointSlices,
+  services,
+  serviceexports: serviceExports,
+  serviceimports: serviceImports,
+  namespaces,
+  leases,
+} as const;
 export type Kind = keyof typeof resources;
 
 /** What the lists are made from: the flags and what the config adds. */
@@ -68,7 +90,8 @@ interface WayLists {
   outcomes(got: ReadonlyMap<string, Listed>, isTarget: boolean): { source: ReadOutcome; target?: ReadOutcome };
 }
 
-const items = <T>(got: ReadonlyMap<string, Listed>, id: string): T[] => ((got.get(id) as { parts?: T[][] } | undefined)?.parts ?? []).flat();
+const items = <T>(got: ReadonlyMap<string, Listed>, id: string): T[] =>
+  ((got.get(id) as { parts?: T[][] } | undefined)?.parts ?? []).flat();
 
 /** The first of these lists that failed, in this order: what the role says it could not read. */
 function failed(got: ReadonlyMap<string, Listed>, ids: string[]): ReadOutcome | undefined {
@@ -104,15 +127,38 @@ function labelled(targetKind: 'endpoints' | 'endpointslices'): WayLists {
         },
       ];
       if (!isTarget) return lists;
-      lists.push({ id: 'objects', role: 'target', kind: targetKind, within: [s.namespace], keep: withoutManagedFields, writes: targetKind === 'endpointslices' ? 'EndpointSlice' : 'Endpoints', touches: 'target' });
-      if (s.leaseSelector) lists.push({ id: 'leases', role: 'target', kind: 'leases', within: [s.namespace], labelSelector: s.leaseSelector, keep: withoutManagedFields });
+      lists.push({
+        id: 'objects',
+        role: 'target',
+        kind: targetKind,
+        within: [s.namespace],
+        keep: withoutManagedFields,
+        writes: targetKind === 'endpointslices' ? 'EndpointSlice' : 'Endpoints',
+        touches: 'target',
+      });
+      if (s.leaseSelector)
+        lists.push({
+          id: 'leases',
+          role: 'target',
+          kind: 'leases',
+          within: [s.namespace],
+          labelSelector: s.leaseSelector,
+          keep: withoutManagedFields,
+        });
       return lists;
     },
     outcomes(got, isTarget) {
       const source = failed(got, ['sources']) ?? { ok: true, items: items<EndpointsObject>(got, 'sources') };
       if (!isTarget) return { source };
-      const objects = targetKind === 'endpointslices' ? { items: [], slices: items<SliceObject>(got, 'objects') } : { items: items<EndpointsObject>(got, 'objects') };
-      const target = failed(got, ['objects', 'leases']) ?? { ok: true as const, ...objects, ...(got.has('leases') ? { leases: items(got, 'leases') } : {}) };
+      const objects =
+        targetKind === 'endpointslices'
+          ? { items: [], slices: items<SliceObject>(got, 'objects') }
+          : { items: items<EndpointsObject>(got, 'objects') };
+      const target = failed(got, ['objects', 'leases']) ?? {
+        ok: true as const,
+        ...objects,
+        ...(got.has('leases') ? { leases: items(got, 'leases') } : {}),
+      };
       return { source, target };
     },
   };
@@ -143,17 +189,55 @@ const mcs: WayLists = {
     const keep = withoutManagedFields;
     const lists: List[] = [
       { id: 'services', role: 'both', kind: 'services', ...(within ? { within } : {}), keep, writes: 'Service' },
-      { id: 'endpointslices', role: 'both', kind: 'endpointslices', ...(within ? { within } : {}), keep, writes: 'EndpointSlice' },
-      { id: 'serviceexports', role: 'source', kind: 'serviceexports', ...(exportsWithin ? { within: exportsWithin } : {}), keep, writes: 'ServiceExportStatus' },
+      {
+        id: 'endpointslices',
+        role: 'both',
+        kind: 'endpointslices',
+        ...(within ? { within } : {}),
+        keep,
+        writes: 'EndpointSlice',
+      },
+      {
+        id: 'serviceexports',
+        role: 'source',
+        kind: 'serviceexports',
+        ...(exportsWithin ? { within: exportsWithin } : {}),
+        keep,
+        writes: 'ServiceExportStatus',
+      },
     ];
     if (!isTarget) return lists;
-    lists.push({ id: 'serviceimports', role: 'target', kind: 'serviceimports', ...(scope ? { within: scope } : {}), keep, writes: 'ServiceImport' }, { id: 'namespaces', role: 'target', kind: 'namespaces', keep });
-    if (s.leaseSelector) lists.push({ id: 'leases', role: 'target', kind: 'leases', within: [s.namespace], labelSelector: s.leaseSelector, keep });
+    lists.push(
+      {
+        id: 'serviceimports',
+        role: 'target',
+        kind: 'serviceimports',
+        ...(scope ? { within: scope } : {}),
+        keep,
+        writes: 'ServiceImport',
+      },
+      { id: 'namespaces', role: 'target', kind: 'namespaces', keep },
+    );
+    if (s.leaseSelector)
+      lists.push({
+        id: 'leases',
+        role: 'target',
+        kind: 'leases',
+        within: [s.namespace],
+        labelSelector: s.leaseSelector,
+        keep,
+      });
     return lists;
   },
   // A role says the first list it needs that failed: the Services, the slices, then its own kinds.
   outcomes(got, isTarget) {
-    const source = failed(got, ['services', 'endpointslices', 'serviceexports']) ?? { ok: true, items: [], serviceExports: items(got, 'serviceexports'), services: items(got, 'services'), slices: items(got, 'endpointslices') };
+    const source = failed(got, ['services', 'endpointslices', 'serviceexports']) ?? {
+      ok: true,
+      items: [],
+      serviceExports: items(got, 'serviceexports'),
+      services: items(got, 'services'),
+      slices: items(got, 'endpointslices'),
+    };
     if (!isTarget) return { source };
     const target = failed(got, ['services', 'endpointslices', 'serviceimports', 'namespaces', 'leases']) ?? {
       ok: true,
@@ -168,7 +252,11 @@ const mcs: WayLists = {
   },
 };
 
-const byWay: Record<WayName, WayLists> = { endpoints: labelled('endpoints'), endpointslices: labelled('endpointslices'), mcs };
+const byWay: Record<WayName, WayLists> = {
+  endpoints: labelled('endpoints'),
+  endpointslices: labelled('endpointslices'),
+  mcs,
+};
 
 /** What the way of publishing the settings choose lists, and how its lists make outcomes. */
 export function listsOf(s: ListSettings): WayLists {

@@ -81,7 +81,10 @@ export class Prober {
    * not answer, as the same Set object while they are the same keys (the
    * planner remembers results by identity).
    */
-  async check(candidates: ProbeAddress[], maxAgeMs: number): Promise<{ unreachable: ReadonlySet<string>; probed: number; unprobed: number }> {
+  async check(
+    candidates: ProbeAddress[],
+    maxAgeMs: number,
+  ): Promise<{ unreachable: ReadonlySet<string>; probed: number; unprobed: number }> {
     this.candidates = candidates;
     const started = Date.now();
     const keys = candidates.map((c) => c.key);
@@ -132,7 +135,14 @@ export class Prober {
  * The probe step of a run: what the one target would serve from other
  * clusters, probed from here; the input gains the target's unreachable set.
  */
-export async function probeWorld(options: PlanOptions, input: PlanInput, target: string, prober: Prober, maxAgeMs: number, ahead?: Ahead): Promise<{ input: PlanInput; report: ProbeReport }> {
+export async function probeWorld(
+  options: PlanOptions,
+  input: PlanInput,
+  target: string,
+  prober: Prober,
+  maxAgeMs: number,
+  ahead?: Ahead,
+): Promise<{ input: PlanInput; report: ProbeReport }> {
   const started = performance.now();
   const candidates = toProbe(options, input, target, ahead);
   const { unreachable, probed, unprobed } = await prober.check(candidates, maxAgeMs);
@@ -140,6 +150,13 @@ export async function probeWorld(options: PlanOptions, input: PlanInput, target:
   for (const c of candidates) if (unreachable.has(c.key)) byCluster.set(c.cluster, (byCluster.get(c.cluster) ?? 0) + 1);
   return {
     input: { ...input, unreachable: { ...input.unreachable, [target]: unreachable } },
-    report: { target, candidates: candidates.length, probed, unprobed, unreachable: byCluster, ms: Math.round(performance.now() - started) },
+    report: {
+      target,
+      candidates: candidates.length,
+      probed,
+      unprobed,
+      unreachable: byCluster,
+      ms: Math.round(performance.now() - started),
+    },
   };
 }

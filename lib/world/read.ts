@@ -27,18 +27,32 @@ export interface ReadSettings extends ListSettings {
  * error (exit 3), with the server's words.
  */
 function refusedSelector(cluster: string, selector: string, err: unknown): never {
-  if (err instanceof ApiError && err.status === 400) throw new ConfigError([{ file: 'command line', field: '--remote-filter', message: `${JSON.stringify(selector)}: cluster ${cluster} refuses it: ${err.message}` }]);
+  if (err instanceof ApiError && err.status === 400)
+    throw new ConfigError([
+      {
+        file: 'command line',
+        field: '--remote-filter',
+        message: `${JSON.stringify(selector)}: cluster ${cluster} refuses it: ${err.message}`,
+      },
+    ]);
   throw err;
 }
 
 /** A 404 on a list of an MCS kind: the kind is not served there (the MCS CRDs are not installed). */
 function notServed(cluster: string, kind: List['kind'], err: unknown): never {
   const what = kind === 'serviceexports' ? 'ServiceExport' : kind === 'serviceimports' ? 'ServiceImport' : undefined;
-  if (what && err instanceof ApiError && err.status === 404) throw new Error(`cluster ${cluster}: ${what} is not served there: install the Multi-Cluster Services API's CRDs (sigs.k8s.io/mcs-api, multicluster.x-k8s.io/v1beta1)`);
+  if (what && err instanceof ApiError && err.status === 404)
+    throw new Error(
+      `cluster ${cluster}: ${what} is not served there: install the Multi-Cluster Services API's CRDs (sigs.k8s.io/mcs-api, multicluster.x-k8s.io/v1beta1)`,
+    );
   throw err;
 }
 
-export async function readWorld(clusters: ClusterConfig[], clients: Map<string, KubeClient>, s: ReadSettings): Promise<PlanInput> {
+export async function readWorld(
+  clusters: ClusterConfig[],
+  clients: Map<string, KubeClient>,
+  s: ReadSettings,
+): Promise<PlanInput> {
   const limit = pLimit(s.concurrency);
   const way = listsOf(s);
   const targets = new Set(s.targets);
@@ -47,8 +61,16 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
   const list = (client: KubeClient, cluster: string, l: List): Promise<Listed> => {
     const kind = resources[l.kind] as { list(c: KubeClient, o: ListOptions): Promise<unknown[]> };
     const one = (namespace?: string) =>
-      limit(() => kind.list(client, { ...(namespace ? { namespace } : {}), ...(l.labelSelector ? { labelSelector: l.labelSelector } : {}), pageSize: s.pageSize }))
-        .catch((err: unknown) => (l.usersSelector ? refusedSelector(cluster, l.labelSelector!, err) : notServed(cluster, l.kind, err)))
+      limit(() =>
+        kind.list(client, {
+          ...(namespace ? { namespace } : {}),
+          ...(l.labelSelector ? { labelSelector: l.labelSelector } : {}),
+          pageSize: s.pageSize,
+        }),
+      )
+        .catch((err: unknown) =>
+          l.usersSelector ? refusedSelector(cluster, l.labelSelector!, err) : notServed(cluster, l.kind, err),
+        )
         .then((items) => (l.readAs ? l.readAs(items as never[]) : items));
     return Promise.all((l.within ?? [undefined]).map(one)).then(
       (parts) => ({ parts }),
@@ -62,7 +84,12 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
   const read = clusters.map(async (c) => {
     const skipped = s.skip?.get(c.name);
     const isTarget = targets.has(c.name);
-    if (skipped !== undefined) return { cluster: c.name, source: Promise.resolve<ReadOutcome>({ ok: false, error: skipped }), ...(isTarget ? { target: Promise.resolve<ReadOutcome>({ ok: false, error: skipped }) } : {}) };
+    if (skipped !== undefined)
+      return {
+        cluster: c.name,
+        source: Promise.resolve<ReadOutcome>({ ok: false, error: skipped }),
+        ...(isTarget ? { target: Promise.resolve<ReadOutcome>({ ok: false, error: skipped }) } : {}),
+      };
     const client = clients.get(c.name)!;
     const lists = way.lists(c, isTarget, clusters, s).map((l) => ({ l, listed: list(client, c.name, l) }));
     // Only a refused selector rejects (a usage error), and the read says it once, through the sources.
@@ -77,8 +104,13 @@ export async function readWorld(clusters: ClusterConfig[], clients: Map<string, 
   });
 
   const started = await Promise.all(read);
-  const sources: PlanInput['sources'] = Object.fromEntries(await Promise.all(started.map(async (r) => [r.cluster, await r.source] as const)));
+  const sources: PlanInput['sources'] = Object.fromEntries(
+    await Promise.all(started.map(async (r) => [r.cluster, await r.source] as const)),
+  );
   s.onSources?.(sources);
   const byName = new Map(started.map((r) => [r.cluster, r.target]));
-  return { sources, targets: Object.fromEntries(await Promise.all(s.targets.map(async (t) => [t, (await byName.get(t))!] as const))) };
+  return {
+    sources,
+    targets: Object.fromEntries(await Promise.all(s.targets.map(async (t) => [t, (await byName.get(t))!] as const))),
+  };
 }

@@ -20,7 +20,17 @@ import { Informers } from './informers.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { listsOf, resources, type List, type Listed } from './lists.ts';
 import type { Replanned } from '../plan/incremental.ts';
-import { heldKey, holdCreates, objectsIn, plan as makePlan, type Change, type PlanInput, type PlanOptions, type ReadOutcome, type TargetObject } from '../plan/index.ts';
+import {
+  heldKey,
+  holdCreates,
+  objectsIn,
+  plan as makePlan,
+  type Change,
+  type PlanInput,
+  type PlanOptions,
+  type ReadOutcome,
+  type TargetObject,
+} from '../plan/index.ts';
 import { rememberResults } from '../plan/memo.ts';
 import { wayOf } from '../plan/ways/index.ts';
 import type { ReadSettings } from './read.ts';
@@ -78,12 +88,27 @@ export class WatchedWorld {
     const incremental = wayOf(o.options).incremental;
     // Planning what changed plans the same held objects again: the planner's results are remembered by them.
     rememberResults(incremental);
-    this.changes = incremental ? new Changes(o.options, clusters.map((c) => c.name), s.source === 'endpointslices', s.namespace) : undefined;
+    this.changes = incremental
+      ? new Changes(
+          o.options,
+          clusters.map((c) => c.name),
+          s.source === 'endpointslices',
+          s.namespace,
+        )
+      : undefined;
     this.plannedInFull = !incremental;
     const targets = new Set(s.targets);
     for (const c of clusters) {
       const lists = this.way.lists(c, targets.has(c.name), clusters, s);
-      this.lists.set(c.name, lists.map((list) => ({ list, watched: (list.within ?? [undefined]).map((namespace) => this.watch(c.name, clients.get(c.name)!, list, namespace)) })));
+      this.lists.set(
+        c.name,
+        lists.map((list) => ({
+          list,
+          watched: (list.within ?? [undefined]).map((namespace) =>
+            this.watch(c.name, clients.get(c.name)!, list, namespace),
+          ),
+        })),
+      );
     }
   }
 
@@ -93,15 +118,24 @@ export class WatchedWorld {
     const indexes = this.changes?.indexesFor(list.touches);
     const w: Watched = { cluster, list, own: new Map(), informer: undefined as never };
     w.informer = this.group.add(
-      new Informer<Named>(client, resources[list.kind] as never, { ...(namespace ? { namespace } : {}), ...(list.labelSelector ? { labelSelector: list.labelSelector } : {}), pageSize: this.s.pageSize }, {
-        backoffMs: this.o.backoffMs,
-        maxBackoffMs: this.o.maxBackoffMs,
-        keep: list.keep as never,
-        ...(indexes ? { indexes } : {}),
-        changed: (obj, before, deleted = false) => this.event(w, obj, before, deleted),
-        report: (error) => this.o.report?.(cluster, role, error),
-        relisting: (why) => this.o.relisting?.(cluster, role, why),
-      }),
+      new Informer<Named>(
+        client,
+        resources[list.kind] as never,
+        {
+          ...(namespace ? { namespace } : {}),
+          ...(list.labelSelector ? { labelSelector: list.labelSelector } : {}),
+          pageSize: this.s.pageSize,
+        },
+        {
+          backoffMs: this.o.backoffMs,
+          maxBackoffMs: this.o.maxBackoffMs,
+          keep: list.keep,
+          ...(indexes ? { indexes } : {}),
+          changed: (obj, before, deleted = false) => this.event(w, obj, before, deleted),
+          report: (error) => this.o.report?.(cluster, role, error),
+          relisting: (why) => this.o.relisting?.(cluster, role, why),
+        },
+      ),
     );
     this.changes?.holds(cluster, list.touches, w.informer, list.readAs);
     return w;
@@ -116,7 +150,7 @@ export class WatchedWorld {
       if (this.isEcho(w, obj, deleted)) return;
       if (deleted) this.deletedElsewhere(w, obj);
     }
-    this.changes?.touch(w.list.touches, obj as Touching | undefined, before);
+    this.changes?.touch(w.list.touches, obj, before);
     this.changed();
   }
 
@@ -141,7 +175,7 @@ export class WatchedWorld {
   runEnded(): void {
     const events = (this.duringRun ?? []).filter((e) => !this.isEcho(e.w, e.object, e.deleted));
     this.duringRun = undefined;
-    for (const e of events) this.changes?.touch(e.w.list.touches, e.object as Touching, e.before);
+    for (const e of events) this.changes?.touch(e.w.list.touches, e.object, e.before);
     for (const e of events) if (e.deleted) this.deletedElsewhere(e.w, e.object);
     if (events.length > 0) return this.changed();
     // Nothing new, but the run's own writes: plan their names again now, while
@@ -163,9 +197,13 @@ export class WatchedWorld {
     }
     if (stored) this.holdoff.written(heldKey(change));
     const before = w.informer.get(change.namespace, change.name);
-    w.informer.assume(change.namespace, change.name, change.resourceVersion, stored as Named | null);
+    w.informer.assume(change.namespace, change.name, change.resourceVersion, stored);
     // Its names are planned again (runEnded settles them): from what the write left.
-    this.changes?.touch(w.list.touches, (stored ?? before ?? { metadata: { name: change.name, labels: change.beforeLabels ?? null } }) as Touching, before);
+    this.changes?.touch(
+      w.list.touches,
+      stored ?? before ?? { metadata: { name: change.name, labels: change.beforeLabels ?? null } },
+      before,
+    );
   }
 
   /** The informer that holds what a change writes: of the list of its target that says it writes that kind, in its namespace. */
@@ -176,9 +214,12 @@ export class WatchedWorld {
   }
 
   /** One of mefi's objects deleted by something else: if it is again, its create waits (and a run comes when it may go). */
-  private deletedElsewhere(w: Watched, object: Named): void {
-    if ((object as Touching).metadata.labels?.[this.o.options.ownerLabel.key] !== this.o.options.ownerLabel.value) return;
-    const until = this.holdoff.deleted(heldKey({ target: w.cluster, namespace: object.metadata.namespace ?? '', name: object.metadata.name }), Date.now());
+  private deletedElsewhere(w: Watched, object: Touching): void {
+    if (object.metadata.labels?.[this.o.options.ownerLabel.key] !== this.o.options.ownerLabel.value) return;
+    const until = this.holdoff.deleted(
+      heldKey({ target: w.cluster, namespace: object.metadata.namespace ?? '', name: object.metadata.name }),
+      Date.now(),
+    );
     if (until !== undefined) this.wakeBy(until);
   }
 
@@ -188,13 +229,16 @@ export class WatchedWorld {
   private wakeBy(at: number): void {
     if (this.wake && this.wake.at <= at) return;
     clearTimeout(this.wake?.timer);
-    const timer = setTimeout(() => {
-      this.wake = undefined;
-      this.changed();
-      let next = Infinity;
-      for (const until of this.holdoff.held(Date.now()).values()) next = Math.min(next, until);
-      if (next !== Infinity) this.wakeBy(next);
-    }, at - Date.now() + 1).unref();
+    const timer = setTimeout(
+      () => {
+        this.wake = undefined;
+        this.changed();
+        let next = Infinity;
+        for (const until of this.holdoff.held(Date.now()).values()) next = Math.min(next, until);
+        if (next !== Infinity) this.wakeBy(next);
+      },
+      at - Date.now() + 1,
+    ).unref();
     this.wake = { at, timer };
   }
 
@@ -245,7 +289,12 @@ export class WatchedWorld {
       if (target) ofTargets.set(cluster, target);
     }
     // In the targets' order, as a read gives them.
-    return { sources, targets: Object.fromEntries(this.s.targets.flatMap((t) => (ofTargets.has(t) ? [[t, ofTargets.get(t)!] as const] : []))) };
+    return {
+      sources,
+      targets: Object.fromEntries(
+        this.s.targets.flatMap((t) => (ofTargets.has(t) ? [[t, ofTargets.get(t)!] as const] : [])),
+      ),
+    };
   }
 
   /**
@@ -253,7 +302,9 @@ export class WatchedWorld {
    * where the way and the changes allow, else in full; less the creates held off.
    */
   plan(input: PlanInput): Replanned {
-    const made = this.changes ? this.changes.plan(input) : { plan: makePlan(this.o.options, input), planned: objectsIn(input), full: true };
+    const made = this.changes
+      ? this.changes.plan(input)
+      : { plan: makePlan(this.o.options, input), planned: objectsIn(input), full: true };
     this.plannedInFull = made.full;
     const now = Date.now();
     return { ...made, plan: holdCreates(made.plan, this.holdoff.held(now), now) };

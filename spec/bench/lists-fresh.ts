@@ -7,7 +7,11 @@
 import pLimit from 'p-limit';
 import { listAll, rawClient } from './raw.ts';
 
-const { lists, pageSize, concurrency } = JSON.parse(process.argv[2]!) as { lists: { kubeconfig: string; path: string; query: Record<string, string> }[]; pageSize: number; concurrency: number };
+const { lists, pageSize, concurrency } = JSON.parse(process.argv[2]!) as {
+  lists: { kubeconfig: string; path: string; query: Record<string, string> }[];
+  pageSize: number;
+  concurrency: number;
+};
 const clients = lists.map((l) => rawClient(l.kubeconfig));
 const limit = pLimit(concurrency);
 const t = performance.now();

@@ -17,14 +17,31 @@ describe('addresses, as the API server judges them', { skip }, () => {
     await ensureNamespace('alpha', ns);
     const hexish = fc.string({ unit: fc.constantFrom(...'0123456789abcdef:.'), minLength: 1, maxLength: 20 });
     const candidates = fc.sample(
-      fc.oneof(fc.ipV4(), fc.ipV6(), fc.ipV4Extended(), hexish, fc.tuple(fc.ipV4(), fc.constantFrom('::', '::1', ':1')).map(([a, b]) => a + b)),
+      fc.oneof(
+        fc.ipV4(),
+        fc.ipV6(),
+        fc.ipV4Extended(),
+        hexish,
+        fc.tuple(fc.ipV4(), fc.constantFrom('::', '::1', ':1')).map(([a, b]) => a + b),
+      ),
       { numRuns: 150, seed: 42 },
     );
     let n = 0;
     const accepts = async (ip: string): Promise<boolean> => {
       const name = `a${n++}`;
       try {
-        await admin('alpha').request({ verb: 'create', resource: 'endpoints', namespace: ns, path: `/api/v1/namespaces/${ns}/endpoints`, body: { apiVersion: 'v1', kind: 'Endpoints', metadata: { name }, subsets: [{ addresses: [{ ip }], ports: [{ port: 80 }] }] } });
+        await admin('alpha').request({
+          verb: 'create',
+          resource: 'endpoints',
+          namespace: ns,
+          path: `/api/v1/namespaces/${ns}/endpoints`,
+          body: {
+            apiVersion: 'v1',
+            kind: 'Endpoints',
+            metadata: { name },
+            subsets: [{ addresses: [{ ip }], ports: [{ port: 80 }] }],
+          },
+        });
         return true;
       } catch (err) {
         if ((err as { status?: number }).status !== 422) throw err;
@@ -37,15 +54,29 @@ describe('addresses, as the API server judges them', { skip }, () => {
         limit(async () => {
           const { subsets, dropped } = normalizeSubsets([{ addresses: [{ ip }], ports: [{ port: 80 }] }]);
           const kept = subsets[0]?.addresses[0]?.ip;
-          return { ip, kept, why: dropped[0]?.message, server: await accepts(ip), serverTakesKept: kept === undefined ? undefined : await accepts(kept) };
+          return {
+            ip,
+            kept,
+            why: dropped[0]?.message,
+            server: await accepts(ip),
+            serverTakesKept: kept === undefined ? undefined : await accepts(kept),
+          };
         }),
       ),
     );
     for (const v of verdicts) {
-      if (v.kept !== undefined) assert.equal(v.serverTakesKept, true, `mefi keeps ${v.ip} as ${v.kept}, which the server refuses`);
+      if (v.kept !== undefined)
+        assert.equal(v.serverTakesKept, true, `mefi keeps ${v.ip} as ${v.kept}, which the server refuses`);
       // The server refuses only link-local multicast; DESIGN.md §4 drops every multicast address (never a pod's).
-      if (v.server) assert.ok(v.kept !== undefined || /is multicast$/.test(v.why ?? ''), `the server accepts ${v.ip}, mefi drops it: ${v.why}`);
+      if (v.server)
+        assert.ok(
+          v.kept !== undefined || /is multicast$/.test(v.why ?? ''),
+          `the server accepts ${v.ip}, mefi drops it: ${v.why}`,
+        );
     }
-    assert.ok(verdicts.filter((v) => v.server).length > 20 && verdicts.filter((v) => !v.server).length > 20, 'both sides of the line were tried');
+    assert.ok(
+      verdicts.filter((v) => v.server).length > 20 && verdicts.filter((v) => !v.server).length > 20,
+      'both sides of the line were tried',
+    );
   });
 });

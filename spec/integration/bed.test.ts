@@ -15,13 +15,17 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { client, clusters, deployWeb, portOf } from '../support/app.ts';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
-import { byCluster, makePods, type Pods, type PodRef, type Traffic } from '../support/pods.ts';
+import { byCluster, makePods, type Pods, type Traffic } from '../support/pods.ts';
 import { eventually, makeWorld, mefi, repo, startLoop, type World } from '../support/world.ts';
 
 /** A command's stdout (it must succeed). */
 function run(via: string[], argv: string[]): Promise<string> {
   const [cmd, ...rest] = [...via, ...argv];
-  return new Promise((resolve, reject) => execFile(cmd!, rest, (err, stdout, stderr) => (err ? reject(new Error(`${argv.join(' ')}: ${stderr}`)) : resolve(stdout))));
+  return new Promise((resolve, reject) =>
+    execFile(cmd!, rest, (err, stdout, stderr) =>
+      err ? reject(new Error(`${argv.join(' ')}: ${stderr}`)) : resolve(stdout),
+    ),
+  );
 }
 
 const skip = !process.env.MEFI_CONTROLPLANE
@@ -29,7 +33,6 @@ const skip = !process.env.MEFI_CONTROLPLANE
   : process.getuid?.() !== 0
     ? 'needs root: the routed pod network is made of network namespaces, veths and nftables (CI runs as root)'
     : false;
-
 
 describe('the real bed: controllers, kube-proxy and pods on a routed network', { skip, timeout: 600_000 }, () => {
   let planes: ControlPlanes;
@@ -40,19 +43,27 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
   let staleConfig = '';
 
   const apply = async (cluster: string, ...objects: object[]) => {
-    const r = await w.kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
+    const r = await w.kubectl(['apply', '-f', '-'], {
+      cluster,
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+    });
     assert.equal(r.code, 0, r.stderr);
   };
   const send = (count = 60): Promise<Traffic> => pods.fetch(client, serviceURL, count);
   /** Send until what answers settles as wanted (kube-proxy applies changes within about a second). */
   const trafficUntil = (what: string, ok: (t: Traffic) => boolean, timeoutMs = 20_000) =>
-    eventually(what, async () => {
-      const t = await send();
-      return ok(t) ? t : undefined;
-    }, timeoutMs).catch(async (err) => {
+    eventually(
+      what,
+      async () => {
+        const t = await send();
+        return ok(t) ? t : undefined;
+      },
+      timeoutMs,
+    ).catch(async (err) => {
       throw new Error(`${(err as Error).message}; last: ${JSON.stringify(await send())}`);
     });
-  const answersFrom = (t: Traffic, wanted: string[]) => t.errors === 0 && JSON.stringify(Object.keys(byCluster(t)).sort()) === JSON.stringify([...wanted].sort());
+  const answersFrom = (t: Traffic, wanted: string[]) =>
+    t.errors === 0 && JSON.stringify(Object.keys(byCluster(t)).sort()) === JSON.stringify([...wanted].sort());
   const sync = (...args: string[]) => mefi(['sync', '-c', config, ...args]);
   const syncStale = () => mefi(['sync', '-c', staleConfig]);
 
@@ -64,13 +75,19 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     pods = makePods(dir);
     await deployWeb(w, pods);
     // What the user puts in the target: the selector-less Service the ingress (here kube-proxy) balances over.
-    await apply('alpha', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mefi-system' } }, {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'web', namespace: 'mefi-system' },
-      spec: { ports: [{ name: 'http', port: 80 }] },
-    });
-    const svc = JSON.parse((await w.kubectl(['-n', 'mefi-system', 'get', 'service', 'web', '-o', 'json'], { cluster: 'alpha' })).stdout) as { spec: { clusterIP: string } };
+    await apply(
+      'alpha',
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mefi-system' } },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'mefi-system' },
+        spec: { ports: [{ name: 'http', port: 80 }] },
+      },
+    );
+    const svc = JSON.parse(
+      (await w.kubectl(['-n', 'mefi-system', 'get', 'service', 'web', '-o', 'json'], { cluster: 'alpha' })).stdout,
+    ) as { spec: { clusterIP: string } };
     serviceURL = `http://${svc.spec.clusterIP}/`;
     config = w.writeConfig().file;
     staleConfig = w.writeConfig({ top: { staleAfter: '10s' } }).file;
@@ -82,44 +99,80 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     if (planes) rmSync(planes.dir, { recursive: true, force: true });
   });
 
-  it('Endpoints mode: requests to alpha\'s Service are answered by the pods of all three clusters, gamma on its own port', async () => {
+  it("Endpoints mode: requests to alpha's Service are answered by the pods of all three clusters, gamma on its own port", async () => {
     const r = await sync();
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const t = await trafficUntil('answers from alpha, beta and gamma', (t) => answersFrom(t, clusters));
     const counts = byCluster(t);
-    for (const c of clusters) assert.ok(counts[c]! >= 5, `${c} answered ${counts[c]} of 60: ${JSON.stringify(t.answers)}`);
+    for (const c of clusters)
+      assert.ok(counts[c]! >= 5, `${c} answered ${counts[c]} of 60: ${JSON.stringify(t.answers)}`);
     // Through the mirroring controller: the aggregate reached kube-proxy as EndpointSlices it made.
-    const slices = JSON.parse((await w.kubectl(['-n', 'mefi-system', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json'], { cluster: 'alpha' })).stdout) as {
+    const slices = JSON.parse(
+      (
+        await w.kubectl(
+          ['-n', 'mefi-system', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json'],
+          { cluster: 'alpha' },
+        )
+      ).stdout,
+    ) as {
       items: { metadata: { labels: Record<string, string> } }[];
     };
-    assert.deepEqual([...new Set(slices.items.map((s) => s.metadata.labels['endpointslice.kubernetes.io/managed-by']))], ['endpointslicemirroring-controller.k8s.io']);
+    assert.deepEqual(
+      [...new Set(slices.items.map((s) => s.metadata.labels['endpointslice.kubernetes.io/managed-by']))],
+      ['endpointslicemirroring-controller.k8s.io'],
+    );
   });
 
   it('a pod removed in gamma gets no request after the next run', async () => {
     await pods.remove({ cluster: 'gamma', namespace: 'app', name: 'web-2' });
-    await eventually('gamma\'s Endpoints without web-2', async () => ((await w.getEndpoints('gamma', 'app', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 1);
+    await eventually(
+      "gamma's Endpoints without web-2",
+      async () => ((await w.getEndpoints('gamma', 'app', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 1,
+    );
     assert.equal((await sync()).code, 0);
-    const t = await trafficUntil('no request to gamma web-2, none failing', (t) => answersFrom(t, clusters) && !t.answers['gamma web-2']);
+    const t = await trafficUntil(
+      'no request to gamma web-2, none failing',
+      (t) => answersFrom(t, clusters) && !t.answers['gamma web-2'],
+    );
     assert.ok(t.answers['gamma web-1']! > 0);
   });
 
-  it('kube-controller-manager restarted while gamma\'s API server is down: gamma\'s pods stay in the aggregate and keep answering', async () => {
+  it("kube-controller-manager restarted while gamma's API server is down: gamma's pods stay in the aggregate and keep answering", async () => {
     // A canary the Endpoints controller's start-up sweep deletes (no Service): when it is gone, the sweep has run.
-    await w.putEndpoints('alpha', 'canary', 'canary', {}, [{ addresses: [{ ip: '10.244.1.250' }], ports: [{ port: 1 }] }]);
+    await w.putEndpoints('alpha', 'canary', 'canary', {}, [
+      { addresses: [{ ip: '10.244.1.250' }], ports: [{ port: 1 }] },
+    ]);
     const mark = w.auditMark('alpha');
     await w.kill('gamma');
     try {
       const pid = Number(readFileSync(path.join(planes.dir, 'alpha', 'controllers.pid'), 'utf8'));
       process.kill(pid, 'SIGKILL');
       // The new controller-manager takes over once the old one's leader lease expires (15 s by default).
-      await eventually('the new controller-manager\'s start-up sweep', async () => !(await w.getEndpoints('alpha', 'canary', 'canary')), 60_000);
-      const deletes = w.auditSince('alpha', mark, { components: true }).filter((e) => e.verb === 'delete' && e.objectRef?.resource === 'endpoints' && e.user.username.startsWith('system:serviceaccount:kube-system:'));
-      assert.deepEqual([...new Set(deletes.map((e) => `${e.objectRef!.namespace}/${e.objectRef!.name}`))], ['canary/canary'], 'the controller-manager deleted no mirror');
+      await eventually(
+        "the new controller-manager's start-up sweep",
+        async () => !(await w.getEndpoints('alpha', 'canary', 'canary')),
+        60_000,
+      );
+      const deletes = w
+        .auditSince('alpha', mark, { components: true })
+        .filter(
+          (e) =>
+            e.verb === 'delete' &&
+            e.objectRef?.resource === 'endpoints' &&
+            e.user.username.startsWith('system:serviceaccount:kube-system:'),
+        );
+      assert.deepEqual(
+        [...new Set(deletes.map((e) => `${e.objectRef!.namespace}/${e.objectRef!.name}`))],
+        ['canary/canary'],
+        'the controller-manager deleted no mirror',
+      );
 
       const r = await sync();
       assert.equal(r.code, 2, 'gamma is unreadable: not converged');
       assert.match(r.stdout, /gamma/);
-      const t = await trafficUntil('gamma still answers from its last known addresses', (t) => answersFrom(t, clusters));
+      const t = await trafficUntil('gamma still answers from its last known addresses', (t) =>
+        answersFrom(t, clusters),
+      );
       assert.ok(byCluster(t).gamma! > 0);
     } finally {
       await w.release('gamma');
@@ -128,7 +181,7 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     for (const c of clusters) assert.ok(await w.getEndpoints('alpha', 'mefi-system', `web-${c}`), `mirror web-${c}`);
   });
 
-  it('gamma\'s API server down: its pods keep answering (last known) until staleAfter expires, and are served again when it is back', async () => {
+  it("gamma's API server down: its pods keep answering (last known) until staleAfter expires, and are served again when it is back", async () => {
     assert.equal((await syncStale()).code, 0); // the Leases record this read
     const readAt = Date.now();
     await w.kill('gamma');
@@ -139,7 +192,9 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
       const r = await syncStale();
       assert.equal(r.code, 2);
       assert.match(r.stdout, /stale-cluster/);
-      await trafficUntil('no request to gamma once it is stale, none failing', (t) => answersFrom(t, ['alpha', 'beta']));
+      await trafficUntil('no request to gamma once it is stale, none failing', (t) =>
+        answersFrom(t, ['alpha', 'beta']),
+      );
     } finally {
       await w.release('gamma');
     }
@@ -158,26 +213,52 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
       mirrors.push(src);
       await w.putEndpoints('alpha', ns, `web-${c}`, { isMefiLocal: 'true', isMefiOriginalName: 'web' }, src.subsets!);
     }
-    await w.putEndpoints('alpha', ns, 'web', {}, [{ addresses: mirrors.flatMap((m) => m.subsets!.flatMap((x) => x.addresses ?? [])), ports: mirrors[0]!.subsets![0]!.ports! }]);
-    await apply('alpha', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: ns }, spec: { ports: [{ name: 'http', port: 80 }] } });
-    const svc = JSON.parse((await w.kubectl(['-n', ns, 'get', 'service', 'web', '-o', 'json'], { cluster: 'alpha' })).stdout) as { spec: { clusterIP: string } };
+    await w.putEndpoints('alpha', ns, 'web', {}, [
+      {
+        addresses: mirrors.flatMap((m) => m.subsets!.flatMap((x) => x.addresses ?? [])),
+        ports: mirrors[0]!.subsets![0]!.ports!,
+      },
+    ]);
+    await apply('alpha', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: ns },
+      spec: { ports: [{ name: 'http', port: 80 }] },
+    });
+    const svc = JSON.parse(
+      (await w.kubectl(['-n', ns, 'get', 'service', 'web', '-o', 'json'], { cluster: 'alpha' })).stdout,
+    ) as { spec: { clusterIP: string } };
     const legacyURL = `http://${svc.spec.clusterIP}/`;
     const answering = async (what: string, wanted: string[], errorsOk: boolean) =>
-      eventually(what, async () => {
-        const t = await pods.fetch(client, legacyURL, 60);
-        const got = Object.keys(byCluster(t)).sort();
-        return JSON.stringify(got) === JSON.stringify([...wanted].sort()) && (errorsOk || t.errors === 0) ? t : undefined;
-      }, 20_000);
-    await answering('the original\'s aggregate: alpha and beta answer, gamma gets the wrong port', ['alpha', 'beta'], true);
+      eventually(
+        what,
+        async () => {
+          const t = await pods.fetch(client, legacyURL, 60);
+          const got = Object.keys(byCluster(t)).sort();
+          return JSON.stringify(got) === JSON.stringify([...wanted].sort()) && (errorsOk || t.errors === 0)
+            ? t
+            : undefined;
+        },
+        20_000,
+      );
+    await answering(
+      "the original's aggregate: alpha and beta answer, gamma gets the wrong port",
+      ['alpha', 'beta'],
+      true,
+    );
 
     // The new image with the original's command line: the watching loop. The aggregate is not taken over silently.
-    const original = spawn(process.execPath, [path.join(repo, 'bin/mefi'), `--config=${config}`, `--mefi-namespace=${ns}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const original = spawn(
+      process.execPath,
+      [path.join(repo, 'bin/mefi'), `--config=${config}`, `--mefi-namespace=${ns}`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let log = '';
-    original.stdout!.on('data', (d) => (log += d));
-    original.stderr!.on('data', (d) => (log += d));
+    original.stdout.on('data', (d) => (log += d));
+    original.stderr.on('data', (d) => (log += d));
     const exited = new Promise<number | null>((resolve) => original.once('exit', resolve));
     try {
-      await eventually('the loop reports the original\'s aggregate', async () => /--adopt takes it over/.test(log));
+      await eventually("the loop reports the original's aggregate", async () => /--adopt takes it over/.test(log));
       await answering('still alpha and beta, untouched', ['alpha', 'beta'], true);
       const dry = await mefi(['sync', '-c', config, '-n', ns, '--adopt', '--dry-run']);
       assert.match(dry.stdout, /^adopt\s+alpha\s+legacy\/web\s+\(aggregate\)/m);
@@ -192,7 +273,7 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     }
   });
 
-  it('affinity local with the watching loop: alpha\'s pods alone while ready, beta and gamma the moment they are not, home again after', async () => {
+  it("affinity local with the watching loop: alpha's pods alone while ready, beta and gamma the moment they are not, home again after", async () => {
     const loop = startLoop(['-c', config, '--watch', '--resync', '5m', '--affinity', 'local']);
     const alphaPods = ['web-1', 'web-2'].map((name) => ({ cluster: 'alpha', namespace: 'app', name }));
     try {
@@ -200,12 +281,22 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
       const t0 = Date.now();
       for (const p of alphaPods) await pods.setReady(p, false);
       // Spill-over: from the pods going not ready to every request answered elsewhere (controllers, mefi, the mirroring controller, kube-proxy).
-      await eventually('beta and gamma take over', async () => answersFrom(await pods.fetch(client, serviceURL, 20), ['beta', 'gamma']), 20_000);
+      await eventually(
+        'beta and gamma take over',
+        async () => answersFrom(await pods.fetch(client, serviceURL, 20), ['beta', 'gamma']),
+        20_000,
+      );
       const spill = Date.now() - t0;
       const t1 = Date.now();
       for (const p of alphaPods) await pods.setReady(p, true);
-      await eventually('traffic returns home', async () => answersFrom(await pods.fetch(client, serviceURL, 20), ['alpha']), 20_000);
-      process.stderr.write(`# affinity local: spill-over ${spill} ms, return ${Date.now() - t1} ms (pod readiness to traffic, through the real controllers and kube-proxy)\n`);
+      await eventually(
+        'traffic returns home',
+        async () => answersFrom(await pods.fetch(client, serviceURL, 20), ['alpha']),
+        20_000,
+      );
+      process.stderr.write(
+        `# affinity local: spill-over ${spill} ms, return ${Date.now() - t1} ms (pod readiness to traffic, through the real controllers and kube-proxy)\n`,
+      );
     } finally {
       assert.equal(await loop.stop(), 0, loop.log());
     }
@@ -213,9 +304,10 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     assert.equal((await sync()).code, 0);
   });
 
-  it('--probe from alpha\'s pod network: gamma\'s pods, ready by its API server but unreachable from alpha, get no request after the next run, and are served again once reachable', async () => {
+  it("--probe from alpha's pod network: gamma's pods, ready by its API server but unreachable from alpha, get no request after the next run, and are served again once reachable", async () => {
     const onAlpha = pods.onNode('alpha');
-    const probeSync = (...args: string[]) => mefi(['sync', '-c', config, '--probe', '--probe-timeout', '500ms', '-o', 'json', ...args], {}, onAlpha);
+    const probeSync = (...args: string[]) =>
+      mefi(['sync', '-c', config, '--probe', '--probe-timeout', '500ms', '-o', 'json', ...args], {}, onAlpha);
     const gammaIPs = (await w.endpointsIPs('gamma', 'app', 'web'))!.ready;
     const aggregate = async () => (await w.endpointsIPs('alpha', 'mefi-system', 'web'))!;
     const first = await probeSync();
@@ -225,13 +317,16 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     await pods.route('gamma', 'blackhole');
     try {
       const direct = await pods.fetch(client, `http://${gammaIPs[0]}:${portOf('gamma')}/`, 1);
-      assert.equal(direct.errors, 1, 'the blackhole drops alpha\'s traffic to gamma\'s pods');
+      assert.equal(direct.errors, 1, "the blackhole drops alpha's traffic to gamma's pods");
       const started = Date.now();
       const r = await probeSync();
       const wall = Date.now() - started;
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const report = JSON.parse(r.stdout) as { problems: { code: string; name: string; blocking: boolean }[] };
-      assert.deepEqual(report.problems.filter((p) => p.code === 'unreachable').map((p) => [p.name, p.blocking]), [['web-gamma', false]]);
+      assert.deepEqual(
+        report.problems.filter((p) => p.code === 'unreachable').map((p) => [p.name, p.blocking]),
+        [['web-gamma', false]],
+      );
       // The server's word: gamma's addresses out of the aggregate (never written as not ready: Traefik would serve them), its mirror as gamma says.
       const agg = await aggregate();
       assert.deepEqual(agg.notReady, []);
@@ -248,10 +343,31 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
   });
 
   it('--probe with the watching loop: a route lost and back changes what is served with no API change (the background probe starts the run)', async () => {
-    const loop = startLoop(['-c', config, '--watch', '--resync', '5m', '--probe', '--probe-timeout', '300ms', '--probe-interval', '1s', '--metrics-addr', '127.0.0.1:19090'], {}, pods.onNode('alpha'));
+    const loop = startLoop(
+      [
+        '-c',
+        config,
+        '--watch',
+        '--resync',
+        '5m',
+        '--probe',
+        '--probe-timeout',
+        '300ms',
+        '--probe-interval',
+        '1s',
+        '--metrics-addr',
+        '127.0.0.1:19090',
+      ],
+      {},
+      pods.onNode('alpha'),
+    );
     // The loop's metrics, read from inside alpha's node namespace, where it listens.
     const unreachableMetric = async () => {
-      const r = await run(pods.onNode('alpha'), [process.execPath, '-e', 'fetch("http://127.0.0.1:19090/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))']);
+      const r = await run(pods.onNode('alpha'), [
+        process.execPath,
+        '-e',
+        'fetch("http://127.0.0.1:19090/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))',
+      ]);
       return /^mefi_unreachable_addresses\{cluster="gamma"\} (\d+)$/m.exec(r)?.[1];
     };
     try {
@@ -259,14 +375,28 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
       const t0 = Date.now();
       await pods.route('gamma', 'blackhole');
       try {
-        await eventually('no request to gamma, none failing', async () => answersFrom(await pods.fetch(client, serviceURL, 20), ['alpha', 'beta']), 20_000);
+        await eventually(
+          'no request to gamma, none failing',
+          async () => answersFrom(await pods.fetch(client, serviceURL, 20), ['alpha', 'beta']),
+          20_000,
+        );
         const lost = Date.now() - t0;
-        assert.equal(await unreachableMetric(), String((await w.endpointsIPs('gamma', 'app', 'web'))!.ready.length), 'each of gamma\'s pods, on its one port');
+        assert.equal(
+          await unreachableMetric(),
+          String((await w.endpointsIPs('gamma', 'app', 'web'))!.ready.length),
+          "each of gamma's pods, on its one port",
+        );
         const t1 = Date.now();
         await pods.route('gamma', 'restore');
-        await eventually('gamma served again', async () => answersFrom(await pods.fetch(client, serviceURL, 30), clusters), 20_000);
+        await eventually(
+          'gamma served again',
+          async () => answersFrom(await pods.fetch(client, serviceURL, 30), clusters),
+          20_000,
+        );
         await eventually('the metric back at 0', async () => (await unreachableMetric()) === '0');
-        process.stderr.write(`# probe (interval 1s, timeout 300ms): gamma out of the traffic ${lost} ms after its route was lost, back ${Date.now() - t1} ms after it returned\n`);
+        process.stderr.write(
+          `# probe (interval 1s, timeout 300ms): gamma out of the traffic ${lost} ms after its route was lost, back ${Date.now() - t1} ms after it returned\n`,
+        );
       } finally {
         await pods.route('gamma', 'restore');
       }
@@ -280,24 +410,52 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
   it('--probe: a thousand unreachable (address, port)s do not stretch a run past twice the probe timeout (concurrency 1000, the default)', async () => {
     // 250 addresses of gamma's pod range, 4 ports each; hand-written (a selector-less Service keeps the Endpoints controller away).
     await w.ensureNamespace('gamma', 'bulk');
-    await apply('gamma', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'wide', namespace: 'bulk', labels: { isMefiRemote: 'true' } }, spec: { ports: [1, 2, 3, 4].map((i) => ({ name: `p${i}`, port: 8000 + i })) } });
+    await apply('gamma', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'wide', namespace: 'bulk', labels: { isMefiRemote: 'true' } },
+      spec: { ports: [1, 2, 3, 4].map((i) => ({ name: `p${i}`, port: 8000 + i })) },
+    });
     const addresses = Array.from({ length: 250 }, (_, i) => ({ ip: `10.244.3.${i + 3}` }));
-    await w.putEndpoints('gamma', 'bulk', 'wide', { isMefiRemote: 'true' }, [{ addresses, ports: [1, 2, 3, 4].map((i) => ({ name: `p${i}`, port: 8000 + i })) }]);
+    await w.putEndpoints('gamma', 'bulk', 'wide', { isMefiRemote: 'true' }, [
+      { addresses, ports: [1, 2, 3, 4].map((i) => ({ name: `p${i}`, port: 8000 + i })) },
+    ]);
     await pods.route('gamma', 'blackhole');
     try {
       const started = Date.now();
-      const r = await mefi(['sync', '-c', config, '--probe', '--probe-timeout', '1s', '-o', 'json'], {}, pods.onNode('alpha'));
+      const r = await mefi(
+        ['sync', '-c', config, '--probe', '--probe-timeout', '1s', '-o', 'json'],
+        {},
+        pods.onNode('alpha'),
+      );
       const wall = Date.now() - started;
       assert.equal(r.code, 0, r.stderr);
-      const report = JSON.parse(r.stdout) as { summary: { phases: { probeMs: number } }; probe: { unreachable: Record<string, number> } };
+      const report = JSON.parse(r.stdout) as {
+        summary: { phases: { probeMs: number } };
+        probe: { unreachable: Record<string, number> };
+      };
       const agg = (await w.getEndpoints('alpha', 'mefi-system', 'wide'))!;
-      assert.equal((agg.subsets ?? []).flatMap((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])]).length, 0, 'every address gated: the aggregate stands, empty');
-      assert.equal((await w.getEndpoints('alpha', 'mefi-system', 'wide-gamma'))!.subsets!.flatMap((s) => s.addresses ?? []).length, 250, 'the mirror as gamma says');
+      assert.equal(
+        (agg.subsets ?? []).flatMap((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])]).length,
+        0,
+        'every address gated: the aggregate stands, empty',
+      );
+      assert.equal(
+        (await w.getEndpoints('alpha', 'mefi-system', 'wide-gamma'))!.subsets!.flatMap((s) => s.addresses ?? []).length,
+        250,
+        'the mirror as gamma says',
+      );
       assert.ok(report.summary.phases.probeMs <= 2_300, `probing took ${report.summary.phases.probeMs} ms`);
       assert.equal(report.probe.unreachable.gamma, 1000, 'the report counts each silent (address, port)');
-      process.stderr.write(`# probe: 1,000 unreachable (address, port)s, timeout 1s, concurrency 1000: probing ${report.summary.phases.probeMs} ms, the whole run ${wall} ms\n`);
+      process.stderr.write(
+        `# probe: 1,000 unreachable (address, port)s, timeout 1s, concurrency 1000: probing ${report.summary.phases.probeMs} ms, the whole run ${wall} ms\n`,
+      );
       // Too few slots for the silent ones: still within the bound, and said.
-      const few = await mefi(['sync', '-c', config, '--probe', '--probe-timeout', '1s', '--probe-concurrency', '100', '-o', 'json'], {}, pods.onNode('alpha'));
+      const few = await mefi(
+        ['sync', '-c', config, '--probe', '--probe-timeout', '1s', '--probe-concurrency', '100', '-o', 'json'],
+        {},
+        pods.onNode('alpha'),
+      );
       assert.equal(few.code, 0, few.stderr);
       const fewMs = (JSON.parse(few.stdout) as { summary: { phases: { probeMs: number } } }).summary.phases.probeMs;
       assert.ok(fewMs <= 2_300, `probing took ${fewMs} ms`);
@@ -322,31 +480,67 @@ describe('the real bed: controllers, kube-proxy and pods on a routed network', {
     assert.equal((await sync('--target', 'endpointslices')).code, 0);
     await noDrift('slices written');
     // Step 2: the Endpoints mefi wrote are removed; the mirroring controller removes its slices.
-    const del = await w.kubectl(['-n', 'mefi-system', 'delete', 'endpoints', '-l', 'isMefiLocal=true'], { cluster: 'alpha' });
+    const del = await w.kubectl(['-n', 'mefi-system', 'delete', 'endpoints', '-l', 'isMefiLocal=true'], {
+      cluster: 'alpha',
+    });
     assert.equal(del.code, 0, del.stderr);
     await noDrift('Endpoints removed');
     assert.equal((await sync('--target', 'endpointslices')).code, 0);
     await noDrift('a second run');
-    const mefiSliceDeletes = w.auditSince('alpha', mark).filter((e) => e.verb === 'delete' && e.objectRef?.resource === 'endpointslices' && e.userAgent?.startsWith('mefi/'));
-    assert.deepEqual(mefiSliceDeletes.map((e) => e.objectRef!.name), []);
+    const mefiSliceDeletes = w
+      .auditSince('alpha', mark)
+      .filter(
+        (e) => e.verb === 'delete' && e.objectRef?.resource === 'endpointslices' && e.userAgent?.startsWith('mefi/'),
+      );
+    assert.deepEqual(
+      mefiSliceDeletes.map((e) => e.objectRef!.name),
+      [],
+    );
   });
 
   it('an Endpoints-mode aggregate over 1,000 addresses in a subset is reported, as the mirroring controller truncates it', async () => {
     const many = Array.from({ length: 1100 }, (_, i) => ({ ip: `10.244.${100 + (i >> 8)}.${i & 255}` }));
     // Hand-written: no controller makes an Endpoints this size from the bed's pods. Its selector-less Service keeps the Endpoints controller away.
     await w.ensureNamespace('beta', 'bulk');
-    await apply('beta', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'big', namespace: 'bulk', labels: { isMefiRemote: 'true' } }, spec: { ports: [{ name: 'http', port: 80 }] } });
-    await w.putEndpoints('beta', 'bulk', 'big', { isMefiRemote: 'true' }, [{ addresses: many, ports: [{ name: 'http', port: 80 }] }]);
-    await apply('alpha', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'big', namespace: 'mefi-system' }, spec: { ports: [{ name: 'http', port: 80 }] } });
+    await apply('beta', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'big', namespace: 'bulk', labels: { isMefiRemote: 'true' } },
+      spec: { ports: [{ name: 'http', port: 80 }] },
+    });
+    await w.putEndpoints('beta', 'bulk', 'big', { isMefiRemote: 'true' }, [
+      { addresses: many, ports: [{ name: 'http', port: 80 }] },
+    ]);
+    await apply('alpha', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'big', namespace: 'mefi-system' },
+      spec: { ports: [{ name: 'http', port: 80 }] },
+    });
     const r = await mefi(['sync', '-c', config, '-o', 'json']);
     const report = JSON.parse(r.stdout) as { problems: { code: string; name: string; message: string }[] };
-    assert.deepEqual(report.problems.filter((p) => p.code === 'too-many-addresses').map((p) => p.name), ['big']);
+    assert.deepEqual(
+      report.problems.filter((p) => p.code === 'too-many-addresses').map((p) => p.name),
+      ['big'],
+    );
     // What the real controller made of it: 1,000 endpoints in slices, and its warning event.
-    await eventually('the mirroring controller\'s slices of big', async () => {
-      const out = JSON.parse((await w.kubectl(['-n', 'mefi-system', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=big', '-o', 'json'], { cluster: 'alpha' })).stdout) as { items: { endpoints?: unknown[] }[] };
+    await eventually("the mirroring controller's slices of big", async () => {
+      const out = JSON.parse(
+        (
+          await w.kubectl(
+            ['-n', 'mefi-system', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=big', '-o', 'json'],
+            { cluster: 'alpha' },
+          )
+        ).stdout,
+      ) as { items: { endpoints?: unknown[] }[] };
       return out.items.reduce((n, s) => n + (s.endpoints?.length ?? 0), 0) === 1000;
     });
-    const events = (await w.kubectl(['-n', 'mefi-system', 'get', 'events', '--field-selector', 'reason=TooManyAddressesToMirror', '-o', 'name'], { cluster: 'alpha' })).stdout;
+    const events = (
+      await w.kubectl(
+        ['-n', 'mefi-system', 'get', 'events', '--field-selector', 'reason=TooManyAddressesToMirror', '-o', 'name'],
+        { cluster: 'alpha' },
+      )
+    ).stdout;
     assert.match(events, /event/);
   });
 });

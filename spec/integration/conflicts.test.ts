@@ -7,15 +7,36 @@ import { describe, it } from 'node:test';
 import { applyPlan } from '../../lib/apply/apply.ts';
 import { mirrorAnnotations, plan } from '../../lib/plan/index.ts';
 import { readWorld } from '../../lib/world/read.ts';
-import { admin, clusterNames, deleteEndpoints, ensureNamespace, getEndpoints, isolation, putEndpoints, skip, subset, uid } from '../support/world.ts';
+import {
+  admin,
+  clusterNames,
+  deleteEndpoints,
+  ensureNamespace,
+  getEndpoints,
+  isolation,
+  putEndpoints,
+  skip,
+  subset,
+  uid,
+} from '../support/world.ts';
 import { mirrorLabels, options as baseOptions } from '../support/fixtures.ts';
 
 async function stalePlan(id: string) {
   const { namespace } = isolation(id);
   const options = { ...baseOptions, namespace };
   const clients = new Map(clusterNames.map((c) => [c, admin(c)]));
-  const clusters = clusterNames.map((name) => ({ name, type: 'remote' as const, connection: { kind: 'inCluster' as const } }));
-  const input = await readWorld(clusters, clients, { remoteFilter: `mefi-test=${id}`, namespace, targets: ['alpha'], concurrency: 4, pageSize: 100 });
+  const clusters = clusterNames.map((name) => ({
+    name,
+    type: 'remote' as const,
+    connection: { kind: 'inCluster' as const },
+  }));
+  const input = await readWorld(clusters, clients, {
+    remoteFilter: `mefi-test=${id}`,
+    namespace,
+    targets: ['alpha'],
+    concurrency: 4,
+    pageSize: 100,
+  });
   const p = plan(options, input);
   return { p, apply: () => applyPlan(p, clients, { options, concurrency: 4, clusters: clusterNames }) };
 }
@@ -32,7 +53,9 @@ describe('conflicting writers, on a real API server', { skip }, () => {
     const { p, apply } = await stalePlan(id);
     assert.deepEqual(p.updates.map((u) => u.name).sort(), ['web', 'web-beta']);
     // Another writer changes the mirror after mefi read it.
-    await putEndpoints('alpha', namespace, 'web-beta', { ...mirrorLabels('web', 'beta'), touched: 'yes' }, [subset(['10.9.9.9'])]);
+    await putEndpoints('alpha', namespace, 'web-beta', { ...mirrorLabels('web', 'beta'), touched: 'yes' }, [
+      subset(['10.9.9.9']),
+    ]);
 
     const outcomes = await apply();
     const mirror = outcomes.find((o) => o.change.name === 'web-beta')!;
@@ -50,9 +73,14 @@ describe('conflicting writers, on a real API server', { skip }, () => {
     await ensureNamespace('alpha', namespace);
     await putEndpoints('gamma', `app-${id}`, 'api', sourceLabels, [subset(['10.3.0.1'])]);
     const { p, apply } = await stalePlan(id);
-    assert.deepEqual(p.creates.map((c) => c.name), ['api', 'api-gamma']);
+    assert.deepEqual(
+      p.creates.map((c) => c.name),
+      ['api', 'api-gamma'],
+    );
     // A concurrent mefi run wrote the mirror already; a user took the aggregate's name.
-    await putEndpoints('alpha', namespace, 'api-gamma', mirrorLabels('api', 'gamma'), [subset(['10.3.0.1'])], { ...mirrorAnnotations });
+    await putEndpoints('alpha', namespace, 'api-gamma', mirrorLabels('api', 'gamma'), [subset(['10.3.0.1'])], {
+      ...mirrorAnnotations,
+    });
     await putEndpoints('alpha', namespace, 'api', { mine: 'true' }, [subset(['10.8.8.8'])]);
 
     const outcomes = await apply();
@@ -61,7 +89,11 @@ describe('conflicting writers, on a real API server', { skip }, () => {
     assert.match(byName['api-gamma']!.message!, /already as wanted/);
     assert.equal(byName.api!.result, 'skipped');
     assert.match(byName.api!.message!, /exists without label isMefiLocal=true/);
-    assert.deepEqual((await getEndpoints('alpha', namespace, 'api'))!.metadata.labels, { mine: 'true' }, 'the foreign object is untouched');
+    assert.deepEqual(
+      (await getEndpoints('alpha', namespace, 'api'))!.metadata.labels,
+      { mine: 'true' },
+      'the foreign object is untouched',
+    );
   });
 
   it('a delete with a stale precondition is retried; one already gone is done', async () => {
@@ -82,7 +114,8 @@ describe('conflicting writers, on a real API server', { skip }, () => {
     const outcomes = await apply();
     for (const o of outcomes) assert.equal(o.result, 'done', `${o.change.name}: ${o.message}`);
     assert.equal(outcomes.find((o) => o.change.name === 'db-beta')!.retried, true);
-    for (const n of ['db', 'db-beta', 'db-gamma']) assert.equal(await getEndpoints('alpha', namespace, n), undefined, n);
+    for (const n of ['db', 'db-beta', 'db-gamma'])
+      assert.equal(await getEndpoints('alpha', namespace, n), undefined, n);
   });
 
   it('a delete never removes an object that lost its ownership label meanwhile', async () => {

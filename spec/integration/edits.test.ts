@@ -3,7 +3,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { admin, auditMark, auditSince, deleteEndpoints, ensureNamespace, eventually, getEndpoints, isolation, kubectl, listEndpoints, marks, mefi, putEndpoints, skip, startLoop, subset, uid, writeConfig, writesSince } from '../support/world.ts';
+import {
+  auditMark,
+  auditSince,
+  deleteEndpoints,
+  ensureNamespace,
+  eventually,
+  getEndpoints,
+  isolation,
+  kubectl,
+  listEndpoints,
+  marks,
+  mefi,
+  putEndpoints,
+  skip,
+  startLoop,
+  subset,
+  uid,
+  writeConfig,
+  writesSince,
+} from '../support/world.ts';
 
 /** web in beta, synced into alpha: the starting point of the tests below. */
 async function syncedWeb() {
@@ -21,11 +40,16 @@ describe('hand edits and edge inputs', { skip }, () => {
     const { namespace, args, cfg } = await syncedWeb();
     const want = (await getEndpoints('alpha', namespace, 'web-beta'))!;
 
-    const edited = await putEndpoints('alpha', namespace, 'web-beta', { ...want.metadata.labels!, note: 'hand' }, [subset(['10.66.6.6'])]);
+    const edited = await putEndpoints('alpha', namespace, 'web-beta', { ...want.metadata.labels!, note: 'hand' }, [
+      subset(['10.66.6.6']),
+    ]);
     await deleteEndpoints('alpha', namespace, 'web');
     const r = await mefi(['sync', '-c', cfg.file, ...args, '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout).changes.map((c: { action: string; name: string }) => `${c.action} ${c.name}`), ['create web', 'update web-beta']);
+    assert.deepEqual(
+      JSON.parse(r.stdout).changes.map((c: { action: string; name: string }) => `${c.action} ${c.name}`),
+      ['create web', 'update web-beta'],
+    );
     const now = (await getEndpoints('alpha', namespace, 'web-beta'))!;
     assert.deepEqual(now.subsets, want.subsets);
     assert.deepEqual(now.metadata.labels, want.metadata.labels);
@@ -42,16 +66,31 @@ describe('hand edits and edge inputs', { skip }, () => {
     const { namespace, sourceLabels, args } = isolation(id);
     await ensureNamespace('alpha', namespace);
     const names = Array.from({ length: 40 }, (_, i) => `web${i}`);
-    await Promise.all(names.map((n, i) => putEndpoints('beta', `app-${id}`, n, sourceLabels, [subset([`10.2.1.${i + 1}`])])));
+    await Promise.all(
+      names.map((n, i) => putEndpoints('beta', `app-${id}`, n, sourceLabels, [subset([`10.2.1.${i + 1}`])])),
+    );
     const cfg = writeConfig({ clusters: ['alpha', 'beta'] });
     const loop = startLoop(['-c', cfg.file, ...args, '--watch', '--resync', '5m']);
     const wanted = [...names, ...names.map((n) => `${n}-beta`)].sort();
-    const present = async () => (await listEndpoints('alpha', namespace)).map((o) => o.metadata.name).sort().join(' ') === wanted.join(' ');
-    const controllerDeletes = (since: number) => auditSince('alpha', since, { components: true }).filter((e) => e.verb === 'delete' && e.objectRef?.namespace === namespace && e.user.username.endsWith(':endpoint-controller'));
+    const present = async () =>
+      (await listEndpoints('alpha', namespace))
+        .map((o) => o.metadata.name)
+        .sort()
+        .join(' ') === wanted.join(' ');
+    const controllerDeletes = (since: number) =>
+      auditSince('alpha', since, { components: true }).filter(
+        (e) =>
+          e.verb === 'delete' &&
+          e.objectRef?.namespace === namespace &&
+          e.user.username.endsWith(':endpoint-controller'),
+      );
     try {
       await eventually('first run', present);
       const mark = auditMark('alpha');
-      assert.equal((await kubectl(['delete', '--raw', `/api/v1/namespaces/${namespace}/endpoints`], { cluster: 'alpha' })).code, 0);
+      assert.equal(
+        (await kubectl(['delete', '--raw', `/api/v1/namespaces/${namespace}/endpoints`], { cluster: 'alpha' })).code,
+        0,
+      );
       // Quiet: no delete by the controller for 5 s, with every object back.
       const started = Date.now();
       let quietSince = auditMark('alpha');
@@ -69,7 +108,9 @@ describe('hand edits and edge inputs', { skip }, () => {
       await sleep(5_000);
       assert.deepEqual(controllerDeletes(quietSince), [], 'no delete by the controller after it went quiet');
       const deletes = controllerDeletes(mark).length;
-      const creates = auditSince('alpha', mark).filter((e) => e.verb === 'create' && e.objectRef?.namespace === namespace).length;
+      const creates = auditSince('alpha', mark).filter(
+        (e) => e.verb === 'create' && e.objectRef?.namespace === namespace,
+      ).length;
       assert.ok(deletes > 0, 'the controller did delete what mefi wrote back (or this test proves nothing)');
       assert.ok(creates <= 4 * wanted.length, `${creates} creates for ${wanted.length} objects`);
       assert.match(loop.log(), /deleted-again|deleted again/, 'said why it waits');
@@ -83,7 +124,10 @@ describe('hand edits and edge inputs', { skip }, () => {
     await deleteEndpoints('beta', `app-${id}`, 'web');
     const r = await mefi(['sync', '-c', cfg.file, ...args, '--policy', 'upsert-only']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual((await listEndpoints('alpha', namespace)).map((o) => o.metadata.name), ['web', 'web-beta']);
+    assert.deepEqual(
+      (await listEndpoints('alpha', namespace)).map((o) => o.metadata.name),
+      ['web', 'web-beta'],
+    );
     assert.equal((await mefi(['sync', '-c', cfg.file, ...args])).code, 0);
     assert.deepEqual(await listEndpoints('alpha', namespace), [], 'the default policy deletes them');
   });
@@ -100,12 +144,27 @@ describe('hand edits and edge inputs', { skip }, () => {
     const r = await mefi(['sync', '-c', cfg.file, ...args, '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
     const aggregate = (await getEndpoints('alpha', namespace, 'big'))!;
-    const count = (aggregate.subsets ?? []).reduce((n, s) => n + (s.addresses?.length ?? 0) + (s.notReadyAddresses?.length ?? 0), 0);
-    assert.equal(count, 2502, 'every ready address arrives in the aggregate (Endpoints mode shows all; the mirroring controller would cap slices at 1000)');
+    const count = (aggregate.subsets ?? []).reduce(
+      (n, s) => n + (s.addresses?.length ?? 0) + (s.notReadyAddresses?.length ?? 0),
+      0,
+    );
+    assert.equal(
+      count,
+      2502,
+      'every ready address arrives in the aggregate (Endpoints mode shows all; the mirroring controller would cap slices at 1000)',
+    );
     const mirror = (await getEndpoints('alpha', namespace, 'big-gamma'))!;
-    assert.equal((mirror.subsets ?? []).reduce((n, s) => n + (s.addresses?.length ?? 0) + (s.notReadyAddresses?.length ?? 0), 0), 3000, 'the mirror holds all of gamma\'s, the not-ready ones too');
+    assert.equal(
+      (mirror.subsets ?? []).reduce((n, s) => n + (s.addresses?.length ?? 0) + (s.notReadyAddresses?.length ?? 0), 0),
+      3000,
+      "the mirror holds all of gamma's, the not-ready ones too",
+    );
     const m = marks();
     assert.equal((await mefi(['sync', '-c', cfg.file, ...args])).code, 0);
-    assert.deepEqual(writesSince('alpha', m.alpha!, namespace), [], 'a large object compares equal after the round trip: the server saw no write');
+    assert.deepEqual(
+      writesSince('alpha', m.alpha!, namespace),
+      [],
+      'a large object compares equal after the round trip: the server saw no write',
+    );
   });
 });

@@ -15,22 +15,54 @@ import { KubeClient } from '../../lib/kube/client.ts';
 import { connect } from '../../lib/kube/connect.ts';
 import { makeWorld, mefi, repo, subset, uid, type AuditEvent, type MefiResult, type World } from '../support/world.ts';
 
-const skip = !process.env.MEFI_CONTROLPLANE ? 'needs the control plane binary that make test builds' : !process.env.MEFI_HELM ? 'needs the helm binary that make test builds' : false;
+const skip = !process.env.MEFI_CONTROLPLANE
+  ? 'needs the control plane binary that make test builds'
+  : !process.env.MEFI_HELM
+    ? 'needs the helm binary that make test builds'
+    : false;
 const chart = path.join(repo, 'manifests/helm/mefi');
 
 function helm(args: string[], kubeconfig?: string): Promise<MefiResult> {
   return new Promise((resolve) => {
-    execFile(process.env.MEFI_HELM!, [...(kubeconfig ? ['--kubeconfig', kubeconfig] : []), ...args], { maxBuffer: 16 << 20, timeout: 120_000, env: { ...process.env, HELM_CACHE_HOME: path.join(tmpdir(), 'mefi-helm-cache'), HELM_CONFIG_HOME: path.join(tmpdir(), 'mefi-helm-config'), HELM_DATA_HOME: path.join(tmpdir(), 'mefi-helm-data') } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.env.MEFI_HELM!,
+      [...(kubeconfig ? ['--kubeconfig', kubeconfig] : []), ...args],
+      {
+        maxBuffer: 16 << 20,
+        timeout: 120_000,
+        env: {
+          ...process.env,
+          HELM_CACHE_HOME: path.join(tmpdir(), 'mefi-helm-cache'),
+          HELM_CONFIG_HOME: path.join(tmpdir(), 'mefi-helm-config'),
+          HELM_DATA_HOME: path.join(tmpdir(), 'mefi-helm-data'),
+        },
+      },
+      (err, stdout, stderr) => {
+        resolve({
+          code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0,
+          stdout,
+          stderr,
+        });
+      },
+    );
   });
 }
 
-type Obj = { kind: string; metadata: { name: string }; rules?: unknown; spec?: Record<string, unknown> } & Record<string, unknown>;
-const docs = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean);
+type Obj = { kind: string; metadata: { name: string }; rules?: unknown; spec?: Record<string, unknown> } & Record<
+  string,
+  unknown
+>;
+const docs = (text: string): Obj[] =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
 /** The container of a Deployment or a CronJob. */
 const container = (o: Obj) => {
-  const spec = o.kind === 'CronJob' ? (o.spec as { jobTemplate: { spec: { template: { spec: Record<string, unknown> } } } }).jobTemplate.spec.template.spec : (o.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+  const spec =
+    o.kind === 'CronJob'
+      ? (o.spec as { jobTemplate: { spec: { template: { spec: Record<string, unknown> } } } }).jobTemplate.spec.template
+          .spec
+      : (o.spec as { template: { spec: Record<string, unknown> } }).template.spec;
   return (spec.containers as Record<string, unknown>[])[0]!;
 };
 
@@ -40,7 +72,10 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
   let work = '';
   const values = () => {
     const file = path.join(work, 'values.yaml');
-    writeFileSync(file, 'config:\n  clusters:\n    - {name: alpha, inCluster: true, type: local}\n    - {name: beta, kubeconfig: /etc/mefi/remotes/beta.kubeconfig}\n');
+    writeFileSync(
+      file,
+      'config:\n  clusters:\n    - {name: alpha, inCluster: true, type: local}\n    - {name: beta, kubeconfig: /etc/mefi/remotes/beta.kubeconfig}\n',
+    );
     return file;
   };
 
@@ -72,19 +107,40 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     ] as const;
     for (const [workloadMode, dir, mcs] of variants) {
       const mode = `${workloadMode}${mcs ? ' (mcs)' : ''}`;
-      const rendered = await helm(['template', 'mefi', chart, '-n', 'mefi-system', '-f', values(), '--set', `mode=${workloadMode}`, '--set', `mcs.enabled=${mcs}`]);
+      const rendered = await helm([
+        'template',
+        'mefi',
+        chart,
+        '-n',
+        'mefi-system',
+        '-f',
+        values(),
+        '--set',
+        `mode=${workloadMode}`,
+        '--set',
+        `mcs.enabled=${mcs}`,
+      ]);
       assert.equal(rendered.code, 0, rendered.stderr);
       const kustomized = await w.kubectl(['kustomize', dir]);
       assert.equal(kustomized.code, 0, kustomized.stderr);
       const h = docs(rendered.stdout);
       const k = docs(kustomized.stdout);
       // The kustomize base also makes the Namespace (helm: --create-namespace) and keeps the config in a ConfigMap (the chart: a Secret, it holds tokens).
-      const names = (os: Obj[]) => os.filter((o) => o.kind !== 'Namespace').map((o) => `${o.kind === 'ConfigMap' ? 'Secret' : o.kind}/${o.metadata.name}`).sort();
-      assert.deepEqual(names(h), names(k).map((n) => n.replace('Secret/mefi-config', 'Secret/mefi-config')), mode);
+      const names = (os: Obj[]) =>
+        os
+          .filter((o) => o.kind !== 'Namespace')
+          .map((o) => `${o.kind === 'ConfigMap' ? 'Secret' : o.kind}/${o.metadata.name}`)
+          .sort();
+      assert.deepEqual(
+        names(h),
+        names(k).map((n) => n.replace('Secret/mefi-config', 'Secret/mefi-config')),
+        mode,
+      );
       // Every role and binding, by name: the same rules, the same subjects and role.
       for (const o of k.filter((x) => ['ClusterRole', 'Role', 'ClusterRoleBinding', 'RoleBinding'].includes(x.kind))) {
         const same = h.find((x) => x.kind === o.kind && x.metadata.name === o.metadata.name)!;
-        for (const field of ['rules', 'roleRef', 'subjects']) assert.deepEqual(same[field], o[field], `${mode}: ${o.kind}/${o.metadata.name} ${field}`);
+        for (const field of ['rules', 'roleRef', 'subjects'])
+          assert.deepEqual(same[field], o[field], `${mode}: ${o.kind}/${o.metadata.name} ${field}`);
       }
       assert.equal(h.filter((o) => o.kind === 'ClusterRole').length, mcs ? 3 : 1, mode);
       const workload = workloadMode === 'cronjob' ? 'CronJob' : 'Deployment';
@@ -100,7 +156,14 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
   /** The pod template's spec and its container, of the rendered Deployment. */
   const podOf = (os: Obj[]) => {
     const d = os.find((o) => o.kind === 'Deployment')!;
-    const t = (d.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> } }).template;
+    const t = (
+      d.spec as {
+        template: {
+          metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+          spec: Record<string, unknown>;
+        };
+      }
+    ).template;
     return { d, t, pod: t.spec, c: (t.spec.containers as Record<string, unknown>[])[0]! };
   };
 
@@ -113,29 +176,58 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     assert.deepEqual(pod.hostAliases, [{ ip: '192.0.2.20', hostnames: ['k8s2.example.com'] }]);
     assert.equal(pod.hostNetwork, true);
     assert.equal(pod.priorityClassName, 'system-cluster-critical');
-    assert.deepEqual((pod.initContainers as { name: string }[]).map((x) => x.name), ['wait'], 'initContainer');
-    assert.ok((pod.volumes as { name: string }[]).some((v) => v.name === 'remote-ca'), 'extraVolumes');
-    assert.ok((c.volumeMounts as { name: string; mountPath: string }[]).some((m) => m.name === 'remote-ca' && m.mountPath === '/etc/remote-ca'), 'extraVolumeMounts');
+    assert.deepEqual(
+      (pod.initContainers as { name: string }[]).map((x) => x.name),
+      ['wait'],
+      'initContainer',
+    );
+    assert.ok(
+      (pod.volumes as { name: string }[]).some((v) => v.name === 'remote-ca'),
+      'extraVolumes',
+    );
+    assert.ok(
+      (c.volumeMounts as { name: string; mountPath: string }[]).some(
+        (m) => m.name === 'remote-ca' && m.mountPath === '/etc/remote-ca',
+      ),
+      'extraVolumeMounts',
+    );
     assert.deepEqual(c.envFrom, [{ secretRef: { name: 'mefi-env' } }]);
     assert.deepEqual(c.env, [{ name: 'MEFI_LOG_LEVEL', value: 'debug' }]);
     assert.ok((c.args as string[]).includes('--remote-filter=isMefiRemote=true'), 'extraArgs');
     assert.equal(t.metadata.labels.team, 'platform', 'podLabels');
     assert.equal(t.metadata.annotations?.['prometheus.io/scrape'], 'true', 'podAnnotations');
-    const meta = d.metadata as unknown as { labels: Record<string, string>; annotations?: Record<string, string>; namespace: string };
+    const meta = d.metadata as unknown as {
+      labels: Record<string, string>;
+      annotations?: Record<string, string>;
+      namespace: string;
+    };
     assert.equal(meta.labels.tier, 'infra', 'labels');
     assert.equal(meta.annotations?.owner, 'platform', 'annotations');
     assert.equal(meta.namespace, 'mefi-system', 'namespaceOverride');
-    for (const o of os) assert.equal((o.metadata as unknown as { labels: Record<string, string> }).labels['cost-center'], '42', `extraLabels on ${o.kind}/${o.metadata.name}`);
+    for (const o of os)
+      assert.equal(
+        (o.metadata as unknown as { labels: Record<string, string> }).labels['cost-center'],
+        '42',
+        `extraLabels on ${o.kind}/${o.metadata.name}`,
+      );
     const spec = d.spec as Record<string, unknown>;
     assert.equal(spec.replicas, 1);
     assert.equal(spec.revisionHistoryLimit, 3);
     assert.equal((spec.strategy as { type: string }).type, 'RollingUpdate', 'deploymentStrategy');
     assert.deepEqual((c.livenessProbe as { periodSeconds: number }).periodSeconds, 20);
     assert.deepEqual((c.readinessProbe as { periodSeconds: number }).periodSeconds, 7);
-    assert.deepEqual((c.ports as { name: string; containerPort: number }[]).map((x) => [x.name, x.containerPort]), [['metrics', 8081]], 'serverPort');
+    assert.deepEqual(
+      (c.ports as { name: string; containerPort: number }[]).map((x) => [x.name, x.containerPort]),
+      [['metrics', 8081]],
+      'serverPort',
+    );
     assert.ok((c.args as string[]).includes('--metrics-addr=:8081'));
     const role = os.find((o) => o.kind === 'ClusterRole')!;
-    assert.deepEqual((role.rules as unknown[]).at(-1), { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }, 'rbac.extraClusterRoleRules');
+    assert.deepEqual(
+      (role.rules as unknown[]).at(-1),
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
+      'rbac.extraClusterRoleRules',
+    );
     for (const sa of os.filter((o) => o.kind === 'ServiceAccount')) {
       const m = sa.metadata as unknown as { labels: Record<string, string>; annotations: Record<string, string> };
       assert.equal(m.annotations.iam, 'role-1', `serviceAccount.annotations on ${sa.metadata.name}`);
@@ -153,7 +245,7 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     carriesOriginalValues(docs(r.stdout), '0.1.0');
   });
 
-  it('refuses what it cannot honour, naming the key and what to do; an unknown key fails with the schema\'s message', async () => {
+  it("refuses what it cannot honour, naming the key and what to do; an unknown key fails with the schema's message", async () => {
     const refused = async (set: string, pattern: RegExp) => {
       const r = await helm(['template', 'mefi', chart, '-n', 'mefi-system', '-f', originalValues, '--set', set]);
       assert.notEqual(r.code, 0, set);
@@ -169,33 +261,61 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     assert.match(lint.stdout + lint.stderr, /additional properties 'extraLabel' not allowed/);
   });
 
-  it('helm upgrade from a release of the original chart with the user\'s values file: every value in the pod spec, the original\'s objects replaced, mefi converging under the new roles', async () => {
+  it("helm upgrade from a release of the original chart with the user's values file: every value in the pod spec, the original's objects replaced, mefi converging under the new roles", async () => {
     const kc = w.kubeconfigOf('beta');
     const original = path.join(repo, 'spec/fixtures/original-chart');
-    const install = await helm(['install', 'mefi', original, '-n', 'mefi-system', '--create-namespace', '-f', originalValues], kc);
+    const install = await helm(
+      ['install', 'mefi', original, '-n', 'mefi-system', '--create-namespace', '-f', originalValues],
+      kc,
+    );
     assert.equal(install.code, 0, install.stdout + install.stderr);
     try {
-      const up = await helm(['upgrade', 'mefi', chart, '-n', 'mefi-system', '-f', originalValues, '--set', 'image.tag=0.2.0'], kc);
+      const up = await helm(
+        ['upgrade', 'mefi', chart, '-n', 'mefi-system', '-f', originalValues, '--set', 'image.tag=0.2.0'],
+        kc,
+      );
       assert.equal(up.code, 0, up.stdout + up.stderr);
       // The server's word: every object of the release, read back, carries every value; the Deployment kept its name and selector.
       const names = (await helm(['get', 'manifest', 'mefi', '-n', 'mefi-system'], kc)).stdout;
       const live: Obj[] = [];
       for (const o of docs(names)) {
-        const got = await w.kubectl(['get', o.kind, o.metadata.name, ...(['ClusterRole', 'ClusterRoleBinding'].includes(o.kind) ? [] : ['-n', 'mefi-system']), '-o', 'json'], { cluster: 'beta' });
+        const got = await w.kubectl(
+          [
+            'get',
+            o.kind,
+            o.metadata.name,
+            ...(['ClusterRole', 'ClusterRoleBinding'].includes(o.kind) ? [] : ['-n', 'mefi-system']),
+            '-o',
+            'json',
+          ],
+          { cluster: 'beta' },
+        );
         assert.equal(got.code, 0, `${o.kind}/${o.metadata.name}: ${got.stderr}`);
         live.push(JSON.parse(got.stdout) as Obj);
       }
       carriesOriginalValues(live, '0.2.0');
       assert.equal(podOf(live).pod.serviceAccountName, 'mefi');
       // The original's identities and their wider roles are gone with its objects.
-      for (const [kind, name] of [['serviceaccount', 'mefi-local'], ['serviceaccount', 'mefi-remote'], ['clusterrole', 'mefi-local-clusterrole'], ['clusterrole', 'mefi-remote-clusterrole']] as const)
-        assert.notEqual((await w.kubectl(['-n', 'mefi-system', 'get', kind, name], { cluster: 'beta' })).code, 0, `${kind}/${name} removed`);
+      for (const [kind, name] of [
+        ['serviceaccount', 'mefi-local'],
+        ['serviceaccount', 'mefi-remote'],
+        ['clusterrole', 'mefi-local-clusterrole'],
+        ['clusterrole', 'mefi-remote-clusterrole'],
+      ] as const)
+        assert.notEqual(
+          (await w.kubectl(['-n', 'mefi-system', 'get', kind, name], { cluster: 'beta' })).code,
+          0,
+          `${kind}/${name} removed`,
+        );
       // mefi converges with the identity the upgrade made (its ServiceAccount, Role and ClusterRole).
       const token = await w.kubectl(['-n', 'mefi-system', 'create', 'token', 'mefi'], { cluster: 'beta' });
       assert.equal(token.code, 0, token.stderr);
       const admin = JSON.parse(readFileSync(kc, 'utf8'));
       const cfg = path.join(work, 'upgraded.yaml');
-      writeFileSync(cfg, `clusters:\n  - name: beta\n    url: ${admin.clusters[0].cluster.server}\n    token: ${token.stdout.trim()}\n    ca: ${admin.clusters[0].cluster['certificate-authority-data']}\n    type: local\n`);
+      writeFileSync(
+        cfg,
+        `clusters:\n  - name: beta\n    url: ${admin.clusters[0].cluster.server}\n    token: ${token.stdout.trim()}\n    ca: ${admin.clusters[0].cluster['certificate-authority-data']}\n    type: local\n`,
+      );
       const id = uid();
       await w.putEndpoints('beta', `app-${id}`, 'web', { 'mefi-test': id }, [subset(['10.2.0.7'])]);
       const r = await mefi(['sync', '-c', cfg, '--remote-filter', `mefi-test=${id}`]);
@@ -210,7 +330,10 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
   it('installs and upgrades on real API servers; mefi converges with exactly the identities it creates', async () => {
     const v = values();
     for (const c of ['alpha', 'beta']) {
-      const r = await helm(['install', 'mefi', chart, '-n', 'mefi-system', '--create-namespace', '-f', v], w.kubeconfigOf(c));
+      const r = await helm(
+        ['install', 'mefi', chart, '-n', 'mefi-system', '--create-namespace', '-f', v],
+        w.kubeconfigOf(c),
+      );
       assert.equal(r.code, 0, r.stdout + r.stderr);
     }
     // The chart's identities, as the README's cross-cluster steps make them: mefi in alpha, mefi-reader in beta.
@@ -238,7 +361,10 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     assert.equal(readerWrites.code, 2);
     assert.match(readerWrites.stdout + readerWrites.stderr, /forbidden|Forbidden/);
 
-    const up = await helm(['upgrade', 'mefi', chart, '-n', 'mefi-system', '-f', v, '--set', 'mode=cronjob'], w.kubeconfigOf('alpha'));
+    const up = await helm(
+      ['upgrade', 'mefi', chart, '-n', 'mefi-system', '-f', v, '--set', 'mode=cronjob'],
+      w.kubeconfigOf('alpha'),
+    );
     assert.equal(up.code, 0, up.stdout + up.stderr);
     const cron = await w.kubectl(['-n', 'mefi-system', 'get', 'cronjob', 'mefi', '-o', 'name'], { cluster: 'alpha' });
     assert.equal(cron.stdout.trim(), 'cronjob.batch/mefi');
@@ -250,12 +376,30 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     const ns = `mcs-${uid()}`;
     for (const c of ['alpha', 'beta']) {
       // upgrade --install: over the release the test above left, or anew.
-      const r = await helm(['upgrade', '--install', 'mefi', chart, '-n', 'mefi-system', '--create-namespace', '-f', v, '--set', 'mcs.enabled=true'], w.kubeconfigOf(c));
+      const r = await helm(
+        [
+          'upgrade',
+          '--install',
+          'mefi',
+          chart,
+          '-n',
+          'mefi-system',
+          '--create-namespace',
+          '-f',
+          v,
+          '--set',
+          'mcs.enabled=true',
+        ],
+        w.kubeconfigOf(c),
+      );
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      const d = JSON.parse((await w.kubectl(['-n', 'mefi-system', 'get', 'deployment', 'mefi', '-o', 'json'], { cluster: c })).stdout) as Obj;
+      const d = JSON.parse(
+        (await w.kubectl(['-n', 'mefi-system', 'get', 'deployment', 'mefi', '-o', 'json'], { cluster: c })).stdout,
+      ) as Obj;
       assert.ok((container(d).args as string[]).includes('--mode=mcs'), `${c}: the installed loop runs --mode=mcs`);
     }
-    const kc = (cluster: string) => JSON.parse(readFileSync(w.kubeconfigOf(cluster), 'utf8')) as { clusters: { cluster: Record<string, string> }[] };
+    const kc = (cluster: string) =>
+      JSON.parse(readFileSync(w.kubeconfigOf(cluster), 'utf8')) as { clusters: { cluster: Record<string, string> }[] };
     const token = async (cluster: string, sa: string) => {
       const r = await w.kubectl(['-n', 'mefi-system', 'create', 'token', sa], { cluster });
       assert.equal(r.code, 0, r.stderr);
@@ -266,15 +410,34 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     const ca = (cluster: string) => kc(cluster).clusters[0]!.cluster['certificate-authority-data']!;
     const cfg = path.join(work, 'mefi-mcs.yaml');
     // Scoped to the test's namespace, as a user may scope theirs.
-    writeFileSync(cfg, `clusters:\n${(['alpha', 'beta'] as const).map((c) => `  - name: ${c}\n    url: ${server(c)}\n    token: ${tokens[c]}\n    ca: ${ca(c)}\n    type: ${c === 'alpha' ? 'local' : 'remote'}\n    namespaces: [${ns}]\n`).join('')}`);
+    writeFileSync(
+      cfg,
+      `clusters:\n${(['alpha', 'beta'] as const).map((c) => `  - name: ${c}\n    url: ${server(c)}\n    token: ${tokens[c]}\n    ca: ${ca(c)}\n    type: ${c === 'alpha' ? 'local' : 'remote'}\n    namespaces: [${ns}]\n`).join('')}`,
+    );
 
     const apply = (cluster: string, items: object[]) => w.applyObjects(cluster, ...items);
     const exportFrom = (cluster: string, ips: string[]) =>
       apply(cluster, [
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
-        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: ns }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] } },
-        { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-1', namespace: ns, labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })), ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
-        { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name: 'web', namespace: ns } },
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'web', namespace: ns },
+          spec: { ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+        },
+        {
+          apiVersion: 'discovery.k8s.io/v1',
+          kind: 'EndpointSlice',
+          metadata: { name: 'web-1', namespace: ns, labels: { 'kubernetes.io/service-name': 'web' } },
+          addressType: 'IPv4',
+          endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
+          ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        },
+        {
+          apiVersion: 'multicluster.x-k8s.io/v1beta1',
+          kind: 'ServiceExport',
+          metadata: { name: 'web', namespace: ns },
+        },
       ]);
     const getJSON = w.getJson;
     await exportFrom('alpha', ['10.1.9.1']);
@@ -285,31 +448,98 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     const marks = { alpha: w.auditMark('alpha'), beta: w.auditMark('beta') };
     const first = await mefi(['sync', '--mode', 'mcs', '-c', cfg]);
     assert.equal(first.code, 0, first.stdout + first.stderr);
-    const imp = await getJSON<{ metadata: { annotations: Record<string, string> }; spec: { type: string; ips?: string[] }; status?: { clusters?: { cluster: string }[] } }>('alpha', ['-n', ns, 'get', 'serviceimports.multicluster.x-k8s.io', 'web']);
+    const imp = await getJSON<{
+      metadata: { annotations: Record<string, string> };
+      spec: { type: string; ips?: string[] };
+      status?: { clusters?: { cluster: string }[] };
+    }>('alpha', ['-n', ns, 'get', 'serviceimports.multicluster.x-k8s.io', 'web']);
     assert.equal(imp.spec.type, 'ClusterSetIP');
     assert.deepEqual((imp.status?.clusters ?? []).map((c) => c.cluster).sort(), ['alpha', 'beta']);
-    const derived = await getJSON<{ spec: { clusterIPs: string[] } }>('alpha', ['-n', ns, 'get', 'service', imp.metadata.annotations['multicluster.kubernetes.io/derived-service']!]);
+    const derived = await getJSON<{ spec: { clusterIPs: string[] } }>('alpha', [
+      '-n',
+      ns,
+      'get',
+      'service',
+      imp.metadata.annotations['multicluster.kubernetes.io/derived-service']!,
+    ]);
     assert.deepEqual(imp.spec.ips, derived.spec.clusterIPs);
-    const slices = (await getJSON<{ items: { metadata: { labels: Record<string, string> }; endpoints?: { addresses: string[] }[] }[] }>('alpha', ['-n', ns, 'get', 'endpointslices', '-l', 'multicluster.kubernetes.io/service-name=web'])).items;
-    const bySource = Object.fromEntries(slices.map((x) => [x.metadata.labels['multicluster.kubernetes.io/source-cluster'], (x.endpoints ?? []).flatMap((e) => e.addresses).sort()]));
+    const slices = (
+      await getJSON<{
+        items: { metadata: { labels: Record<string, string> }; endpoints?: { addresses: string[] }[] }[];
+      }>('alpha', ['-n', ns, 'get', 'endpointslices', '-l', 'multicluster.kubernetes.io/service-name=web'])
+    ).items;
+    const bySource = Object.fromEntries(
+      slices.map((x) => [
+        x.metadata.labels['multicluster.kubernetes.io/source-cluster'],
+        (x.endpoints ?? []).flatMap((e) => e.addresses).sort(),
+      ]),
+    );
     assert.deepEqual(bySource, { alpha: ['10.1.9.1'], beta: ['10.2.9.1', '10.2.9.2'] });
-    const conditions = async (cluster: string) => Object.fromEntries(((await getJSON<{ status?: { conditions?: { type: string; status: string }[] } }>(cluster, ['-n', ns, 'get', 'serviceexports.multicluster.x-k8s.io', 'web'])).status?.conditions ?? []).map((c) => [c.type, c.status]));
+    const conditions = async (cluster: string) =>
+      Object.fromEntries(
+        (
+          (
+            await getJSON<{ status?: { conditions?: { type: string; status: string }[] } }>(cluster, [
+              '-n',
+              ns,
+              'get',
+              'serviceexports.multicluster.x-k8s.io',
+              'web',
+            ])
+          ).status?.conditions ?? []
+        ).map((c) => [c.type, c.status]),
+      );
     assert.deepEqual(await conditions('alpha'), { Valid: 'True', Ready: 'True', Conflict: 'False' });
-    assert.deepEqual(await conditions('beta'), {}, 'beta\'s export is its own mefi\'s to write');
-    for (const c of ['alpha', 'beta'] as const) assert.deepEqual(w.auditSince(c, marks[c]).filter((e) => ours(e) && (e.verb === 'get' || (e.responseStatus?.code ?? 0) >= 400)), [], `${c}: no get, nothing refused`);
-    assert.deepEqual(w.auditSince('beta', marks.beta).filter((e) => ours(e) && (e.user.username !== users[1] || e.verb !== 'list')), [], 'beta: the reader lists, nothing else');
+    assert.deepEqual(await conditions('beta'), {}, "beta's export is its own mefi's to write");
+    for (const c of ['alpha', 'beta'] as const)
+      assert.deepEqual(
+        w.auditSince(c, marks[c]).filter((e) => ours(e) && (e.verb === 'get' || (e.responseStatus?.code ?? 0) >= 400)),
+        [],
+        `${c}: no get, nothing refused`,
+      );
+    assert.deepEqual(
+      w.auditSince('beta', marks.beta).filter((e) => ours(e) && (e.user.username !== users[1] || e.verb !== 'list')),
+      [],
+      'beta: the reader lists, nothing else',
+    );
 
     const again = { alpha: w.auditMark('alpha'), beta: w.auditMark('beta') };
     const second = await mefi(['sync', '--mode', 'mcs', '-c', cfg]);
     assert.equal(second.code, 0, second.stdout + second.stderr);
-    for (const c of ['alpha', 'beta'] as const) assert.deepEqual(w.auditSince(c, again[c]).filter((e) => ours(e) && !['list', 'watch'].includes(e.verb)), [], `${c}: a second run writes nothing`);
+    for (const c of ['alpha', 'beta'] as const)
+      assert.deepEqual(
+        w.auditSince(c, again[c]).filter((e) => ours(e) && !['list', 'watch'].includes(e.verb)),
+        [],
+        `${c}: a second run writes nothing`,
+      );
 
     // The identities, asked directly.
     const client = (cluster: 'alpha' | 'beta') => {
-      const c = connect({ file: 'test', clusters: [{ name: cluster, type: 'remote', connection: { kind: 'url', url: server(cluster), token: tokens[cluster], caData: Buffer.from(ca(cluster), 'base64').toString(), insecureSkipTLSVerify: false } }] });
+      const c = connect({
+        file: 'test',
+        clusters: [
+          {
+            name: cluster,
+            type: 'remote',
+            connection: {
+              kind: 'url',
+              url: server(cluster),
+              token: tokens[cluster],
+              caData: Buffer.from(ca(cluster), 'base64').toString(),
+              insecureSkipTLSVerify: false,
+            },
+          },
+        ],
+      });
       return new KubeClient(c.get(cluster)!, { requestTimeoutMs: 10_000 });
     };
-    const status = async (k: KubeClient, verb: 'list' | 'get' | 'create' | 'update' | 'delete', resource: string, p: string, body?: unknown) => {
+    const status = async (
+      k: KubeClient,
+      verb: 'list' | 'get' | 'create' | 'update' | 'delete',
+      resource: string,
+      p: string,
+      body?: unknown,
+    ) => {
       try {
         await k.request({ verb, resource, path: p, ...(body ? { body } : {}) });
         return 200;
@@ -321,13 +551,43 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     const self = client('alpha');
     assert.equal(await status(self, 'list', 'secrets', '/api/v1/secrets'), 403);
     assert.equal(await status(self, 'get', 'secrets', '/api/v1/namespaces/mefi-system/secrets/mefi-reader-token'), 403);
-    assert.equal(await status(self, 'get', 'serviceimports', `${api}/namespaces/${ns}/serviceimports/web`), 403, 'list, not get');
-    assert.equal(await status(self, 'delete', 'serviceexports', `${api}/namespaces/${ns}/serviceexports/web`), 403, 'exports are the users\'');
+    assert.equal(
+      await status(self, 'get', 'serviceimports', `${api}/namespaces/${ns}/serviceimports/web`),
+      403,
+      'list, not get',
+    );
+    assert.equal(
+      await status(self, 'delete', 'serviceexports', `${api}/namespaces/${ns}/serviceexports/web`),
+      403,
+      "exports are the users'",
+    );
     const reader = client('beta');
-    const exported = await getJSON<{ metadata: { resourceVersion: string } }>('beta', ['-n', ns, 'get', 'serviceexports.multicluster.x-k8s.io', 'web']);
+    const exported = await getJSON<{ metadata: { resourceVersion: string } }>('beta', [
+      '-n',
+      ns,
+      'get',
+      'serviceexports.multicluster.x-k8s.io',
+      'web',
+    ]);
     assert.equal(await status(reader, 'list', 'serviceexports', `${api}/serviceexports`), 200, 'sanity: it can list');
-    assert.equal(await status(reader, 'create', 'serviceimports', `${api}/namespaces/${ns}/serviceimports`, { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceImport', metadata: { name: 'x', namespace: ns }, spec: { type: 'ClusterSetIP', ports: [{ port: 80, protocol: 'TCP' }] } }), 403);
-    assert.equal(await status(reader, 'update', 'serviceexports', `${api}/namespaces/${ns}/serviceexports/web/status`, { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name: 'web', namespace: ns, resourceVersion: exported.metadata.resourceVersion }, status: { conditions: [] } }), 403);
+    assert.equal(
+      await status(reader, 'create', 'serviceimports', `${api}/namespaces/${ns}/serviceimports`, {
+        apiVersion: 'multicluster.x-k8s.io/v1beta1',
+        kind: 'ServiceImport',
+        metadata: { name: 'x', namespace: ns },
+        spec: { type: 'ClusterSetIP', ports: [{ port: 80, protocol: 'TCP' }] },
+      }),
+      403,
+    );
+    assert.equal(
+      await status(reader, 'update', 'serviceexports', `${api}/namespaces/${ns}/serviceexports/web/status`, {
+        apiVersion: 'multicluster.x-k8s.io/v1beta1',
+        kind: 'ServiceExport',
+        metadata: { name: 'web', namespace: ns, resourceVersion: exported.metadata.resourceVersion },
+        status: { conditions: [] },
+      }),
+      403,
+    );
     assert.equal(await status(reader, 'list', 'secrets', '/api/v1/secrets'), 403);
     // The same config with beta as the target: the reader cannot read (or write) a target's kinds.
     const asTarget = await mefi(['sync', '--mode', 'mcs', '-c', cfg, '--local', 'beta']);
@@ -337,6 +597,7 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     // mcs.enabled=false again: its roles go with the upgrade.
     const off = await helm(['upgrade', 'mefi', chart, '-n', 'mefi-system', '-f', v], w.kubeconfigOf('alpha'));
     assert.equal(off.code, 0, off.stdout + off.stderr);
-    for (const name of ['mefi-mcs-source', 'mefi-mcs-target']) assert.notEqual((await w.kubectl(['get', 'clusterrole', name], { cluster: 'alpha' })).code, 0, `${name} removed`);
+    for (const name of ['mefi-mcs-source', 'mefi-mcs-target'])
+      assert.notEqual((await w.kubectl(['get', 'clusterrole', name], { cluster: 'alpha' })).code, 0, `${name} removed`);
   });
 });

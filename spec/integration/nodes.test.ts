@@ -20,7 +20,7 @@ const skip = !process.env.MEFI_CONTROLPLANE
   : process.getuid?.() !== 0
     ? 'needs root for the routed pod network and the real nodes (CI runs as root)'
     : !process.env.MEFI_KUBELET
-      ? 'needs the real nodes\' parts that make test builds (MEFI_KUBELET, MEFI_NODE_IMAGES)'
+      ? "needs the real nodes' parts that make test builds (MEFI_KUBELET, MEFI_NODE_IMAGES)"
       : false;
 
 const sysctls = ['vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops'];
@@ -38,8 +38,10 @@ const processesOf = (dir: string) => {
   return out;
 };
 /** Other beds with real nodes running now (their pids, as they register in /run/mefi-bed): they hold the host's sysctls changed. */
-const otherBeds = () => (existsSync('/run/mefi-bed/beds') ? readdirSync('/run/mefi-bed/beds').filter((p) => existsSync(`/proc/${p}`)) : []);
-const cgroupsOf = (pid: number) => readdirSync('/sys/fs/cgroup').filter((h) => existsSync(path.join('/sys/fs/cgroup', h, 'mefi-bed', String(pid))));
+const otherBeds = () =>
+  existsSync('/run/mefi-bed/beds') ? readdirSync('/run/mefi-bed/beds').filter((p) => existsSync(`/proc/${p}`)) : [];
+const cgroupsOf = (pid: number) =>
+  readdirSync('/sys/fs/cgroup').filter((h) => existsSync(path.join('/sys/fs/cgroup', h, 'mefi-bed', String(pid))));
 
 describe('real nodes leave nothing behind, even when their bed is killed', { skip, timeout: 300_000 }, () => {
   const dirs: string[] = [];
@@ -49,7 +51,7 @@ describe('real nodes leave nothing behind, even when their bed is killed', { ski
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  it('a bed killed with SIGKILL leaves shims and containers; the next bed removes them; the last to stop restores the host\'s sysctls', async () => {
+  it("a bed killed with SIGKILL leaves shims and containers; the next bed removes them; the last to stop restores the host's sysctls", async () => {
     // With another real-node bed running (test files run side by side on more cores) the sysctls are not this test's to judge.
     const alone = otherBeds().length === 0;
     const before = readSysctls();
@@ -57,11 +59,25 @@ describe('real nodes leave nothing behind, even when their bed is killed', { ski
     dirs.push(first);
     const killed = await startControlPlanes(first, ['alpha'], { network: true });
     await makePods(first).add({ cluster: 'alpha', namespace: 'app', name: 'web', ports: [8080] });
-    if (alone) assert.notDeepEqual(readSysctls(), before, 'the kubelet set its sysctls (if the host had them already, this test cannot tell)');
+    if (alone)
+      assert.notDeepEqual(
+        readSysctls(),
+        before,
+        'the kubelet set its sysctls (if the host had them already, this test cannot tell)',
+      );
     process.kill(killed.pid, 'SIGKILL');
-    await eventually('the supervisor gone', async () => !existsSync(`/proc/${killed.pid}`) || readFileSync(`/proc/${killed.pid}/stat`, 'utf8').split(' ')[2] === 'Z');
-    const left = processesOf(first).filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/usr/bin/containerd-shim'));
-    assert.ok(left.length >= 2, `containerd's shims (CoreDNS's and the pod's) outlive a killed supervisor: ${left}`);
+    await eventually(
+      'the supervisor gone',
+      async () =>
+        !existsSync(`/proc/${killed.pid}`) || readFileSync(`/proc/${killed.pid}/stat`, 'utf8').split(' ')[2] === 'Z',
+    );
+    const left = processesOf(first).filter((p) =>
+      readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('/usr/bin/containerd-shim'),
+    );
+    assert.ok(
+      left.length >= 2,
+      `containerd's shims (CoreDNS's and the pod's) outlive a killed supervisor: ${left.join(', ')}`,
+    );
     assert.ok(cgroupsOf(killed.pid).length > 0, 'its cgroups are still there');
 
     const next = mkdtempSync(path.join(tmpdir(), 'mefi-nodes-'));
@@ -69,7 +85,10 @@ describe('real nodes leave nothing behind, even when their bed is killed', { ski
     second = await startControlPlanes(next, ['alpha'], { network: true });
     assert.deepEqual(processesOf(first), [], 'the next bed killed everything the dead one left');
     assert.deepEqual(cgroupsOf(killed.pid), [], 'and removed its cgroups');
-    const mounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(first) || l.includes(next));
+    const mounts = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(first) || l.includes(next));
     assert.deepEqual(mounts(), [], 'no mount of a node is seen from the host');
 
     const pid = second.pid;
@@ -77,8 +96,13 @@ describe('real nodes leave nothing behind, even when their bed is killed', { ski
     second = undefined;
     assert.deepEqual(processesOf(next), []);
     assert.deepEqual(cgroupsOf(pid), []);
-    if (alone && otherBeds().length === 0) assert.deepEqual(readSysctls(), before, 'the host\'s sysctls as they were');
-    for (const fixed of ['/run/containerd', '/var/lib/kubelet', '/var/lib/cni', '/var/log/containers']) assert.equal(existsSync(fixed), false, `${fixed} never made on the host`);
-    assert.equal(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).trim(), '', 'no named network namespace on the host');
+    if (alone && otherBeds().length === 0) assert.deepEqual(readSysctls(), before, "the host's sysctls as they were");
+    for (const fixed of ['/run/containerd', '/var/lib/kubelet', '/var/lib/cni', '/var/log/containers'])
+      assert.equal(existsSync(fixed), false, `${fixed} never made on the host`);
+    assert.equal(
+      execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).trim(),
+      '',
+      'no named network namespace on the host',
+    );
   });
 });

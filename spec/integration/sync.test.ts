@@ -28,7 +28,11 @@ import {
   type AuditEvent,
 } from '../support/world.ts';
 
-const byIP = (a: string, b: string) => a.split('.').map(Number).reduce((d, x, i) => d || x - Number(b.split('.')[i]), 0);
+const byIP = (a: string, b: string) =>
+  a
+    .split('.')
+    .map(Number)
+    .reduce((d, x, i) => d || x - Number(b.split('.')[i]), 0);
 type Pods = Record<string, { ready: string[]; notReady: string[] }>;
 
 /**
@@ -39,7 +43,11 @@ type Pods = Record<string, { ready: string[]; notReady: string[] }>;
 async function seedWeb(id: string): Promise<Pods> {
   const { sourceLabels } = isolation(id);
   const ns = `app-${id}`;
-  const shape: Record<string, { ready: number; notReady: number }> = { alpha: { ready: 2, notReady: 1 }, beta: { ready: 1, notReady: 0 }, gamma: { ready: 1, notReady: 0 } };
+  const shape: Record<string, { ready: number; notReady: number }> = {
+    alpha: { ready: 2, notReady: 1 },
+    beta: { ready: 1, notReady: 0 },
+    gamma: { ready: 1, notReady: 0 },
+  };
   const out: Pods = {};
   for (const c of clusterNames) {
     const port = c === 'gamma' ? 9090 : 8080;
@@ -47,17 +55,38 @@ async function seedWeb(id: string): Promise<Pods> {
     out[c] = { ready: [], notReady: [] };
     for (let i = 0; i < shape[c]!.ready + shape[c]!.notReady; i++) {
       const ready = i < shape[c]!.ready;
-      const { ip } = await pods.add({ cluster: c, namespace: ns, name: `web-${i}`, labels: { app: 'web' }, ports: [port], ready });
-      out[c]![ready ? 'ready' : 'notReady'].push(ip);
+      const { ip } = await pods.add({
+        cluster: c,
+        namespace: ns,
+        name: `web-${i}`,
+        labels: { app: 'web' },
+        ports: [port],
+        ready,
+      });
+      out[c][ready ? 'ready' : 'notReady'].push(ip);
     }
   }
-  for (const c of clusterNames) await untilSource(c, ns, 'web', (e) => e !== undefined && e.ready.length === out[c]!.ready.length && e.notReady.length === out[c]!.notReady.length);
+  for (const c of clusterNames)
+    await untilSource(
+      c,
+      ns,
+      'web',
+      (e) =>
+        e !== undefined && e.ready.length === out[c]!.ready.length && e.notReady.length === out[c]!.notReady.length,
+    );
   return out;
 }
 
 /** Wait for the Endpoints controller to make a source what the test changed it to. */
-function untilSource(cluster: string, ns: string, name: string, ok: (e: Awaited<ReturnType<typeof endpointsIPs>>) => boolean) {
-  return eventually(`${cluster}: Endpoints ${ns}/${name} made by the Endpoints controller`, async () => ok(await endpointsIPs(cluster, ns, name)));
+function untilSource(
+  cluster: string,
+  ns: string,
+  name: string,
+  ok: (e: Awaited<ReturnType<typeof endpointsIPs>>) => boolean,
+) {
+  return eventually(`${cluster}: Endpoints ${ns}/${name} made by the Endpoints controller`, async () =>
+    ok(await endpointsIPs(cluster, ns, name)),
+  );
 }
 
 async function sync(id: string, cfg: string, ...more: string[]) {
@@ -80,10 +109,17 @@ describe('mefi sync against real API servers', { skip }, () => {
     assert.equal(report.summary.done, 4);
 
     const objs = await listEndpoints('alpha', namespace);
-    assert.deepEqual(objs.map((o) => o.metadata.name), ['web', 'web-alpha', 'web-beta', 'web-gamma']);
+    assert.deepEqual(
+      objs.map((o) => o.metadata.name),
+      ['web', 'web-alpha', 'web-beta', 'web-gamma'],
+    );
     const beta = objs.find((o) => o.metadata.name === 'web-beta')!;
     // Mirrors carry mefi's labels only: the source's labels are not copied.
-    assert.deepEqual(beta.metadata.labels, { isMefiLocal: 'true', isMefiOriginalName: 'web', 'multicluster.kubernetes.io/source-cluster': 'beta' });
+    assert.deepEqual(beta.metadata.labels, {
+      isMefiLocal: 'true',
+      isMefiOriginalName: 'web',
+      'multicluster.kubernetes.io/source-cluster': 'beta',
+    });
     const aggregate = objs.find((o) => o.metadata.name === 'web')!;
     assert.deepEqual(aggregate.metadata.labels, { isMefiLocal: 'true', isMefiOriginalName: 'web' });
     const listed = (ips: string[]) => [...ips].sort(byIP).map((ip) => ({ ip }));
@@ -97,13 +133,18 @@ describe('mefi sync against real API servers', { skip }, () => {
     ]);
     const writes = writesSince('alpha', m1.alpha!, namespace);
     assert.deepEqual(writes.map((w) => w.verb).sort(), ['create', 'create', 'create', 'create']);
-    for (const c of ['beta', 'gamma']) assert.equal(writesSince(c, m1[c]!, namespace).length, 0, `nothing written in ${c}`);
+    for (const c of ['beta', 'gamma'])
+      assert.equal(writesSince(c, m1[c]!, namespace).length, 0, `nothing written in ${c}`);
 
     const m2 = marks();
     const second = await sync(id, cfg.file);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /No changes/);
-    assert.equal(writesSince('alpha', m2.alpha!, namespace).length, 0, 'a second run on an unchanged world writes nothing');
+    assert.equal(
+      writesSince('alpha', m2.alpha!, namespace).length,
+      0,
+      'a second run on an unchanged world writes nothing',
+    );
   });
 
   it('converges a changed, a new, a removed and an unlabelled source in one run each', async () => {
@@ -126,38 +167,67 @@ describe('mefi sync against real API servers', { skip }, () => {
 
     const ns = `app-${id}`;
     let added = '';
-    await step('changed source: a pod more in beta', async () => {
-      added = (await pods.add({ cluster: 'beta', namespace: ns, name: 'web-9', labels: { app: 'web' }, ports: [8080] })).ip;
-      await untilSource('beta', ns, 'web', (e) => !!e?.ready.includes(added));
-    }, 2);
-    assert.ok((await getEndpoints('alpha', namespace, 'web'))!.subsets!.some((s) => s.addresses?.some((a) => a.ip === added)));
+    await step(
+      'changed source: a pod more in beta',
+      async () => {
+        added = (
+          await pods.add({ cluster: 'beta', namespace: ns, name: 'web-9', labels: { app: 'web' }, ports: [8080] })
+        ).ip;
+        await untilSource('beta', ns, 'web', (e) => !!e?.ready.includes(added));
+      },
+      2,
+    );
+    assert.ok(
+      (await getEndpoints('alpha', namespace, 'web'))!.subsets!.some((s) => s.addresses?.some((a) => a.ip === added)),
+    );
 
-    await step('new source: a Service api in gamma', async () => {
-      await putService('gamma', ns, 'api', { ...sourceLabels, app: 'api' }, { app: 'api' });
-      await pods.add({ cluster: 'gamma', namespace: ns, name: 'api-0', labels: { app: 'api' }, ports: [8080] });
-      await untilSource('gamma', ns, 'api', (e) => e?.ready.length === 1);
-    }, 2);
+    await step(
+      'new source: a Service api in gamma',
+      async () => {
+        await putService('gamma', ns, 'api', { ...sourceLabels, app: 'api' }, { app: 'api' });
+        await pods.add({ cluster: 'gamma', namespace: ns, name: 'api-0', labels: { app: 'api' }, ports: [8080] });
+        await untilSource('gamma', ns, 'api', (e) => e?.ready.length === 1);
+      },
+      2,
+    );
     assert.ok(await getEndpoints('alpha', namespace, 'api-gamma'));
     assert.ok(await getEndpoints('alpha', namespace, 'api'));
 
-    await step('removed source: gamma\'s Service web deleted', async () => {
-      await deleteService('gamma', ns, 'web');
-      await untilSource('gamma', ns, 'web', (e) => e === undefined);
-    }, 2);
+    await step(
+      "removed source: gamma's Service web deleted",
+      async () => {
+        await deleteService('gamma', ns, 'web');
+        await untilSource('gamma', ns, 'web', (e) => e === undefined);
+      },
+      2,
+    );
     assert.equal(await getEndpoints('alpha', namespace, 'web-gamma'), undefined);
     assert.ok(!(await getEndpoints('alpha', namespace, 'web'))!.subsets!.some((s) => s.ports?.[0]?.port === 9090));
 
-    await step('removed label: beta\'s Service no longer labelled', async () => {
-      await putService('beta', ns, 'web', { app: 'web' }, { app: 'web' });
-      await untilSource('beta', ns, 'web', (e) => e !== undefined && !Object.keys(sourceLabels).some((k) => k in e.labels));
-    }, 2);
+    await step(
+      "removed label: beta's Service no longer labelled",
+      async () => {
+        await putService('beta', ns, 'web', { app: 'web' }, { app: 'web' });
+        await untilSource(
+          'beta',
+          ns,
+          'web',
+          (e) => e !== undefined && !Object.keys(sourceLabels).some((k) => k in e.labels),
+        );
+      },
+      2,
+    );
     assert.equal(await getEndpoints('alpha', namespace, 'web-beta'), undefined);
 
     // The last source of api goes: its mirror and its aggregate go with it.
-    await step('last source of a name removed', async () => {
-      await deleteService('gamma', ns, 'api');
-      await untilSource('gamma', ns, 'api', (e) => e === undefined);
-    }, 2);
+    await step(
+      'last source of a name removed',
+      async () => {
+        await deleteService('gamma', ns, 'api');
+        await untilSource('gamma', ns, 'api', (e) => e === undefined);
+      },
+      2,
+    );
     assert.equal(await getEndpoints('alpha', namespace, 'api'), undefined);
   });
 
@@ -181,7 +251,11 @@ describe('mefi sync against real API servers', { skip }, () => {
 
     for (const c of clusterNames) {
       const events = auditSince(c, m[c]!);
-      assert.deepEqual(events.filter((e) => !['list', 'get', 'watch'].includes(e.verb)).map((e) => `${e.verb} ${e.requestURI}`), [], `no write reached ${c}`);
+      assert.deepEqual(
+        events.filter((e) => !['list', 'get', 'watch'].includes(e.verb)).map((e) => `${e.verb} ${e.requestURI}`),
+        [],
+        `no write reached ${c}`,
+      );
     }
     assert.equal((await listEndpoints('alpha', namespace)).length, 0);
 
@@ -205,11 +279,19 @@ describe('mefi sync against real API servers', { skip }, () => {
     assert.ok(conflict, r.stdout);
     assert.equal(conflict.blocking, true);
     assert.equal(report.summary.blocking, 1);
-    assert.equal((await mefi(['diff', '-c', cfg.file, ...isolation(id).args])).code, 2, 'diff fails too: CI sees the blocked aggregate');
+    assert.equal(
+      (await mefi(['diff', '-c', cfg.file, ...isolation(id).args])).code,
+      2,
+      'diff fails too: CI sees the blocked aggregate',
+    );
     assert.equal(conflict.name, 'web');
     assert.match(conflict.message, /without label isMefiLocal=true/);
     const after = (await getEndpoints('alpha', namespace, 'web'))!;
-    assert.equal(after.metadata.resourceVersion, foreign.metadata.resourceVersion, 'the foreign object was not written');
+    assert.equal(
+      after.metadata.resourceVersion,
+      foreign.metadata.resourceVersion,
+      'the foreign object was not written',
+    );
     assert.ok(await getEndpoints('alpha', namespace, 'web-beta'), 'the mirrors are still written');
 
     // Once the user removes it, the next run creates the aggregate.
@@ -218,7 +300,7 @@ describe('mefi sync against real API servers', { skip }, () => {
     assert.equal((await getEndpoints('alpha', namespace, 'web'))!.metadata.labels!.isMefiLocal, 'true');
   });
 
-  it('a config without a cluster keeps that cluster\'s mirrors (reported); --prune, shown first by a dry run, removes them', async () => {
+  it("a config without a cluster keeps that cluster's mirrors (reported); --prune, shown first by a dry run, removes them", async () => {
     const id = uid();
     const { namespace } = isolation(id);
     await ensureNamespace('alpha', namespace);
@@ -230,20 +312,33 @@ describe('mefi sync against real API servers', { skip }, () => {
     const r = await sync(id, partial, '-o', 'json');
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
-    assert.deepEqual(report.problems.map((p: { code: string; name: string }) => [p.code, p.name]), [['unknown-cluster', 'gamma']]);
-    assert.equal(writesSince('alpha', m.alpha!, namespace).length, 0, 'nothing deleted: mefi cannot rebuild gamma\'s mirror from this config');
+    assert.deepEqual(
+      report.problems.map((p: { code: string; name: string }) => [p.code, p.name]),
+      [['unknown-cluster', 'gamma']],
+    );
+    assert.equal(
+      writesSince('alpha', m.alpha!, namespace).length,
+      0,
+      "nothing deleted: mefi cannot rebuild gamma's mirror from this config",
+    );
     assert.ok(await getEndpoints('alpha', namespace, 'web-gamma'));
 
     const dry = await sync(id, partial, '--prune', '--dry-run');
     assert.match(dry.stdout, /^delete\s+alpha\s+\S+\/web-gamma\s+gamma/m);
     assert.equal(writesSince('alpha', m.alpha!, namespace).length, 0);
     assert.equal((await sync(id, partial, '--prune')).code, 0);
-    const pruned = writesSince('alpha', m.alpha!, namespace) as (AuditEvent & { requestReceivedTimestamp: string; stageTimestamp: string })[];
+    const pruned = writesSince('alpha', m.alpha!, namespace) as (AuditEvent & {
+      requestReceivedTimestamp: string;
+      stageTimestamp: string;
+    })[];
     assert.deepEqual(pruned.map((e) => `${e.verb} ${e.objectRef?.name}`).sort(), ['delete web-gamma', 'update web']);
     // Writes before deletes (README): the aggregate's update had its answer before the delete was sent.
     const update = pruned.find((e) => e.verb === 'update')!;
     const del = pruned.find((e) => e.verb === 'delete')!;
-    assert.ok(Date.parse(update.stageTimestamp) <= Date.parse(del.requestReceivedTimestamp), `update done ${update.stageTimestamp}, delete received ${del.requestReceivedTimestamp}`);
+    assert.ok(
+      Date.parse(update.stageTimestamp) <= Date.parse(del.requestReceivedTimestamp),
+      `update done ${update.stageTimestamp}, delete received ${del.requestReceivedTimestamp}`,
+    );
   });
 
   it('--local all converges every cluster, listing each source cluster once', async () => {
@@ -260,12 +355,15 @@ describe('mefi sync against real API servers', { skip }, () => {
     for (const c of clusterNames) {
       const names = (await listEndpoints(c, namespace)).map((o) => o.metadata.name);
       assert.deepEqual(names, ['web', 'web-alpha', 'web-beta', 'web-gamma'], c);
-      const sourceLists = auditSince(c, m[c]!).filter((e) => e.verb === 'list' && e.requestURI.startsWith('/api/v1/endpoints'));
+      const sourceLists = auditSince(c, m[c]!).filter(
+        (e) => e.verb === 'list' && e.requestURI.startsWith('/api/v1/endpoints'),
+      );
       assert.equal(sourceLists.length, 1, `${c}: one source list per run, whatever the number of targets`);
     }
 
     const m2 = marks();
     assert.equal((await sync(id, cfg.file, '--local', 'all')).code, 0);
-    for (const c of clusterNames) assert.equal(writesSince(c, m2[c]!, namespace).length, 0, `${c}: second run writes nothing`);
+    for (const c of clusterNames)
+      assert.equal(writesSince(c, m2[c]!, namespace).length, 0, `${c}: second run writes nothing`);
   });
 });

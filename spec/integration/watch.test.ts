@@ -31,7 +31,8 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
     if (planes) rmSync(planes.dir, { recursive: true, force: true });
   });
 
-  const ipOf = async (ns: string, name: string) => (await w.getEndpoints('alpha', ns, name))?.subsets?.[0]?.addresses?.map((a) => a.ip).join(',');
+  const ipOf = async (ns: string, name: string) =>
+    (await w.getEndpoints('alpha', ns, name))?.subsets?.[0]?.addresses?.map((a) => a.ip).join(',');
 
   it('propagates a change in well under a second with the resync minutes away; at rest the servers see only the open watches', async () => {
     const id = uid();
@@ -54,7 +55,11 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
       await sleep(1500); // at rest
       for (const c of ['alpha', 'beta', 'gamma']) {
         const lists = w.auditSince(c, mark[c]!).filter((e) => e.verb === 'list' && e.userAgent?.startsWith('mefi/'));
-        assert.deepEqual(lists.map((e) => e.requestURI), [], `${c}: no list while watching (the resync is minutes away)`);
+        assert.deepEqual(
+          lists.map((e) => e.requestURI),
+          [],
+          `${c}: no list while watching (the resync is minutes away)`,
+        );
       }
       const watches = w.auditSince('beta', 0).filter((e) => e.verb === 'watch' && e.userAgent?.startsWith('mefi/'));
       assert.ok(watches.length >= 1, 'beta is watched');
@@ -83,13 +88,31 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
       const started = Date.now();
       const puts: Promise<unknown>[] = [];
       for (let i = 1; i <= 100; i++) {
-        const body = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'web', namespace: ns, labels: sourceLabels }, subsets: [subset([`10.3.0.${i}`])] };
-        puts.push(w.admin('gamma').request({ verb: 'update', resource: 'endpoints', namespace: ns, name: 'web', path: `/api/v1/namespaces/${ns}/endpoints/web`, body }));
+        const body = {
+          apiVersion: 'v1',
+          kind: 'Endpoints',
+          metadata: { name: 'web', namespace: ns, labels: sourceLabels },
+          subsets: [subset([`10.3.0.${i}`])],
+        };
+        puts.push(
+          w.admin('gamma').request({
+            verb: 'update',
+            resource: 'endpoints',
+            namespace: ns,
+            name: 'web',
+            path: `/api/v1/namespaces/${ns}/endpoints/web`,
+            body,
+          }),
+        );
         await sleep(10);
       }
       await Promise.all(puts);
       const burstMs = Date.now() - started;
-      await eventually('the last change arrived', async () => (await ipOf(namespace, 'web-gamma')) === '10.3.0.100', 5_000);
+      await eventually(
+        'the last change arrived',
+        async () => (await ipOf(namespace, 'web-gamma')) === '10.3.0.100',
+        5_000,
+      );
       await sleep(500);
       const log = loop.log().slice(logBefore);
       const runs = (log.match(/run finished/g) ?? []).length;
@@ -101,7 +124,10 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
       // whose answer came after its event), and at most two writes per run:
       // the mirror and the aggregate.
       assert.ok(writingRuns >= 1 && writingRuns <= 100, `${writingRuns} writing runs for 100 changes in ${burstMs} ms`);
-      assert.ok(runs <= writingRuns + 10, `${runs} runs in all for ${writingRuns} writing runs: mefi's own writes coming back start runs`);
+      assert.ok(
+        runs <= writingRuns + 10,
+        `${runs} runs in all for ${writingRuns} writing runs: mefi's own writes coming back start runs`,
+      );
       assert.ok(writes >= writingRuns && writes <= 2 * writingRuns, `${writes} writes in ${writingRuns} writing runs`);
     } finally {
       assert.equal(await loop.stop(), 0, loop.log());
@@ -122,7 +148,12 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
       const before = loop.log().length;
       await put('web', ip);
       await eventually(`web-gamma holds ${ip}`, async () => (await ipOf(namespace, 'web-gamma')) === ip);
-      return eventually('the run that wrote it', async () => Number(/run finished.* writes=[1-9]\d* planned=(\d+)/.exec(loop.log().slice(before))?.[1] ?? NaN) || undefined);
+      return eventually(
+        'the run that wrote it',
+        async () =>
+          Number(/run finished.* writes=[1-9]\d* planned=(\d+)/.exec(loop.log().slice(before))?.[1] ?? NaN) ||
+          undefined,
+      );
     };
     try {
       await eventually('first run', async () => (await ipOf(namespace, 'web-gamma')) === '10.3.0.1');
@@ -131,8 +162,13 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
       const small = await change('10.3.0.3');
       // 300 more services: 300 sources, 600 objects written in the target.
       const names = Array.from({ length: 300 }, (_, i) => `svc-${i}`);
-      for (let i = 0; i < names.length; i += 25) await Promise.all(names.slice(i, i + 25).map((n, j) => put(n, `10.3.1.${(i + j) % 250}`)));
-      await eventually('the bigger world written', async () => ((await w.listEndpoints('alpha', namespace)).length >= 2 + 600 ? true : undefined), 60_000);
+      for (let i = 0; i < names.length; i += 25)
+        await Promise.all(names.slice(i, i + 25).map((n, j) => put(n, `10.3.1.${(i + j) % 250}`)));
+      await eventually(
+        'the bigger world written',
+        async () => ((await w.listEndpoints('alpha', namespace)).length >= 2 + 600 ? true : undefined),
+        60_000,
+      );
       await change('10.3.0.4');
       const big = await change('10.3.0.5');
       assert.ok(small > 0 && small <= 10, `${small} objects planned for one change in a world of 3`);
@@ -154,10 +190,18 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
       await w.kill('beta');
       // While beta is down, alpha changes (and is propagated), and then beta's change waits for beta.
       await w.putEndpoints('alpha', `app-${id}`, 'web', sourceLabels, [subset(['10.1.1.1'])]);
-      await eventually('alpha still propagates', async () => (await ipOf(namespace, 'web-alpha')) === '10.1.1.1', 5_000);
+      await eventually(
+        'alpha still propagates',
+        async () => (await ipOf(namespace, 'web-alpha')) === '10.1.1.1',
+        5_000,
+      );
       await w.release('beta');
       await w.putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.1.2'])]);
-      await eventually('beta\'s change after its return', async () => (await ipOf(namespace, 'web-beta')) === '10.2.1.2', 20_000);
+      await eventually(
+        "beta's change after its return",
+        async () => (await ipOf(namespace, 'web-beta')) === '10.2.1.2',
+        20_000,
+      );
       assert.equal(await ipOf(namespace, 'web-beta'), '10.2.1.2');
     } finally {
       assert.equal(await loop.stop(), 0, loop.log());
@@ -172,13 +216,19 @@ describe('sync --watch', { skip, timeout: 300_000 }, () => {
     const loops = [0, 1].map(() => startLoop(['-c', cfg.file, ...args, '--watch', '--resync', '5m']));
     try {
       for (let i = 1; i <= 20; i++) {
-        await w.putEndpoints(i % 2 ? 'beta' : 'gamma', `app-${id}`, 'web', sourceLabels, [subset([`10.${i % 2 ? 2 : 3}.2.${i}`])]);
+        await w.putEndpoints(i % 2 ? 'beta' : 'gamma', `app-${id}`, 'web', sourceLabels, [
+          subset([`10.${i % 2 ? 2 : 3}.2.${i}`]),
+        ]);
         await sleep(30);
       }
       await eventually('converged', async () => (await mefi(['diff', '-c', cfg.file, ...args])).code === 0, 10_000);
       const quiet = w.auditMark('alpha');
       await sleep(1500);
-      assert.deepEqual(w.writesSince('alpha', quiet, namespace).map((e) => `${e.verb} ${e.objectRef?.name}`), [], 'no flapping once sources are still');
+      assert.deepEqual(
+        w.writesSince('alpha', quiet, namespace).map((e) => `${e.verb} ${e.objectRef?.name}`),
+        [],
+        'no flapping once sources are still',
+      );
     } finally {
       for (const l of loops) assert.equal(await l.stop(), 0, l.log());
     }

@@ -22,14 +22,32 @@ const variants = fc.record({
   prune: fc.boolean(),
 });
 
-function optionsOf(v: { cidrs: boolean; affinity: PlanOptions['affinity']; prune: boolean }, base: PlanOptions = options): PlanOptions {
-  return { ...base, affinity: v.affinity, affinityLabel: 'mefi.affinity', prune: v.prune, ...(v.cidrs ? { podCIDRs: { a: ['10.0.0.0/31'], b: ['fd00::/16', '10.0.0.3/32'] } } : {}) };
+function optionsOf(
+  v: { cidrs: boolean; affinity: PlanOptions['affinity']; prune: boolean },
+  base: PlanOptions = options,
+): PlanOptions {
+  return {
+    ...base,
+    affinity: v.affinity,
+    affinityLabel: 'mefi.affinity',
+    prune: v.prune,
+    ...(v.cidrs ? { podCIDRs: { a: ['10.0.0.0/31'], b: ['fd00::/16', '10.0.0.3/32'] } } : {}),
+  };
 }
 
 /** Every other remote address a target would serve did not answer a probe (--probe): its aggregates are not those made ahead. */
 function withUnreachable(o: PlanOptions, input: PlanInput, on: boolean): PlanInput {
   if (!on) return input;
-  const unreachable = Object.fromEntries(Object.keys(input.targets).map((t) => [t, new Set(toProbe(o, input, t).filter((_, i) => i % 2 === 0).map((a) => probeKey(a.ip, a.port)))]));
+  const unreachable = Object.fromEntries(
+    Object.keys(input.targets).map((t) => [
+      t,
+      new Set(
+        toProbe(o, input, t)
+          .filter((_, i) => i % 2 === 0)
+          .map((a) => probeKey(a.ip, a.port)),
+      ),
+    ]),
+  );
   return { ...input, unreachable };
 }
 
@@ -72,7 +90,11 @@ describe('planning ahead (property tests)', () => {
       fc.property(world, world, variants, (w, other, v) => {
         const o = optionsOf(v);
         // The same objects in a new record (a new read), other sources, other options.
-        for (const stale of [ahead(o, { ...w, sources: { ...w.sources } }), ahead(o, other), ahead({ ...o, podCIDRs: { a: ['10.0.0.0/32'] }, affinity: o.affinity === 'local' ? 'none' : 'local' }, w)])
+        for (const stale of [
+          ahead(o, { ...w, sources: { ...w.sources } }),
+          ahead(o, other),
+          ahead({ ...o, podCIDRs: { a: ['10.0.0.0/32'] }, affinity: o.affinity === 'local' ? 'none' : 'local' }, w),
+        ])
           assert.equal(JSON.stringify(plan(o, w, stale)), JSON.stringify(plan(o, w)));
       }),
       runs,
@@ -84,18 +106,44 @@ describe('planning ahead', () => {
   it('is taken up: a target read empty is given the very subsets made ahead', () => {
     const input: PlanInput = {
       sources: {
-        a: { ok: true, items: [{ metadata: { name: 'web', namespace: 'n', labels: { isMefiRemote: 'true' } }, subsets: [{ addresses: [{ ip: '10.0.0.1' }], ports: [{ port: 80 }] }] }] },
-        b: { ok: true, items: [{ metadata: { name: 'web', namespace: 'n', labels: { isMefiRemote: 'true' } }, subsets: [{ addresses: [{ ip: '10.0.1.1' }], ports: [{ port: 80 }] }] }] },
+        a: {
+          ok: true,
+          items: [
+            {
+              metadata: { name: 'web', namespace: 'n', labels: { isMefiRemote: 'true' } },
+              subsets: [{ addresses: [{ ip: '10.0.0.1' }], ports: [{ port: 80 }] }],
+            },
+          ],
+        },
+        b: {
+          ok: true,
+          items: [
+            {
+              metadata: { name: 'web', namespace: 'n', labels: { isMefiRemote: 'true' } },
+              subsets: [{ addresses: [{ ip: '10.0.1.1' }], ports: [{ port: 80 }] }],
+            },
+          ],
+        },
       },
       targets: { a: { ok: true, items: [] } },
     };
     const made = ahead(options, input)!;
     const p = plan(options, input, made);
     const wanted = made.targets.get('a')!.wanted;
-    assert.deepEqual(p.creates.map((c) => c.name), ['web', 'web-a', 'web-b']);
-    for (const c of p.creates) assert.ok(wanted.some((w) => w.name === c.name && w.subsets === c.after), `${c.name}: made ahead`);
+    assert.deepEqual(
+      p.creates.map((c) => c.name),
+      ['web', 'web-a', 'web-b'],
+    );
+    for (const c of p.creates)
+      assert.ok(
+        wanted.some((w) => w.name === c.name && w.subsets === c.after),
+        `${c.name}: made ahead`,
+      );
     // Made for another record of the same objects: planned afresh.
     const again = plan(options, { ...input, sources: { ...input.sources } }, made);
-    assert.ok(again.creates.every((c) => !wanted.some((w) => w.subsets === c.after && w.role === 'aggregate')), 'aggregates merged afresh');
+    assert.ok(
+      again.creates.every((c) => !wanted.some((w) => w.subsets === c.after && w.role === 'aggregate')),
+      'aggregates merged afresh',
+    );
   });
 });

@@ -51,34 +51,60 @@ describe('MCS planner invariants (property tests)', () => {
         if (policy === 'upsert-only') assert.equal(p.deletes.length, 0);
         for (const c of [...p.updates, ...p.deletes]) {
           if (c.kind === 'ServiceExportStatus') {
-            const e = ok(input, c.target, 'sources')?.serviceExports?.find((x) => x.metadata.namespace === c.namespace && x.metadata.name === c.name);
+            const e = ok(input, c.target, 'sources')?.serviceExports?.find(
+              (x) => x.metadata.namespace === c.namespace && x.metadata.name === c.name,
+            );
             assert.ok(e, `status of a ServiceExport ${c.namespace}/${c.name} that ${c.target} does not have`);
             assert.deepEqual(c.writes, ['status']);
-            assert.deepEqual((c.object as ServiceExportObject).spec ?? null, e.spec ?? null, 'the export\'s spec is never changed');
+            assert.deepEqual(
+              (c.object as ServiceExportObject).spec ?? null,
+              e.spec ?? null,
+              "the export's spec is never changed",
+            );
             continue;
           }
           const t = ok(input, c.target, 'targets')!;
-          const at = (x: { metadata: { namespace?: string; name: string } }) => x.metadata.namespace === c.namespace && x.metadata.name === c.name;
-          const current = c.kind === 'ServiceImport' ? t.serviceImports?.find(at) : c.kind === 'Service' ? t.services?.find(at) : t.slices?.find(at);
+          const at = (x: { metadata: { namespace?: string; name: string } }) =>
+            x.metadata.namespace === c.namespace && x.metadata.name === c.name;
+          const current =
+            c.kind === 'ServiceImport'
+              ? t.serviceImports?.find(at)
+              : c.kind === 'Service'
+                ? t.services?.find(at)
+                : t.slices?.find(at);
           assert.ok(current, `${c.kind} ${c.namespace}/${c.name} does not exist in ${c.target}`);
-          const mine = c.kind === 'ServiceImport' ? isOwned(current, mcsOptions) : c.kind === 'Service' ? isDerivedService(current as never, mcsOptions) : isMcsSlice(current as never, mcsOptions);
+          const mine =
+            c.kind === 'ServiceImport'
+              ? isOwned(current, mcsOptions)
+              : c.kind === 'Service'
+                ? isDerivedService(current as never, mcsOptions)
+                : isMcsSlice(current as never, mcsOptions);
           assert.ok(mine, `${c.kind} ${c.namespace}/${c.name} in ${c.target} is not mefi's`);
         }
         for (const c of p.creates) {
           const t = ok(input, c.target, 'targets')!;
-          const at = (x: { metadata: { namespace?: string; name: string } }) => x.metadata.namespace === c.namespace && x.metadata.name === c.name;
+          const at = (x: { metadata: { namespace?: string; name: string } }) =>
+            x.metadata.namespace === c.namespace && x.metadata.name === c.name;
           const list = c.kind === 'ServiceImport' ? t.serviceImports : c.kind === 'Service' ? t.services : t.slices;
-          assert.ok(!(list as { metadata: { namespace?: string; name: string } }[] | undefined)?.some(at), `create over existing ${c.kind} ${c.namespace}/${c.name}`);
+          assert.ok(!list?.some(at), `create over existing ${c.kind} ${c.namespace}/${c.name}`);
         }
         // Targets are written in the export's own namespace only.
-        const exported = new Set(Object.values(input.sources).flatMap((o) => (o.ok ? (o.serviceExports ?? []).map((e) => `${e.metadata.namespace}/${e.metadata.name}`) : [])));
-        for (const c of p.creates) assert.ok(exported.has(`${c.namespace}/${c.originalName}`), `${c.kind} ${c.namespace}/${c.name} for nothing exported`);
+        const exported = new Set(
+          Object.values(input.sources).flatMap((o) =>
+            o.ok ? (o.serviceExports ?? []).map((e) => `${e.metadata.namespace}/${e.metadata.name}`) : [],
+          ),
+        );
+        for (const c of p.creates)
+          assert.ok(
+            exported.has(`${c.namespace}/${c.originalName}`),
+            `${c.kind} ${c.namespace}/${c.name} for nothing exported`,
+          );
       }),
       runs,
     );
   });
 
-  it('is safe under partial failure: an unreadable cluster\'s slices stay, and so does every import that lists it', () => {
+  it("is safe under partial failure: an unreadable cluster's slices stay, and so does every import that lists it", () => {
     fc.assert(
       fc.property(mcsWorld, (input) => {
         const unreadable = unreadableSources(input);
@@ -86,10 +112,22 @@ describe('MCS planner invariants (property tests)', () => {
         const touched = new Set(names([...p.updates, ...p.deletes]));
         for (const [target, o] of Object.entries(input.targets)) {
           if (!o.ok) continue;
-          for (const s of (o.slices ?? []).filter((x) => isMcsSlice(x, mcsOptions) && unreadable.has(x.metadata.labels!['multicluster.kubernetes.io/source-cluster']!)))
-            assert.ok(!touched.has(`${target} EndpointSlice ${s.metadata.namespace}/${s.metadata.name}`), `slice ${s.metadata.name} of an unreadable cluster touched in ${target}`);
-          for (const i of (o.serviceImports ?? []).filter((x) => isOwned(x, mcsOptions) && (x.status?.clusters ?? []).some((c) => unreadable.has(c.cluster))))
-            assert.ok(!touched.has(`${target} ServiceImport ${i.metadata.namespace}/${i.metadata.name}`), `import ${i.metadata.name} listing an unreadable cluster touched in ${target}`);
+          for (const s of (o.slices ?? []).filter(
+            (x) =>
+              isMcsSlice(x, mcsOptions) &&
+              unreadable.has(x.metadata.labels!['multicluster.kubernetes.io/source-cluster']!),
+          ))
+            assert.ok(
+              !touched.has(`${target} EndpointSlice ${s.metadata.namespace}/${s.metadata.name}`),
+              `slice ${s.metadata.name} of an unreadable cluster touched in ${target}`,
+            );
+          for (const i of (o.serviceImports ?? []).filter(
+            (x) => isOwned(x, mcsOptions) && (x.status?.clusters ?? []).some((c) => unreadable.has(c.cluster)),
+          ))
+            assert.ok(
+              !touched.has(`${target} ServiceImport ${i.metadata.namespace}/${i.metadata.name}`),
+              `import ${i.metadata.name} listing an unreadable cluster touched in ${target}`,
+            );
         }
         assert.deepEqual(new Set(p.unreadable.filter((u) => u.role === 'source').map((u) => u.cluster)), unreadable);
       }),
@@ -97,18 +135,27 @@ describe('MCS planner invariants (property tests)', () => {
     );
   });
 
-  it('serves the KEP\'s import: every written import merges the valid exports, oldest first, and its slices carry only ports it has', () => {
+  it("serves the KEP's import: every written import merges the valid exports, oldest first, and its slices carry only ports it has", () => {
     fc.assert(
       fc.property(mcsWorld, (input) => {
         const p = plan(mcsOptions, input);
         for (const c of [...p.creates, ...p.updates].filter((x) => x.kind === 'EndpointSlice')) {
           const slice = c.object as { metadata: { labels?: Record<string, string> }; ports?: { name?: string }[] };
           const name = slice.metadata.labels!['multicluster.kubernetes.io/service-name']!;
-          const imp = [...p.creates, ...p.updates].find((x) => x.kind === 'ServiceImport' && x.target === c.target && x.namespace === c.namespace && x.name === name)?.object as { spec: { ports: { name?: string }[] } } | undefined;
-          const stored = ok(input, c.target, 'targets')!.serviceImports?.find((x) => x.metadata.namespace === c.namespace && x.metadata.name === name);
+          const imp = [...p.creates, ...p.updates].find(
+            (x) =>
+              x.kind === 'ServiceImport' && x.target === c.target && x.namespace === c.namespace && x.name === name,
+          )?.object as { spec: { ports: { name?: string }[] } } | undefined;
+          const stored = ok(input, c.target, 'targets')!.serviceImports?.find(
+            (x) => x.metadata.namespace === c.namespace && x.metadata.name === name,
+          );
           const ports = (imp ?? stored)?.spec.ports;
           assert.ok(ports, `slice ${c.name} of no import`);
-          for (const port of slice.ports ?? []) assert.ok(ports.some((q) => (q.name ?? '') === (port.name ?? '')), `slice ${c.name} has port ${port.name} its import does not`);
+          for (const port of slice.ports ?? [])
+            assert.ok(
+              ports.some((q) => (q.name ?? '') === (port.name ?? '')),
+              `slice ${c.name} has port ${port.name} its import does not`,
+            );
         }
       }),
       runs,

@@ -22,8 +22,13 @@ export async function deployWeb(w: World, pods: Pods): Promise<void> {
     };
     const r = await w.kubectl(['apply', '-f', '-'], { cluster: c, input: JSON.stringify(service) });
     if (r.code !== 0) throw new Error(`${c}: Service app/web: ${r.stderr}`);
-    for (const name of ['web-1', 'web-2']) await pods.add({ cluster: c, namespace: 'app', name, labels: { app: 'web' }, ports: [portOf(c)] });
+    for (const name of ['web-1', 'web-2'])
+      await pods.add({ cluster: c, namespace: 'app', name, labels: { app: 'web' }, ports: [portOf(c)] });
   }
   await pods.add({ ...client, labels: { app: 'client' }, ports: [8080] });
-  for (const c of clusters) await eventually(`${c}: Endpoints app/web with both pods`, async () => ((await w.getEndpoints(c, 'app', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 2);
+  for (const c of clusters)
+    await eventually(
+      `${c}: Endpoints app/web with both pods`,
+      async () => ((await w.getEndpoints(c, 'app', 'web'))?.subsets?.[0]?.addresses?.length ?? 0) === 2,
+    );
 }

@@ -29,13 +29,18 @@ const ready = (e: Endpoint) => e.conditions?.ready !== false;
 const serving = (e: Endpoint) => e.conditions?.serving ?? true;
 const terminating = (e: Endpoint) => e.conditions?.terminating === true;
 
-function targets(slices: SliceObject[], take: (e: Endpoint, all: Endpoint[]) => boolean, firstOnly = false): Set<string> {
+function targets(
+  slices: SliceObject[],
+  take: (e: Endpoint, all: Endpoint[]) => boolean,
+  firstOnly = false,
+): Set<string> {
   const out = new Set<string>();
   const all = slices.flatMap((s) => s.endpoints ?? []);
   for (const s of slices)
     for (const e of s.endpoints ?? []) {
       if (!take(e, all)) continue;
-      for (const ip of firstOnly ? e.addresses.slice(0, 1) : e.addresses) for (const p of s.ports ?? []) out.add(`${ip}:${p.port}/${p.protocol ?? 'TCP'}`);
+      for (const ip of firstOnly ? e.addresses.slice(0, 1) : e.addresses)
+        for (const p of s.ports ?? []) out.add(`${ip}:${p.port}/${p.protocol ?? 'TCP'}`);
     }
   return out;
 }

@@ -14,7 +14,10 @@ import { nodeIP, serviceAccount } from './serviceaccount.ts';
 import { answering, applyExamples, installManifests, type StartIngress } from './ingress-scenario.ts';
 
 /** For describe(..., { skip }): what the ingress tests need besides the bed. */
-export const contourMissing = !process.env.MEFI_CONTOUR || !process.env.MEFI_ENVOY ? 'needs Contour and Envoy (make test builds and installs them: make contour envoy)' : false;
+export const contourMissing =
+  !process.env.MEFI_CONTOUR || !process.env.MEFI_ENVOY
+    ? 'needs Contour and Envoy (make test builds and installs them: make contour envoy)'
+    : false;
 
 /** The manifests of Contour's module that make its identity: namespace and ServiceAccounts, CRDs, ClusterRole, Role and bindings. */
 const manifests = ['00-common.yaml', '01-crds.yaml', '02-role-contour.yaml', '02-rbac.yaml'];
@@ -29,7 +32,9 @@ const examples = ['service.yaml', 'contour/httpproxy.yaml', 'contour/ingress.yam
 const weighted = { host: 'web-weighted.example.com', weights: { alpha: 80, beta: 20 } };
 
 function version(bin: string): Promise<string> {
-  return new Promise((resolve) => execFile(bin, ['--version'], (_err, stdout, stderr) => resolve(`${stdout}${stderr}`.trim())));
+  return new Promise((resolve) =>
+    execFile(bin, ['--version'], (_err, stdout, stderr) => resolve(`${stdout}${stderr}`.trim())),
+  );
 }
 
 /** Install Contour in alpha, start it and Envoy, apply the user's resources, and wait until Envoy answers. */
@@ -38,9 +43,21 @@ export const startContour: StartIngress = async ({ w, pods, work, client }) => {
   const contour = process.env.MEFI_CONTOUR!;
   const envoy = process.env.MEFI_ENVOY!;
   const dir = process.env.MEFI_CONTOUR_MANIFESTS!;
-  await installManifests(w, cluster, manifests.map((m) => path.join(dir, m)), ['httpproxies.projectcontour.io']);
+  await installManifests(
+    w,
+    cluster,
+    manifests.map((m) => path.join(dir, m)),
+    ['httpproxies.projectcontour.io'],
+  );
   // The IngressClass is the one Contour's chart makes; the rest is the repository's examples, as a user applies them.
-  await applyExamples(w, cluster, examples, [{ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'contour' }, spec: { controller: 'projectcontour.io/ingress-controller' } }]);
+  await applyExamples(w, cluster, examples, [
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'IngressClass',
+      metadata: { name: 'contour' },
+      spec: { controller: 'projectcontour.io/ingress-controller' },
+    },
+  ]);
   // Contour's own identity: the ServiceAccount its Deployment runs as, with the RBAC its manifests grant.
   const { kubeconfig } = await serviceAccount(w, cluster, 'projectcontour', 'contour', work);
   const via = pods.onNode(cluster);
@@ -48,17 +65,53 @@ export const startContour: StartIngress = async ({ w, pods, work, client }) => {
     'contour',
     via,
     [
-      contour, 'serve', `--kubeconfig=${kubeconfig}`, '--insecure', '--xds-address=127.0.0.1', `--xds-port=${xdsPort}`, `--envoy-service-http-port=${envoyPort}`,
-      '--http-address=127.0.0.1', `--http-port=${statusPort}`, '--health-address=127.0.0.1', `--health-port=${statusPort}`, '--debug-http-address=127.0.0.1',
+      contour,
+      'serve',
+      `--kubeconfig=${kubeconfig}`,
+      '--insecure',
+      '--xds-address=127.0.0.1',
+      `--xds-port=${xdsPort}`,
+      `--envoy-service-http-port=${envoyPort}`,
+      '--http-address=127.0.0.1',
+      `--http-port=${statusPort}`,
+      '--health-address=127.0.0.1',
+      `--health-port=${statusPort}`,
+      '--debug-http-address=127.0.0.1',
     ],
     path.join(work, `contour-${cluster}.log`),
   );
   const bootstrap = path.join(work, `envoy-${cluster}.json`);
   const b = await new Promise<string>((resolve) =>
-    execFile(contour, ['bootstrap', bootstrap, '--xds-address=127.0.0.1', `--xds-port=${xdsPort}`, `--admin-address=${path.join(work, `envoy-${cluster}-admin.sock`)}`], (err, _o, stderr) => resolve(err ? stderr : '')),
+    execFile(
+      contour,
+      [
+        'bootstrap',
+        bootstrap,
+        '--xds-address=127.0.0.1',
+        `--xds-port=${xdsPort}`,
+        `--admin-address=${path.join(work, `envoy-${cluster}-admin.sock`)}`,
+      ],
+      (err, _o, stderr) => resolve(err ? stderr : ''),
+    ),
   );
   if (b) throw new Error(`contour bootstrap: ${b}`);
-  const proxy: Daemon = daemon('envoy', via, [envoy, '-c', bootstrap, '--service-cluster', 'projectcontour', '--service-node', `envoy-${cluster}`, '--log-level', 'warn', '--use-dynamic-base-id'], path.join(work, `envoy-${cluster}.log`));
+  const proxy: Daemon = daemon(
+    'envoy',
+    via,
+    [
+      envoy,
+      '-c',
+      bootstrap,
+      '--service-cluster',
+      'projectcontour',
+      '--service-node',
+      `envoy-${cluster}`,
+      '--log-level',
+      'warn',
+      '--use-dynamic-base-id',
+    ],
+    path.join(work, `envoy-${cluster}.log`),
+  );
   const stop = async () => {
     await controller.stop();
     await proxy.stop();

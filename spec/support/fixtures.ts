@@ -2,7 +2,14 @@
 // used only to check the planner's own invariants (fixed point), never to
 // test I/O.
 
-import { mirrorAnnotations, type EndpointsObject, type Plan, type PlanInput, type PlanOptions, type RawSubset } from '../../lib/plan/index.ts';
+import {
+  mirrorAnnotations,
+  type EndpointsObject,
+  type Plan,
+  type PlanInput,
+  type PlanOptions,
+  type RawSubset,
+} from '../../lib/plan/index.ts';
 
 export const options: PlanOptions = {
   namespace: 'mefi-system',
@@ -12,7 +19,13 @@ export const options: PlanOptions = {
   policy: 'sync',
 };
 
-export function ep(namespace: string, name: string, subsets: RawSubset[], labels: Record<string, string> = { isMefiRemote: 'true' }, rv?: string): EndpointsObject {
+export function ep(
+  namespace: string,
+  name: string,
+  subsets: RawSubset[],
+  labels: Record<string, string> = { isMefiRemote: 'true' },
+  rv?: string,
+): EndpointsObject {
   return { metadata: { name, namespace, labels, ...(rv ? { resourceVersion: rv } : {}) }, subsets };
 }
 
@@ -58,5 +71,9 @@ export function applyToTarget(items: EndpointsObject[], plan: Plan, target: stri
 
 /** The source clusters that could not be read. */
 export function unreadableSources(input: PlanInput): Set<string> {
-  return new Set(Object.entries(input.sources).filter(([, o]) => !o.ok).map(([c]) => c));
+  return new Set(
+    Object.entries(input.sources)
+      .filter(([, o]) => !o.ok)
+      .map(([c]) => c),
+  );
 }

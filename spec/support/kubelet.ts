@@ -51,7 +51,10 @@ export interface PodSpec {
 
 /** The pod of a Deployment or of a CronJob's Job. */
 export function podOf(workload: { kind: string; spec?: unknown }): PodSpec {
-  const spec = workload.spec as { template?: { spec: PodSpec }; jobTemplate?: { spec: { template: { spec: PodSpec } } } };
+  const spec = workload.spec as {
+    template?: { spec: PodSpec };
+    jobTemplate?: { spec: { template: { spec: PodSpec } } };
+  };
   return workload.kind === 'CronJob' ? spec.jobTemplate!.spec.template.spec : spec.template!.spec;
 }
 
@@ -78,10 +81,21 @@ export interface Run {
 
 const serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount';
 const podKeys = new Set(['runAsNonRoot', 'runAsUser', 'runAsGroup', 'fsGroup', 'supplementalGroups', 'seccompProfile']);
-const containerKeys = new Set(['runAsNonRoot', 'runAsUser', 'runAsGroup', 'seccompProfile', 'allowPrivilegeEscalation', 'readOnlyRootFilesystem', 'privileged', 'capabilities']);
+const containerKeys = new Set([
+  'runAsNonRoot',
+  'runAsUser',
+  'runAsGroup',
+  'seccompProfile',
+  'allowPrivilegeEscalation',
+  'readOnlyRootFilesystem',
+  'privileged',
+  'capabilities',
+]);
 
 function unsupported(what: string): never {
-  throw new Error(`the image test does not know how to run ${what}: teach spec/support/kubelet.ts, or the test would run the pod otherwise than a kubelet`);
+  throw new Error(
+    `the image test does not know how to run ${what}: teach spec/support/kubelet.ts, or the test would run the pod otherwise than a kubelet`,
+  );
 }
 
 /** Files of a volume as a kubelet writes them: mode defaultMode (0644 by default), and with fsGroup, group fsGroup and at least group-readable. */
@@ -112,25 +126,43 @@ export function bytes(quantity: string): number {
  * it. What it does not know how to honour, it refuses. The network is the
  * host's (engineEnv).
  */
-export async function kubeletRun(pod: PodSpec, node: Node, opts: { name: string; images: Record<string, string>; args?: string[]; detach?: boolean }): Promise<Run> {
+export async function kubeletRun(
+  pod: PodSpec,
+  node: Node,
+  opts: { name: string; images: Record<string, string>; args?: string[]; detach?: boolean },
+): Promise<Run> {
   const c = pod.containers[0]!;
-  const image = opts.images[c.image] ?? unsupported(`the image ${c.image} (known: ${Object.keys(opts.images).join(', ')})`);
+  const image =
+    opts.images[c.image] ?? unsupported(`the image ${c.image} (known: ${Object.keys(opts.images).join(', ')})`);
   const podSc = pod.securityContext ?? {};
   const sc = c.securityContext ?? {};
   for (const k of Object.keys(podSc)) if (!podKeys.has(k)) unsupported(`the pod's securityContext.${k}`);
   for (const k of Object.keys(sc)) if (!containerKeys.has(k)) unsupported(`the container's securityContext.${k}`);
   const user = sc.runAsUser ?? podSc.runAsUser;
   const group = sc.runAsGroup ?? podSc.runAsGroup;
-  if (user === undefined || group === undefined) unsupported('a container without runAsUser and runAsGroup (the image\'s USER would apply)');
-  if ((sc.runAsNonRoot ?? podSc.runAsNonRoot) && user === 0) throw new Error('runAsNonRoot with runAsUser 0: a kubelet would not start it');
+  if (user === undefined || group === undefined)
+    unsupported("a container without runAsUser and runAsGroup (the image's USER would apply)");
+  if ((sc.runAsNonRoot ?? podSc.runAsNonRoot) && user === 0)
+    throw new Error('runAsNonRoot with runAsUser 0: a kubelet would not start it');
   const seccomp = (sc.seccompProfile ?? podSc.seccompProfile)?.type;
   if (seccomp !== undefined && seccomp !== 'RuntimeDefault') unsupported(`seccompProfile ${seccomp}`);
   if (sc.privileged) unsupported('a privileged container');
   if (c.envFrom?.length || c.env?.some((e) => e.valueFrom)) unsupported('envFrom or valueFrom');
 
-  const args = ['--name', opts.name, opts.detach ? '--detach' : '--rm', '--pull=never', '--network=host', '--runtime=runc'];
+  const args = [
+    '--name',
+    opts.name,
+    opts.detach ? '--detach' : '--rm',
+    '--pull=never',
+    '--network=host',
+    '--runtime=runc',
+  ];
   args.push(`--user=${user}:${group}`);
-  for (const g of new Set([...(podSc.fsGroup !== undefined ? [podSc.fsGroup] : []), ...(podSc.supplementalGroups ?? [])])) args.push(`--group-add=${g}`);
+  for (const g of new Set([
+    ...(podSc.fsGroup !== undefined ? [podSc.fsGroup] : []),
+    ...(podSc.supplementalGroups ?? []),
+  ]))
+    args.push(`--group-add=${g}`);
   // podman mounts tmpfs on /tmp, /var/tmp and /run of a read-only container; a kubelet does not.
   if (sc.readOnlyRootFilesystem) args.push('--read-only', '--read-only-tmpfs=false');
   for (const cap of sc.capabilities?.drop ?? []) args.push(`--cap-drop=${cap}`);
@@ -140,7 +172,10 @@ export async function kubeletRun(pod: PodSpec, node: Node, opts: { name: string;
   for (const k of Object.keys(limits)) if (k !== 'memory') unsupported(`a ${k} limit`);
   if (limits.memory) args.push(`--memory=${bytes(limits.memory)}`);
   for (const e of c.env ?? []) args.push(`--env=${e.name}=${e.value ?? ''}`);
-  args.push(`--env=KUBERNETES_SERVICE_HOST=${node.serviceAccount.host}`, `--env=KUBERNETES_SERVICE_PORT=${node.serviceAccount.port}`);
+  args.push(
+    `--env=KUBERNETES_SERVICE_HOST=${node.serviceAccount.host}`,
+    `--env=KUBERNETES_SERVICE_PORT=${node.serviceAccount.port}`,
+  );
 
   const mounts: string[] = [];
   const writable: string[] = [];
@@ -151,10 +186,13 @@ export async function kubeletRun(pod: PodSpec, node: Node, opts: { name: string;
     const dir = path.join(node.dir, opts.name, v.name);
     rmSync(dir, { recursive: true, force: true });
     if (v.configMap || v.secret) {
-      const source = v.configMap ? { ...v.configMap, kind: 'ConfigMap' as const } : { ...v.secret!, kind: 'Secret' as const, name: v.secret!.secretName };
+      const source = v.configMap
+        ? { ...v.configMap, kind: 'ConfigMap' as const }
+        : { ...v.secret!, kind: 'Secret' as const, name: v.secret!.secretName };
       if (source.items) unsupported(`items in volume ${v.name}`);
       const data = await node.data(source.kind, source.name);
-      if (!data && !source.optional) throw new Error(`${source.kind} ${source.name} does not exist: a kubelet would not start the pod`);
+      if (!data && !source.optional)
+        throw new Error(`${source.kind} ${source.name} does not exist: a kubelet would not start the pod`);
       writeVolume(dir, data ?? {}, source.defaultMode ?? 0o644, podSc.fsGroup);
       // ConfigMap, Secret and projected volumes are always read-only in the container.
       args.push(`--volume=${dir}:${m.mountPath}:ro`);
@@ -162,7 +200,11 @@ export async function kubeletRun(pod: PodSpec, node: Node, opts: { name: string;
       args.push(`--mount=type=tmpfs,destination=${m.mountPath},tmpfs-mode=0777${m.readOnly ? ',ro=true' : ''}`);
       if (!m.readOnly) writable.push(m.mountPath);
     } else {
-      unsupported(`volume ${v.name} (${Object.keys(v).filter((k) => k !== 'name').join(', ')})`);
+      unsupported(
+        `volume ${v.name} (${Object.keys(v)
+          .filter((k) => k !== 'name')
+          .join(', ')})`,
+      );
     }
     mounts.push(m.mountPath);
   }
@@ -170,7 +212,12 @@ export async function kubeletRun(pod: PodSpec, node: Node, opts: { name: string;
     const dir = path.join(node.dir, opts.name, 'kube-api-access');
     rmSync(dir, { recursive: true, force: true });
     const sa = node.serviceAccount;
-    writeVolume(dir, { token: Buffer.from(sa.token), 'ca.crt': sa.ca, namespace: Buffer.from(sa.namespace) }, 0o644, podSc.fsGroup);
+    writeVolume(
+      dir,
+      { token: Buffer.from(sa.token), 'ca.crt': sa.ca, namespace: Buffer.from(sa.namespace) },
+      0o644,
+      podSc.fsGroup,
+    );
     args.push(`--volume=${dir}:${serviceAccountDir}:ro`);
     mounts.push(serviceAccountDir);
   }
@@ -192,7 +239,10 @@ export async function written(name: string, run: Run): Promise<string[]> {
   // /var/run is /run in the image: the runtime makes the ServiceAccount's mount point there. A kubelet's runtime
   // (and podman) also mounts /etc/hosts, /etc/hostname and /etc/resolv.conf, and podman /run/.containerenv.
   const runtime = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/run/.containerenv'];
-  const targets = [...runtime, ...run.mounts.flatMap((m) => (m.startsWith('/var/run/') ? [m, m.slice('/var'.length)] : [m]))];
+  const targets = [
+    ...runtime,
+    ...run.mounts.flatMap((m) => (m.startsWith('/var/run/') ? [m, m.slice('/var'.length)] : [m])),
+  ];
   const isMountOrParent = (p: string) => targets.some((m) => m === p || m.startsWith(`${p}/`));
   return paths.filter((p) => !isMountOrParent(p) && !run.writable.some((w) => p === w || p.startsWith(`${w}/`))).sort();
 }

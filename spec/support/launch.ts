@@ -30,11 +30,23 @@ export interface BedOptions {
   timeoutMs?: number;
 }
 
-export async function startControlPlanes(dir: string, clusters: string[], opts: BedOptions = {}): Promise<ControlPlanes> {
+export async function startControlPlanes(
+  dir: string,
+  clusters: string[],
+  opts: BedOptions = {},
+): Promise<ControlPlanes> {
   const bin = process.env.MEFI_CONTROLPLANE;
   if (!bin) throw new Error('MEFI_CONTROLPLANE is not set: run this through make');
   const timeoutMs = opts.timeoutMs ?? 180_000;
-  const args = ['--dir', dir, '--clusters', clusters.join(' '), `--controllers=${opts.controllers ?? true}`, `--network=${opts.network ?? false}`, `--mcs=${opts.mcs ?? false}`];
+  const args = [
+    '--dir',
+    dir,
+    '--clusters',
+    clusters.join(' '),
+    `--controllers=${opts.controllers ?? true}`,
+    `--network=${opts.network ?? false}`,
+    `--mcs=${opts.mcs ?? false}`,
+  ];
   const { MEFI_KUBELET: kubelet, MEFI_NODE_IMAGES: images } = process.env;
   if (opts.network && kubelet && images) args.push('--nodes=real', `--kubelet=${kubelet}`, `--images=${images}`);
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -43,7 +55,7 @@ export async function startControlPlanes(dir: string, clusters: string[], opts: 
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(path.join(dir, 'ready'))) {
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(r, 100, 'waiting'))]);
+    const code = await Promise.race([exited, new Promise<'waiting'>((r) => setTimeout(r, 100, 'waiting'))]);
     if (code !== 'waiting') throw new Error(`control plane exited (${code}) before it was ready:\n${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

@@ -26,7 +26,25 @@ interface NodeImage {
   entrypoint: string[];
 }
 
-const busyboxTools = ['sh', 'nslookup', 'nc', 'grep', 'awk', 'sed', 'wget', 'cat', 'sleep', 'ls', 'echo', 'head', 'tail', 'tr', 'cut', 'sort', 'hostname'];
+const busyboxTools = [
+  'sh',
+  'nslookup',
+  'nc',
+  'grep',
+  'awk',
+  'sed',
+  'wget',
+  'cat',
+  'sleep',
+  'ls',
+  'echo',
+  'head',
+  'tail',
+  'tr',
+  'cut',
+  'sort',
+  'hostname',
+];
 
 /** A dynamic executable with the libraries it loads (ldd), at the same paths. */
 function withLibraries(file: string): Record<string, string> {

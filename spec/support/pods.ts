@@ -36,11 +36,18 @@ function call<T>(dir: string, method: string, route: string, body: unknown): Pro
   return new Promise((resolve, reject) => {
     const payload = JSON.stringify(body);
     const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
-    const req = request({ socketPath: path.join(dir, 'bed.sock'), method, path: route, headers, timeout: 120_000 }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text) as T) : reject(new Error(`bed ${method} ${route}: ${res.statusCode} ${text.trim()}`))));
-    });
+    const req = request(
+      { socketPath: path.join(dir, 'bed.sock'), method, path: route, headers, timeout: 120_000 },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(JSON.parse(text) as T)
+            : reject(new Error(`bed ${method} ${route}: ${res.statusCode} ${text.trim()}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -53,7 +60,12 @@ export function makePods(dir: string) {
     setReady: (pod: PodRef, ready: boolean) => call(dir, 'PUT', '/pods/ready', { ...pod, ready }),
     remove: (pod: PodRef) => call(dir, 'DELETE', '/pods', pod),
     /** count requests from inside pod `from`, each on a new connection (`interval` apart, with `host` as Host, each given up after `timeout`, 2s by default; `trace` lists each request); an answer that is not 2xx is an error. */
-    fetch: (from: PodRef, url: string, count: number, opts: { host?: string; interval?: string; timeout?: string; trace?: boolean } = {}) => call<Traffic>(dir, 'POST', '/fetch', { ...from, url, count, ...opts }),
+    fetch: (
+      from: PodRef,
+      url: string,
+      count: number,
+      opts: { host?: string; interval?: string; timeout?: string; trace?: boolean } = {},
+    ) => call<Traffic>(dir, 'POST', '/fetch', { ...from, url, count, ...opts }),
     /** The router drops (or routes again) the traffic to a cluster's pod range. */
     route: (cluster: string, action: 'blackhole' | 'restore') => call(dir, 'POST', '/route', { cluster, action }),
     /**
@@ -61,7 +73,11 @@ export function makePods(dir: string) {
      * its pod network (where mefi --probe belongs), reaching every cluster's
      * API server with the bed's kubeconfig as on the host.
      */
-    onNode: (cluster: string): string[] => ['nsenter', `--net=/proc/${readFileSync(path.join(dir, cluster, 'proxy.pid'), 'utf8').trim()}/ns/net`, '--'],
+    onNode: (cluster: string): string[] => [
+      'nsenter',
+      `--net=/proc/${readFileSync(path.join(dir, cluster, 'proxy.pid'), 'utf8').trim()}/ns/net`,
+      '--',
+    ],
     /** etcd forgets every revision before its latest (the API server does so every five minutes). */
     compact: (cluster: string) => call<{ revision: number }>(dir, 'POST', '/compact', { cluster }),
   };

@@ -14,13 +14,26 @@ export interface Credentials {
   kubeconfig: string;
 }
 
-export async function serviceAccount(w: World, cluster: string, namespace: string, name: string, work: string): Promise<Credentials> {
+export async function serviceAccount(
+  w: World,
+  cluster: string,
+  namespace: string,
+  name: string,
+  work: string,
+): Promise<Credentials> {
   const token = await w.kubectl(['-n', namespace, 'create', 'token', name, '--duration=24h'], { cluster });
   if (token.code !== 0) throw new Error(`token of ${namespace}/${name}: ${token.stderr}`);
-  const admin = JSON.parse(readFileSync(w.kubeconfigOf(cluster), 'utf8')) as { clusters: { cluster: Record<string, string> }[] };
+  const admin = JSON.parse(readFileSync(w.kubeconfigOf(cluster), 'utf8')) as {
+    clusters: { cluster: Record<string, string> }[];
+  };
   const entry = admin.clusters[0]!.cluster;
   const base = path.join(work, `${cluster}-${namespace}-${name}`);
-  const creds = { server: entry.server!, tokenFile: `${base}.token`, caFile: `${base}.ca.crt`, kubeconfig: `${base}.kubeconfig` };
+  const creds = {
+    server: entry.server!,
+    tokenFile: `${base}.token`,
+    caFile: `${base}.ca.crt`,
+    kubeconfig: `${base}.kubeconfig`,
+  };
   writeFileSync(creds.tokenFile, token.stdout.trim());
   writeFileSync(creds.caFile, Buffer.from(entry['certificate-authority-data']!, 'base64'));
   writeFileSync(

@@ -20,13 +20,25 @@ export const traefikMissing = !process.env.MEFI_TRAEFIK ? 'needs Traefik (make t
 /** The chart's "web" entry point; the Gateway's listener names its port. */
 const webPort = 8000;
 /** The user's resources (examples/target/traefik) and the virtual host each routes. */
-const hosts = { ingress: 'web-ingress.example.com', ingressroute: 'web.example.com', httproute: 'web-gateway.example.com' };
-const examples = ['service.yaml', 'traefik/ingress.yaml', 'traefik/ingressroute.yaml', 'traefik/gateway.yaml', 'traefik/weighted.yaml'];
+const hosts = {
+  ingress: 'web-ingress.example.com',
+  ingressroute: 'web.example.com',
+  httproute: 'web-gateway.example.com',
+};
+const examples = [
+  'service.yaml',
+  'traefik/ingress.yaml',
+  'traefik/ingressroute.yaml',
+  'traefik/gateway.yaml',
+  'traefik/weighted.yaml',
+];
 const weighted = { host: 'web-weighted.example.com', weights: { alpha: 80, beta: 20 } };
 const namespace = 'traefik';
 
 function version(bin: string): Promise<string> {
-  return new Promise((resolve) => execFile(bin, ['version'], (_err, stdout) => resolve(/Version:\s*(\S+)/.exec(stdout)?.[1] ?? 'traefik')));
+  return new Promise((resolve) =>
+    execFile(bin, ['version'], (_err, stdout) => resolve(/Version:\s*(\S+)/.exec(stdout)?.[1] ?? 'traefik')),
+  );
 }
 
 export const startTraefik: StartIngress = async ({ w, pods, work, client }) => {
@@ -34,7 +46,14 @@ export const startTraefik: StartIngress = async ({ w, pods, work, client }) => {
   const traefik = process.env.MEFI_TRAEFIK!;
   const dir = process.env.MEFI_TRAEFIK_MANIFESTS!;
   // CRDs and ClusterRoles as Traefik publishes them; the docs bind them to ServiceAccounts in default, the chart to its own.
-  await installManifests(w, cluster, readdirSync(dir).sort().map((f) => path.join(dir, f)), ['ingressroutes.traefik.io', 'httproutes.gateway.networking.k8s.io']);
+  await installManifests(
+    w,
+    cluster,
+    readdirSync(dir)
+      .sort()
+      .map((f) => path.join(dir, f)),
+    ['ingressroutes.traefik.io', 'httproutes.gateway.networking.k8s.io'],
+  );
   const binding = (role: string) => ({
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRoleBinding',
@@ -48,20 +67,47 @@ export const startTraefik: StartIngress = async ({ w, pods, work, client }) => {
     binding('traefik-ingress-controller'),
     binding('gateway-role'),
     // What Traefik's chart creates for the Ingress and Gateway providers.
-    { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'traefik' }, spec: { controller: 'traefik.io/ingress-controller' } },
-    { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'traefik' }, spec: { controllerName: 'traefik.io/gateway-controller' } },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'IngressClass',
+      metadata: { name: 'traefik' },
+      spec: { controller: 'traefik.io/ingress-controller' },
+    },
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'GatewayClass',
+      metadata: { name: 'traefik' },
+      spec: { controllerName: 'traefik.io/gateway-controller' },
+    },
   ]);
   const creds = await serviceAccount(w, cluster, namespace, 'traefik', work);
-  const provider = (p: string) => [`--providers.${p}=true`, `--providers.${p}.endpoint=${creds.server}`, `--providers.${p}.token=${creds.tokenFile}`, `--providers.${p}.certAuthFilePath=${creds.caFile}`];
+  const provider = (p: string) => [
+    `--providers.${p}=true`,
+    `--providers.${p}.endpoint=${creds.server}`,
+    `--providers.${p}.token=${creds.tokenFile}`,
+    `--providers.${p}.certAuthFilePath=${creds.caFile}`,
+  ];
   const proxy = daemon(
     'traefik',
     pods.onNode(cluster),
     [
-      traefik, `--entryPoints.web.address=:${webPort}`, ...provider('kubernetesIngress'), ...provider('kubernetesCRD'), ...provider('kubernetesGateway'),
-      '--log.level=INFO', '--global.checkNewVersion=false', '--global.sendAnonymousUsage=false',
+      traefik,
+      `--entryPoints.web.address=:${webPort}`,
+      ...provider('kubernetesIngress'),
+      ...provider('kubernetesCRD'),
+      ...provider('kubernetesGateway'),
+      '--log.level=INFO',
+      '--global.checkNewVersion=false',
+      '--global.sendAnonymousUsage=false',
     ],
     path.join(work, `traefik-${cluster}.log`),
   );
   const url = `http://${await nodeIP(w, cluster)}:${webPort}/`;
-  return answering(`traefik ${await version(traefik)}`, pods, client, { url, hosts, weighted, log: proxy.log, stop: () => proxy.stop() });
+  return answering(`traefik ${await version(traefik)}`, pods, client, {
+    url,
+    hosts,
+    weighted,
+    log: proxy.log,
+    stop: () => proxy.stop(),
+  });
 };

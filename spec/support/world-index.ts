@@ -16,12 +16,18 @@ export function indexOf(options: PlanOptions, input: PlanInput): WorldIndex {
     const o = input.sources[c];
     return o?.ok ? o.items.filter((i) => i.metadata.name === name) : [];
   };
-  const labelled = (t: string, name: string) => targetItems(t).filter((x) => isOwned(x, options) && x.metadata.labels?.[options.originalNameLabel] === name);
+  const labelled = (t: string, name: string) =>
+    targetItems(t).filter((x) => isOwned(x, options) && x.metadata.labels?.[options.originalNameLabel] === name);
   return {
     sourcesNamed,
     named: (t, name) => targetItems(t).find((x) => x.metadata.name === name),
     labelled,
-    prefixed: (t, prefix) => targetItems(t).filter((x) => x.metadata.name.startsWith(`${prefix}-`) && /^\d+$/.test(x.metadata.name.slice(prefix.length + 1))),
-    exists: (name) => Object.keys(input.sources).some((c) => sourcesNamed(c, name).length > 0) || Object.keys(input.targets).some((t) => labelled(t, name).length > 0),
+    prefixed: (t, prefix) =>
+      targetItems(t).filter(
+        (x) => x.metadata.name.startsWith(`${prefix}-`) && /^\d+$/.test(x.metadata.name.slice(prefix.length + 1)),
+      ),
+    exists: (name) =>
+      Object.keys(input.sources).some((c) => sourcesNamed(c, name).length > 0) ||
+      Object.keys(input.targets).some((t) => labelled(t, name).length > 0),
   };
 }

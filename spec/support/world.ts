@@ -25,7 +25,7 @@ export interface AuditEvent {
   userAgent?: string;
   requestURI: string;
   user: { username: string };
-  objectRef?: { resource?: string; namespace?: string; name?: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
   responseStatus?: { code?: number };
 }
 
@@ -56,10 +56,19 @@ export interface MefiResult {
 export function mefi(args: string[], env: Record<string, string> = {}, via: string[] = []): Promise<MefiResult> {
   const [cmd, ...rest] = [...via, process.execPath, path.join(repo, 'bin/mefi'), ...args];
   return new Promise((resolve) => {
-    execFile(cmd!, rest, { env: { ...process.env, ...env }, maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      cmd!,
+      rest,
+      { env: { ...process.env, ...env }, maxBuffer: 64 << 20, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : -1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -85,8 +94,8 @@ export function startLoop(args: string[], env: Record<string, string> = {}, via:
   const [cmd, ...rest] = [...via, process.execPath, path.join(repo, 'bin/mefi'), 'sync', ...args];
   const child = spawn(cmd!, rest, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
@@ -99,7 +108,11 @@ export function startLoop(args: string[], env: Record<string, string> = {}, via:
 }
 
 /** Poll until check() holds, or fail after timeoutMs. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -111,7 +124,11 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
 
 /** Flags that isolate a test: its own source label and its own mefi namespace. */
 export function isolation(id: string): { args: string[]; sourceLabels: Record<string, string>; namespace: string } {
-  return { args: ['--remote-filter', `mefi-test=${id}`, '--mefi-namespace', `mefi-${id}`], sourceLabels: { 'mefi-test': id }, namespace: `mefi-${id}` };
+  return {
+    args: ['--remote-filter', `mefi-test=${id}`, '--mefi-namespace', `mefi-${id}`],
+    sourceLabels: { 'mefi-test': id },
+    namespace: `mefi-${id}`,
+  };
 }
 
 /** Subsets for a test source: ready and not-ready IPs on one port. */
@@ -125,7 +142,13 @@ export function subset(ready: string[], notReady: string[] = [], port = 8080, na
 
 /** Users of the bed's components, as a real cluster names them. */
 function isComponent(user: string): boolean {
-  return user === 'system:kube-controller-manager' || user === 'system:kube-proxy' || user === 'system:kube-scheduler' || user.startsWith('system:node:') || user.startsWith('system:serviceaccount:kube-system:');
+  return (
+    user === 'system:kube-controller-manager' ||
+    user === 'system:kube-proxy' ||
+    user === 'system:kube-scheduler' ||
+    user.startsWith('system:node:') ||
+    user.startsWith('system:serviceaccount:kube-system:')
+  );
 }
 
 /** Helpers bound to the control planes in one directory (make test's, or a test's own). */
@@ -139,7 +162,16 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
   function admin(cluster: string): KubeClient {
     let c = admins.get(cluster);
     if (!c) {
-      const conns = connect({ file: 'test', clusters: [{ name: cluster, type: 'remote', connection: { kind: 'kubeconfig', path: kubeconfigOf(cluster), insecureSkipTLSVerify: false } }] });
+      const conns = connect({
+        file: 'test',
+        clusters: [
+          {
+            name: cluster,
+            type: 'remote',
+            connection: { kind: 'kubeconfig', path: kubeconfigOf(cluster), insecureSkipTLSVerify: false },
+          },
+        ],
+      });
       c = new KubeClient(conns.get(cluster)!, { requestTimeoutMs: 30_000, userAgent: 'mefi-test-admin' });
       admins.set(cluster, c);
     }
@@ -148,7 +180,12 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
 
   async function ensureNamespace(cluster: string, name: string): Promise<void> {
     try {
-      await admin(cluster).request({ verb: 'create', resource: 'namespaces', path: '/api/v1/namespaces', body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+      await admin(cluster).request({
+        verb: 'create',
+        resource: 'namespaces',
+        path: '/api/v1/namespaces',
+        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
+      });
     } catch (err) {
       if ((err as { status?: number }).status !== 409) throw err;
     }
@@ -158,7 +195,13 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
 
   async function getEndpoints(cluster: string, ns: string, name: string): Promise<EndpointsObject | undefined> {
     try {
-      return await admin(cluster).request<EndpointsObject>({ verb: 'get', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name) });
+      return await admin(cluster).request<EndpointsObject>({
+        verb: 'get',
+        resource: 'endpoints',
+        namespace: ns,
+        name,
+        path: epPath(ns, name),
+      });
     } catch (err) {
       if ((err as { status?: number }).status === 404) return undefined;
       throw err;
@@ -166,12 +209,37 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
   }
 
   /** Create or replace an Endpoints object. */
-  async function putEndpoints(cluster: string, ns: string, name: string, labels: Record<string, string>, subsets: RawSubset[], annotations?: Record<string, string>): Promise<EndpointsObject> {
+  async function putEndpoints(
+    cluster: string,
+    ns: string,
+    name: string,
+    labels: Record<string, string>,
+    subsets: RawSubset[],
+    annotations?: Record<string, string>,
+  ): Promise<EndpointsObject> {
     await ensureNamespace(cluster, ns);
     const current = await getEndpoints(cluster, ns, name);
-    const body = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace: ns, labels, ...(annotations ? { annotations } : {}), ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}) }, subsets };
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: {
+        name,
+        namespace: ns,
+        labels,
+        ...(annotations ? { annotations } : {}),
+        ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}),
+      },
+      subsets,
+    };
     return current
-      ? admin(cluster).request({ verb: 'update', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name), body })
+      ? admin(cluster).request({
+          verb: 'update',
+          resource: 'endpoints',
+          namespace: ns,
+          name,
+          path: epPath(ns, name),
+          body,
+        })
       : admin(cluster).request({ verb: 'create', resource: 'endpoints', namespace: ns, name, path: epPath(ns), body });
   }
 
@@ -183,54 +251,111 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
    * copies the Service's labels onto them. Headless: no cluster IP taken
    * from the bed's small service range.
    */
-  async function putService(cluster: string, ns: string, name: string, labels: Record<string, string>, selector: Record<string, string>, targetPort = 8080): Promise<void> {
+  async function putService(
+    cluster: string,
+    ns: string,
+    name: string,
+    labels: Record<string, string>,
+    selector: Record<string, string>,
+    targetPort = 8080,
+  ): Promise<void> {
     await ensureNamespace(cluster, ns);
     let current: { metadata: { resourceVersion: string } } | undefined;
     try {
-      current = await admin(cluster).request({ verb: 'get', resource: 'services', namespace: ns, name, path: svcPath(ns, name) });
+      current = await admin(cluster).request({
+        verb: 'get',
+        resource: 'services',
+        namespace: ns,
+        name,
+        path: svcPath(ns, name),
+      });
     } catch (err) {
       if ((err as { status?: number }).status !== 404) throw err;
     }
     const body = {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name, namespace: ns, labels, ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}) },
+      metadata: {
+        name,
+        namespace: ns,
+        labels,
+        ...(current ? { resourceVersion: current.metadata.resourceVersion } : {}),
+      },
       spec: { clusterIP: 'None', selector, ports: [{ name: 'http', port: 80, targetPort }] },
     };
     await (current
-      ? admin(cluster).request({ verb: 'update', resource: 'services', namespace: ns, name, path: svcPath(ns, name), body })
+      ? admin(cluster).request({
+          verb: 'update',
+          resource: 'services',
+          namespace: ns,
+          name,
+          path: svcPath(ns, name),
+          body,
+        })
       : admin(cluster).request({ verb: 'create', resource: 'services', namespace: ns, name, path: svcPath(ns), body }));
   }
 
   async function deleteService(cluster: string, ns: string, name: string): Promise<void> {
-    await admin(cluster).request({ verb: 'delete', resource: 'services', namespace: ns, name, path: svcPath(ns, name) });
+    await admin(cluster).request({
+      verb: 'delete',
+      resource: 'services',
+      namespace: ns,
+      name,
+      path: svcPath(ns, name),
+    });
   }
 
   /** Ready and not-ready IPs of an Endpoints object (sorted), or undefined when there is none. */
-  async function endpointsIPs(cluster: string, ns: string, name: string): Promise<{ ready: string[]; notReady: string[]; labels: Record<string, string> } | undefined> {
+  async function endpointsIPs(
+    cluster: string,
+    ns: string,
+    name: string,
+  ): Promise<{ ready: string[]; notReady: string[]; labels: Record<string, string> } | undefined> {
     const ep = await getEndpoints(cluster, ns, name);
     if (!ep) return undefined;
-    const all = (k: 'addresses' | 'notReadyAddresses') => (ep.subsets ?? []).flatMap((s) => (s[k] ?? []).map((a) => a.ip!)).sort();
-    return { ready: all('addresses'), notReady: all('notReadyAddresses'), labels: (ep.metadata.labels ?? {}) as Record<string, string> };
+    const all = (k: 'addresses' | 'notReadyAddresses') =>
+      (ep.subsets ?? []).flatMap((s) => (s[k] ?? []).map((a) => a.ip!)).sort();
+    return { ready: all('addresses'), notReady: all('notReadyAddresses'), labels: ep.metadata.labels ?? {} };
   }
 
   async function deleteEndpoints(cluster: string, ns: string, name: string): Promise<void> {
-    await admin(cluster).request({ verb: 'delete', resource: 'endpoints', namespace: ns, name, path: epPath(ns, name) });
+    await admin(cluster).request({
+      verb: 'delete',
+      resource: 'endpoints',
+      namespace: ns,
+      name,
+      path: epPath(ns, name),
+    });
   }
 
   async function listEndpoints(cluster: string, ns: string): Promise<EndpointsObject[]> {
-    const list = await admin(cluster).request<{ items: EndpointsObject[] }>({ verb: 'list', resource: 'endpoints', namespace: ns, path: epPath(ns) });
+    const list = await admin(cluster).request<{ items: EndpointsObject[] }>({
+      verb: 'list',
+      resource: 'endpoints',
+      namespace: ns,
+      path: epPath(ns),
+    });
     return list.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   }
 
-
   /** A mefi.yaml connecting to the test clusters with their admin kubeconfigs. */
-  function writeConfig(opts: { local?: string[]; clusters?: string[]; extra?: Record<string, Record<string, unknown>>; top?: Record<string, unknown> } = {}): TestConfig {
+  function writeConfig(
+    opts: {
+      local?: string[];
+      clusters?: string[];
+      extra?: Record<string, Record<string, unknown>>;
+      top?: Record<string, unknown>;
+    } = {},
+  ): TestConfig {
     const d = mkdtempSync(path.join(tmpdir(), 'mefi-cfg-'));
     const local = opts.local ?? ['alpha'];
     const lines = ['clusters:'];
     for (const c of opts.clusters ?? clusterNames) {
-      lines.push(`  - name: ${c}`, `    kubeconfig: ${kubeconfigOf(c)}`, `    type: ${local.includes(c) ? 'local' : 'remote'}`);
+      lines.push(
+        `  - name: ${c}`,
+        `    kubeconfig: ${kubeconfigOf(c)}`,
+        `    type: ${local.includes(c) ? 'local' : 'remote'}`,
+      );
       for (const [k, v] of Object.entries(opts.extra?.[c] ?? {})) lines.push(`    ${k}: ${JSON.stringify(v)}`);
     }
     for (const [k, v] of Object.entries(opts.top ?? {})) lines.push(`${k}: ${JSON.stringify(v)}`);
@@ -240,7 +365,6 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
   }
 
   // --- the audit log --------------------------------------------------------
-
 
   const auditFile = (cluster: string) => path.join(dir, cluster, 'audit.log');
 
@@ -266,7 +390,10 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
     // The API server may be writing a line as this reads (its writes can split
     // a line): only whole lines count, the end of a line a mark cut is skipped.
     const text = buf.toString('utf8');
-    const lines = text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean);
+    const lines = text
+      .slice(0, text.lastIndexOf('\n') + 1)
+      .split('\n')
+      .filter(Boolean);
     const whole = (l: string) => {
       try {
         return JSON.parse(l) as AuditEvent;
@@ -292,22 +419,37 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
   }
 
   /** The kubectl built with the control plane (make test sets MEFI_KUBECTL). */
-  function kubectl(args: string[], opts: { kubeconfig?: string; cluster?: string; input?: string; cwd?: string } = {}): Promise<MefiResult> {
+  function kubectl(
+    args: string[],
+    opts: { kubeconfig?: string; cluster?: string; input?: string; cwd?: string } = {},
+  ): Promise<MefiResult> {
     const bin = process.env.MEFI_KUBECTL;
     if (!bin) throw new Error('MEFI_KUBECTL is not set: run the tests with make test');
     const kc = opts.kubeconfig ?? (opts.cluster ? kubeconfigOf(opts.cluster) : undefined);
     return new Promise((resolve) => {
-      const child = execFile(bin, [...(kc ? ['--kubeconfig', kc] : []), ...args], { cwd: opts.cwd ?? repo, maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      });
+      const child = execFile(
+        bin,
+        [...(kc ? ['--kubeconfig', kc] : []), ...args],
+        { cwd: opts.cwd ?? repo, maxBuffer: 64 << 20, timeout: 120_000 },
+        (err, stdout, stderr) => {
+          const code = err
+            ? typeof (err as { code?: unknown }).code === 'number'
+              ? (err as { code: number }).code
+              : -1
+            : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
       if (opts.input !== undefined) child.stdin!.end(opts.input);
     });
   }
 
   /** kubectl apply of these objects (one List), as a user would; fails the test if refused. */
   async function applyObjects(cluster: string, ...objects: object[]): Promise<void> {
-    const r = await kubectl(['apply', '-f', '-'], { cluster, input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
+    const r = await kubectl(['apply', '-f', '-'], {
+      cluster,
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+    });
     if (r.code !== 0) throw new Error(`kubectl apply in ${cluster}: ${r.stderr}`);
   }
 
@@ -336,7 +478,12 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
-        await admin(cluster).request({ verb: 'list', resource: 'namespaces', path: '/api/v1/namespaces', query: { limit: '1' } });
+        await admin(cluster).request({
+          verb: 'list',
+          resource: 'namespaces',
+          path: '/api/v1/namespaces',
+          query: { limit: '1' },
+        });
         return;
       } catch (err) {
         if (Date.now() > deadline) throw err;
@@ -356,10 +503,56 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
 
   const pods = makePods(dir);
 
-  return { dir, clusterNames, kill, release, pause, resume, applyObjects, getJson, kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, putService, deleteService, endpointsIPs, pods, writeConfig, auditMark, auditSince, writesSince, marks, kubectl };
+  return {
+    dir,
+    clusterNames,
+    kill,
+    release,
+    pause,
+    resume,
+    applyObjects,
+    getJson,
+    kubeconfigOf,
+    admin,
+    ensureNamespace,
+    getEndpoints,
+    putEndpoints,
+    deleteEndpoints,
+    listEndpoints,
+    putService,
+    deleteService,
+    endpointsIPs,
+    pods,
+    writeConfig,
+    auditMark,
+    auditSince,
+    writesSince,
+    marks,
+    kubectl,
+  };
 }
 
 export type World = ReturnType<typeof makeWorld>;
 
 const world = makeWorld(dir);
-export const { applyObjects, getJson, kubeconfigOf, admin, ensureNamespace, getEndpoints, putEndpoints, deleteEndpoints, listEndpoints, putService, deleteService, endpointsIPs, pods, writeConfig, auditMark, auditSince, writesSince, marks, kubectl } = world;
+export const {
+  applyObjects,
+  getJson,
+  kubeconfigOf,
+  admin,
+  ensureNamespace,
+  getEndpoints,
+  putEndpoints,
+  deleteEndpoints,
+  listEndpoints,
+  putService,
+  deleteService,
+  endpointsIPs,
+  pods,
+  writeConfig,
+  auditMark,
+  auditSince,
+  writesSince,
+  marks,
+  kubectl,
+} = world;

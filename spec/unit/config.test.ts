@@ -34,14 +34,26 @@ function errors(yaml: string): string[] {
 
 describe('config', () => {
   it('loads the original mefi format unchanged', () => {
-    const c = parseConfig(`clusters:\n  - name: k8s1\n    url: https://192.0.2.10:6443\n    token: abc\n    ca: ${ca}\n    type: local\n  - name: k8s2\n    url: https://192.0.2.20:6443\n    token: def\n    ca: ${ca}\n    type: remote\n`, 'mefi.yaml');
-    assert.deepEqual(c.clusters.map((x) => [x.name, x.type, x.connection.kind]), [['k8s1', 'local', 'url'], ['k8s2', 'remote', 'url']]);
+    const c = parseConfig(
+      `clusters:\n  - name: k8s1\n    url: https://192.0.2.10:6443\n    token: abc\n    ca: ${ca}\n    type: local\n  - name: k8s2\n    url: https://192.0.2.20:6443\n    token: def\n    ca: ${ca}\n    type: remote\n`,
+      'mefi.yaml',
+    );
+    assert.deepEqual(
+      c.clusters.map((x) => [x.name, x.type, x.connection.kind]),
+      [
+        ['k8s1', 'local', 'url'],
+        ['k8s2', 'remote', 'url'],
+      ],
+    );
     assert.equal((c.clusters[0]!.connection as { caData: string }).caData, pem);
     assert.deepEqual(selectTargets(c, undefined), ['k8s1']);
   });
 
-  it('loads the original\'s first format too (server, CA; type defaults to remote)', () => {
-    const c = parseConfig(`clusters:\n- CA: ${ca}\n  server: https://0.0.0.0:49933\n  token: t\n  name: mycluster2\n`, 'mefi.yaml');
+  it("loads the original's first format too (server, CA; type defaults to remote)", () => {
+    const c = parseConfig(
+      `clusters:\n- CA: ${ca}\n  server: https://0.0.0.0:49933\n  token: t\n  name: mycluster2\n`,
+      'mefi.yaml',
+    );
     assert.equal(c.clusters[0]!.type, 'remote');
     assert.equal((c.clusters[0]!.connection as { url: string }).url, 'https://0.0.0.0:49933');
   });
@@ -50,22 +62,41 @@ describe('config', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mefi-cfg-'));
     writeFileSync(path.join(dir, 'token'), 'secret\n');
     writeFileSync(path.join(dir, 'ca.crt'), pem);
-    writeFileSync(path.join(dir, 'kc'), 'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: "https://127.0.0.1:1"}\ncontexts:\n- name: a\n  context: {cluster: x}\n');
+    writeFileSync(
+      path.join(dir, 'kc'),
+      'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: "https://127.0.0.1:1"}\ncontexts:\n- name: a\n  context: {cluster: x}\n',
+    );
     writeFileSync(
       path.join(dir, 'mefi.yaml'),
       `clusters:\n  - name: a\n    kubeconfig: kc\n    context: a\n    type: local\n  - name: b\n    inCluster: true\n  - name: c\n    url: https://c.example:6443\n    tokenFile: token\n    caFile: ca.crt\n    namespaces: [shop, api]\n`,
     );
     const c = loadConfig(path.join(dir, 'mefi.yaml'));
-    assert.deepEqual(c.clusters[0]!.connection, { kind: 'kubeconfig', path: path.join(dir, 'kc'), context: 'a', insecureSkipTLSVerify: false });
+    assert.deepEqual(c.clusters[0]!.connection, {
+      kind: 'kubeconfig',
+      path: path.join(dir, 'kc'),
+      context: 'a',
+      insecureSkipTLSVerify: false,
+    });
     assert.deepEqual(c.clusters[1]!.connection, { kind: 'inCluster' });
-    assert.deepEqual(c.clusters[2]!.connection, { kind: 'url', url: 'https://c.example:6443', tokenFile: path.join(dir, 'token'), caFile: path.join(dir, 'ca.crt'), insecureSkipTLSVerify: false });
+    assert.deepEqual(c.clusters[2]!.connection, {
+      kind: 'url',
+      url: 'https://c.example:6443',
+      tokenFile: path.join(dir, 'token'),
+      caFile: path.join(dir, 'ca.crt'),
+      insecureSkipTLSVerify: false,
+    });
     assert.deepEqual(c.clusters[2]!.namespaces, ['shop', 'api']);
   });
 
   it('says where malformed YAML is', () => {
-    assert.deepEqual(errors('clusters:\n  - name: a\n   url: x\n'), ['mefi.yaml:3: invalid YAML: Sequence item without - indicator']);
+    assert.deepEqual(errors('clusters:\n  - name: a\n   url: x\n'), [
+      'mefi.yaml:3: invalid YAML: Sequence item without - indicator',
+    ]);
     assert.match(errors('clusters: [\n')[0]!, /^mefi\.yaml:\d+: invalid YAML/);
-    assert.match(errors('clusters:\n  - name: a\n    name: b\n')[0]!, /^mefi\.yaml:3: invalid YAML: Map keys must be unique/);
+    assert.match(
+      errors('clusters:\n  - name: a\n    name: b\n')[0]!,
+      /^mefi\.yaml:3: invalid YAML: Map keys must be unique/,
+    );
   });
 
   it('names the file, line and field of every mistake, all at once', () => {
@@ -101,7 +132,7 @@ describe('config', () => {
       'mefi.yaml:8: clusters[2]: has url and kubeconfig: give only one way to connect',
       'mefi.yaml:15: clusters[3].tokenFile: give token or tokenFile, not both',
       'mefi.yaml:15: clusters[3].tokenFile: cannot read token file /nonexistent/token: ENOENT',
-      'mefi.yaml:13: clusters[3].ca: must be a base64-encoded PEM certificate (as in a kubeconfig\'s certificate-authority-data): it is not base64',
+      "mefi.yaml:13: clusters[3].ca: must be a base64-encoded PEM certificate (as in a kubeconfig's certificate-authority-data): it is not base64",
       'mefi.yaml:18: clusters[4].namespaces[0]: "Shop" is not a valid namespace name',
       'mefi.yaml:21: clusters[5].insecureSkipTLSVerify: must be true or false, got "yes"',
       'mefi.yaml:19: clusters[5].name: duplicate cluster name e (first at clusters[4])',
@@ -109,34 +140,55 @@ describe('config', () => {
   });
 
   it('rejects a missing name, a url without a token, a missing kubeconfig, and stray fields per style', () => {
-    assert.deepEqual(errors('clusters:\n  - url: https://a:6443\n    token: t\n'), ['mefi.yaml:2: clusters[0]: name is required']);
-    assert.deepEqual(errors('clusters:\n  - name: a\n    url: https://a:6443\n'), ['mefi.yaml:2: clusters[0]: url needs token or tokenFile']);
+    assert.deepEqual(errors('clusters:\n  - url: https://a:6443\n    token: t\n'), [
+      'mefi.yaml:2: clusters[0]: name is required',
+    ]);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    url: https://a:6443\n'), [
+      'mefi.yaml:2: clusters[0]: url needs token or tokenFile',
+    ]);
     assert.deepEqual(errors('clusters:\n  - name: a\n    kubeconfig: /nope/kc\n    token: t\n'), [
       'mefi.yaml:4: clusters[0].token: does not go with kubeconfig (the kubeconfig carries the credentials)',
       'mefi.yaml:3: clusters[0].kubeconfig: cannot read kubeconfig /nope/kc: ENOENT',
     ]);
-    assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: true\n    context: x\n'), ['mefi.yaml:4: clusters[0].context: does not go with inCluster', 'mefi.yaml:4: clusters[0].context: needs kubeconfig']);
-    assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: yes\n'), ['mefi.yaml:3: clusters[0].inCluster: must be true, got "yes"']);
-    assert.deepEqual(errors('clusters:\n  - name: a\n    server: https://a\n    url: https://a\n    token: t\n'), ['mefi.yaml:4: clusters[0].url: given twice (as server and url)']);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: true\n    context: x\n'), [
+      'mefi.yaml:4: clusters[0].context: does not go with inCluster',
+      'mefi.yaml:4: clusters[0].context: needs kubeconfig',
+    ]);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: yes\n'), [
+      'mefi.yaml:3: clusters[0].inCluster: must be true, got "yes"',
+    ]);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    server: https://a\n    url: https://a\n    token: t\n'), [
+      'mefi.yaml:4: clusters[0].url: given twice (as server and url)',
+    ]);
   });
 
   it('rejects a config that is not a mapping with a clusters list', () => {
     assert.deepEqual(errors(''), ['mefi.yaml: must be a mapping with a clusters list']);
     assert.deepEqual(errors('- a\n'), ['mefi.yaml:1: must be a mapping with a clusters list']);
     assert.deepEqual(errors('clusters: []\n'), ['mefi.yaml:1: clusters: must be a non-empty list of clusters']);
-    assert.deepEqual(errors('clusters:\n  - just-a-string\nextra: 1\n'), ["mefi.yaml:3: extra: unknown field; expected clusters, staleAfter, or one of the original's flag keys (remote-filter, local-filter, original-filter, mefi-namespace, log-level, log-output, resync-interval, k8s-rest-config-qps, k8s-rest-config-burst)", 'mefi.yaml:2: clusters[0]: must be a mapping with at least name and a way to connect']);
+    assert.deepEqual(errors('clusters:\n  - just-a-string\nextra: 1\n'), [
+      "mefi.yaml:3: extra: unknown field; expected clusters, staleAfter, or one of the original's flag keys (remote-filter, local-filter, original-filter, mefi-namespace, log-level, log-output, resync-interval, k8s-rest-config-qps, k8s-rest-config-burst)",
+      'mefi.yaml:2: clusters[0]: must be a mapping with at least name and a way to connect',
+    ]);
   });
 
   it('says when the file cannot be read', () => {
-    assert.throws(() => loadConfig('/nonexistent/mefi.yaml'), { message: '/nonexistent/mefi.yaml: cannot read config: ENOENT' });
+    assert.throws(() => loadConfig('/nonexistent/mefi.yaml'), {
+      message: '/nonexistent/mefi.yaml: cannot read config: ENOENT',
+    });
   });
 
   it('selects targets: --local names, all, or type: local', () => {
-    const c = parseConfig('clusters:\n  - name: a\n    inCluster: true\n  - name: b\n    inCluster: true\n    type: local\n', 'f.yaml');
+    const c = parseConfig(
+      'clusters:\n  - name: a\n    inCluster: true\n  - name: b\n    inCluster: true\n    type: local\n',
+      'f.yaml',
+    );
     assert.deepEqual(selectTargets(c, undefined), ['b']);
     assert.deepEqual(selectTargets(c, ['all']), ['a', 'b']);
     assert.deepEqual(selectTargets(c, ['b', 'a', 'b']), ['a', 'b']);
-    assert.throws(() => selectTargets(c, ['z']), { message: 'f.yaml: --local: names no configured cluster: z (configured: a, b)' });
+    assert.throws(() => selectTargets(c, ['z']), {
+      message: 'f.yaml: --local: names no configured cluster: z (configured: a, b)',
+    });
     const none = parseConfig('clusters:\n  - name: a\n    inCluster: true\n', 'f.yaml');
     assert.throws(() => selectTargets(none, undefined), /no target: mark a cluster type: local, or pass --local NAME/);
   });
@@ -144,41 +196,75 @@ describe('config', () => {
   it('fails before any API call on a kubeconfig without the named context', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mefi-kc-'));
     const kc = path.join(dir, 'kc');
-    writeFileSync(kc, 'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: one\n  context: {cluster: x, user: u}\ncurrent-context: one\n');
-    assert.deepEqual(errors(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n    context: two\n`), [`mefi.yaml:4: clusters[0].context: context two is not in ${kc} (it has: one)`]);
+    writeFileSync(
+      kc,
+      'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: one\n  context: {cluster: x, user: u}\ncurrent-context: one\n',
+    );
+    assert.deepEqual(errors(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n    context: two\n`), [
+      `mefi.yaml:4: clusters[0].context: context two is not in ${kc} (it has: one)`,
+    ]);
     const ok = connect(parseConfig(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n`, 'f.yaml'));
     assert.equal(ok.get('a')!.server, 'https://127.0.0.1:1');
   });
 
-  it('honours a kubeconfig user\'s tokenFile (client-go\'s field), relative to the kubeconfig', () => {
+  it("honours a kubeconfig user's tokenFile (client-go's field), relative to the kubeconfig", () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mefi-kc-'));
     writeFileSync(path.join(dir, 'token'), 'abc\n');
     const kc = path.join(dir, 'kc');
-    writeFileSync(kc, 'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {tokenFile: token}\ncontexts:\n- name: one\n  context: {cluster: x, user: u}\ncurrent-context: one\n');
+    writeFileSync(
+      kc,
+      'apiVersion: v1\nkind: Config\nclusters:\n- name: x\n  cluster: {server: "https://127.0.0.1:1"}\nusers:\n- name: u\n  user: {tokenFile: token}\ncontexts:\n- name: one\n  context: {cluster: x, user: u}\ncurrent-context: one\n',
+    );
     const c = connect(parseConfig(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n`, 'f.yaml'));
     assert.equal(c.get('a')!.tokenFile, path.join(dir, 'token'));
   });
 
   it('validates podCIDRs', () => {
-    const c = parseConfig('clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: [10.244.0.0/16, "fd00:10:244::/56"]\n', 'f.yaml');
+    const c = parseConfig(
+      'clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: [10.244.0.0/16, "fd00:10:244::/56"]\n',
+      'f.yaml',
+    );
     assert.deepEqual(c.clusters[0]!.podCIDRs, ['10.244.0.0/16', 'fd00:10:244::/56']);
-    assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: [10.244.0.0, 10.0.0.0/8]\n'), ['mefi.yaml:4: clusters[0].podCIDRs[0]: "10.244.0.0" is not a CIDR such as 10.244.0.0/16']);
-    assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: []\n'), ['mefi.yaml:4: clusters[0].podCIDRs: must be a non-empty list of CIDRs, such as [10.244.0.0/16, fd00:10:244::/56]']);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: [10.244.0.0, 10.0.0.0/8]\n'), [
+      'mefi.yaml:4: clusters[0].podCIDRs[0]: "10.244.0.0" is not a CIDR such as 10.244.0.0/16',
+    ]);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    inCluster: true\n    podCIDRs: []\n'), [
+      'mefi.yaml:4: clusters[0].podCIDRs: must be a non-empty list of CIDRs, such as [10.244.0.0/16, fd00:10:244::/56]',
+    ]);
   });
 });
 
 describe('config: hostile and malformed input', () => {
   it('refuses a YAML alias bomb with a clear error, before expanding it', () => {
-    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`), 'clusters: *i'].join('\n');
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x"]',
+      ...Array.from(
+        { length: 8 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+      ),
+      'clusters: *i',
+    ].join('\n');
     const got = errors(bomb);
     assert.equal(got.length, 1);
     assert.match(got[0]!, /^mefi\.yaml: invalid YAML: .*alias.*at most 100 times/i);
   });
 
   it('honours YAML merge keys', () => {
-    const c = parseConfig('clusters:\n  - &beta {name: beta, inCluster: true, namespaces: [shop]}\n  - <<: *beta\n    name: alpha\n    type: local\n', 'mefi.yaml');
-    assert.deepEqual(c.clusters.map((x) => [x.name, x.type, x.namespaces]), [['beta', 'remote', ['shop']], ['alpha', 'local', ['shop']]]);
-    assert.deepEqual(errors('clusters:\n  - <<: {colour: red}\n    name: a\n    inCluster: true\n'), ['mefi.yaml:2: clusters[0].colour: unknown field; expected one of name, type, url, token, tokenFile, ca, caFile, insecureSkipTLSVerify, kubeconfig, context, inCluster, namespaces, podCIDRs, staleAfter']);
+    const c = parseConfig(
+      'clusters:\n  - &beta {name: beta, inCluster: true, namespaces: [shop]}\n  - <<: *beta\n    name: alpha\n    type: local\n',
+      'mefi.yaml',
+    );
+    assert.deepEqual(
+      c.clusters.map((x) => [x.name, x.type, x.namespaces]),
+      [
+        ['beta', 'remote', ['shop']],
+        ['alpha', 'local', ['shop']],
+      ],
+    );
+    assert.deepEqual(errors('clusters:\n  - <<: {colour: red}\n    name: a\n    inCluster: true\n'), [
+      'mefi.yaml:2: clusters[0].colour: unknown field; expected one of name, type, url, token, tokenFile, ca, caFile, insecureSkipTLSVerify, kubeconfig, context, inCluster, namespaces, podCIDRs, staleAfter',
+    ]);
   });
 
   it('names the line of a kubeconfig that is garbage, and never prints its bytes', () => {
@@ -192,11 +278,23 @@ describe('config: hostile and malformed input', () => {
   });
 
   it('checks that ca and caFile hold certificates that parse, and that url is a URL', () => {
-    const fake = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIBADAK\n-----END CERTIFICATE-----\n').toString('base64');
-    assert.match(errors(`clusters:\n  - name: a\n    url: https://a:6443\n    token: t\n    ca: ${fake}\n`)[0]!, /^mefi\.yaml:5: clusters\[0\]\.ca: .*certificate that does not parse/);
-    assert.deepEqual(errors('clusters:\n  - name: a\n    url: https://1.2.3.4:6443 garbage\n    token: t\n'), ['mefi.yaml:3: clusters[0].url: must be an https:// URL, got "https://1.2.3.4:6443 garbage"']);
-    assert.deepEqual(errors('clusters:\n  - name: a\n    url: https://1.2.3.4:6443/?x=1\n    token: t\n'), ['mefi.yaml:3: clusters[0].url: must be an https:// URL with a host and at most a path, got "https://1.2.3.4:6443/?x=1"']);
-    const ok = parseConfig('clusters:\n  - name: a\n    url: https://rancher.example/k8s/clusters/c-1\n    token: t\n', 'mefi.yaml');
-    assert.equal(ok.clusters.length, 1, 'a proxy\'s path prefix is fine');
+    const fake = Buffer.from(
+      '-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIBADAK\n-----END CERTIFICATE-----\n',
+    ).toString('base64');
+    assert.match(
+      errors(`clusters:\n  - name: a\n    url: https://a:6443\n    token: t\n    ca: ${fake}\n`)[0]!,
+      /^mefi\.yaml:5: clusters\[0\]\.ca: .*certificate that does not parse/,
+    );
+    assert.deepEqual(errors('clusters:\n  - name: a\n    url: https://1.2.3.4:6443 garbage\n    token: t\n'), [
+      'mefi.yaml:3: clusters[0].url: must be an https:// URL, got "https://1.2.3.4:6443 garbage"',
+    ]);
+    assert.deepEqual(errors('clusters:\n  - name: a\n    url: https://1.2.3.4:6443/?x=1\n    token: t\n'), [
+      'mefi.yaml:3: clusters[0].url: must be an https:// URL with a host and at most a path, got "https://1.2.3.4:6443/?x=1"',
+    ]);
+    const ok = parseConfig(
+      'clusters:\n  - name: a\n    url: https://rancher.example/k8s/clusters/c-1\n    token: t\n',
+      'mefi.yaml',
+    );
+    assert.equal(ok.clusters.length, 1, "a proxy's path prefix is fine");
   });
 });

@@ -46,6 +46,7 @@ describe('giving memory back when the loop rests', () => {
       await sleep(25); // the pause
     }
     assert.ok(at.length >= 3 && at.length <= 5, `${at.length} collections in 450 ms`);
-    for (let i = 1; i < at.length; i++) assert.ok(at[i]! - at[i - 1]! >= 100, `collections ${at[i]! - at[i - 1]!} ms apart`);
+    for (let i = 1; i < at.length; i++)
+      assert.ok(at[i]! - at[i - 1]! >= 100, `collections ${at[i]! - at[i - 1]!} ms apart`);
   });
 });

@@ -6,7 +6,7 @@ import { holdCreates, type Change, type Plan } from '../../lib/plan/index.ts';
 const k = 'alpha/mefi-system/web-beta';
 
 describe('holding off a create that something else keeps deleting', () => {
-  it('writes a first delete back at once (a person, a restart\'s sweep)', () => {
+  it("writes a first delete back at once (a person, a restart's sweep)", () => {
     const h = new Holdoff();
     assert.equal(h.deleted(k, 1_000), undefined);
     assert.equal(h.held(1_001).size, 0);
@@ -43,12 +43,28 @@ describe('holding off a create that something else keeps deleting', () => {
 });
 
 describe('holdCreates (a plan policy)', () => {
-  const create = (name: string): Change => ({ target: 'alpha', role: 'mirror', namespace: 'mefi-system', name, originalName: 'web' });
-  const plan: Plan = { creates: [create('web-beta'), create('web-gamma')], updates: [], deletes: [], leases: [], unreadable: [], problems: [] };
+  const create = (name: string): Change => ({
+    target: 'alpha',
+    role: 'mirror',
+    namespace: 'mefi-system',
+    name,
+    originalName: 'web',
+  });
+  const plan: Plan = {
+    creates: [create('web-beta'), create('web-gamma')],
+    updates: [],
+    deletes: [],
+    leases: [],
+    unreadable: [],
+    problems: [],
+  };
 
   it('takes out the creates held past now, each a blocking problem that says until when and why', () => {
     const out = holdCreates(plan, new Map([[k, 5_000]]), 1_000);
-    assert.deepEqual(out.creates.map((c) => c.name), ['web-gamma']);
+    assert.deepEqual(
+      out.creates.map((c) => c.name),
+      ['web-gamma'],
+    );
     assert.equal(out.problems.length, 1);
     assert.equal(out.problems[0]!.code, 'deleted-again');
     assert.equal(out.problems[0]!.blocking, true);

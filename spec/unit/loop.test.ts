@@ -6,10 +6,20 @@ import { parseAddr } from '../../lib/report/metrics.ts';
 describe('per-cluster backoff', () => {
   it('skips a failing cluster for doubling periods, capped, and forgets it once it answers', () => {
     const b = new ClusterBackoff(1000, 5000);
-    const fail = (at: number) => b.record(new Map([['beta', 'ECONNREFUSED'], ['alpha', undefined]]), at);
+    const fail = (at: number) =>
+      b.record(
+        new Map([
+          ['beta', 'ECONNREFUSED'],
+          ['alpha', undefined],
+        ]),
+        at,
+      );
     fail(0);
     assert.deepEqual([...b.skipped(500).keys()], ['beta']);
-    assert.match(b.skipped(500).get('beta')!, /^not asked this run: 1 failed read\(s\) in a row, next try in 1s \(last error: ECONNREFUSED\)$/);
+    assert.match(
+      b.skipped(500).get('beta')!,
+      /^not asked this run: 1 failed read\(s\) in a row, next try in 1s \(last error: ECONNREFUSED\)$/,
+    );
     assert.equal(b.skipped(1000).size, 0, 'tried again after 1s');
     fail(1000);
     assert.ok(b.skipped(2999).has('beta'));

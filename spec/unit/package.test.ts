@@ -20,7 +20,17 @@ function oneCluster(t: TestContext, prefix: string): { config: string; at(server
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const at = (server: string) =>
-    writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'a', cluster: { server } }], users: [{ name: 'a', user: { token: 'x' } }], contexts: [{ name: 'a', context: { cluster: 'a', user: 'a' } }], 'current-context': 'a' }));
+    writeFileSync(
+      path.join(dir, 'kubeconfig'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'a', cluster: { server } }],
+        users: [{ name: 'a', user: { token: 'x' } }],
+        contexts: [{ name: 'a', context: { cluster: 'a', user: 'a' } }],
+        'current-context': 'a',
+      }),
+    );
   at('https://127.0.0.1:9');
   writeFileSync(path.join(dir, 'mefi.yaml'), 'clusters:\n  - name: a\n    kubeconfig: kubeconfig\n    type: local\n');
   return { config: path.join(dir, 'mefi.yaml'), at };
@@ -28,41 +38,56 @@ function oneCluster(t: TestContext, prefix: string): { config: string; at(server
 
 describe('package', () => {
   it('publishes the executable and the compiled code, and no tests or sources', () => {
-    const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--silent'], { cwd: repo, encoding: 'utf8' }));
+    const [packed] = JSON.parse(
+      execFileSync('npm', ['pack', '--dry-run', '--json', '--silent'], { cwd: repo, encoding: 'utf8' }),
+    );
     const files: string[] = packed.files.map((f: { path: string }) => f.path);
-    for (const f of ['bin/mefi', 'dist/mefi.js', 'README.md', 'LICENSE', 'package.json']) assert.ok(files.includes(f), f);
-    assert.deepEqual(files.filter((f) => /^(spec|lib|examples)\/|\.ts$/.test(f)), []);
+    for (const f of ['bin/mefi', 'dist/mefi.js', 'README.md', 'LICENSE', 'package.json'])
+      assert.ok(files.includes(f), f);
+    assert.deepEqual(
+      files.filter((f) => /^(spec|lib|examples)\/|\.ts$/.test(f)),
+      [],
+    );
     assert.equal(pkg.engines.node, '>=22.19');
   });
 
-  it('runs under the Node flags its first line names, as the image\'s entry point does', () => {
+  it("runs under the Node flags its first line names, as the image's entry point does", () => {
     const flags = nodeFlags();
     assert.ok(flags.includes('--max-semi-space-size=8'), flags.join(' '));
     const entrypoint = /^ENTRYPOINT (.*)$/m.exec(readFileSync(path.join(repo, 'Dockerfile'), 'utf8'))![1]!;
     assert.deepEqual(JSON.parse(entrypoint), ['/nodejs/bin/node', ...flags, '/app/bin/mefi']);
     // Run as an executable: env -S passes the flags, and finds the project's Node on PATH.
-    const out = execFileSync(path.join(repo, 'bin/mefi'), ['--version'], { cwd: '/', encoding: 'utf8', env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } });
+    const out = execFileSync(path.join(repo, 'bin/mefi'), ['--version'], {
+      cwd: '/',
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` },
+    });
     assert.equal(out.trim(), pkg.version);
   });
 
-  it('runs a loop again in place under the loop\'s flags: the same process, a small young generation, collections on request', async (t) => {
+  it("runs a loop again in place under the loop's flags: the same process, a small young generation, collections on request", async (t) => {
     // Nothing listens there: the loop goes on with the cluster unreadable.
     const cluster = oneCluster(t, 'mefi-loop-flags-');
     const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
     const started = (args: string[]) => {
-      const child = spawn(process.execPath, [...nodeFlags(), path.join(repo, 'bin/mefi'), ...args, '-c', cluster.config, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [...nodeFlags(), path.join(repo, 'bin/mefi'), ...args, '-c', cluster.config, '--log-level', 'info'],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       // Its first log line: it runs (and handles signals).
-      const running = new Promise((resolve) => child.stderr!.once('data', resolve));
-      child.stderr!.resume();
+      const running = new Promise((resolve) => child.stderr.once('data', resolve));
+      child.stderr.resume();
       return { child, running, exited: new Promise<number | null>((resolve) => child.once('exit', resolve)) };
     };
     const { child: loop, running, exited } = started(['sync', '--interval', '1s']);
     try {
       await running;
       let args: string[] = [];
-      for (let i = 0; i < 100 && !loopFlags.every((f) => args.includes(f)); i++, await sleep(50)) args = cmdline(loop.pid!);
+      for (let i = 0; i < 100 && !loopFlags.every((f) => args.includes(f)); i++, await sleep(50))
+        args = cmdline(loop.pid!);
       for (const f of loopFlags) assert.ok(args.includes(f), `${f} in ${args.join(' ')}`);
-      assert.ok(!args.includes('--max-semi-space-size=8'), 'the single run\'s young generation is replaced');
+      assert.ok(!args.includes('--max-semi-space-size=8'), "the single run's young generation is replaced");
       assert.ok(args.includes('--interval'), 'with its own arguments');
       const environ = readFileSync(`/proc/${loop.pid}/environ`, 'utf8').split('\0');
       assert.ok(environ.includes('MALLOC_ARENA_MAX=1'), 'one malloc arena');
@@ -89,10 +114,14 @@ describe('package', () => {
     // Nothing listens there: the cluster is unreadable, the run partial (2), its report printed all the same.
     const { config } = oneCluster(t, 'mefi-epipe-');
     for (const output of ['table', 'json']) {
-      const child = spawn(process.execPath, [...nodeFlags(), path.join(repo, 'bin/mefi'), 'diff', '-c', config, '-o', output, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout!.destroy(); // the reader is gone before anything is written
+      const child = spawn(
+        process.execPath,
+        [...nodeFlags(), path.join(repo, 'bin/mefi'), 'diff', '-c', config, '-o', output, '--log-level', 'error'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child.stdout.destroy(); // the reader is gone before anything is written
       let stderr = '';
-      child.stderr!.on('data', (d) => (stderr += d));
+      child.stderr.on('data', (d) => (stderr += d));
       const [code] = await once(child, 'exit');
       assert.equal(code, 2, `-o ${output}: ${stderr}`);
       assert.doesNotMatch(stderr, /EPIPE|^\s+at /m, `-o ${output}`);
@@ -100,16 +129,24 @@ describe('package', () => {
   });
 
   it('prints its own version', () => {
-    const out = execFileSync(process.execPath, [path.join(repo, 'bin/mefi'), '--version'], { cwd: '/', encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [path.join(repo, 'bin/mefi'), '--version'], {
+      cwd: '/',
+      encoding: 'utf8',
+    });
     assert.equal(out.trim(), pkg.version);
   });
 
-  it('refuses Node older than 22.19 with a clear message and exit 3', { skip: !existsSync('/usr/bin/node') && 'no system Node here' }, (t) => {
-    const system = spawnSync('/usr/bin/node', ['--version'], { encoding: 'utf8' }).stdout.trim();
-    const [major, minor] = system.slice(1).split('.').map(Number) as [number, number];
-    if (major > 22 || (major === 22 && minor >= 19)) return t.skip(`the system Node (${system}) is new enough: nothing to refuse`);
-    const r = spawnSync('/usr/bin/node', [path.join(repo, 'bin/mefi'), '--help'], { encoding: 'utf8' });
-    assert.equal(r.status, 3);
-    assert.match(r.stderr, /needs Node\.js 22\.19 or newer/);
-  });
+  it(
+    'refuses Node older than 22.19 with a clear message and exit 3',
+    { skip: !existsSync('/usr/bin/node') && 'no system Node here' },
+    (t) => {
+      const system = spawnSync('/usr/bin/node', ['--version'], { encoding: 'utf8' }).stdout.trim();
+      const [major, minor] = system.slice(1).split('.').map(Number) as [number, number];
+      if (major > 22 || (major === 22 && minor >= 19))
+        return t.skip(`the system Node (${system}) is new enough: nothing to refuse`);
+      const r = spawnSync('/usr/bin/node', [path.join(repo, 'bin/mefi'), '--help'], { encoding: 'utf8' });
+      assert.equal(r.status, 3);
+      assert.match(r.stderr, /needs Node\.js 22\.19 or newer/);
+    },
+  );
 });

@@ -33,7 +33,7 @@ describe('probe', () => {
     assert.equal(await probeOnce('127.0.0.1', closedPort, 1000), true);
   });
 
-  it('reuses results younger than the maximum age, probes again older ones, and keeps the unreachable set\'s identity while it is unchanged', async () => {
+  it("reuses results younger than the maximum age, probes again older ones, and keeps the unreachable set's identity while it is unchanged", async () => {
     const prober = new Prober({ timeoutMs: 1000, concurrency: 10 });
     const candidates = [
       { cluster: 'b', ip: '127.0.0.1', port: openPort, key: probeKey('127.0.0.1', openPort) },

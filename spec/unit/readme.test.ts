@@ -36,7 +36,10 @@ function anchors(markdown: string): Set<string> {
       .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
       .replace(/<[^>]+>/g, '')
       .replace(/[`*]/g, '');
-    const base = text.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc}\- ]/gu, '').replace(/ /g, '-');
+    const base = text
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc}\- ]/gu, '')
+      .replace(/ /g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     out.add(n === 0 ? base : `${base}-${n}`);
@@ -49,7 +52,8 @@ function links(markdown: string): string[] {
   const out: string[] = [];
   for (const line of prose(markdown)) {
     const text = line.replace(/`[^`]*`/g, '');
-    for (const [, target] of text.matchAll(/\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) if (target) out.push(target);
+    for (const [, target] of text.matchAll(/\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g))
+      if (target) out.push(target);
     const definition = /^\s*\[[^\]]+\]:\s*(\S+)/.exec(text)?.[1];
     if (definition) out.push(definition);
   }
@@ -65,7 +69,8 @@ function brokenLinks(root: string, file: string, markdown: string): string[] {
     const target = decodeURIComponent(hash < 0 ? link : link.slice(0, hash));
     const anchor = hash < 0 ? undefined : decodeURIComponent(link.slice(hash + 1));
     if (!target) {
-      if (anchor !== undefined && !anchors(markdown).has(anchor)) broken.push(`${file}: ${link}: no heading #${anchor} in ${file}`);
+      if (anchor !== undefined && !anchors(markdown).has(anchor))
+        broken.push(`${file}: ${link}: no heading #${anchor} in ${file}`);
       continue;
     }
     const resolved = path.join(path.dirname(path.join(root, file)), target);
@@ -82,7 +87,8 @@ function brokenLinks(root: string, file: string, markdown: string): string[] {
       broken.push(`${file}: ${link}: an anchor into what is not a Markdown file`);
       continue;
     }
-    if (!anchors(readFileSync(resolved, 'utf8')).has(anchor)) broken.push(`${file}: ${link}: no heading #${anchor} in ${path.relative(root, resolved)}`);
+    if (!anchors(readFileSync(resolved, 'utf8')).has(anchor))
+      broken.push(`${file}: ${link}: no heading #${anchor} in ${path.relative(root, resolved)}`);
   }
   return broken;
 }

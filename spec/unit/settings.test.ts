@@ -32,7 +32,18 @@ function settingsErrors(flags: Partial<Flags>): string[] {
 
 describe('label selectors', () => {
   it('accepts what apimachinery accepts', () => {
-    for (const s of ['isMefiRemote=true', 'isMefiRemote', '!legacy', 'a==b', 'a!=b', 'tier in (web, api)', 'tier notin (db)', 'app=web,env in (prod,stage),!skip', 'example.com/mefi=yes', 'a=']) {
+    for (const s of [
+      'isMefiRemote=true',
+      'isMefiRemote',
+      '!legacy',
+      'a==b',
+      'a!=b',
+      'tier in (web, api)',
+      'tier notin (db)',
+      'app=web,env in (prod,stage),!skip',
+      'example.com/mefi=yes',
+      'a=',
+    ]) {
       assert.equal(selectorError(s), undefined, s);
     }
   });
@@ -48,7 +59,7 @@ describe('label selectors', () => {
 });
 
 describe('settings', () => {
-  it('keeps the original\'s defaults: owner label isMefiLocal=true', () => {
+  it("keeps the original's defaults: owner label isMefiLocal=true", () => {
     const s = resolveSettings(defaults);
     assert.deepEqual(s.options.ownerLabel, { key: 'isMefiLocal', value: 'true' });
     assert.equal(s.options.namespace, 'mefi-system');
@@ -61,7 +72,15 @@ describe('settings', () => {
   });
   it('names the flag of every bad value', () => {
     assert.deepEqual(
-      settingsErrors({ remoteFilter: 'a b', localFilter: 'a=b=c', mefiNamespace: 'Mefi', concurrency: 0, requestTimeout: 'soon', policy: 'delete-all', pageSize: -1 }),
+      settingsErrors({
+        remoteFilter: 'a b',
+        localFilter: 'a=b=c',
+        mefiNamespace: 'Mefi',
+        concurrency: 0,
+        requestTimeout: 'soon',
+        policy: 'delete-all',
+        pageSize: -1,
+      }),
       [
         'command line: --remote-filter: "a b" found \'b\', expected: in, notin, =, ==, !=, > or <',
         'command line: --local-filter: "a=b=c" is not a label key or key=value',
@@ -72,14 +91,19 @@ describe('settings', () => {
         'command line: --policy: must be sync or upsert-only, got "delete-all"',
       ],
     );
-    assert.deepEqual(settingsErrors({ originalFilter: 'isMefiLocal' }), ['command line: --local-filter: the owner, original-name and source-cluster labels must be three different keys']);
+    assert.deepEqual(settingsErrors({ originalFilter: 'isMefiLocal' }), [
+      'command line: --local-filter: the owner, original-name and source-cluster labels must be three different keys',
+    ]);
   });
 
   it('takes --cluster-services in slice mode only, and says why', () => {
     assert.deepEqual(settingsErrors({ clusterServices: true }), [
       "command line: --cluster-services: needs --target endpointslices: a cluster's own Service is a set of EndpointSlices (the mirroring controller skips mefi's mirrors)",
     ]);
-    assert.equal(resolveSettings({ ...defaults, clusterServices: true, target: 'endpointslices' }).options.clusterServices, true);
+    assert.equal(
+      resolveSettings({ ...defaults, clusterServices: true, target: 'endpointslices' }).options.clusterServices,
+      true,
+    );
     assert.equal(resolveSettings({ ...defaults, target: 'endpointslices' }).options.clusterServices, undefined);
   });
   it('reads durations', () => {
@@ -98,7 +122,10 @@ describe('logs and warnings', () => {
     const jwt = 'eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJlLXZhbHVl';
     assert.equal(redact(`Authorization: Bearer abc.def-123`), 'Authorization: Bearer <redacted>');
     assert.equal(redact(`token ${jwt} here`), 'token <redacted JWT> here');
-    assert.equal(redact('x -----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY----- y'), 'x <redacted PEM> y');
+    assert.equal(
+      redact('x -----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY----- y'),
+      'x <redacted PEM> y',
+    );
   });
   it('writes JSON lines or text, filtered by level, redacted', () => {
     const lines: string[] = [];
@@ -115,7 +142,10 @@ describe('logs and warnings', () => {
     assert.match(text[0]!, /^\d\d:\d\d:\d\d\.\d{3} WARN  run finished cluster=alpha error="a b"\n$/);
   });
   it('parses Warning headers', () => {
-    assert.deepEqual(parseWarnings('299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"'), ['v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice']);
+    assert.deepEqual(
+      parseWarnings('299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"'),
+      ['v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice'],
+    );
     assert.deepEqual(parseWarnings('299 - "a, b", 299 - "say \\"c\\""'), ['a, b', 'say "c"']);
   });
 });
@@ -129,8 +159,11 @@ describe('probe flags', () => {
     ]);
   });
   it('default to a 1s timeout, 1000 connects at once and a 10s interval', () => {
-    assert.deepEqual(resolveSettings({ ...defaults, probe: true }).probe, { timeoutMs: 1000, concurrency: 1000, intervalMs: 10_000 });
+    assert.deepEqual(resolveSettings({ ...defaults, probe: true }).probe, {
+      timeoutMs: 1000,
+      concurrency: 1000,
+      intervalMs: 10_000,
+    });
     assert.equal(resolveSettings(defaults).probe, undefined);
   });
 });
-

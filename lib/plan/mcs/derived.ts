@@ -63,20 +63,31 @@ function managedOf(s: ServiceObject['spec'] = {}) {
  * kube-proxy would find no local endpoint and drop every packet; the import
  * says what the exports said.
  */
-export function wantedDerived(options: PlanOptions, namespace: string, name: string, spec: ServiceImportSpec): ServiceObject | undefined {
+export function wantedDerived(
+  options: PlanOptions,
+  namespace: string,
+  name: string,
+  spec: ServiceImportSpec,
+): ServiceObject | undefined {
   const headless = spec.type === 'Headless';
   if (!headless && spec.ports.length === 0) return undefined;
   const families = spec.ipFamilies ?? [];
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: derivedName(namespace, name), namespace, labels: { [options.ownerLabel.key]: options.ownerLabel.value, [mcsServiceNameLabel]: name } },
+    metadata: {
+      name: derivedName(namespace, name),
+      namespace,
+      labels: { [options.ownerLabel.key]: options.ownerLabel.value, [mcsServiceNameLabel]: name },
+    },
     spec: {
       type: 'ClusterIP',
       ...(headless ? { clusterIP: 'None' } : {}),
       ports: spec.ports.map((p) => ({ ...p })),
       // Families unknown (no export said): the server's default.
-      ...(families.length ? { ipFamilies: families, ipFamilyPolicy: families.length > 1 ? 'RequireDualStack' : 'SingleStack' } : {}),
+      ...(families.length
+        ? { ipFamilies: families, ipFamilyPolicy: families.length > 1 ? 'RequireDualStack' : 'SingleStack' }
+        : {}),
       sessionAffinity: spec.sessionAffinity ?? 'None',
       ...(spec.sessionAffinityConfig ? { sessionAffinityConfig: spec.sessionAffinityConfig } : {}),
       internalTrafficPolicy: 'Cluster',
@@ -92,27 +103,53 @@ export interface DerivedDecision {
 }
 
 /** Create, update, recreate or leave the derived Service; `current` is mefi's (the caller checked). */
-export function decideDerived(target: string, wanted: ServiceObject, current: ServiceObject | undefined): DerivedDecision {
+export function decideDerived(
+  target: string,
+  wanted: ServiceObject,
+  current: ServiceObject | undefined,
+): DerivedDecision {
   const namespace = wanted.metadata.namespace!;
-  const base: Change = { target, kind: 'Service', role: 'aggregate', namespace, name: wanted.metadata.name, originalName: wanted.metadata.labels![mcsServiceNameLabel]!, object: wanted };
+  const base: Change = {
+    target,
+    kind: 'Service',
+    role: 'aggregate',
+    namespace,
+    name: wanted.metadata.name,
+    originalName: wanted.metadata.labels![mcsServiceNameLabel]!,
+    object: wanted,
+  };
   if (!current) return { change: base };
   const rv = current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {};
-  const beforeLabels = (current.metadata.labels ?? {}) as Record<string, string>;
+  const beforeLabels = current.metadata.labels ?? {};
   const want = wanted.spec!;
   const have = current.spec ?? {};
   const families = want.ipFamilies ?? [];
   // clusterIP and the primary family cannot change in place.
-  if (managedOf(have).headless !== managedOf(want).headless || (families.length > 0 && (have.ipFamilies ?? [])[0] !== undefined && have.ipFamilies![0] !== families[0]))
+  if (
+    managedOf(have).headless !== managedOf(want).headless ||
+    (families.length > 0 && (have.ipFamilies ?? [])[0] !== undefined && have.ipFamilies![0] !== families[0])
+  )
     return { change: { ...base, ...rv, beforeLabels, current, recreate: true } };
-  const familiesHeld = families.length === 0 || (equal(have.ipFamilies ?? [], families) && have.ipFamilyPolicy === want.ipFamilyPolicy);
-  if (familiesHeld && equal(managedOf(have), managedOf(want)) && equal(current.metadata.labels ?? {}, wanted.metadata.labels)) return { kept: current };
+  const familiesHeld =
+    families.length === 0 || (equal(have.ipFamilies ?? [], families) && have.ipFamilyPolicy === want.ipFamilyPolicy);
+  if (
+    familiesHeld &&
+    equal(managedOf(have), managedOf(want)) &&
+    equal(current.metadata.labels ?? {}, wanted.metadata.labels)
+  )
+    return { kept: current };
   // A PUT replaces the whole object: keep what mefi does not manage (annotations, the allocated IPs).
   const { managedFields: _m, ...metadata } = current.metadata;
   const spec: NonNullable<ServiceObject['spec']> = { ...have, ...want };
   delete spec.selector;
   if (!want.sessionAffinityConfig) delete spec.sessionAffinityConfig;
   if (!want.trafficDistribution) delete spec.trafficDistribution;
-  const object: ServiceObject = { apiVersion: 'v1', kind: 'Service', metadata: { ...metadata, labels: wanted.metadata.labels! }, spec };
+  const object: ServiceObject = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { ...metadata, labels: wanted.metadata.labels! },
+    spec,
+  };
   // New families give new cluster IPs: the import's follow once they are allocated.
   return { change: { ...base, object, ...rv, beforeLabels, current }, ...(familiesHeld ? { kept: current } : {}) };
 }

@@ -42,7 +42,11 @@ export function planExportStatus(view: McsView, states: ImportStates, now: numbe
       if (s?.state === 'frozen') frozen.push({ target, ...s });
     }
     const conflict = entry.conflicts.length
-      ? { status: 'True' as const, reason: entry.conflicts.map((c) => c.reason).join(','), message: entry.conflicts.map((c) => c.message).join(' ') }
+      ? {
+          status: 'True' as const,
+          reason: entry.conflicts.map((c) => c.reason).join(','),
+          message: entry.conflicts.map((c) => c.message).join(' '),
+        }
       : { status: 'False' as const, reason: 'NoConflicts', message: 'every export of the name agrees' };
     for (const e of entry.exports) {
       const current = e.object.status?.conditions ?? [];
@@ -61,13 +65,21 @@ export function planExportStatus(view: McsView, states: ImportStates, now: numbe
       };
       const waiting = frozen.filter((f) => !f.listed.includes(e.cluster));
       const wanted: Condition[] = e.invalid
-        ? [condition('Valid', 'False', e.invalid.reason, e.invalid.message), condition('Ready', 'False', 'Pending', 'not exported: the export is not valid (see condition Valid)')]
+        ? [
+            condition('Valid', 'False', e.invalid.reason, e.invalid.message),
+            condition('Ready', 'False', 'Pending', 'not exported: the export is not valid (see condition Valid)'),
+          ]
         : [
             condition('Valid', 'True', 'Valid', `Service ${key} is exported`),
             blocked.length
               ? condition('Ready', 'False', 'Failed', `not imported in ${blocked.join(', ')}`)
               : waiting.length
-                ? condition('Ready', 'False', 'Pending', `not yet imported in ${waiting.map((f) => `${f.target} (its import waits for cluster ${f.unknown.join(', ')} to be read)`).join(', ')}`)
+                ? condition(
+                    'Ready',
+                    'False',
+                    'Pending',
+                    `not yet imported in ${waiting.map((f) => `${f.target} (its import waits for cluster ${f.unknown.join(', ')} to be read)`).join(', ')}`,
+                  )
                 : condition('Ready', 'True', 'Exported', 'imported in every readable cluster that has the namespace'),
             // An invalid export takes no part in the merge: it has no Conflict condition (as Cilium does).
             condition('Conflict', conflict.status, conflict.reason, conflict.message),
@@ -77,7 +89,13 @@ export function planExportStatus(view: McsView, states: ImportStates, now: numbe
       const byType = (cs: Condition[]) => Object.fromEntries(cs.map((c) => [c.type, c]));
       if (equal(byType(current), byType(conditions))) continue;
       const { managedFields: _m, ...metadata } = e.object.metadata;
-      const object: ServiceExportObject = { apiVersion: mcsApiVersion, kind: 'ServiceExport', metadata, ...(e.object.spec ? { spec: e.object.spec } : {}), status: { ...(e.object.status ?? {}), conditions } };
+      const object: ServiceExportObject = {
+        apiVersion: mcsApiVersion,
+        kind: 'ServiceExport',
+        metadata,
+        ...(e.object.spec ? { spec: e.object.spec } : {}),
+        status: { ...(e.object.status ?? {}), conditions },
+      };
       changes.push({
         target: e.cluster,
         kind: 'ServiceExportStatus',

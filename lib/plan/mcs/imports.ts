@@ -17,7 +17,13 @@ export function canonicalSpec(spec: ServiceImportSpec): ServiceImportSpec {
     ports: normalizePorts(spec.ports).ports,
     ...(spec.ips?.length ? { ips: [...spec.ips] } : {}),
     sessionAffinity: affinity,
-    ...(affinity === 'ClientIP' ? { sessionAffinityConfig: { clientIP: { timeoutSeconds: spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800 } } } : {}),
+    ...(affinity === 'ClientIP'
+      ? {
+          sessionAffinityConfig: {
+            clientIP: { timeoutSeconds: spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800 },
+          },
+        }
+      : {}),
     ...(spec.ipFamilies?.length ? { ipFamilies: [...spec.ipFamilies] } : {}),
     ...(spec.internalTrafficPolicy ? { internalTrafficPolicy: spec.internalTrafficPolicy } : {}),
     ...(spec.trafficDistribution ? { trafficDistribution: spec.trafficDistribution } : {}),
@@ -55,15 +61,31 @@ export function importObject(options: PlanOptions, w: WantedImport): ServiceImpo
 const clustersOf = (i: ServiceImportObject) => (i.status?.clusters ?? []).map((c) => c.cluster).sort();
 
 /** Create or update the import; `current` is mefi's (the caller checked). `ipsFrom`: its ips come from a Service this plan creates. */
-export function decideImport(target: string, wanted: ServiceImportObject, current: ServiceImportObject | undefined, ipsFrom?: string): Change | undefined {
-  const base: Change = { target, kind: 'ServiceImport', role: 'aggregate', namespace: wanted.metadata.namespace!, name: wanted.metadata.name, originalName: wanted.metadata.name, object: wanted, ...(ipsFrom ? { ipsFrom } : {}) };
+export function decideImport(
+  target: string,
+  wanted: ServiceImportObject,
+  current: ServiceImportObject | undefined,
+  ipsFrom?: string,
+): Change | undefined {
+  const base: Change = {
+    target,
+    kind: 'ServiceImport',
+    role: 'aggregate',
+    namespace: wanted.metadata.namespace!,
+    name: wanted.metadata.name,
+    originalName: wanted.metadata.name,
+    object: wanted,
+    ...(ipsFrom ? { ipsFrom } : {}),
+  };
   if (!current) return { ...base, writes: ['object', 'status'] };
   const objectHeld =
     !ipsFrom &&
     equal(canonicalSpec(current.spec ?? { ports: [], type: 'ClusterSetIP' }), wanted.spec) &&
     equal(current.metadata.labels ?? {}, wanted.metadata.labels) &&
     equal(current.metadata.annotations ?? {}, wanted.metadata.annotations);
-  const statusHeld = equal(clustersOf(current), clustersOf(wanted)) && current.status?.endpointSliceObjects === wanted.status!.endpointSliceObjects;
+  const statusHeld =
+    equal(clustersOf(current), clustersOf(wanted)) &&
+    current.status?.endpointSliceObjects === wanted.status!.endpointSliceObjects;
   if (objectHeld && statusHeld) return undefined;
   // Keep what mefi does not write: the metadata the server keeps, the status conditions.
   const { managedFields: _m, ...metadata } = current.metadata;
@@ -75,7 +97,7 @@ export function decideImport(target: string, wanted: ServiceImportObject, curren
   return {
     ...base,
     object,
-    beforeLabels: (current.metadata.labels ?? {}) as Record<string, string>,
+    beforeLabels: current.metadata.labels ?? {},
     current,
     ...(current.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
     writes: [...(objectHeld ? [] : ['object' as const]), ...(statusHeld ? [] : ['status' as const])],

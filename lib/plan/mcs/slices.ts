@@ -9,7 +9,15 @@
 // Port"), as kube-proxy matches slice ports to the Service's by name alone.
 
 import { mergeNormalized } from '../normalize.ts';
-import { isMefiSlice, managedBy, managedByLabel, serviceNameLabel, sliceDelete, slicesBySet, sliceWriter } from '../slices.ts';
+import {
+  isMefiSlice,
+  managedBy,
+  managedByLabel,
+  serviceNameLabel,
+  sliceDelete,
+  slicesBySet,
+  sliceWriter,
+} from '../slices.ts';
 import { keptAsIs } from '../sources.ts';
 import { servedSubsets, type ServedMirror } from '../served.ts';
 import type { TargetPlan } from '../ways/way.ts';
@@ -34,7 +42,8 @@ export function isMcsSlice(s: SliceObject, options: PlanOptions): boolean {
 
 /** The names of the cluster's ports that the import has as the cluster does (name, protocol, port). */
 function portsServed(c: Contribution, ports: ImportPort[]): Set<string> {
-  const same = (p: Port) => ports.some((q) => (q.name ?? '') === (p.name ?? '') && q.protocol === p.protocol && q.port === p.port);
+  const same = (p: Port) =>
+    ports.some((q) => (q.name ?? '') === (p.name ?? '') && q.protocol === p.protocol && q.port === p.port);
   return new Set(c.ports.filter(same).map((p) => p.name ?? ''));
 }
 
@@ -55,11 +64,23 @@ function filtered(subsets: Subset[], names: Set<string>): Subset[] {
   return mergeNormalized(out);
 }
 
-export function planImportSlices(options: PlanOptions, view: McsView, target: string, namespace: string, items: SliceObject[], work: ImportSlices[], stale: Set<string>, unreachable: ReadonlySet<string> | undefined, result: TargetPlan): void {
+export function planImportSlices(
+  options: PlanOptions,
+  view: McsView,
+  target: string,
+  namespace: string,
+  items: SliceObject[],
+  work: ImportSlices[],
+  stale: Set<string>,
+  unreachable: ReadonlySet<string> | undefined,
+  result: TargetPlan,
+): void {
   const writer = sliceWriter(options, target, namespace, items, result);
   const owned = items.filter((s) => isMcsSlice(s, options));
   const setKey = (name: string | undefined, cluster: string | undefined) => `${name}/${cluster}`;
-  const mine = slicesBySet(owned, (s) => setKey(s.metadata.labels![mcsServiceNameLabel], s.metadata.labels?.[mcsSourceClusterLabel]));
+  const mine = slicesBySet(owned, (s) =>
+    setKey(s.metadata.labels![mcsServiceNameLabel], s.metadata.labels?.[mcsSourceClusterLabel]),
+  );
   const mineOf = (name: string, cluster: string) => mine(setKey(name, cluster));
   const scoped = { ...options, namespace };
 
@@ -71,7 +92,9 @@ export function planImportSlices(options: PlanOptions, view: McsView, target: st
     const exported = w.exported;
     if (!exported) continue;
     const key = keyOf(namespace, w.name);
-    const byCluster = new Map(exported.exports.flatMap((e) => (e.contribution ? [[e.cluster, e.contribution] as const] : [])));
+    const byCluster = new Map(
+      exported.exports.flatMap((e) => (e.contribution ? [[e.cluster, e.contribution] as const] : [])),
+    );
     const mirrors: ServedMirror[] = view.mirrors
       .filter((m) => m.originalName === key && !stale.has(m.cluster))
       .map((m) => ({ ...m, subsets: filtered(m.subsets, portsServed(byCluster.get(m.cluster)!, w.ports)) }));
@@ -85,7 +108,17 @@ export function planImportSlices(options: PlanOptions, view: McsView, target: st
         [serviceNameLabel]: exported.derived,
         [managedByLabel]: managedBy,
       };
-      writer.writeSet({ service: exported.derived, originalName: w.name, cluster: m.cluster, prefix: m.name, subsets: counted.subsets[i]!, labels }, mineOf(w.name, m.cluster));
+      writer.writeSet(
+        {
+          service: exported.derived,
+          originalName: w.name,
+          cluster: m.cluster,
+          prefix: m.name,
+          subsets: counted.subsets[i]!,
+          labels,
+        },
+        mineOf(w.name, m.cluster),
+      );
     });
   }
 

@@ -33,7 +33,12 @@ export interface McsTargetPlan extends TargetPlan {
 
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-function deleteOf(target: string, kind: 'ServiceImport' | 'Service', obj: ServiceImportObject | ServiceObject, originalName: string): Change {
+function deleteOf(
+  target: string,
+  kind: 'ServiceImport' | 'Service',
+  obj: ServiceImportObject | ServiceObject,
+  originalName: string,
+): Change {
   return {
     target,
     kind,
@@ -41,7 +46,7 @@ function deleteOf(target: string, kind: 'ServiceImport' | 'Service', obj: Servic
     namespace: obj.metadata.namespace ?? '',
     name: obj.metadata.name,
     originalName,
-    beforeLabels: (obj.metadata.labels ?? {}) as Record<string, string>,
+    beforeLabels: obj.metadata.labels ?? {},
     current: obj,
     ...(obj.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
   };
@@ -52,27 +57,39 @@ export function mcsOwned(options: PlanOptions, outcome: Extract<ReadOutcome, { o
   return (outcome.slices ?? []).filter((s) => isMcsSlice(s, options));
 }
 
-export function planMcsTarget(options: PlanOptions, view: McsView, target: string, outcome: Extract<ReadOutcome, { ok: true }>, stale: Set<string>, unreachable?: ReadonlySet<string>): McsTargetPlan {
+export function planMcsTarget(
+  options: PlanOptions,
+  view: McsView,
+  target: string,
+  outcome: Extract<ReadOutcome, { ok: true }>,
+  stale: Set<string>,
+  unreachable?: ReadonlySet<string>,
+): McsTargetPlan {
   const result: McsTargetPlan = { creates: [], updates: [], deletes: [], problems: [], states: new Map() };
-  const at = (o: { metadata: { namespace?: string; name: string } }) => keyOf(o.metadata.namespace ?? '', o.metadata.name);
+  const at = (o: { metadata: { namespace?: string; name: string } }) =>
+    keyOf(o.metadata.namespace ?? '', o.metadata.name);
   const imports = new Map((outcome.serviceImports ?? []).map((i) => [at(i), i]));
   const services = new Map((outcome.services ?? []).map((s) => [at(s), s]));
   const derivedServices = (outcome.services ?? []).filter((s) => isDerivedService(s, options));
   const slices = outcome.slices ?? [];
   const mcsSlices = slices.filter((s) => isMcsSlice(s, options));
-  const phase = outcome.namespaces ? new Map(outcome.namespaces.map((n) => [n.metadata.name, n.status?.phase ?? 'Active'])) : undefined;
+  const phase = outcome.namespaces
+    ? new Map(outcome.namespaces.map((n) => [n.metadata.name, n.status?.phase ?? 'Active']))
+    : undefined;
 
   // Every name mefi wants here or has something of here.
   const names = new Map<string, { namespace: string; name: string }>();
   const add = (namespace: string, name: string) => names.set(keyOf(namespace, name), { namespace, name });
   for (const e of view.exported.values()) if (e.merged) add(e.namespace, e.name);
   for (const i of imports.values()) if (isOwned(i, options)) add(i.metadata.namespace ?? '', i.metadata.name);
-  for (const o of [...derivedServices, ...mcsSlices]) add(o.metadata.namespace ?? '', o.metadata.labels![mcsServiceNameLabel]!);
+  for (const o of [...derivedServices, ...mcsSlices])
+    add(o.metadata.namespace ?? '', o.metadata.labels![mcsServiceNameLabel]!);
 
   const work = new Map<string, ImportSlices[]>();
   for (const [key, { namespace, name }] of [...names].sort(([a], [b]) => byCodeUnit(a, b))) {
     const exported = view.exported.get(key);
-    const problem = (code: Finding['code'], message: string) => result.problems.push({ code, cluster: target, namespace, name, message });
+    const problem = (code: Finding['code'], message: string) =>
+      result.problems.push({ code, cluster: target, namespace, name, message });
     const later = (w: Omit<ImportSlices, 'name'>) => {
       const list = work.get(namespace);
       if (list) list.push({ name, ...w });
@@ -82,7 +99,11 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
 
     const ns = phase?.get(namespace);
     if (phase && (ns === undefined || ns === 'Terminating')) {
-      if (exported?.merged) problem('missing-namespace', `namespace ${namespace} ${ns === undefined ? 'does not exist' : 'is Terminating'} in ${target}: ${key} is not imported there (the KEP leaves creating namespaces out)`);
+      if (exported?.merged)
+        problem(
+          'missing-namespace',
+          `namespace ${namespace} ${ns === undefined ? 'does not exist' : 'is Terminating'} in ${target}: ${key} is not imported there (the KEP leaves creating namespaces out)`,
+        );
       result.states.set(key, { state: 'absent' });
       hold();
       continue;
@@ -92,7 +113,10 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
     const importMine = current !== undefined && isOwned(current, options);
     const derived = derivedName(namespace, name);
     const service = services.get(keyOf(namespace, derived));
-    const serviceMine = service !== undefined && isDerivedService(service, options) && service.metadata.labels![mcsServiceNameLabel] === name;
+    const serviceMine =
+      service !== undefined &&
+      isDerivedService(service, options) &&
+      service.metadata.labels![mcsServiceNameLabel] === name;
 
     // Clusters the import says export the name, that this run cannot read.
     const listed = importMine ? (current.status?.clusters ?? []).map((c) => c.cluster) : [];
@@ -107,10 +131,16 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
       later({ ports: [], hold: false });
       continue;
     }
-    const foreign = [...(current && !importMine ? [`ServiceImport ${key}`] : []), ...(service && !serviceMine ? [`Service ${namespace}/${derived}`] : [])];
+    const foreign = [
+      ...(current && !importMine ? [`ServiceImport ${key}`] : []),
+      ...(service && !serviceMine ? [`Service ${namespace}/${derived}`] : []),
+    ];
     if (foreign.length) {
       const what = foreign.join(' and ');
-      problem('conflict', `${what} ${foreign.length > 1 ? 'exist and are' : 'exists and is'} not mefi's (no label ${options.ownerLabel.key}=${options.ownerLabel.value}); ${key} is not imported in ${target}, and ${foreign.length > 1 ? 'they are' : 'it is'} left untouched`);
+      problem(
+        'conflict',
+        `${what} ${foreign.length > 1 ? 'exist and are' : 'exists and is'} not mefi's (no label ${options.ownerLabel.key}=${options.ownerLabel.value}); ${key} is not imported in ${target}, and ${foreign.length > 1 ? 'they are' : 'it is'} left untouched`,
+      );
       result.states.set(key, { state: 'blocked', message: `${what} is not mefi's` });
       hold();
       continue;
@@ -136,10 +166,26 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
     const merged = exported!.merged!;
     const clusterSet = spec.type === 'ClusterSetIP';
     const families = spec.ipFamilies ?? kept?.spec?.ipFamilies ?? [];
-    const ips = clusterSet && kept ? (kept.spec?.clusterIPs ?? [kept.spec?.clusterIP ?? '']).filter((ip) => ip && ip !== 'None').slice(0, 2) : [];
-    const wanted = importObject(options, { namespace, name, derived, spec: canonicalSpec({ ...spec, ips, ipFamilies: families }), labels: merged.labels, annotations: merged.annotations, clusters: merged.clusters });
+    const ips =
+      clusterSet && kept
+        ? (kept.spec?.clusterIPs ?? [kept.spec?.clusterIP ?? '']).filter((ip) => ip && ip !== 'None').slice(0, 2)
+        : [];
+    const wanted = importObject(options, {
+      namespace,
+      name,
+      derived,
+      spec: canonicalSpec({ ...spec, ips, ipFamilies: families }),
+      labels: merged.labels,
+      annotations: merged.annotations,
+      clusters: merged.clusters,
+    });
     // Families no export said are the derived Service's, as the server chooses them: known once it exists, like its IPs.
-    const change = decideImport(target, wanted, importMine ? current : undefined, allocating && (clusterSet || families.length === 0) ? derived : undefined);
+    const change = decideImport(
+      target,
+      wanted,
+      importMine ? current : undefined,
+      allocating && (clusterSet || families.length === 0) ? derived : undefined,
+    );
     if (change) (importMine ? result.updates : result.creates).push(change);
     result.states.set(key, { state: 'imported' });
     later({ exported, ports: spec.ports, hold: false });
@@ -148,11 +194,24 @@ export function planMcsTarget(options: PlanOptions, view: McsView, target: strin
   // mefi's derived Services on a name that is not their import's (none, in the ordinary course): nothing wants them.
   for (const s of derivedServices) {
     const name = s.metadata.labels![mcsServiceNameLabel]!;
-    if (s.metadata.name !== derivedName(s.metadata.namespace ?? '', name)) result.deletes.push(deleteOf(target, 'Service', s, name));
+    if (s.metadata.name !== derivedName(s.metadata.namespace ?? '', name))
+      result.deletes.push(deleteOf(target, 'Service', s, name));
   }
 
-  const namespaces = [...new Set([...work.keys(), ...mcsSlices.map((s) => s.metadata.namespace ?? '')])].sort(byCodeUnit);
+  const namespaces = [...new Set([...work.keys(), ...mcsSlices.map((s) => s.metadata.namespace ?? '')])].sort(
+    byCodeUnit,
+  );
   for (const namespace of namespaces)
-    planImportSlices(options, view, target, namespace, slices.filter((s) => (s.metadata.namespace ?? '') === namespace), work.get(namespace) ?? [], stale, unreachable, result);
+    planImportSlices(
+      options,
+      view,
+      target,
+      namespace,
+      slices.filter((s) => (s.metadata.namespace ?? '') === namespace),
+      work.get(namespace) ?? [],
+      stale,
+      unreachable,
+      result,
+    );
   return result;
 }

@@ -92,7 +92,12 @@ export interface ServiceImportObject {
   kind?: string;
   metadata: ObjectMeta;
   spec: ServiceImportSpec;
-  status?: { clusters?: { cluster: string }[] | null; endpointSliceObjects?: 'Present' | 'Absent'; conditions?: Condition[] | null; [other: string]: unknown } | null;
+  status?: {
+    clusters?: { cluster: string }[] | null;
+    endpointSliceObjects?: 'Present' | 'Absent';
+    conditions?: Condition[] | null;
+    [other: string]: unknown;
+  } | null;
 }
 
 /** A Namespace of a target: imports go only where the export's namespace exists and is not Terminating (KEP "Importing Services"). */

@@ -17,7 +17,6 @@ const keptCache = new WeakMap<object, unknown>();
 const mergedCache = new WeakMap<object, unknown>();
 const readyCache = new WeakMap<object, unknown>();
 
-
 export function labelsFor(options: PlanOptions, originalName: string, cluster?: string): Record<string, string> {
   return {
     [options.ownerLabel.key]: options.ownerLabel.value,
@@ -43,7 +42,14 @@ function keptMirrors(options: PlanOptions, view: SourceView, owned: EndpointsObj
   return kept;
 }
 
-function* wantedObjects(options: PlanOptions, view: SourceView, target: string, kept: Wanted[], unreachable: ReadonlySet<string> | undefined, problems: Finding[]): Steps<Wanted[]> {
+function* wantedObjects(
+  options: PlanOptions,
+  view: SourceView,
+  target: string,
+  kept: Wanted[],
+  unreachable: ReadonlySet<string> | undefined,
+  problems: Finding[],
+): Steps<Wanted[]> {
   const wanted: Wanted[] = view.mirrors.map((m) => ({
     role: 'mirror',
     name: m.name,
@@ -55,11 +61,21 @@ function* wantedObjects(options: PlanOptions, view: SourceView, target: string, 
   }));
   wanted.push(...kept);
 
-  const byOriginal = Map.groupBy(wanted.filter((w) => w.originalName), (w) => w.originalName);
+  const byOriginal = Map.groupBy(
+    wanted.filter((w) => w.originalName),
+    (w) => w.originalName,
+  );
   let n = 0;
   for (const [originalName, mirrors] of byOriginal) {
     if (++n % stepSize === 0) yield;
-    const served = servedSubsets(options, view, target, originalName, mirrors.map((m) => ({ ...m, cluster: m.cluster! })), unreachable);
+    const served = servedSubsets(
+      options,
+      view,
+      target,
+      originalName,
+      mirrors.map((m) => ({ ...m, cluster: m.cluster! })),
+      unreachable,
+    );
     problems.push(...served.problems);
     const counted = served.subsets;
     // The mirrors' subsets are the same objects run after run while their sources stand still.
@@ -67,7 +83,14 @@ function* wantedObjects(options: PlanOptions, view: SourceView, target: string, 
     // An aggregate with no address left is deleted, as in the original; one whose addresses are all held back stays, empty.
     if (addressCount(merged) === 0) continue;
     const subsets = memoBy(readyCache, [merged], () => readyOnly(merged));
-    wanted.push({ role: 'aggregate', name: originalName, originalName, subsets, labels: labelsFor(options, originalName), keep: false });
+    wanted.push({
+      role: 'aggregate',
+      name: originalName,
+      originalName,
+      subsets,
+      labels: labelsFor(options, originalName),
+      keep: false,
+    });
   }
   return wanted;
 }
@@ -77,7 +100,15 @@ export function* wantedAhead(options: PlanOptions, view: SourceView, target: str
   return { view, wanted: yield* wantedObjects(options, view, target, [], undefined, problems), problems };
 }
 
-export function planTarget(options: PlanOptions, view: SourceView, target: string, items: EndpointsObject[], stale: Set<string> = new Set(), unreachable?: ReadonlySet<string>, ahead?: WantedAhead): TargetPlan {
+export function planTarget(
+  options: PlanOptions,
+  view: SourceView,
+  target: string,
+  items: EndpointsObject[],
+  stale: Set<string> = new Set(),
+  unreachable?: ReadonlySet<string>,
+  ahead?: WantedAhead,
+): TargetPlan {
   const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
   const current = new Map(items.map((obj) => [obj.metadata.name, obj]));
   const owned = items.filter((obj) => isOwned(obj, options));
@@ -91,11 +122,15 @@ export function planTarget(options: PlanOptions, view: SourceView, target: strin
 
   const names = new Set([...byName.keys(), ...owned.map((o) => o.metadata.name)]);
   for (const name of names) {
-    const problem = (code: Finding['code'], message: string) => result.problems.push({ code, cluster: target, namespace: options.namespace, name, message });
+    const problem = (code: Finding['code'], message: string) =>
+      result.problems.push({ code, cluster: target, namespace: options.namespace, name, message });
     const list = byName.get(name) ?? [];
     if (list.length > 1) {
       // Never let two wanted objects take turns on one name: leave it alone.
-      problem('name-collision', `${name} is wanted as ${list.map(describe).sort().join(' and as ')}; neither is written`);
+      problem(
+        'name-collision',
+        `${name} is wanted as ${list.map(describe).sort().join(' and as ')}; neither is written`,
+      );
       continue;
     }
     if (list[0]?.keep) continue;
@@ -114,7 +149,10 @@ export function planTarget(options: PlanOptions, view: SourceView, target: strin
       existing !== undefined &&
       Object.keys(existing.metadata.labels ?? {}).length === 0 &&
       owned.some((o) => o.metadata.name !== name && o.metadata.labels?.[options.originalNameLabel] === name);
-    const decision = decide(options, target, list[0], existing, view.clusters, { adoptable, adopt: options.adopt === true });
+    const decision = decide(options, target, list[0], existing, view.clusters, {
+      adoptable,
+      adopt: options.adopt === true,
+    });
     switch (decision.action) {
       case 'none':
         break;
@@ -140,6 +178,7 @@ export function endpointsWay(options: PlanOptions): Way {
     noun: 'mirror',
     plansAhead: 'targets',
     owned: (current) => current.items.filter((x) => isOwned(x, options)),
-    want: (view, target, current, stale, unreachable, ahead) => planTarget(options, view, target, current.items, stale, unreachable, ahead?.targets.get(target)),
+    want: (view, target, current, stale, unreachable, ahead) =>
+      planTarget(options, view, target, current.items, stale, unreachable, ahead?.targets.get(target)),
   });
 }

@@ -19,7 +19,11 @@ export function wayNameOf(options: Pick<PlanOptions, 'mode' | 'target'>): WayNam
   return options.target === 'endpointslices' ? 'endpointslices' : 'endpoints';
 }
 
-const ways: Record<WayName, (options: PlanOptions) => Way> = { endpoints: endpointsWay, endpointslices: slicesWay, mcs: mcsWay };
+const ways: Record<WayName, (options: PlanOptions) => Way> = {
+  endpoints: endpointsWay,
+  endpointslices: slicesWay,
+  mcs: mcsWay,
+};
 
 export function wayOf(options: PlanOptions): Way {
   return ways[wayNameOf(options)](options);

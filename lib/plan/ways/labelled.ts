@@ -13,7 +13,14 @@ export interface LabelledWay {
   plansAhead: Exclude<Way['plansAhead'], 'nothing'>;
   /** mefi's objects in a target that name their source cluster. */
   owned(current: Readable): Labelled[];
-  want(view: SourceView, target: string, current: Readable, stale: Set<string>, unreachable: ReadonlySet<string> | undefined, ahead: Parameters<Way['run']>[1]): TargetPlan;
+  want(
+    view: SourceView,
+    target: string,
+    current: Readable,
+    stale: Set<string>,
+    unreachable: ReadonlySet<string> | undefined,
+    ahead: Parameters<Way['run']>[1],
+  ): TargetPlan;
 }
 
 export function labelledWay(options: PlanOptions, w: LabelledWay): Way {

@@ -6,7 +6,16 @@
 
 import { clusterOf, describe } from '../object.ts';
 import { servedSubsets } from '../served.ts';
-import { isMefiSlice, managedBy, managedByLabel, serviceNameLabel, sliceDelete, slicesBySet, sliceWriter, type SliceSet } from '../slices.ts';
+import {
+  isMefiSlice,
+  managedBy,
+  managedByLabel,
+  serviceNameLabel,
+  sliceDelete,
+  slicesBySet,
+  sliceWriter,
+  type SliceSet,
+} from '../slices.ts';
 import { keptAsIs, type SourceView } from '../sources.ts';
 import type { Finding, PlanOptions, SliceObject, Subset } from '../types.ts';
 import { labelledWay } from './labelled.ts';
@@ -19,7 +28,14 @@ const maxServiceNameLength = 63;
 /** A cluster service's slices are named <name>-<cluster>-only-<n>. */
 const clusterSliceSuffix = 'only';
 
-export function planSlices(options: PlanOptions, view: SourceView, target: string, items: SliceObject[], stale: Set<string>, unreachable?: ReadonlySet<string>): TargetPlan {
+export function planSlices(
+  options: PlanOptions,
+  view: SourceView,
+  target: string,
+  items: SliceObject[],
+  stale: Set<string>,
+  unreachable?: ReadonlySet<string>,
+): TargetPlan {
   const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
   const namespace = options.namespace;
   const owned = items.filter((s) => isMefiSlice(s, options));
@@ -35,14 +51,25 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
   });
 
   // Index once: each set looks up its own slices.
-  const setKey = (cluster: string | undefined, originalName: string | undefined, service: string | undefined) => `${cluster}/${originalName}/${service}`;
+  const setKey = (cluster: string | undefined, originalName: string | undefined, service: string | undefined) =>
+    `${cluster}/${originalName}/${service}`;
   const mine = slicesBySet(owned, (s) => {
     const l = s.metadata.labels ?? {};
     // Slices written before the original name was part of the key carry it too: it has always been on them.
-    return setKey(l[options.sourceClusterLabel], l[options.originalNameLabel] ?? l[serviceNameLabel], l[serviceNameLabel]);
+    return setKey(
+      l[options.sourceClusterLabel],
+      l[options.originalNameLabel] ?? l[serviceNameLabel],
+      l[serviceNameLabel],
+    );
   });
   const mineOf = (set: SliceSet) => mine(setKey(set.cluster, set.originalName, set.service));
-  const setOf = (service: string, originalName: string, cluster: string, prefix: string, subsets: Subset[]): SliceSet => ({ service, originalName, cluster, prefix, subsets, labels: labels(service, originalName, cluster) });
+  const setOf = (
+    service: string,
+    originalName: string,
+    cluster: string,
+    prefix: string,
+    subsets: Subset[],
+  ): SliceSet => ({ service, originalName, cluster, prefix, subsets, labels: labels(service, originalName, cluster) });
   const writeSet = (set: SliceSet) => writer.writeSet(set, mineOf(set));
   const hold = (set: SliceSet) => writer.hold(mineOf(set));
 
@@ -62,7 +89,8 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
     ms.forEach((m, i) => served.set(m, { subsets: counted.subsets[i]!, reached: counted.reached[i]! }));
   }
 
-  const problem = (code: Finding['code'], name: string, message: string) => result.problems.push({ code, cluster: target, namespace, name, message });
+  const problem = (code: Finding['code'], name: string, message: string) =>
+    result.problems.push({ code, cluster: target, namespace, name, message });
 
   for (const m of view.mirrors) {
     if (stale.has(m.cluster)) continue;
@@ -74,8 +102,21 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
       hold(main);
       if (rivals[0] === m) {
         // one problem per name
-        if (tooLong) problem('invalid-name', m.name, `slice names ${m.name}-<n> would exceed ${maxSliceNameLength} characters; the mirror of ${m.originalName} from cluster ${m.cluster} is not written`);
-        else problem('name-collision', m.name, `slices ${m.name}-<n> are wanted as ${rivals.map((r) => describe({ role: 'mirror', ...r })).sort().join(' and as ')}; neither is written`);
+        if (tooLong)
+          problem(
+            'invalid-name',
+            m.name,
+            `slice names ${m.name}-<n> would exceed ${maxSliceNameLength} characters; the mirror of ${m.originalName} from cluster ${m.cluster} is not written`,
+          );
+        else
+          problem(
+            'name-collision',
+            m.name,
+            `slices ${m.name}-<n> are wanted as ${rivals
+              .map((r) => describe({ role: 'mirror', ...r }))
+              .sort()
+              .join(' and as ')}; neither is written`,
+          );
       }
     } else writeSet(main);
 
@@ -85,10 +126,18 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
     if (rivals.length > 1) hold(own);
     else if (services.has(m.name)) {
       hold(own);
-      problem('name-collision', m.name, `Service ${m.name} is wanted as the cluster service of ${m.originalName} from cluster ${m.cluster} and as the Service of source ${m.name}; the cluster service is not written`);
+      problem(
+        'name-collision',
+        m.name,
+        `Service ${m.name} is wanted as the cluster service of ${m.originalName} from cluster ${m.cluster} and as the Service of source ${m.name}; the cluster service is not written`,
+      );
     } else if (m.name.length > maxServiceNameLength) {
       hold(own);
-      problem('invalid-name', m.name, `the cluster service ${m.name} of ${m.originalName} from cluster ${m.cluster} would exceed ${maxServiceNameLength} characters (a Service name); not written`);
+      problem(
+        'invalid-name',
+        m.name,
+        `the cluster service ${m.name} of ${m.originalName} from cluster ${m.cluster} would exceed ${maxServiceNameLength} characters (a Service name); not written`,
+      );
     } else writeSet(own);
   }
 
@@ -96,9 +145,12 @@ export function planSlices(options: PlanOptions, view: SourceView, target: strin
     const cluster = clusterOfSlice(s);
     const original = s.metadata.labels?.[options.originalNameLabel] ?? s.metadata.labels?.[serviceNameLabel];
     // Slices of a cluster that could not be read (or is no longer configured) are kept as they are, unless it is stale.
-    if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, `${original}-${cluster}`)) continue;
+    if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, `${original}-${cluster}`))
+      continue;
     if (writer.keep.has(s.metadata.name)) continue;
-    result.deletes.push(sliceDelete(target, namespace, s, s.metadata.labels?.[options.originalNameLabel] ?? '', cluster));
+    result.deletes.push(
+      sliceDelete(target, namespace, s, s.metadata.labels?.[options.originalNameLabel] ?? '', cluster),
+    );
   }
   return result;
 }
@@ -108,6 +160,7 @@ export function slicesWay(options: PlanOptions): Way {
     noun: 'slice',
     plansAhead: 'view',
     owned: (current) => (current.slices ?? []).filter((x) => isMefiSlice(x, options)),
-    want: (view, target, current, stale, unreachable) => planSlices(options, view, target, current.slices ?? [], stale, unreachable),
+    want: (view, target, current, stale, unreachable) =>
+      planSlices(options, view, target, current.slices ?? [], stale, unreachable),
   });
 }
