@@ -202,9 +202,10 @@ test-ingress: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) $(TRAEFIK) be
 test-unit: build
 	node --test 'spec/unit/**/*.test.ts' 'spec/property/**/*.test.ts'
 
-# make clusters DIR=/tmp/k CLUSTERS="alpha beta" [NETWORK=1]: real clusters until Ctrl-C.
-clusters: $(CONTROLPLANE) $(KUBECTL) $(if $(NETWORK),bed-deps)
-	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(or $(CLUSTERS),alpha beta gamma)" $(if $(NETWORK),--network) $(if $(MCS),--mcs)
+# make clusters DIR=/tmp/k CLUSTERS="alpha beta" [NETWORK=1] [MCS=1]: real clusters until Ctrl-C; with the network (root), real nodes.
+clusters: $(CONTROLPLANE) $(KUBECTL) $(if $(NETWORK),bed-deps $(NODES))
+	exec $(CONTROLPLANE) --dir $(DIR) --clusters "$(or $(CLUSTERS),alpha beta gamma)" $(if $(MCS),--mcs) \
+	  $(if $(NETWORK),--network --nodes=real --kubelet=$(KUBELET) --images=$(NODE_IMAGES))
 
 demo: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) bed-deps $(if $(ROOT),$(NODES))
 	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) $(NODE_ENV) MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \

@@ -11,7 +11,9 @@ let planes: ControlPlanes | undefined;
 export async function globalSetup(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mefi-test-'));
   const started = Date.now();
-  planes = await startControlPlanes(dir, ['alpha', 'beta', 'gamma'], { mcs: true });
+  // As root, where make has built them, on real nodes (the network is theirs); otherwise simulated.
+  const real = process.getuid?.() === 0 && !!process.env.MEFI_KUBELET;
+  planes = await startControlPlanes(dir, ['alpha', 'beta', 'gamma'], { mcs: true, network: real });
   process.env.MEFI_TEST_DIR = dir;
   process.stderr.write(
     `# control planes ${planes.clusters.join(', ')} up in ${Date.now() - started} ms (${planes.ready})\n`,
