@@ -22,10 +22,48 @@ export interface ListOptions {
   pageSize: number;
 }
 
+/** Watch from a resourceVersion, with bookmarks, until the server ends the stream (after timeoutSeconds), the signal aborts, or it fails. */
+export type Watch<T> = (
+  client: KubeClient,
+  o: Omit<ListOptions, 'pageSize'>,
+  resourceVersion: string,
+  onEvent: (e: WatchEvent<T>) => void,
+  signal: AbortSignal,
+  timeoutSeconds?: number,
+) => Promise<void>;
+
 export function resource<T extends Named>(resource: string, apiPath: string) {
   const base = (namespace?: string) =>
     namespace ? `${apiPath}/namespaces/${encodeURIComponent(namespace)}/${resource}` : `${apiPath}/${resource}`;
   const one = (namespace: string, name: string) => `${base(namespace)}/${encodeURIComponent(name)}`;
+  /** A list or a watch, in one namespace or all, of the objects a selector picks. */
+  const collection = (verb: 'list' | 'watch', o: Omit<ListOptions, 'pageSize'>) => ({
+    verb,
+    resource,
+    ...(o.namespace ? { namespace: o.namespace } : {}),
+    path: base(o.namespace),
+    labelSelector: o.labelSelector || undefined,
+  });
+  /** A create or an update of the object (or of a subresource of it: kind "endpoints/status"). */
+  const write = (
+    client: KubeClient,
+    verb: 'create' | 'update',
+    kind: string,
+    path: string,
+    namespace: string,
+    object: T,
+  ) => client.request<T>({ verb, resource: kind, namespace, name: object.metadata.name, path, body: object });
+  const watch: Watch<T> = (client, o, resourceVersion, onEvent, signal, timeoutSeconds = 300) => {
+    const { labelSelector, ...spec } = collection('watch', o);
+    const query = {
+      labelSelector,
+      watch: '1',
+      resourceVersion,
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(timeoutSeconds),
+    };
+    return client.watch<WatchEvent<T>>({ ...spec, query }, onEvent, signal);
+  };
   return {
     /** The resource's name in the API ("endpoints"). */
     name: resource,
@@ -40,20 +78,12 @@ export function resource<T extends Named>(resource: string, apiPath: string) {
         let resourceVersion = '';
         try {
           do {
+            const { labelSelector, ...spec } = collection('list', o);
+            const limit = o.pageSize > 0 ? String(o.pageSize) : undefined;
             const page = await client.request<{
               metadata?: { continue?: string; resourceVersion?: string };
               items?: T[];
-            }>({
-              verb: 'list',
-              resource,
-              ...(o.namespace ? { namespace: o.namespace } : {}),
-              path: base(o.namespace),
-              query: {
-                labelSelector: o.labelSelector || undefined,
-                limit: o.pageSize > 0 ? String(o.pageSize) : undefined,
-                continue: token,
-              },
-            });
+            }>({ ...spec, query: { labelSelector, limit, continue: token } });
             for (const item of page.items ?? []) {
               // The path says the namespace even where an item omits it.
               if (o.namespace && !item.metadata.namespace) item.metadata.namespace = o.namespace;
@@ -69,70 +99,21 @@ export function resource<T extends Named>(resource: string, apiPath: string) {
         }
       }
     },
-    /**
-     * Watch from a resourceVersion, with bookmarks, until the server ends the
-     * stream (after timeoutSeconds), the signal aborts, or it fails.
-     */
-    watch(
-      client: KubeClient,
-      o: Omit<ListOptions, 'pageSize'>,
-      resourceVersion: string,
-      onEvent: (e: WatchEvent<T>) => void,
-      signal: AbortSignal,
-      timeoutSeconds = 300,
-    ): Promise<void> {
-      return client.watch<WatchEvent<T>>(
-        {
-          verb: 'watch',
-          resource,
-          ...(o.namespace ? { namespace: o.namespace } : {}),
-          path: base(o.namespace),
-          query: {
-            labelSelector: o.labelSelector || undefined,
-            watch: '1',
-            resourceVersion,
-            allowWatchBookmarks: 'true',
-            timeoutSeconds: String(timeoutSeconds),
-          },
-        },
-        onEvent,
-        signal,
-      );
-    },
+    watch,
     get(client: KubeClient, namespace: string, name: string): Promise<T> {
       return client.request({ verb: 'get', resource, namespace, name, path: one(namespace, name) });
     },
     create(client: KubeClient, namespace: string, object: T): Promise<T> {
-      return client.request({
-        verb: 'create',
-        resource,
-        namespace,
-        name: object.metadata.name,
-        path: base(namespace),
-        body: object,
-      });
+      return write(client, 'create', resource, base(namespace), namespace, object);
     },
     /** A PUT carrying metadata.resourceVersion: refused (409) if the object changed since it was read. */
     replace(client: KubeClient, namespace: string, object: T): Promise<T> {
-      return client.request({
-        verb: 'update',
-        resource,
-        namespace,
-        name: object.metadata.name,
-        path: one(namespace, object.metadata.name),
-        body: object,
-      });
+      return write(client, 'update', resource, one(namespace, object.metadata.name), namespace, object);
     },
     /** A PUT of the status subresource alone, conditional as replace is (the server ignores status elsewhere). */
     replaceStatus(client: KubeClient, namespace: string, object: T): Promise<T> {
-      return client.request({
-        verb: 'update',
-        resource: `${resource}/status`,
-        namespace,
-        name: object.metadata.name,
-        path: `${one(namespace, object.metadata.name)}/status`,
-        body: object,
-      });
+      const path = `${one(namespace, object.metadata.name)}/status`;
+      return write(client, 'update', `${resource}/status`, path, namespace, object);
     },
     /** With a resourceVersion precondition: never removes an object changed since it was read. */
     delete(client: KubeClient, namespace: string, name: string, resourceVersion: string | undefined): Promise<unknown> {

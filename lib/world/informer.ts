@@ -7,7 +7,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeClient } from '../kube/client.ts';
-import type { ListOptions, WatchEvent } from '../kube/resource.ts';
+import type { ListOptions, Watch, WatchEvent } from '../kube/resource.ts';
 
 export interface Named {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
@@ -16,14 +16,7 @@ export interface Named {
 /** The calls an informer needs of a kind (lib/kube/resource.ts). */
 export interface Watchable<T> {
   listAt(client: KubeClient, o: ListOptions): Promise<{ items: T[]; resourceVersion: string }>;
-  watch(
-    client: KubeClient,
-    o: Omit<ListOptions, 'pageSize'>,
-    resourceVersion: string,
-    onEvent: (e: WatchEvent<T>) => void,
-    signal: AbortSignal,
-    timeoutSeconds?: number,
-  ): Promise<void>;
+  watch: Watch<T>;
 }
 
 export interface InformerOptions {

@@ -102,6 +102,12 @@ function failed(got: ReadonlyMap<string, Listed>, ids: string[]): ReadOutcome | 
   return undefined;
 }
 
+/** With staleAfter, every way lists mefi's Leases in each target's mefi namespace. */
+const leaseLists = (s: ListSettings, keep: List['keep']): List[] =>
+  s.leaseSelector
+    ? [{ id: 'leases', role: 'target', kind: 'leases', within: [s.namespace], labelSelector: s.leaseSelector, keep }]
+    : [];
+
 /**
  * Labelled Endpoints, published as Endpoints or as EndpointSlices: a source
  * lists its labelled Endpoints (or the slices of its labelled Services), each
@@ -136,15 +142,7 @@ function labelled(targetKind: 'endpoints' | 'endpointslices'): WayLists {
         writes: targetKind === 'endpointslices' ? 'EndpointSlice' : 'Endpoints',
         touches: 'target',
       });
-      if (s.leaseSelector)
-        lists.push({
-          id: 'leases',
-          role: 'target',
-          kind: 'leases',
-          within: [s.namespace],
-          labelSelector: s.leaseSelector,
-          keep: withoutManagedFields,
-        });
+      lists.push(...leaseLists(s, withoutManagedFields));
       return lists;
     },
     outcomes(got, isTarget) {
@@ -218,15 +216,7 @@ const mcs: WayLists = {
       },
       { id: 'namespaces', role: 'target', kind: 'namespaces', keep },
     );
-    if (s.leaseSelector)
-      lists.push({
-        id: 'leases',
-        role: 'target',
-        kind: 'leases',
-        within: [s.namespace],
-        labelSelector: s.leaseSelector,
-        keep,
-      });
+    lists.push(...leaseLists(s, keep));
     return lists;
   },
   // A role says the first list it needs that failed: the Services, the slices, then its own kinds.

@@ -17,18 +17,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
-import { appContainer, byCluster, type PodRef } from '../support/pods.ts';
+import { startControlPlanes, withoutRealNodes, type ControlPlanes } from '../support/launch.ts';
+import { appContainer, appDeployment, byCluster, type PodRef } from '../support/pods.ts';
 import { parse } from 'yaml';
 import { eventually, makeWorld, mefi, repo, type World } from '../support/world.ts';
 
-const skip = !process.env.MEFI_CONTROLPLANE
-  ? 'needs the control plane binary that make test builds'
-  : process.getuid?.() !== 0
-    ? 'needs root for the routed pod network and the real nodes (CI runs as root)'
-    : !process.env.MEFI_KUBELET
-      ? "needs the real nodes' parts that make test builds (MEFI_KUBELET, MEFI_NODE_IMAGES)"
-      : false;
+const skip = withoutRealNodes();
 const clusters = ['alpha', 'beta'];
 const ns = 'dns';
 const zone = 'svc.clusterset.local';
@@ -117,16 +111,7 @@ describe(
           c,
           { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
           { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mefi-system' } },
-          {
-            apiVersion: 'apps/v1',
-            kind: 'Deployment',
-            metadata: { name: 'web', namespace: ns },
-            spec: {
-              replicas: 2,
-              selector: { matchLabels: { app: 'web' } },
-              template: { metadata: { labels: { app: 'web' } }, spec: { containers: [appContainer(c, 8080)] } },
-            },
-          },
+          appDeployment(c, ns),
           {
             apiVersion: 'apps/v1',
             kind: 'StatefulSet',

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
-import { appContainer, byCluster, type PodRef } from '../support/pods.ts';
+import { appDeployment, byCluster, type PodRef } from '../support/pods.ts';
 import { eventually, makeWorld, mefi, type World } from '../support/world.ts';
 
 const skip = !process.env.MEFI_CONTROLPLANE
@@ -100,16 +100,7 @@ describe(
           { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
           // staleAfter keeps its Leases in mefi's namespace.
           { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'mefi-system' } },
-          {
-            apiVersion: 'apps/v1',
-            kind: 'Deployment',
-            metadata: { name: 'web', namespace: ns },
-            spec: {
-              replicas: 2,
-              selector: { matchLabels: { app: 'web' } },
-              template: { metadata: { labels: { app: 'web' } }, spec: { containers: [appContainer(c, 8080)] } },
-            },
-          },
+          appDeployment(c, ns),
           {
             apiVersion: 'v1',
             kind: 'Service',

@@ -11,17 +11,11 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
+import { startControlPlanes, withoutRealNodes, type ControlPlanes } from '../support/launch.ts';
 import { makePods } from '../support/pods.ts';
 import { eventually } from '../support/world.ts';
 
-const skip = !process.env.MEFI_CONTROLPLANE
-  ? 'needs the control plane binary that make test builds'
-  : process.getuid?.() !== 0
-    ? 'needs root for the routed pod network and the real nodes (CI runs as root)'
-    : !process.env.MEFI_KUBELET
-      ? "needs the real nodes' parts that make test builds (MEFI_KUBELET, MEFI_NODE_IMAGES)"
-      : false;
+const skip = withoutRealNodes();
 
 const sysctls = ['vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops'];
 const readSysctls = () => sysctls.map((k) => `${k}=${readFileSync(path.join('/proc/sys', k), 'utf8').trim()}`);

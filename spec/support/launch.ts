@@ -71,3 +71,12 @@ export async function startControlPlanes(
   };
   return { dir, clusters, ready: readFileSync(path.join(dir, 'ready'), 'utf8').trim(), pid: child.pid!, stop };
 }
+
+/** For describe(..., { skip }): why a test of real nodes (a kubelet and containerd per cluster) cannot run here, or false. */
+export function withoutRealNodes(): string | false {
+  if (!process.env.MEFI_CONTROLPLANE) return 'needs the control plane binary that make test builds';
+  if (process.getuid?.() !== 0) return 'needs root for the routed pod network and the real nodes (CI runs as root)';
+  if (!process.env.MEFI_KUBELET)
+    return "needs the real nodes' parts that make test builds (MEFI_KUBELET, MEFI_NODE_IMAGES)";
+  return false;
+}

@@ -115,3 +115,17 @@ export function appContainer(cluster: string, port: number, name = 'web') {
     readinessProbe: { httpGet: { path: '/ready', port: 9901 }, periodSeconds: 1, failureThreshold: 1 },
   };
 }
+
+/** A Deployment of the bed's application (appContainer), as the traffic tests run it in each cluster. */
+export function appDeployment(cluster: string, namespace: string, name = 'web', replicas = 2) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [appContainer(cluster, 8080)] } },
+    },
+  };
+}

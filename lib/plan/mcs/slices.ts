@@ -9,15 +9,7 @@
 // Port"), as kube-proxy matches slice ports to the Service's by name alone.
 
 import { mergeNormalized } from '../normalize.ts';
-import {
-  isMefiSlice,
-  managedBy,
-  managedByLabel,
-  serviceNameLabel,
-  sliceDelete,
-  slicesBySet,
-  sliceWriter,
-} from '../slices.ts';
+import * as slices from '../slices.ts';
 import { keptAsIs } from '../sources.ts';
 import { servedSubsets, type ServedMirror } from '../served.ts';
 import type { TargetPlan } from '../ways/way.ts';
@@ -37,7 +29,7 @@ export interface ImportSlices {
 
 /** mefi's MCS slices: its own slices, labelled with an import. */
 export function isMcsSlice(s: SliceObject, options: PlanOptions): boolean {
-  return isMefiSlice(s, options) && s.metadata.labels?.[mcsServiceNameLabel] !== undefined;
+  return slices.isMefiSlice(s, options) && s.metadata.labels?.[mcsServiceNameLabel] !== undefined;
 }
 
 /** The names of the cluster's ports that the import has as the cluster does (name, protocol, port). */
@@ -75,10 +67,10 @@ export function planImportSlices(
   unreachable: ReadonlySet<string> | undefined,
   result: TargetPlan,
 ): void {
-  const writer = sliceWriter(options, target, namespace, items, result);
+  const writer = slices.sliceWriter(options, target, namespace, items, result);
   const owned = items.filter((s) => isMcsSlice(s, options));
   const setKey = (name: string | undefined, cluster: string | undefined) => `${name}/${cluster}`;
-  const mine = slicesBySet(owned, (s) =>
+  const mine = slices.slicesBySet(owned, (s) =>
     setKey(s.metadata.labels![mcsServiceNameLabel], s.metadata.labels?.[mcsSourceClusterLabel]),
   );
   const mineOf = (name: string, cluster: string) => mine(setKey(name, cluster));
@@ -105,8 +97,8 @@ export function planImportSlices(
         [options.ownerLabel.key]: options.ownerLabel.value,
         [mcsServiceNameLabel]: w.name,
         [mcsSourceClusterLabel]: m.cluster,
-        [serviceNameLabel]: exported.derived,
-        [managedByLabel]: managedBy,
+        [slices.serviceNameLabel]: exported.derived,
+        [slices.managedByLabel]: slices.managedBy,
       };
       writer.writeSet(
         {
@@ -127,6 +119,6 @@ export function planImportSlices(
     // A cluster that could not be read (or is no longer configured) keeps its slices, until it is stale.
     if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, '')) continue;
     if (writer.keep.has(s.metadata.name)) continue;
-    result.deletes.push(sliceDelete(target, namespace, s, s.metadata.labels![mcsServiceNameLabel]!, cluster));
+    result.deletes.push(slices.sliceDelete(target, namespace, s, s.metadata.labels![mcsServiceNameLabel]!, cluster));
   }
 }
