@@ -24,7 +24,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'mefi-demo-'));
 
 step(
   1,
-  `Start three clusters on this machine: kube-apiserver + etcd, kube-controller-manager${network ? ', and a routed pod network with kube-proxy' : ''}`,
+  `Start three clusters on this machine: kube-apiserver + etcd, kube-controller-manager${network ? ', real nodes (a kubelet with its own containerd, CoreDNS) on a routed pod network with kube-proxy' : ''}`,
 );
 if (!network)
   console.log(
