@@ -4,18 +4,9 @@ import { applyLeases, applyPlan, type ApplySettings } from './apply/apply.ts';
 import type { Config } from './config/config.ts';
 import type { KubeClient, Verb } from './kube/client.ts';
 import type { RunResult } from './report/result.ts';
-import {
-  objectsIn,
-  plan as makePlan,
-  planAhead,
-  type Ahead,
-  type Plan,
-  type PlanInput,
-  type PlanOptions,
-} from './plan/index.ts';
+import { objectsIn, plan as makePlan, type Plan, type PlanInput, type PlanOptions } from './plan/index.ts';
 import { probeWorld, type Prober } from './world/probe.ts';
 import { readWorld, type ReadSettings } from './world/read.ts';
-import { inTurns, type InTurns } from './world/turns.ts';
 
 export interface RunSettings extends ReadSettings {
   options: PlanOptions;
@@ -53,21 +44,15 @@ export async function runOnce(
 
   // The planner has no clock: the time the read started is what a Lease records.
   const now = Date.now();
-  // A fresh read plans what it can from the sources while the targets are still being listed, between their pages.
-  let ahead: InTurns<Ahead | undefined> | undefined;
-  const world = await inputOf(
-    config,
-    clients,
-    s.planner ? s : { ...s, onSources: (sources) => (ahead = inTurns(planAhead(s.options, sources, s.targets))) },
-  );
+  const world = await inputOf(config, clients, s);
   const read = performance.now();
   // --probe: what the target would serve from other clusters, probed from here, joins the input.
   const probed = s.probe
-    ? await probeWorld(s.options, world, s.probe.target, s.probe.prober, s.probe.maxAgeMs, ahead?.result())
+    ? await probeWorld(s.options, world, s.probe.target, s.probe.prober, s.probe.maxAgeMs)
     : undefined;
   const input = probed?.input ?? world;
   const reached = performance.now();
-  const made = (s.planner ?? fullPlan(s.options, ahead?.result()))({ ...input, now });
+  const made = (s.planner ?? fullPlan(s.options))({ ...input, now });
   const plan = made.plan;
   const planned = performance.now();
   const outcomes = s.dryRun
@@ -105,6 +90,6 @@ export async function runOnce(
 }
 
 /** The plan of everything read. */
-function fullPlan(options: PlanOptions, ahead: Ahead | undefined): NonNullable<RunSettings['planner']> {
-  return (input) => ({ plan: makePlan(options, input, ahead), planned: objectsIn(input) });
+function fullPlan(options: PlanOptions): NonNullable<RunSettings['planner']> {
+  return (input) => ({ plan: makePlan(options, input), planned: objectsIn(input) });
 }

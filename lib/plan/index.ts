@@ -1,7 +1,6 @@
 // plan(options, input) → Plan. Pure: no I/O, no clock, no randomness; the same
 // input in any order gives the same plan (DESIGN.md §2, §3).
 
-import type { Ahead } from './ahead.ts';
 import { staleness } from './leases.ts';
 import { toProbe as probesOf, type ProbeAddress } from './reach.ts';
 import type { Change, Finding, Plan, PlanInput, PlanOptions, ProblemCode, Unreadable } from './types.ts';
@@ -18,7 +17,6 @@ export { mcsApiVersion, mcsServiceNameLabel, mcsSourceClusterLabel, derivedServi
 export { slicesAsEndpoints, serviceNameLabel, managedBy, managedByLabel } from './slices.ts';
 export { claimants } from './scope.ts';
 export { holdCreates, heldKey } from './held.ts';
-export { planAhead, type Ahead } from './ahead.ts';
 
 /** A wanted object is not as wanted: the run has not converged (DESIGN.md §6). The other codes only inform. */
 export const blockingCodes: ReadonlySet<ProblemCode> = new Set<ProblemCode>([
@@ -41,14 +39,9 @@ function compareChange(a: Change, b: Change): number {
   );
 }
 
-/** What was planned ahead (ahead.ts), where it was made from these very sources and options. */
-function aheadFor(options: PlanOptions, input: PlanInput, ahead: Ahead | undefined): Ahead | undefined {
-  return ahead?.sources === input.sources && ahead.options === options ? ahead : undefined;
-}
-
 /** Every remote (address, TCP port) the target would serve as ready this run (reach.ts), whichever the way. */
-export function toProbe(options: PlanOptions, input: PlanInput, target: string, ahead?: Ahead): ProbeAddress[] {
-  return probesOf(options, input, target, wayOf(options).run(input.sources, aheadFor(options, input, ahead)).view);
+export function toProbe(options: PlanOptions, input: PlanInput, target: string): ProbeAddress[] {
+  return probesOf(options, input, target, wayOf(options).run(input.sources).view);
 }
 
 function compareProblem(a: Finding, b: Finding): number {
@@ -61,10 +54,10 @@ function compareProblem(a: Finding, b: Finding): number {
   );
 }
 
-/** The plan of a world; `ahead`, made from its very sources while it was read (ahead.ts), saves doing that part again. */
-export function plan(options: PlanOptions, input: PlanInput, ahead?: Ahead): Plan {
+/** The plan of a world. */
+export function plan(options: PlanOptions, input: PlanInput): Plan {
   const way = wayOf(options);
-  const run = way.run(input.sources, aheadFor(options, input, ahead));
+  const run = way.run(input.sources);
   const view = run.view;
   const result: Omit<Plan, 'problems'> = {
     creates: [],

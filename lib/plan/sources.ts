@@ -5,7 +5,6 @@ import { isDNS1123Subdomain, isLabelValue } from './names.ts';
 import { cidrContains, formatCIDR, parseCIDR, type CIDR } from './ip.ts';
 import { memoBy } from './memo.ts';
 import { normalizeSubsets, type AddressFilter } from './normalize.ts';
-import { done, stepSize, type Steps } from './steps.ts';
 import { isOwned } from './object.ts';
 import type { EndpointsObject, PlanInput, PlanOptions, Finding, ReadOutcome, Subset, Unreadable } from './types.ts';
 
@@ -90,13 +89,7 @@ export function emptyView(sources: PlanInput['sources']): {
 }
 
 export function sourceView(options: PlanOptions, sources: PlanInput['sources']): SourceView {
-  return done(sourceViewSteps(options, sources));
-}
-
-/** sourceView, in parts (steps.ts). */
-export function* sourceViewSteps(options: PlanOptions, sources: PlanInput['sources']): Steps<SourceView> {
   const { view, readable } = emptyView(sources);
-  let n = 0;
   for (const [cluster, outcome] of readable) {
     const filter = podCIDRFilter(cluster, options.podCIDRs?.[cluster]);
     // No echo: what mefi wrote is never a source, whatever the selector matched.
@@ -108,7 +101,6 @@ export function* sourceViewSteps(options: PlanOptions, sources: PlanInput['sourc
       byName.set(obj.metadata.name, list);
     }
     for (const name of [...byName.keys()].sort()) {
-      if (++n % stepSize === 0) yield;
       const objs = byName.get(name)!;
       const mirror = mirrorName(name, cluster);
       const problem = (code: Finding['code'], message: string, namespace?: string): void => {

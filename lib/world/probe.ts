@@ -16,7 +16,7 @@
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import { toProbe, type Ahead, type PlanInput, type PlanOptions, type ProbeAddress } from '../plan/index.ts';
+import { toProbe, type PlanInput, type PlanOptions, type ProbeAddress } from '../plan/index.ts';
 
 export interface ProbeSettings {
   /** Per connect: no answer within this is unreachable. */
@@ -141,10 +141,9 @@ export async function probeWorld(
   target: string,
   prober: Prober,
   maxAgeMs: number,
-  ahead?: Ahead,
 ): Promise<{ input: PlanInput; report: ProbeReport }> {
   const started = performance.now();
-  const candidates = toProbe(options, input, target, ahead);
+  const candidates = toProbe(options, input, target);
   const { unreachable, probed, unprobed } = await prober.check(candidates, maxAgeMs);
   const byCluster = new Map<string, number>();
   for (const c of candidates) if (unreachable.has(c.key)) byCluster.set(c.cluster, (byCluster.get(c.cluster) ?? 0) + 1);

@@ -17,8 +17,6 @@ export interface ReadSettings extends ListSettings {
   pageSize: number;
   /** Clusters not to ask this run (loop backoff), with the reason they count as unreadable. */
   skip?: Map<string, string>;
-  /** Called with every source cluster's outcome as soon as all are in, while the targets may still be read: the very record the world will hold. */
-  onSources?: (sources: PlanInput['sources']) => void;
 }
 
 /**
@@ -107,7 +105,6 @@ export async function readWorld(
   const sources: PlanInput['sources'] = Object.fromEntries(
     await Promise.all(started.map(async (r) => [r.cluster, await r.source] as const)),
   );
-  s.onSources?.(sources);
   const byName = new Map(started.map((r) => [r.cluster, r.target]));
   return {
     sources,

@@ -8,10 +8,9 @@ import { addressCount, mergeNormalized, normalizeSubsets } from '../normalize.ts
 import { clusterOf, decide, describe, isOwned, mirroringLimit } from '../object.ts';
 import { readyOnly, servedSubsets } from '../served.ts';
 import { keptAsIs, type SourceView } from '../sources.ts';
-import { done, stepSize, type Steps } from '../steps.ts';
 import type { EndpointsObject, PlanOptions, Finding } from '../types.ts';
 import { labelledWay } from './labelled.ts';
-import type { TargetPlan, Wanted, WantedAhead, Way } from './way.ts';
+import type { TargetPlan, Wanted, Way } from './way.ts';
 
 const keptCache = new WeakMap<object, unknown>();
 const mergedCache = new WeakMap<object, unknown>();
@@ -42,14 +41,14 @@ function keptMirrors(options: PlanOptions, view: SourceView, owned: EndpointsObj
   return kept;
 }
 
-function* wantedObjects(
+function wantedObjects(
   options: PlanOptions,
   view: SourceView,
   target: string,
   kept: Wanted[],
   unreachable: ReadonlySet<string> | undefined,
   problems: Finding[],
-): Steps<Wanted[]> {
+): Wanted[] {
   const wanted: Wanted[] = view.mirrors.map((m) => ({
     role: 'mirror',
     name: m.name,
@@ -65,9 +64,7 @@ function* wantedObjects(
     wanted.filter((w) => w.originalName),
     (w) => w.originalName,
   );
-  let n = 0;
   for (const [originalName, mirrors] of byOriginal) {
-    if (++n % stepSize === 0) yield;
     const served = servedSubsets(
       options,
       view,
@@ -95,11 +92,6 @@ function* wantedObjects(
   return wanted;
 }
 
-export function* wantedAhead(options: PlanOptions, view: SourceView, target: string): Steps<WantedAhead> {
-  const problems: Finding[] = [];
-  return { view, wanted: yield* wantedObjects(options, view, target, [], undefined, problems), problems };
-}
-
 export function planTarget(
   options: PlanOptions,
   view: SourceView,
@@ -107,17 +99,13 @@ export function planTarget(
   items: EndpointsObject[],
   stale: Set<string> = new Set(),
   unreachable?: ReadonlySet<string>,
-  ahead?: WantedAhead,
 ): TargetPlan {
   const result: TargetPlan = { creates: [], updates: [], deletes: [], problems: [] };
   const current = new Map(items.map((obj) => [obj.metadata.name, obj]));
   const owned = items.filter((obj) => isOwned(obj, options));
 
   const kept = keptMirrors(options, view, owned, stale);
-  // Made ahead from this very view, under the same conditions: the same objects.
-  const made = ahead?.view === view && kept.length === 0 && unreachable === undefined ? ahead : undefined;
-  if (made) result.problems.push(...made.problems);
-  const wanted = made ? made.wanted : done(wantedObjects(options, view, target, kept, unreachable, result.problems));
+  const wanted = wantedObjects(options, view, target, kept, unreachable, result.problems);
   const byName = Map.groupBy(wanted, (w) => w.name);
 
   const names = new Set([...byName.keys(), ...owned.map((o) => o.metadata.name)]);
@@ -176,9 +164,8 @@ export function planTarget(
 export function endpointsWay(options: PlanOptions): Way {
   return labelledWay(options, {
     noun: 'mirror',
-    plansAhead: 'targets',
     owned: (current) => current.items.filter((x) => isOwned(x, options)),
-    want: (view, target, current, stale, unreachable, ahead) =>
-      planTarget(options, view, target, current.items, stale, unreachable, ahead?.targets.get(target)),
+    want: (view, target, current, stale, unreachable) =>
+      planTarget(options, view, target, current.items, stale, unreachable),
   });
 }

@@ -1,6 +1,6 @@
 // What the two ways of publishing labelled Endpoints share (endpoints.ts,
-// slices.ts): one source view of the labelled sources, made once per run (or
-// planned ahead), and what each keeps per source cluster in a target counted
+// slices.ts): one source view of the labelled sources, made once per run,
+// and what each keeps per source cluster in a target counted
 // alike; they differ in what they keep there and what they want.
 
 import { unknownClusters, type Labelled } from '../object.ts';
@@ -10,7 +10,6 @@ import type { Readable, TargetPlan, Way } from './way.ts';
 
 export interface LabelledWay {
   noun: Way['noun'];
-  plansAhead: Exclude<Way['plansAhead'], 'nothing'>;
   /** mefi's objects in a target that name their source cluster. */
   owned(current: Readable): Labelled[];
   want(
@@ -19,22 +18,20 @@ export interface LabelledWay {
     current: Readable,
     stale: Set<string>,
     unreachable: ReadonlySet<string> | undefined,
-    ahead: Parameters<Way['run']>[1],
   ): TargetPlan;
 }
 
 export function labelledWay(options: PlanOptions, w: LabelledWay): Way {
   return {
     noun: w.noun,
-    plansAhead: w.plansAhead,
     // A source name's objects are its sources, its mirrors (or slices) and its aggregate, by name and label (../scope.ts).
     incremental: true,
-    run(sources, ahead) {
-      const view = ahead?.view ?? sourceView(options, sources);
+    run(sources) {
+      const view = sourceView(options, sources);
       return {
         view,
         unknownClusters: (current) => unknownClusters(options, w.owned(current), view.clusters),
-        want: (target, current, stale, unreachable) => w.want(view, target, current, stale, unreachable, ahead),
+        want: (target, current, stale, unreachable) => w.want(view, target, current, stale, unreachable),
         elsewhere: () => [],
       };
     },

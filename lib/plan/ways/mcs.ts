@@ -19,7 +19,6 @@ export function mcsWay(options: PlanOptions): Way {
   return {
     noun: 'slice',
     // The clusterset view merges every export of a name first: nothing to make while the targets are listed.
-    plansAhead: 'nothing',
     // An exported name's objects span namespaces, clusters and the exports' status: every run plans in full.
     incremental: false,
     run(sources) {

@@ -158,7 +158,6 @@ export function planSlices(
 export function slicesWay(options: PlanOptions): Way {
   return labelledWay(options, {
     noun: 'slice',
-    plansAhead: 'view',
     owned: (current) => (current.slices ?? []).filter((x) => isMefiSlice(x, options)),
     want: (view, target, current, stale, unreachable) =>
       planSlices(options, view, target, current.slices ?? [], stale, unreachable),

@@ -7,7 +7,7 @@
 
 import type { Desired } from '../object.ts';
 import type { SourceView } from '../sources.ts';
-import type { Change, Finding, PlanInput, PlanOptions, ReadOutcome } from '../types.ts';
+import type { Change, Finding, ReadOutcome } from '../types.ts';
 
 /** What a way wants in one target: its writes there, and the problems it found. */
 export interface TargetPlan {
@@ -24,20 +24,14 @@ export interface Way {
   /** What problems call the objects it keeps per source cluster in a target. */
   readonly noun: 'mirror' | 'slice';
   /**
-   * What it can plan from the sources alone, while the targets are still
-   * listed (../ahead.ts): nothing, the source view, or also what each target
-   * should hold.
-   */
-  readonly plansAhead: 'nothing' | 'view' | 'targets';
-  /**
    * Whether a watching loop, which holds the world between runs, plans only
    * the names a change touched (../incremental.ts), from the very objects it
    * holds (their results remembered by them, ../memo.ts); else every run is
    * planned in full, from views made afresh.
    */
   readonly incremental: boolean;
-  /** The way in one run: made once from the run's sources (and what was planned ahead from these very sources). */
-  run(sources: Record<string, ReadOutcome>, ahead: Ahead | undefined): WayRun;
+  /** The way in one run: made once from the run's sources. */
+  run(sources: Record<string, ReadOutcome>): WayRun;
 }
 
 /** One way of publishing in one run, asked about each readable target in name order. */
@@ -52,30 +46,5 @@ export interface WayRun {
   elsewhere(now: number | undefined): Change[];
 }
 
-/**
- * What was planned from a run's sources while its targets were still listed
- * (../ahead.ts): the source view, and per target what the way would write
- * there from the sources alone.
- */
-export interface Ahead {
-  /** What it was made from: plan() uses it only for these very objects (plan data is never changed in place). */
-  options: PlanOptions;
-  sources: PlanInput['sources'];
-  view: SourceView;
-  /** Per target, what it should hold (the Endpoints way's, endpoints.ts). */
-  targets: Map<string, WantedAhead>;
-}
-
 /** A Desired, or (keep) an object that must stay as it is this run. */
 export type Wanted = Desired & { keep: boolean };
-
-/**
- * What a target should hold while no mirror there is kept as it is and no
- * address went unanswered: all that depends on the sources alone, so it can
- * be made while the target is still being read (ahead.ts).
- */
-export interface WantedAhead {
-  view: SourceView;
-  wanted: Wanted[];
-  problems: Finding[];
-}
