@@ -206,7 +206,7 @@ func supervise(args []string) error {
 			return err
 		}
 		for _, c := range clusters {
-			if runners[c.name], err = newRealPods(c, bed); err != nil {
+			if runners[c.name], err = newRealPods(c); err != nil {
 				return err
 			}
 		}

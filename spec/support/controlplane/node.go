@@ -461,12 +461,11 @@ func (c *cluster) publishAPIServer(ctx context.Context) error {
 	}
 	ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"},
 		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: c.nodeIP()}}, Ports: []corev1.EndpointPort{{Name: "https", Port: int32(c.port), Protocol: corev1.ProtocolTCP}}}}}
-	if _, err := cs.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+	_, err = cs.CoreV1().Endpoints("default").Create(ctx, ep, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
 		_, err = cs.CoreV1().Endpoints("default").Update(ctx, ep, metav1.UpdateOptions{})
-		return err
-	} else {
-		return err
 	}
+	return err
 }
 
 // startNodes starts every cluster's real node, waits for them to be Ready, and

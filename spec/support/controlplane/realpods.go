@@ -44,7 +44,7 @@ type realPods struct {
 	pods *http.Client
 }
 
-func newRealPods(c *cluster, _ *network) (*realPods, error) {
+func newRealPods(c *cluster) (*realPods, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(filepath.Dir(c.dir), c.name+".kubeconfig"))
 	if err != nil {
 		return nil, err
@@ -53,7 +53,9 @@ func newRealPods(c *cluster, _ *network) (*realPods, error) {
 	if err != nil {
 		return nil, err
 	}
-	dial := func(ctx context.Context, _, addr string) (net.Conn, error) { return dialThrough(ctx, c.egressSocket(), addr) }
+	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return dialThrough(ctx, c.egressSocket(), addr)
+	}
 	pods := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
 	return &realPods{c: c, admin: admin, cfg: cfg, pods: pods}, nil
 }
