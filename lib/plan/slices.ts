@@ -159,7 +159,9 @@ export function sliceSubsets(s: SliceObject): Subset[] {
  * cluster), for the derived Service.
  */
 export interface SliceSet {
+  /** The Service the slices are of (kubernetes.io/service-name), or the ServiceImport's name for an import's own set. */
   service: string;
+  of?: 'Service' | 'ServiceImport';
   originalName: string;
   cluster: string;
   prefix: string;
@@ -281,7 +283,7 @@ export function sliceWriter(
             cluster: target,
             namespace,
             name: slot.name,
-            message: `EndpointSlice ${namespace}/${slot.name} exists and is not mefi's; this part of the slices of Service ${set.service} from cluster ${set.cluster} is not written`,
+            message: `EndpointSlice ${namespace}/${slot.name} exists and is not mefi's; this part of the slices of ${set.of ?? 'Service'} ${set.service} from cluster ${set.cluster} is not written`,
           });
           continue;
         }

@@ -202,6 +202,14 @@ async function stateOf(cluster: string, ns: string) {
       items
         .filter((i): i is Slice => i.kind === 'EndpointSlice' && i.metadata.labels?.[serviceNameLabel] === name)
         .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)),
+    /** The slices of a Service, as kube-proxy reads them: its kubernetes.io/service-name label. */
+    serviceSlices: (service: string) =>
+      items
+        .filter(
+          (i): i is Slice =>
+            i.kind === 'EndpointSlice' && i.metadata.labels?.['kubernetes.io/service-name'] === service,
+        )
+        .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)),
   };
 }
 type State = Awaited<ReturnType<typeof stateOf>>;
@@ -350,17 +358,31 @@ describe('MCS mode against real API servers', { skip, timeout: 120_000 }, () => 
       const slices = s.slices('hello');
       assert.deepEqual(
         slices.map((x) => x.metadata.name),
-        [`${derived}-alpha-0`, `${derived}-beta-0`],
+        ['hello-alpha-0', 'hello-beta-0'],
         `${c}: one slice per source cluster`,
       );
-      for (const x of slices) {
+      // kube-proxy serves the derived Service's own set, of the same endpoints.
+      const served = s.serviceSlices(derived);
+      assert.deepEqual(
+        served.map((x) => x.metadata.name),
+        [`${derived}-alpha-0`, `${derived}-beta-0`],
+        `${c}: the derived Service's slices, one per source cluster`,
+      );
+      for (const [i, x] of slices.entries()) {
         const from = x.metadata.labels![sourceClusterLabel];
         const where = `${c}: slice ${x.metadata.name}`;
         assert.equal(x.metadata.labels![serviceNameLabel], 'hello', where);
         assert.equal(
           x.metadata.labels!['kubernetes.io/service-name'],
-          derived,
-          `${where}: kube-proxy serves it on the derived Service`,
+          undefined,
+          `${where}: the import's alone (a consumer of both labels takes such a slice for the Service's)`,
+        );
+        assert.equal(served[i]!.metadata.labels![sourceClusterLabel], from, `${where}: its twin's cluster`);
+        assert.equal(served[i]!.metadata.labels![serviceNameLabel], undefined, `${where}: its twin is the Service's`);
+        assert.deepEqual(
+          [endpointsIn([served[i]!]), portsOf(served[i]!.ports)],
+          [endpointsIn([x]), portsOf(x.ports)],
+          `${where}: the derived Service's twin holds the same endpoints and ports`,
         );
         const manager = x.metadata.labels!['endpointslice.kubernetes.io/managed-by'];
         assert.ok(
@@ -401,6 +423,11 @@ describe('MCS mode against real API servers', { skip, timeout: 120_000 }, () => 
         ['beta'],
         `${c}: the unexported cluster's slices are gone`,
       );
+      assert.deepEqual(
+        world[c]!.serviceSlices(derivedName(ns, 'hello')).map((x) => x.metadata.labels?.[sourceClusterLabel]),
+        ['beta'],
+        `${c}: and its derived Service's slices`,
+      );
     }
 
     // The last export goes: so do the import, its derived Service and every MCS slice, everywhere.
@@ -411,6 +438,7 @@ describe('MCS mode against real API servers', { skip, timeout: 120_000 }, () => 
       assert.equal(world[c]!.import('hello'), undefined, `${c}: no import after the last unexport`);
       assert.equal(world[c]!.service(derived), undefined, `${c}: no derived Service`);
       assert.deepEqual(world[c]!.slices('hello'), [], `${c}: no MCS slice`);
+      assert.deepEqual(world[c]!.serviceSlices(derived), [], `${c}: none of the derived Service's`);
     }
     // What the user made is untouched.
     for (const c of ['alpha', 'beta']) assert.ok(world[c]!.service('hello'), `${c}: the exported Service stays`);

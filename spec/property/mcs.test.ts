@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isEmpty, plan, type Change, type PlanInput, type ServiceExportObject } from '../../lib/plan/index.ts';
 import { isOwned } from '../../lib/plan/object.ts';
-import { isDerivedService } from '../../lib/plan/mcs/derived.ts';
+import { derivedName, isDerivedService } from '../../lib/plan/mcs/derived.ts';
 import { isMcsSlice } from '../../lib/plan/mcs/slices.ts';
 import { shuffled } from '../support/arbitraries.ts';
 import { unreadableSources } from '../support/fixtures.ts';
@@ -26,6 +26,58 @@ describe('MCS planner invariants (property tests)', () => {
     fc.assert(
       fc.property(mcsWorld, fc.integer(), (input, seed) => {
         assert.equal(JSON.stringify(plan(mcsOptions, shuffled(input, seed))), JSON.stringify(plan(mcsOptions, input)));
+      }),
+      runs,
+    );
+  });
+
+  it("writes two sets of the same endpoints per import and cluster: the import's (its KEP labels) and its derived Service's (kubernetes.io/service-name), never one slice with both", () => {
+    fc.assert(
+      fc.property(mcsWorld, (input) => {
+        const p = plan(mcsOptions, input);
+        const after = applied(input, p);
+        // What an unreadable cluster has stays as it is: the sets this run wrote are compared.
+        const written = new Set(
+          [...p.creates, ...p.updates]
+            .filter((c) => c.kind === 'EndpointSlice')
+            .map((c) => `${c.target} ${c.namespace}/${c.originalName}/${c.cluster}`),
+        );
+        for (const [t, o] of Object.entries(after.targets)) {
+          if (!o.ok) continue;
+          const sets = new Map<string, Map<string, string[]>>();
+          for (const s of (o.slices ?? []).filter((x) => isMcsSlice(x, mcsOptions))) {
+            const l = s.metadata.labels!;
+            const ns = s.metadata.namespace ?? '';
+            const name = l['multicluster.kubernetes.io/service-name'];
+            const service = l['kubernetes.io/service-name'];
+            // As a consumer of both reads them (Envoy Gateway): the Service's label first.
+            const set = service !== undefined ? 'derived' : 'import';
+            const of =
+              set === 'import'
+                ? name
+                : (name ??
+                  o.serviceImports?.find(
+                    (i) => i.metadata.namespace === ns && derivedName(ns, i.metadata.name) === service,
+                  )?.metadata.name);
+            if (of === undefined) continue; // a derived set whose import is gone: nothing to compare it with
+            const key = `${ns}/${of}/${l['multicluster.kubernetes.io/source-cluster']}`;
+            if (name !== undefined && service !== undefined && written.has(`${t} ${key}`))
+              assert.fail(`${t}: ${ns}/${s.metadata.name} has both labels`);
+            if (!sets.has(key)) sets.set(key, new Map());
+            const eps = (s.endpoints ?? []).map(
+              (e) => `${e.addresses[0]} ${e.conditions?.ready !== false} ${s.ports?.map((p) => p.port).join()}`,
+            );
+            sets.get(key)!.set(set, [...(sets.get(key)!.get(set) ?? []), ...eps]);
+          }
+          for (const [key, set] of sets) {
+            if (!written.has(`${t} ${key}`)) continue;
+            assert.deepEqual(
+              (set.get('import') ?? []).sort(),
+              (set.get('derived') ?? []).sort(),
+              `${t} ${key}: the import's set and the derived Service's`,
+            );
+          }
+        }
       }),
       runs,
     );
@@ -141,7 +193,8 @@ describe('MCS planner invariants (property tests)', () => {
         const p = plan(mcsOptions, input);
         for (const c of [...p.creates, ...p.updates].filter((x) => x.kind === 'EndpointSlice')) {
           const slice = c.object as { metadata: { labels?: Record<string, string> }; ports?: { name?: string }[] };
-          const name = slice.metadata.labels!['multicluster.kubernetes.io/service-name']!;
+          // Either set: the import's own names it, the derived Service's through its name.
+          const name = c.originalName;
           const imp = [...p.creates, ...p.updates].find(
             (x) =>
               x.kind === 'ServiceImport' && x.target === c.target && x.namespace === c.namespace && x.name === name,

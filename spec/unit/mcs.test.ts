@@ -35,10 +35,16 @@ import {
   udp,
 } from '../support/mcs.ts';
 
-const find = (cs: Change[], kind: Change['kind'], target: string, name?: string) =>
-  cs.filter((c) => c.kind === kind && c.target === target && (name === undefined || c.name === name));
-const one = (cs: Change[], kind: Change['kind'], target: string, name?: string) => {
-  const found = find(cs, kind, target, name);
+/** Slices are the derived Service's set (kube-proxy's) unless `set` says the import's own (the KEP's labels only). */
+type SliceSetOf = 'derived' | 'import';
+const inSet = (c: Change, set: SliceSetOf) =>
+  c.kind !== 'EndpointSlice' ||
+  !c.object ||
+  ((c.object as SliceObject).metadata.labels?.['kubernetes.io/service-name'] !== undefined) === (set === 'derived');
+const find = (cs: Change[], kind: Change['kind'], target: string, name?: string, set: SliceSetOf = 'derived') =>
+  cs.filter((c) => c.kind === kind && c.target === target && (name === undefined || c.name === name) && inSet(c, set));
+const one = (cs: Change[], kind: Change['kind'], target: string, name?: string, set: SliceSetOf = 'derived') => {
+  const found = find(cs, kind, target, name, set);
   assert.equal(found.length, 1, `one ${kind} ${name ?? ''} in ${target}: ${found.map((c) => c.name).join(', ')}`);
   return found[0]!;
 };
@@ -134,20 +140,30 @@ describe('MCS: exporting a ClusterIP Service', () => {
       assert.equal(svc.spec!.clusterIP, undefined, 'allocated by the server');
       assert.deepEqual(svc.spec!.ports, obj.spec.ports);
 
+      // Two sets of the same endpoints: kube-proxy's, of the derived Service, and the import's own (CoreDNS, a GEP-1748 Gateway).
       const slice = one(p.creates, 'EndpointSlice', t).object as SliceObject;
       assert.equal(slice.metadata.name, `${derived}-a-0`);
       assert.equal(slice.metadata.namespace, 'ns');
       assert.deepEqual(slice.metadata.labels, {
         ...owner,
-        'multicluster.kubernetes.io/service-name': 'hello',
         'multicluster.kubernetes.io/source-cluster': 'a',
         'kubernetes.io/service-name': derived,
         'endpointslice.kubernetes.io/managed-by': 'mefi',
       });
-      assert.deepEqual(
-        slice.endpoints!.map((e) => e.addresses[0]),
-        ['10.0.0.1', '10.0.0.2'],
-      );
+      const own = one(p.creates, 'EndpointSlice', t, undefined, 'import').object as SliceObject;
+      assert.equal(own.metadata.name, 'hello-a-0');
+      assert.deepEqual(own.metadata.labels, {
+        ...owner,
+        'multicluster.kubernetes.io/service-name': 'hello',
+        'multicluster.kubernetes.io/source-cluster': 'a',
+        'endpointslice.kubernetes.io/managed-by': 'mefi',
+      });
+      for (const s of [slice, own])
+        assert.deepEqual(
+          s.endpoints!.map((e) => e.addresses[0]),
+          ['10.0.0.1', '10.0.0.2'],
+        );
+      assert.deepEqual(own.ports, slice.ports);
     }
     assert.deepEqual(p.problems, []);
   });
@@ -726,10 +742,13 @@ describe('MCS: unexporting', () => {
   it("keeps the import while one export is left, with only its cluster's slices; deletes it, its Service and slices with the last", () => {
     const done = converge(both);
     const one_ = plan(mcsOptions, without(done, 'a'));
-    assert.deepEqual(
-      one_.deletes.map((c) => `${c.target} ${c.kind} ${c.cluster}`),
-      ['a EndpointSlice a', 'b EndpointSlice a'],
-    );
+    // Both of a's sets: the derived Service's and the import's own.
+    assert.deepEqual(one_.deletes.map((c) => `${c.target} ${c.kind} ${c.cluster} ${c.name}`).sort(), [
+      `a EndpointSlice a ${derivedName('ns', 'hello')}-a-0`,
+      'a EndpointSlice a hello-a-0',
+      `b EndpointSlice a ${derivedName('ns', 'hello')}-a-0`,
+      'b EndpointSlice a hello-a-0',
+    ]);
     assert.deepEqual((one(one_.updates, 'ServiceImport', 'a').object as ServiceImportObject).status!.clusters, [
       { cluster: 'b' },
     ]);
@@ -738,10 +757,14 @@ describe('MCS: unexporting', () => {
     assert.deepEqual(none.deletes.map((c) => `${c.target} ${c.kind} ${c.name}`).sort(), [
       `a EndpointSlice ${derivedName('ns', 'hello')}-a-0`,
       `a EndpointSlice ${derivedName('ns', 'hello')}-b-0`,
+      'a EndpointSlice hello-a-0',
+      'a EndpointSlice hello-b-0',
       `a Service ${derivedName('ns', 'hello')}`,
       'a ServiceImport hello',
       `b EndpointSlice ${derivedName('ns', 'hello')}-a-0`,
       `b EndpointSlice ${derivedName('ns', 'hello')}-b-0`,
+      'b EndpointSlice hello-a-0',
+      'b EndpointSlice hello-b-0',
       `b Service ${derivedName('ns', 'hello')}`,
       'b ServiceImport hello',
     ]);
@@ -771,15 +794,23 @@ describe('MCS: unexporting', () => {
     };
     const q = plan(mcsOptions, changed);
     assert.deepEqual(
-      q.updates.filter((c) => c.kind !== 'ServiceExportStatus').map((c) => `${c.target} ${c.kind} ${c.cluster}`),
-      ['a EndpointSlice a', 'b EndpointSlice a'],
+      q.updates
+        .filter((c) => c.kind !== 'ServiceExportStatus')
+        .map((c) => `${c.target} ${c.kind} ${c.cluster} ${c.name}`)
+        .sort(),
+      [
+        `a EndpointSlice a ${derivedName('ns', 'hello')}-a-0`,
+        'a EndpointSlice a hello-a-0',
+        `b EndpointSlice a ${derivedName('ns', 'hello')}-a-0`,
+        'b EndpointSlice a hello-a-0',
+      ],
     );
     assert.deepEqual(q.unreadable, [{ cluster: 'b', role: 'source', error: 'connect ECONNREFUSED' }]);
     // b alone unreadable and a no longer exporting: b's slices and the import still stay.
     const gone = plan(mcsOptions, without(down, 'a'));
     assert.deepEqual(
       gone.deletes.map((c) => `${c.target} ${c.cluster}`),
-      ['a a', 'b a'],
+      ['a a', 'a a', 'b a', 'b a'],
     );
     // staleAfter: once b's Lease is older, b's slices go, and with no export left the import goes too.
     const lease = {
@@ -911,5 +942,57 @@ describe('MCS: what is served (the one readiness rule)', () => {
       find(p.creates, 'EndpointSlice', 'a').map((c) => c.name),
       [0, 1, 0, 1].map((n, i) => `${derivedName('ns', 'hello')}-${i < 2 ? 'a' : 'b'}-${n}`),
     );
+    assert.deepEqual(
+      find(p.creates, 'EndpointSlice', 'a', undefined, 'import').map((c) => c.name),
+      ['hello-a-0', 'hello-a-1', 'hello-b-0', 'hello-b-1'],
+    );
+  });
+
+  it("takes an earlier mefi's slices (both labels) for the derived Service's, as a consumer of both does: they keep their names and lose the import's label, and the import's own set is written beside them", () => {
+    const derived = derivedName('ns', 'hello');
+    const done = converge(input);
+    const target = done.targets.a as Extract<PlanInput['targets'][string], { ok: true }>;
+    // The world as mefi left it before: one set, with both labels.
+    const earlier: PlanInput = {
+      ...done,
+      targets: {
+        ...done.targets,
+        a: {
+          ...target,
+          slices: (target.slices ?? [])
+            .filter((x) => x.metadata.labels?.['kubernetes.io/service-name'] === derived)
+            .map((x) => ({
+              ...x,
+              metadata: {
+                ...x.metadata,
+                labels: { ...x.metadata.labels, 'multicluster.kubernetes.io/service-name': 'hello' },
+              },
+            })),
+        },
+      },
+    };
+    const p = plan(mcsOptions, earlier);
+    assert.deepEqual(
+      find(p.updates, 'EndpointSlice', 'a').map((c) => [c.name, (c.object as SliceObject).metadata.labels]),
+      ['a', 'b'].map((c) => [
+        `${derived}-${c}-0`,
+        {
+          ...owner,
+          'multicluster.kubernetes.io/source-cluster': c,
+          'kubernetes.io/service-name': derived,
+          'endpointslice.kubernetes.io/managed-by': 'mefi',
+        },
+      ]),
+    );
+    assert.deepEqual(
+      find(p.creates, 'EndpointSlice', 'a', undefined, 'import').map((c) => c.name),
+      ['hello-a-0', 'hello-b-0'],
+    );
+    assert.deepEqual(
+      all(p).filter((c) => c.target === 'a' && c.kind !== 'ServiceExportStatus').length,
+      4,
+      'nothing else changes',
+    );
+    converge(earlier);
   });
 });

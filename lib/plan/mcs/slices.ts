@@ -1,9 +1,19 @@
 // The MCS EndpointSlices of one namespace of a target: per (import,
 // exporting cluster), through the slice mode's own writer (chunking,
 // ownership, never over another's slice), served by the one readiness rule
-// (served.ts: --probe, affinity). Labelled as the KEP says (service-name,
-// source-cluster: "Using EndpointSlice objects") and for the derived Service
-// (kubernetes.io/service-name), so kube-proxy serves them on the ClusterSet IP.
+// (served.ts: --probe, affinity). Two sets of the same endpoints, as the two
+// kinds of consumer read them:
+//   - the import's, labelled as the KEP says (multicluster.kubernetes.io/
+//     service-name and source-cluster: "Using EndpointSlice objects"), named
+//     <import>-<cluster>-<n>: what CoreDNS's multicluster plugin and a
+//     GEP-1748 Gateway (a ServiceImport backendRef) read;
+//   - the derived Service's (kubernetes.io/service-name: derived-...), named
+//     <derived>-<cluster>-<n>: what kube-proxy serves on the ClusterSet IP.
+// Not one set with both labels: a consumer that reads both kinds takes such a
+// slice for the Service's only (Envoy Gateway's SetEndpointSlicesForBackend),
+// and its import has no endpoints. Slices an earlier mefi wrote with both
+// labels are the derived Service's, as such a consumer reads them: they keep
+// their names, so kube-proxy sees no change but a label going.
 // A cluster's slices carry only the ports it has as the import has them: a
 // conflicting port is served by the clusters that expose it (KEP "Service
 // Port"), as kube-proxy matches slice ports to the Service's by name alone.
@@ -14,6 +24,7 @@ import { keptAsIs } from '../sources.ts';
 import { servedSubsets, type ServedMirror } from '../served.ts';
 import type { TargetPlan } from '../ways/way.ts';
 import type { PlanOptions, Port, SliceObject, Subset } from '../types.ts';
+import { derivedName } from './derived.ts';
 import { keyOf, type Contribution, type Exported, type McsView } from './exports.ts';
 import { mcsServiceNameLabel, mcsSourceClusterLabel, type ImportPort } from './types.ts';
 
@@ -27,9 +38,19 @@ export interface ImportSlices {
   hold: boolean;
 }
 
-/** mefi's MCS slices: its own slices, labelled with an import. */
+/** mefi's MCS slices: its own slices of an import, of either set (both name their source cluster). */
 export function isMcsSlice(s: SliceObject, options: PlanOptions): boolean {
-  return slices.isMefiSlice(s, options) && s.metadata.labels?.[mcsServiceNameLabel] !== undefined;
+  const labels = s.metadata.labels ?? {};
+  return (
+    slices.isMefiSlice(s, options) &&
+    (labels[mcsServiceNameLabel] !== undefined || labels[mcsSourceClusterLabel] !== undefined)
+  );
+}
+
+/** The import an MCS slice of the import's own set names, or undefined for the derived Service's set. */
+export function importSetOf(s: SliceObject): string | undefined {
+  const labels = s.metadata.labels ?? {};
+  return labels[slices.serviceNameLabel] === undefined ? labels[mcsServiceNameLabel] : undefined;
 }
 
 /** The names of the cluster's ports that the import has as the cluster does (name, protocol, port). */
@@ -69,16 +90,18 @@ export function planImportSlices(
 ): void {
   const writer = slices.sliceWriter(options, target, namespace, items, result);
   const owned = items.filter((s) => isMcsSlice(s, options));
-  const setKey = (name: string | undefined, cluster: string | undefined) => `${name}/${cluster}`;
-  const mine = slices.slicesBySet(owned, (s) =>
-    setKey(s.metadata.labels![mcsServiceNameLabel], s.metadata.labels?.[mcsSourceClusterLabel]),
-  );
-  const mineOf = (name: string, cluster: string) => mine(setKey(name, cluster));
+  // The derived Service's set names its import only through the derived name.
+  const importOfDerived = new Map(work.map((w) => [derivedName(namespace, w.name), w.name]));
+  const importOf = (s: SliceObject) =>
+    importSetOf(s) ?? importOfDerived.get(s.metadata.labels?.[slices.serviceNameLabel] ?? '');
+  const setKey = (s: SliceObject) =>
+    `${importSetOf(s) === undefined ? 'derived' : 'import'}/${importOf(s)}/${s.metadata.labels?.[mcsSourceClusterLabel]}`;
+  const mine = slices.slicesBySet(owned, setKey);
   const scoped = { ...options, namespace };
 
   for (const w of work) {
     if (w.hold) {
-      writer.hold(owned.filter((s) => s.metadata.labels![mcsServiceNameLabel] === w.name));
+      writer.hold(owned.filter((s) => importOf(s) === w.name));
       continue;
     }
     const exported = w.exported;
@@ -93,23 +116,30 @@ export function planImportSlices(
     const counted = servedSubsets(scoped, view, target, key, mirrors, unreachable);
     result.problems.push(...counted.problems);
     mirrors.forEach((m, i) => {
+      const set = { originalName: w.name, cluster: m.cluster, subsets: counted.subsets[i]! };
       const labels = {
         [options.ownerLabel.key]: options.ownerLabel.value,
-        [mcsServiceNameLabel]: w.name,
         [mcsSourceClusterLabel]: m.cluster,
-        [slices.serviceNameLabel]: exported.derived,
         [slices.managedByLabel]: slices.managedBy,
       };
       writer.writeSet(
         {
+          ...set,
           service: exported.derived,
-          originalName: w.name,
-          cluster: m.cluster,
           prefix: m.name,
-          subsets: counted.subsets[i]!,
-          labels,
+          labels: { ...labels, [slices.serviceNameLabel]: exported.derived },
         },
-        mineOf(w.name, m.cluster),
+        mine(`derived/${w.name}/${m.cluster}`),
+      );
+      writer.writeSet(
+        {
+          ...set,
+          service: w.name,
+          of: 'ServiceImport',
+          prefix: `${w.name}-${m.cluster}`,
+          labels: { ...labels, [mcsServiceNameLabel]: w.name },
+        },
+        mine(`import/${w.name}/${m.cluster}`),
       );
     });
   }
@@ -119,6 +149,7 @@ export function planImportSlices(
     // A cluster that could not be read (or is no longer configured) keeps its slices, until it is stale.
     if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, '')) continue;
     if (writer.keep.has(s.metadata.name)) continue;
-    result.deletes.push(slices.sliceDelete(target, namespace, s, s.metadata.labels![mcsServiceNameLabel]!, cluster));
+    const name = importOf(s) ?? s.metadata.labels?.[slices.serviceNameLabel] ?? s.metadata.name;
+    result.deletes.push(slices.sliceDelete(target, namespace, s, name, cluster));
   }
 }

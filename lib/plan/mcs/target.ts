@@ -82,8 +82,12 @@ export function planMcsTarget(
   const add = (namespace: string, name: string) => names.set(keyOf(namespace, name), { namespace, name });
   for (const e of view.exported.values()) if (e.merged) add(e.namespace, e.name);
   for (const i of imports.values()) if (isOwned(i, options)) add(i.metadata.namespace ?? '', i.metadata.name);
-  for (const o of [...derivedServices, ...mcsSlices])
-    add(o.metadata.namespace ?? '', o.metadata.labels![mcsServiceNameLabel]!);
+  for (const s of derivedServices) add(s.metadata.namespace ?? '', s.metadata.labels![mcsServiceNameLabel]!);
+  // A derived Service's slices name their import only through it: one without it goes with the namespace's slices.
+  for (const s of mcsSlices) {
+    const name = s.metadata.labels?.[mcsServiceNameLabel];
+    if (name !== undefined) add(s.metadata.namespace ?? '', name);
+  }
 
   const work = new Map<string, ImportSlices[]>();
   for (const [key, { namespace, name }] of [...names].sort(([a], [b]) => byCodeUnit(a, b))) {
