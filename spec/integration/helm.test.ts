@@ -4,16 +4,16 @@
 // servers, and mefi converges with exactly the identities it creates.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { helm } from '../support/helm.ts';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
 import { KubeClient } from '../../lib/kube/client.ts';
 import { connect } from '../../lib/kube/connect.ts';
-import { makeWorld, mefi, repo, subset, uid, type AuditEvent, type MefiResult, type World } from '../support/world.ts';
+import { makeWorld, mefi, repo, subset, uid, type AuditEvent, type World } from '../support/world.ts';
 
 const skip = !process.env.MEFI_CONTROLPLANE
   ? 'needs the control plane binary that make test builds'
@@ -21,32 +21,6 @@ const skip = !process.env.MEFI_CONTROLPLANE
     ? 'needs the helm binary that make test builds'
     : false;
 const chart = path.join(repo, 'manifests/helm/mefi');
-
-function helm(args: string[], kubeconfig?: string): Promise<MefiResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.env.MEFI_HELM!,
-      [...(kubeconfig ? ['--kubeconfig', kubeconfig] : []), ...args],
-      {
-        maxBuffer: 16 << 20,
-        timeout: 120_000,
-        env: {
-          ...process.env,
-          HELM_CACHE_HOME: path.join(tmpdir(), 'mefi-helm-cache'),
-          HELM_CONFIG_HOME: path.join(tmpdir(), 'mefi-helm-config'),
-          HELM_DATA_HOME: path.join(tmpdir(), 'mefi-helm-data'),
-        },
-      },
-      (err, stdout, stderr) => {
-        resolve({
-          code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0,
-          stdout,
-          stderr,
-        });
-      },
-    );
-  });
-}
 
 type Obj = { kind: string; metadata: { name: string }; rules?: unknown; spec?: Record<string, unknown> } & Record<
   string,

@@ -82,7 +82,30 @@ function skipFor(missing: string | false): string | false {
 
 type Mode = 'endpoints' | 'endpointslices';
 
-export function describeIngress(name: string, missing: string | false, start: StartIngress): void {
+/** The scenario's bed, for a controller's own checks after the shared ones. */
+export interface IngressBed {
+  w: World;
+  pods: Pods;
+  ingress: Ingress;
+  planes: ControlPlanes;
+  /** The scenario's mefi.yaml: alpha the target, every cluster a source. */
+  config: string;
+  through: (url: string, host: string, count?: number) => Promise<Traffic>;
+}
+
+export interface IngressOptions {
+  /** The bed serves the Multi-Cluster Services API (its CRDs in every cluster before the controller starts). */
+  mcs?: boolean;
+  /** The controller's own tests, run after the shared ones, on the same bed. */
+  more?: (bed: () => IngressBed) => void;
+}
+
+export function describeIngress(
+  name: string,
+  missing: string | false,
+  start: StartIngress,
+  options: IngressOptions = {},
+): void {
   describe(
     `through ${name}: every cluster answers, and nothing mefi does not serve gets a request`,
     { skip: skipFor(missing), timeout: 900_000 },
@@ -123,7 +146,7 @@ export function describeIngress(name: string, missing: string | false, start: St
 
       before(async () => {
         work = mkdtempSync(path.join(tmpdir(), 'mefi-ingress-'));
-        planes = await startControlPlanes(path.join(work, 'bed'), clusters, { network: true });
+        planes = await startControlPlanes(path.join(work, 'bed'), clusters, { network: true, mcs: options.mcs });
         w = makeWorld(planes.dir);
         pods = makePods(planes.dir);
         await deployWeb(w, pods);
@@ -425,6 +448,15 @@ export function describeIngress(name: string, missing: string | false, start: St
           JSON.stringify(writes.map((x) => `${x.verb} ${x.objectRef?.name}`)),
         );
       });
+
+      options.more?.(() => ({
+        w,
+        pods,
+        ingress,
+        planes,
+        config,
+        through: (url, host, count = 30) => pods.fetch(client, url, count, { host }),
+      }));
     },
   );
 }

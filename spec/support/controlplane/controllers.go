@@ -33,9 +33,12 @@ import (
 //     their pods) goes with it, through the API server's discovery and
 //     metadata watches of every resource;
 //   - namespace: a deleted namespace's objects are deleted and the
-//     namespace with them (the kubelet role confirms its pods' deletion).
+//     namespace with them (the kubelet role confirms its pods' deletion);
+//   - job, ttl-after-finished: a Job's pods, and the Job gone once finished
+//     (what a chart's install hook runs: Envoy Gateway's certgen).
 const controllerList = "endpoints-controller,endpointslice-controller,endpointslice-mirroring-controller,serviceaccount-token-controller,serviceaccount-controller," +
-	"deployment-controller,replicaset-controller,statefulset-controller,garbage-collector-controller,namespace-controller,root-ca-certificate-publisher-controller"
+	"deployment-controller,replicaset-controller,statefulset-controller,garbage-collector-controller,namespace-controller,root-ca-certificate-publisher-controller," +
+	"job-controller,ttl-after-finished-controller"
 
 func controllerManager(c *cluster, self string) *supervised {
 	return &supervised{

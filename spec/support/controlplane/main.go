@@ -272,7 +272,7 @@ func prepare(root, name string, index int, self string, realNode bool) (*cluster
 			fmt.Sprintf("--port=%d", c.port), fmt.Sprintf("--etcd-client-port=%d", c.etcdC), fmt.Sprintf("--etcd-peer-port=%d", c.etcdP)},
 	}
 	if realNode {
-		c.api.argv = append(c.api.argv, "--egress="+c.egressSocket())
+		c.api.argv = append(c.api.argv, "--egress="+c.egressSocket(), "--service-accounts")
 	}
 	return c, nil
 }

@@ -91,8 +91,10 @@ func (r *realPods) add(ctx context.Context, req podRequest) (string, error) {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: req.Name, Namespace: req.Namespace, Labels: req.Labels},
 		Spec: corev1.PodSpec{
-			NodeName:                      r.c.nodeName(),
-			EnableServiceLinks:            &no,
+			NodeName:           r.c.nodeName(),
+			EnableServiceLinks: &no,
+			// The application talks to no API server: no token to mount.
+			AutomountServiceAccountToken:  &no,
 			TerminationGracePeriodSeconds: &grace,
 			Containers: []corev1.Container{{
 				Name: "app", Image: bedAppImage, ImagePullPolicy: corev1.PullNever, Args: args, Ports: podPorts(req),

@@ -47,6 +47,7 @@ func serve(args []string) error {
 	etcdClient := fs.Int("etcd-client-port", 0, "etcd client port")
 	etcdPeer := fs.Int("etcd-peer-port", 0, "etcd peer port")
 	egress := fs.String("egress", "", "with real nodes: the unix socket of the node's CONNECT proxy, the API server's way into the cluster's network")
+	serviceAccounts := fs.Bool("service-accounts", false, "with real nodes: the ServiceAccount admission plugin, which gives every pod its ServiceAccount's token (the simulated kubelet mounts none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,7 +79,6 @@ func serve(args []string) error {
 		"--api-audiences=https://kubernetes.default.svc",
 		"--authorization-mode=RBAC",
 		"--token-auth-file=" + p("tokens.csv"),
-		"--disable-admission-plugins=ServiceAccount",
 		"--endpoint-reconciler-type=none",
 		"--audit-policy-file=" + p("audit-policy.yaml"),
 		"--audit-log-path=" + p("audit.log"),
@@ -91,6 +91,9 @@ func serve(args []string) error {
 		"--kubelet-client-key=" + p("kubelet-client.key"),
 		"--kubelet-certificate-authority=" + p("ca.crt"),
 		"--kubelet-preferred-address-types=InternalIP",
+	}
+	if !*serviceAccounts {
+		args = append(args, "--disable-admission-plugins=ServiceAccount")
 	}
 	if *egress != "" {
 		if err := os.WriteFile(p("egress.yaml"), []byte(fmt.Sprintf(egressSelection, *egress)), 0o600); err != nil {
