@@ -275,13 +275,14 @@ export function describeIngress(
           hit: (e: NonNullable<Traffic['trace']>[number]) => boolean,
           what: string,
         ) => {
-          const across = pods.fetch(client, ingress.url, 150, {
+          const across = pods.fetch(client, ingress.url, 200, {
             host,
             timeout: '250ms',
             interval: '10ms',
             trace: true,
           });
-          await new Promise((r) => setTimeout(r, 300));
+          // The client starts in its pod by exec (through the API server and the kubelet: 0.1-0.5 s): a second leaves it time to hit the pod.
+          await new Promise((r) => setTimeout(r, 1000));
           const t0 = Date.now();
           await change();
           const first = (await across).trace ?? [];
