@@ -110,6 +110,61 @@ async function inClusterFiles(cluster: string): Promise<{ server: string; tokenF
   return { server: kc.clusters[0].cluster.server, tokenFile, caFile };
 }
 
+/** A kubeconfig of those files: mefi's own identity in the target, for kubectl and clients. */
+function selfKubeconfig(files: Awaited<ReturnType<typeof inClusterFiles>>, name: string): string {
+  const file = path.join(work, name);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'a', cluster: { server: files.server, 'certificate-authority': files.caFile } }],
+      users: [{ name: 'm', user: { tokenFile: files.tokenFile } }],
+      contexts: [{ name: 'a', context: { cluster: 'a', user: 'm' } }],
+      'current-context': 'a',
+    }),
+  );
+  return file;
+}
+
+/**
+ * The admission policy (manifests/policy) in every cluster, as a cluster of
+ * Kubernetes 1.30 or later runs it; once applied, awaited until the API
+ * server enforces it on mefi's identity (a server-side dry run, refused).
+ */
+async function withAdmissionPolicy(kubeconfig: string): Promise<void> {
+  for (const c of clusterNames) {
+    const r = await kubectl(['apply', '-k', 'manifests/policy'], { cluster: c });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const probe = { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: `probe-${id}`, namespace: ns } };
+  await refused(kubeconfig, 'the policy, enforced', ['create', '--dry-run=server', '-f', '-'], probe);
+}
+
+async function withoutAdmissionPolicy(): Promise<void> {
+  for (const c of clusterNames)
+    await kubectl(['delete', '-k', 'manifests/policy', '--ignore-not-found'], { cluster: c });
+}
+
+/** What the API server says to `kubectl <args>` run as mefi's own identity: refused by the policy, or done. */
+async function asMefi(kubeconfig: string, args: string[], input?: object): Promise<{ code: number; stderr: string }> {
+  return kubectl(['--kubeconfig', kubeconfig, ...args], input ? { input: JSON.stringify(input) } : {});
+}
+
+/** The policy refuses: every message names it, and what was asked. */
+async function refused(kubeconfig: string, what: string, args: string[], input?: object): Promise<void> {
+  // A new policy takes a moment to be enforced: until then, the first refusal is awaited.
+  const r = await eventually(`${what}: refused`, async () => {
+    const r = await asMefi(kubeconfig, args, input);
+    return r.code !== 0 ? r : undefined;
+  });
+  assert.match(
+    r.stderr,
+    /ValidatingAdmissionPolicy 'mefi-writes-only-its-own'.*denied request: mefi (writes|changes) only its own objects/s,
+    what,
+  );
+}
+
 /**
  * The kustomization applied in every cluster, as a user applies it; the
  * identities made as the README says (alpha's own mefi in-cluster, the
@@ -156,17 +211,24 @@ describe('deployed with the shipped manifests and RBAC only', { skip }, () => {
   let config = '';
   let readers: Record<string, string> = {};
 
+  let selfKc = '';
+
   before(async () => {
-    ({ config, readers } = await deployed('manifests/', 'mefi.yaml'));
+    const d = await deployed('manifests/', 'mefi.yaml');
+    ({ config, readers } = d);
+    // Every test here runs under the admission policy: mefi converges within it.
+    selfKc = selfKubeconfig(d.alpha, 'alpha-mefi-policy.kubeconfig');
+    await withAdmissionPolicy(selfKc);
   });
 
   after(async () => {
     // Leave the shared clusters as the other tests expect them.
+    await withoutAdmissionPolicy();
     for (const c of clusterNames) await kubectl(['apply', '-k', 'manifests/'], { cluster: c });
   });
 
   it('every kustomization builds and every manifest and example passes server-side validation', async () => {
-    for (const k of ['manifests', 'manifests/base', 'manifests/cronjob', 'manifests/loop']) {
+    for (const k of ['manifests', 'manifests/base', 'manifests/cronjob', 'manifests/loop', 'manifests/policy']) {
       const r = await kubectl(['kustomize', k]);
       assert.equal(r.code, 0, `${k}: ${r.stderr}`);
     }
@@ -242,20 +304,65 @@ describe('deployed with the shipped manifests and RBAC only', { skip }, () => {
     assert.equal(created.length, 3, 'one slice per cluster of shop, created with the shipped identity');
   });
 
+  it("with the admission policy: in mefi-system, mefi's own token cannot create Endpoints or an EndpointSlice without mefi's labels, nor change or delete a user's; the API server names the policy, and refuses nobody else", async () => {
+    const name = `theirs-${id}`;
+    const endpoints = (labels: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name, namespace: ns, labels },
+      subsets: [subset(['10.9.0.1'])],
+    });
+    const slice = (labels: Record<string, string>) => ({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name, namespace: ns, labels },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.9.0.1'] }],
+    });
+    await refused(selfKc, 'Endpoints without its label', ['create', '-f', '-'], endpoints({}));
+    await refused(selfKc, 'a slice without managed-by', ['create', '-f', '-'], slice({ isMefiLocal: 'true' }));
+    // A user's own objects in mefi-system (another identity: the policy does not apply to it).
+    await applyObjects('alpha', endpoints({ app: 'theirs' }), slice({ 'kubernetes.io/service-name': 'theirs' }));
+    for (const kind of ['endpoints', 'endpointslices']) {
+      const theirs = await getJson<{ metadata: { labels: Record<string, string> } }>('alpha', [
+        '-n',
+        ns,
+        'get',
+        kind,
+        name,
+      ]);
+      theirs.metadata.labels = {
+        ...theirs.metadata.labels,
+        isMefiLocal: 'true',
+        'endpointslice.kubernetes.io/managed-by': 'mefi',
+      };
+      await refused(selfKc, `taking a user's ${kind} as its own`, ['replace', '-f', '-'], theirs);
+      await refused(selfKc, `deleting a user's ${kind}`, ['-n', ns, 'delete', kind, name]);
+    }
+    // Its own aggregate (the converging test's) cannot be given away either: an update keeps the label.
+    const own = await getJson<{ metadata: { labels: Record<string, string> } }>('alpha', [
+      '-n',
+      ns,
+      'get',
+      'endpoints',
+      'shop',
+    ]);
+    delete own.metadata.labels.isMefiLocal;
+    await refused(selfKc, 'dropping its label from its own aggregate', ['replace', '-f', '-'], own);
+    const mine = await asMefi(selfKc, ['create', '--dry-run=server', '-f', '-'], {
+      ...endpoints({ isMefiLocal: 'true' }),
+      metadata: { name: `mine-${id}`, namespace: ns, labels: { isMefiLocal: 'true' } },
+    });
+    assert.equal(mine.code, 0, `what is mefi's passes: ${mine.stderr}`);
+    for (const kind of ['endpoints', 'endpointslices']) {
+      const r = await kubectl(['-n', ns, 'delete', kind, name], { cluster: 'alpha' });
+      assert.equal(r.code, 0, `the user deletes their own: ${r.stderr}`);
+    }
+  });
+
   it('cannot write outside mefi-system nor read Secrets; the reader cannot write at all', async () => {
     const target = await inClusterFiles('alpha');
-    const kc = path.join(work, 'alpha-mefi.kubeconfig');
-    writeFileSync(
-      kc,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'a', cluster: { server: target.server, 'certificate-authority': target.caFile } }],
-        users: [{ name: 'm', user: { tokenFile: target.tokenFile } }],
-        contexts: [{ name: 'a', context: { cluster: 'a', user: 'm' } }],
-        'current-context': 'a',
-      }),
-    );
+    const kc = selfKubeconfig(target, 'alpha-mefi.kubeconfig');
     const self = clientFor(kc);
     const ep = (namespace: string, name: string) => ({
       apiVersion: 'v1',
@@ -368,7 +475,7 @@ describe('MCS mode deployed with the shipped manifests and RBAC only (manifests/
   const readVerbs = ['list', 'watch'];
   let config = '';
   let readers: Record<string, string> = {};
-  let selfKubeconfig = '';
+  let mcsKubeconfig = '';
 
   const apply = applyObjects;
   const getJSON = getJson;
@@ -430,22 +537,13 @@ describe('MCS mode deployed with the shipped manifests and RBAC only (manifests/
   before(async () => {
     const d = await deployed('manifests/mcs-cronjob', 'mefi-mcs.yaml', mcsNs);
     ({ config, readers } = d);
-    selfKubeconfig = path.join(work, 'alpha-mefi-mcs.kubeconfig');
-    writeFileSync(
-      selfKubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'a', cluster: { server: d.alpha.server, 'certificate-authority': d.alpha.caFile } }],
-        users: [{ name: 'm', user: { tokenFile: d.alpha.tokenFile } }],
-        contexts: [{ name: 'a', context: { cluster: 'a', user: 'm' } }],
-        'current-context': 'a',
-      }),
-    );
+    mcsKubeconfig = selfKubeconfig(d.alpha, 'alpha-mefi-mcs.kubeconfig');
+    await withAdmissionPolicy(mcsKubeconfig);
   });
 
   after(async () => {
     // As the other tests expect the shared clusters: manifests/ (the CronJob without --mode=mcs), no MCS roles, no test namespace.
+    await withoutAdmissionPolicy();
     for (const c of clusterNames) {
       await kubectl(['apply', '-k', 'manifests/'], { cluster: c });
       await kubectl(
@@ -631,8 +729,64 @@ describe('MCS mode deployed with the shipped manifests and RBAC only (manifests/
     }
   });
 
+  it("with the admission policy: the MCS roles reach every Service, EndpointSlice and ServiceImport, the policy only mefi's own; its token cannot create one without mefi's labels, nor take, change or delete a user's", async () => {
+    const kc = mcsKubeconfig;
+    const labelled = (o: { metadata: { labels?: Record<string, string> } }) => {
+      o.metadata.labels = {
+        ...o.metadata.labels,
+        isMefiLocal: 'true',
+        'endpointslice.kubernetes.io/managed-by': 'mefi',
+      };
+      return o;
+    };
+    await refused(kc, 'a Service without its label', ['create', '-f', '-'], {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: `theirs-${id}`, namespace: mcsNs },
+      spec: { ports: [{ port: 80 }] },
+    });
+    await refused(kc, 'a ServiceImport without its label', ['create', '-f', '-'], {
+      apiVersion: 'multicluster.x-k8s.io/v1beta1',
+      kind: 'ServiceImport',
+      metadata: { name: `theirs-${id}`, namespace: mcsNs },
+      spec: { type: 'ClusterSetIP', ports: [{ port: 80, protocol: 'TCP' }] },
+    });
+    // The user's exported Service and its slice, in alpha.
+    for (const [kind, name] of [
+      ['service', 'web'],
+      ['endpointslice', 'web-1'],
+    ] as const) {
+      const theirs = await getJson<{ metadata: { labels?: Record<string, string> } }>('alpha', [
+        '-n',
+        mcsNs,
+        'get',
+        kind,
+        name,
+      ]);
+      await refused(kc, `taking the user's ${kind} ${name} as its own`, ['replace', '-f', '-'], labelled(theirs));
+      await refused(kc, `deleting the user's ${kind} ${name}`, ['-n', mcsNs, 'delete', kind, name]);
+    }
+    // mefi's own derived Service keeps its label.
+    const imp = await getJson<{ metadata: { annotations: Record<string, string> } }>('alpha', [
+      '-n',
+      mcsNs,
+      'get',
+      'serviceimports.multicluster.x-k8s.io',
+      'web',
+    ]);
+    const derived = await getJson<{ metadata: { labels: Record<string, string> } }>('alpha', [
+      '-n',
+      mcsNs,
+      'get',
+      'service',
+      imp.metadata.annotations['multicluster.kubernetes.io/derived-service']!,
+    ]);
+    delete derived.metadata.labels.isMefiLocal;
+    await refused(kc, 'dropping the label of its derived Service', ['replace', '-f', '-'], derived);
+  });
+
   it('the identities cannot do more than MCS mode needs: the reader writes nothing, mefi reads no Secrets, and neither gets', async () => {
-    const self = clientFor(selfKubeconfig);
+    const self = clientFor(mcsKubeconfig);
     const api = '/apis/multicluster.x-k8s.io/v1beta1';
     const imp = (name: string) => ({
       apiVersion: 'multicluster.x-k8s.io/v1beta1',
@@ -685,7 +839,7 @@ describe('MCS mode deployed with the shipped manifests and RBAC only (manifests/
       'serviceimports.multicluster.x-k8s.io',
       'serviceexports.multicluster.x-k8s.io',
     ]) {
-      const can = await kubectl(['--kubeconfig', selfKubeconfig, 'auth', 'can-i', 'patch', resource, '-n', mcsNs]);
+      const can = await kubectl(['--kubeconfig', mcsKubeconfig, 'auth', 'can-i', 'patch', resource, '-n', mcsNs]);
       assert.equal(can.stdout.trim(), 'no', `patch ${resource}`);
     }
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { helm } from '../support/helm.ts';
+import { serviceAccount } from '../support/serviceaccount.ts';
 import { startControlPlanes, type ControlPlanes } from '../support/launch.ts';
 import { KubeClient } from '../../lib/kube/client.ts';
 import { connect } from '../../lib/kube/connect.ts';
@@ -476,6 +477,27 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
       [],
       'beta: the reader lists, nothing else',
     );
+
+    // The chart's admission policy, installed as the cluster serves it (1.30 and later): manifests/policy's rules, mefi held to them.
+    type Policy = { spec: Record<string, unknown> };
+    const installed = await getJSON<Policy>('alpha', ['get', 'validatingadmissionpolicy', 'mefi-writes-only-its-own']);
+    const shipped = docs((await w.kubectl(['kustomize', path.join(repo, 'manifests/policy')])).stdout).find(
+      (o) => o.kind === 'ValidatingAdmissionPolicy',
+    ) as unknown as Policy;
+    for (const field of ['matchConditions', 'variables', 'validations'])
+      assert.deepEqual(installed.spec[field], shipped.spec[field], `the policy's ${field}`);
+    const mefiSA = await serviceAccount(w, 'alpha', 'mefi-system', 'mefi', work);
+    const del = await w.kubectl([
+      '--kubeconfig',
+      mefiSA.kubeconfig,
+      '-n',
+      ns,
+      'delete',
+      '--dry-run=server',
+      'service',
+      'web',
+    ]);
+    assert.match(del.stderr, /ValidatingAdmissionPolicy 'mefi-writes-only-its-own'.*denied request/s, del.stderr);
 
     const again = { alpha: w.auditMark('alpha'), beta: w.auditMark('beta') };
     const second = await mefi(['sync', '--mode', 'mcs', '-c', cfg]);
