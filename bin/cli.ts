@@ -1,5 +1,7 @@
 // mefi: parse flags, call lib, print, exit. No logic lives here.
 
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { execute, loop, prepare } from '../lib/command.ts';
@@ -13,6 +15,7 @@ import { resolveSettings } from '../lib/config/settings.ts';
 import { version } from '../lib/config/version.ts';
 import { fromOriginalArgs, fromOriginalConfig, isOriginalInvocation } from '../lib/config/original.ts';
 import { becomeLoopProcess } from '../lib/loop/loop-flags.ts';
+import { isDNS1123Subdomain } from '../lib/plan/names.ts';
 
 // A reader that stopped reading (`mefi diff | head -1`): what it did not take
 // is dropped, and the exit code still says how the run went.
@@ -245,6 +248,33 @@ const syncOptions = {
     default: 5,
     describe: 'with --interval: /healthz fails when no run completed for this many intervals',
   },
+  'leader-elect': {
+    type: 'boolean',
+    default: false,
+    describe:
+      'with --watch or --interval: one of several replicas; only the one holding the Lease (in --mefi-namespace of the target) writes, the others stand by with their watches warm',
+  },
+  'leader-elect-lease-name': { type: 'string', default: 'mefi-leader', describe: 'with --leader-elect: the Lease' },
+  'leader-elect-identity': {
+    type: 'string',
+    describe:
+      "with --leader-elect: this replica, in the Lease (default: the host's name, i.e. the pod's, and a random suffix)",
+  },
+  'leader-elect-lease-duration': {
+    type: 'string',
+    default: '15s',
+    describe: 'with --leader-elect: how long a standby waits on a Lease that is not renewed before taking it',
+  },
+  'leader-elect-renew-deadline': {
+    type: 'string',
+    default: '10s',
+    describe: 'with --leader-elect: how long the leader tries to renew before it stops writing',
+  },
+  'leader-elect-retry-period': {
+    type: 'string',
+    default: '2s',
+    describe: 'with --leader-elect: how often the leader renews and a standby tries',
+  },
 } as const;
 
 // The original's invocation (no command, its own flags) becomes `sync --watch` with the same meanings.
@@ -325,6 +355,39 @@ if (loopFlags.metricsAddr !== undefined && !looping)
     `${nameOf('metrics-addr')} goes with ${nameOf('interval')} or ${nameOf('watch')} (a single run has no one to serve)`,
   );
 if (looping && argv.dryRun) usageError(`${nameOf(watch ? 'watch' : 'interval')} does not go with ${nameOf('dry-run')}`);
+const leaderFlags = argv as typeof argv & {
+  leaderElect?: boolean;
+  leaderElectLeaseName?: string;
+  leaderElectIdentity?: string;
+  leaderElectLeaseDuration?: string;
+  leaderElectRenewDeadline?: string;
+  leaderElectRetryPeriod?: string;
+};
+const leaderDuration = (flag: string, value: string | undefined, fallback: string) => {
+  const ms = parseDuration(value ?? fallback);
+  if (ms === undefined || ms < 1000)
+    usageError(`${nameOf(flag)}: ${JSON.stringify(value)} is not a duration of at least 1s, such as ${fallback}`);
+  return ms;
+};
+const leader = leaderFlags.leaderElect
+  ? {
+      name: leaderFlags.leaderElectLeaseName ?? 'mefi-leader',
+      identity: leaderFlags.leaderElectIdentity ?? `${hostname()}_${randomBytes(4).toString('hex')}`,
+      leaseDurationMs: leaderDuration('leader-elect-lease-duration', leaderFlags.leaderElectLeaseDuration, '15s'),
+      renewDeadlineMs: leaderDuration('leader-elect-renew-deadline', leaderFlags.leaderElectRenewDeadline, '10s'),
+      retryPeriodMs: leaderDuration('leader-elect-retry-period', leaderFlags.leaderElectRetryPeriod, '2s'),
+    }
+  : undefined;
+if (leader && !looping)
+  usageError(
+    `${nameOf('leader-elect')} goes with ${nameOf('watch')} or ${nameOf('interval')} (a single run has no one to hand over to)`,
+  );
+if (leader && !(leader.retryPeriodMs < leader.renewDeadlineMs && leader.renewDeadlineMs < leader.leaseDurationMs))
+  usageError(
+    `${nameOf('leader-elect-retry-period')} < ${nameOf('leader-elect-renew-deadline')} < ${nameOf('leader-elect-lease-duration')} must hold, or two replicas could both write`,
+  );
+if (leader && !isDNS1123Subdomain(leader.name))
+  usageError(`${nameOf('leader-elect-lease-name')}: ${JSON.stringify(leader.name)} is not a valid object name`);
 const unhealthyAfter = Number(argv.unhealthyAfter ?? 5);
 if (!Number.isInteger(unhealthyAfter) || unhealthyAfter < 1)
   usageError(`${nameOf('unhealthy-after')}: must be a whole number of intervals, at least 1`);
@@ -347,7 +410,7 @@ try {
     const mode = watch ? { intervalMs: resyncMs!, watch: true } : { intervalMs: intervalMs! };
     await loop(
       settings,
-      { ...mode, ...(metricsAddr ? { metricsAddr } : {}), unhealthyAfter },
+      { ...mode, ...(metricsAddr ? { metricsAddr } : {}), unhealthyAfter, ...(leader ? { leader } : {}) },
       prepared,
       log,
       stop.signal,

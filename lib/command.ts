@@ -15,6 +15,7 @@ import { runOnce, type RunSettings } from './run.ts';
 import { Prober } from './world/probe.ts';
 import { fingerprint, inputFiles } from './loop/reload.ts';
 import { Trigger } from './loop/trigger.ts';
+import { LeaderElection, type LeaderSettings } from './loop/leader.ts';
 import { Resting } from './loop/heap.ts';
 import { WatchedWorld } from './world/watch.ts';
 import type { Settings } from './config/settings.ts';
@@ -210,6 +211,8 @@ export interface LoopSettings {
   metricsAddr?: { host: string | undefined; port: number };
   /** Unhealthy when no run completed for this many intervals. */
   unhealthyAfter: number;
+  /** --leader-elect: only the replica holding the Lease (in mefi-system of the first target) runs. */
+  leader?: Omit<LeaderSettings, 'namespace'>;
 }
 
 /** Which clusters this run read, and the error of those it could not. */
@@ -263,10 +266,38 @@ export async function loop(
   const startedAt = Date.now();
   let completedAt: number | undefined;
   const staleMs = ls.unhealthyAfter * ls.intervalMs + settings.requestTimeoutMs;
+
+  // --leader-elect: the Lease in the first target; a standby keeps its watches warm and runs once it leads.
+  const trigger = new Trigger();
+  const leaseTarget = [...prepared.targets].sort()[0]!;
+  let leadingSince = startedAt;
+  const leader = ls.leader
+    ? new LeaderElection(
+        () => prepared.clients.get(leaseTarget)!,
+        { ...ls.leader, namespace: settings.options.namespace },
+        (leading, why) => {
+          log.info(leading ? 'leading: this replica writes' : 'standing by', {
+            why,
+            lease: `${leaseTarget}/${settings.options.namespace}/${ls.leader!.name}`,
+            identity: ls.leader!.identity,
+          });
+          metrics.setLeader(leading);
+          if (leading) {
+            leadingSince = Date.now();
+            trigger.fire();
+          }
+        },
+      )
+    : undefined;
+  if (leader) metrics.setLeader(false);
+  const standingBy = () => leader !== undefined && !leader.leading;
   const health = {
-    ready: () => completedAt !== undefined,
+    ready: () => completedAt !== undefined || (standingBy() && leader!.healthy()),
+    readyText: () => (standingBy() ? 'standby\n' : 'ok\n'),
     unhealthy: () => {
-      const since = completedAt ?? startedAt;
+      if (standingBy())
+        return leader!.healthy() ? undefined : 'standing by, and the Lease could not be read for a lease duration\n';
+      const since = Math.max(completedAt ?? startedAt, leadingSince);
       const age = Date.now() - since;
       return age > staleMs
         ? `no run completed for ${Math.round(age / 1000)}s (limit ${Math.round(staleMs / 1000)}s)\n`
@@ -294,7 +325,6 @@ export async function loop(
   }
 
   // --watch: the world kept by watches; a change fires the trigger.
-  const trigger = new Trigger();
   let world: { w: WatchedWorld; stop: AbortController } | undefined;
   const startWorld = () => {
     world?.stop.abort();
@@ -324,7 +354,9 @@ export async function loop(
     mode: ls.watch ? 'watch' : 'interval',
     [ls.watch ? 'resyncMs' : 'intervalMs']: ls.intervalMs,
     targets: prepared.targets,
+    ...(leader ? { leaderElect: true } : {}),
   });
+  const elected = leader?.run(signal);
   let nextResync = Date.now() + ls.intervalMs;
   const resting = new Resting();
   try {
@@ -348,6 +380,11 @@ export async function loop(
           continue; // the relists, once all are in, fire the trigger
         }
         if (!world!.w.settled()) continue; // the first lists are not all in yet
+      }
+      if (standingBy()) {
+        // Leading fires the trigger (watch); an interval loop looks again each retry period.
+        if (!ls.watch) await sleep(ls.leader!.retryPeriodMs, undefined, { signal }).catch(() => undefined);
+        continue;
       }
       const before = prepared;
       reload();
@@ -391,6 +428,8 @@ export async function loop(
       }
     }
   } finally {
+    // SIGTERM: the Lease handed over (released) before the process goes.
+    await elected;
     log.info('loop stopped');
     await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
   }

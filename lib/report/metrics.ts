@@ -53,7 +53,16 @@ export class Metrics {
     'With --probe: how long the last run spent probing.',
     'gauge',
   );
+  private readonly leader = new Series(
+    'mefi_leader',
+    'With --leader-elect: 1 while this replica holds the Lease and writes, 0 while it stands by.',
+    'gauge',
+  );
   private readonly problemCodes = new Set<ProblemCode>();
+
+  setLeader(leading: boolean): void {
+    this.leader.set({}, leading ? 1 : 0);
+  }
 
   record(r: RunResult, exitCode: number, clusters: string[], nowMs: number): void {
     this.runs.inc({ result: exitCode === 0 ? 'ok' : 'partial' });
@@ -97,13 +106,16 @@ export class Metrics {
       this.lastRun,
       this.unreachable,
       this.probeDuration,
+      this.leader,
     ]);
   }
 }
 
 export interface Health {
-  /** Ready once a run has completed. */
+  /** Ready once a run has completed (or, with --leader-elect, while standing by). */
   ready(): boolean;
+  /** What /readyz says when ready. */
+  readyText?(): string;
   /** Unhealthy when no run has completed for too long; the reason then. */
   unhealthy(): string | undefined;
 }
@@ -132,7 +144,10 @@ export function serveMetrics(
       const why = health.unhealthy();
       reply(why ? 503 : 200, why ?? 'ok\n');
     } else if (path === '/readyz') {
-      reply(health.ready() ? 200 : 503, health.ready() ? 'ok\n' : 'no run has completed yet\n');
+      reply(
+        health.ready() ? 200 : 503,
+        health.ready() ? (health.readyText?.() ?? 'ok\n') : 'no run has completed yet\n',
+      );
     } else {
       reply(404, 'not found: /metrics, /healthz, /readyz\n');
     }

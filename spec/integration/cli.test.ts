@@ -62,6 +62,19 @@ describe('mefi command line', { skip }, () => {
         ['sync', '-c', cfg.file, '--probe', '--probe-timeout', '0s'],
         /--probe-timeout: "0s" is not a duration from 10ms to 1m/,
       ],
+      [['sync', '-c', cfg.file, '--leader-elect'], /--leader-elect goes with --watch or --interval/],
+      [
+        ['sync', '-c', cfg.file, '--watch', '--leader-elect', '--leader-elect-renew-deadline', '20s'],
+        /--leader-elect-retry-period < --leader-elect-renew-deadline < --leader-elect-lease-duration must hold/,
+      ],
+      [
+        ['sync', '-c', cfg.file, '--watch', '--leader-elect', '--leader-elect-lease-duration', 'soon'],
+        /--leader-elect-lease-duration: "soon" is not a duration of at least 1s/,
+      ],
+      [
+        ['sync', '-c', cfg.file, '--watch', '--leader-elect', '--leader-elect-lease-name', 'Mefi'],
+        /--leader-elect-lease-name: "Mefi" is not a valid object name/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await mefi(args);

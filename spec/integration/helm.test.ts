@@ -124,6 +124,43 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
       assert.deepEqual(hc.args, kc.args, `${mode}: args`);
       assert.deepEqual(hc.securityContext, kc.securityContext, `${mode}: securityContext`);
       assert.deepEqual(hc.resources, kc.resources, `${mode}: resources`);
+      if (workload === 'Deployment') {
+        // Two replicas, one writing: the same count, rollout, spread and disruption budget.
+        const spec = (os: Obj[]) => os.find((o) => o.kind === 'Deployment')!.spec as Record<string, unknown>;
+        const pod = (os: Obj[]) => (spec(os).template as { spec: Record<string, unknown> }).spec;
+        assert.equal(spec(h).replicas, 2, mode);
+        assert.deepEqual(
+          [spec(h).replicas, spec(h).strategy],
+          [spec(k).replicas, spec(k).strategy],
+          `${mode}: rollout`,
+        );
+        // Each selects its own Deployment's pods (the chart's selector has the release too): the rest is the same.
+        const own = (os: Obj[], selector: { matchLabels: unknown }) =>
+          assert.deepEqual(selector.matchLabels, (spec(os).selector as { matchLabels: unknown }).matchLabels, mode);
+        const spread = (os: Obj[]) => {
+          const a = structuredClone(pod(os).affinity) as {
+            podAntiAffinity: {
+              preferredDuringSchedulingIgnoredDuringExecution: {
+                podAffinityTerm: { labelSelector?: { matchLabels: unknown } };
+              }[];
+            };
+          };
+          const term = a.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]!.podAffinityTerm;
+          own(os, term.labelSelector!);
+          delete term.labelSelector;
+          return a;
+        };
+        assert.deepEqual(spread(h), spread(k), `${mode}: affinity`);
+        const pdb = (os: Obj[]) => {
+          const b = structuredClone(os.find((o) => o.kind === 'PodDisruptionBudget')!.spec) as {
+            selector?: { matchLabels: unknown };
+          };
+          own(os, b.selector!);
+          delete b.selector;
+          return b;
+        };
+        assert.deepEqual(pdb(h), pdb(k), `${mode}: PodDisruptionBudget`);
+      }
     }
   });
 
@@ -167,7 +204,12 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
       'extraVolumeMounts',
     );
     assert.deepEqual(c.envFrom, [{ secretRef: { name: 'mefi-env' } }]);
-    assert.deepEqual(c.env, [{ name: 'MEFI_LOG_LEVEL', value: 'debug' }]);
+    // The user's extraEnv, after the pod's name for the Lease (leaderElect).
+    assert.deepEqual(
+      (c.env as { name: string }[]).map((e) => e.name),
+      ['MEFI_LEADER_ELECT_IDENTITY', 'MEFI_LOG_LEVEL'],
+    );
+    assert.deepEqual((c.env as unknown[])[1], { name: 'MEFI_LOG_LEVEL', value: 'debug' });
     assert.ok((c.args as string[]).includes('--remote-filter=isMefiRemote=true'), 'extraArgs');
     assert.equal(t.metadata.labels.team, 'platform', 'podLabels');
     assert.equal(t.metadata.annotations?.['prometheus.io/scrape'], 'true', 'podAnnotations');
@@ -226,7 +268,11 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
       assert.notEqual(r.code, 0, set);
       assert.match(r.stderr, pattern, set);
     };
-    await refused('replicas=2', /replicas: 2: mefi is one loop per target cluster.*set replicas: 1 or remove the key/);
+    await refused('replicas=2,leaderElect=false', /replicas: 2: more than one loop writes only with leaderElect/);
+    await refused(
+      'replicas=2,mode=cronjob',
+      /replicas: 2: more than one loop writes only with leaderElect \(in watch or interval mode\)/,
+    );
     await refused('podSecurityContext.runAsUser=0', /podSecurityContext\.runAsUser: 0: .*remove the key/);
     await refused('podSecurityContext.runAsGroup=0', /podSecurityContext\.runAsGroup: 0: /);
     await refused('imagePullSecret[0].name=x', /additional properties 'imagePullSecret' not allowed/);

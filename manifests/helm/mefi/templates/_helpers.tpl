@@ -26,6 +26,11 @@
 {{- default (printf "%s-reader" (include "mefi.name" .)) .Values.reader.name -}}
 {{- end -}}
 
+{{/* The loop's replicas: 2 unless set (one writes, the other stands by: leaderElect); a CronJob's runs are one at a time. */}}
+{{- define "mefi.replicas" -}}
+{{- if not (kindIs "invalid" .Values.replicas) }}{{ int .Values.replicas }}{{ else if eq .Values.mode "cronjob" }}1{{ else }}2{{ end -}}
+{{- end -}}
+
 {{- define "mefi.labels" -}}
 app.kubernetes.io/name: {{ default "mefi" .Values.nameOverride }}
 app.kubernetes.io/instance: {{ .Release.Name }}
@@ -84,6 +89,19 @@ tolerations:
 {{- with .Values.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
+{{- else }}
+{{- if and (ne .Values.mode "cronjob") (gt (int (include "mefi.replicas" .)) 1) }}
+# The replicas on different nodes, where there are several.
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "mefi.selector" . | nindent 14 }}
+{{- end }}
 {{- end }}
 containers:
   - name: mefi
@@ -103,15 +121,28 @@ containers:
       {{- end }}
       - --log-format=json
       - --request-timeout=10s
+      {{- if and (ne .Values.mode "cronjob") .Values.leaderElect }}
+      - --leader-elect
+      - --leader-elect-lease-name={{ include "mefi.name" . }}-leader
+      {{- end }}
       {{- if .Values.mcs.enabled }}
       - --mode=mcs
       {{- end }}
       {{- range .Values.extraArgs }}
       - {{ . | quote }}
       {{- end }}
-    {{- with .Values.extraEnv }}
+    {{- if or .Values.extraEnv (and (ne .Values.mode "cronjob") .Values.leaderElect) }}
     env:
+      {{- if and (ne .Values.mode "cronjob") .Values.leaderElect }}
+      # The Lease names the pod that holds it.
+      - name: MEFI_LEADER_ELECT_IDENTITY
+        valueFrom:
+          fieldRef:
+            fieldPath: metadata.name
+      {{- end }}
+      {{- with .Values.extraEnv }}
       {{- toYaml . | nindent 6 }}
+      {{- end }}
     {{- end }}
     {{- with .Values.extraEnvFrom }}
     envFrom:
