@@ -197,11 +197,12 @@ define debian-tools
 endef
 
 # The routed pod network (as root) needs ip and nsenter (iproute2, util-linux)
-# and nft for kube-proxy's nftables mode: installed from Debian when missing.
-# Without root the network tests say why they skip, and nothing is installed.
-BED_TOOLS := ip:iproute2 nsenter:util-linux nft:nftables
+# and nft for kube-proxy's nftables mode; the alert tests promtool and
+# prometheus (Debian's prometheus): installed from Debian when missing.
+# Without root the tests that need them say why they skip, and nothing is installed.
+BED_TOOLS := ip:iproute2 nsenter:util-linux nft:nftables promtool:prometheus
 bed-deps:
-	$(call debian-tools,the pod network,$(BED_TOOLS))
+	$(call debian-tools,the pod network and the alert tests,$(BED_TOOLS))
 
 # mefi's image (spec/support/image.ts): buildah builds the Dockerfile over two
 # bases made here, with no pull and no Docker engine: a minimal Debian root file

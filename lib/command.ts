@@ -331,6 +331,8 @@ export async function loop(
     const stop = new AbortController();
     const w = new WatchedWorld(prepared.config.clusters, prepared.clients, readSettings(settings, prepared), {
       changed: () => trigger.fire(),
+      // A cluster's lists failing or back: a run says so (logs, metrics) now, not at the next resync.
+      report: () => trigger.fire(),
       relisting: (cluster, role, why) => log.debug('watch ended, listing again', { cluster, role, why }),
       options: prepared.options,
       backoffMs: 1000,

@@ -28,6 +28,11 @@ export class Metrics {
     'Runs in which a cluster could not be read, by cluster and role (source, target).',
     'counter',
   );
+  private readonly unreadableNow = new Series(
+    'mefi_cluster_unreadable',
+    'Whether the last run could not read each cluster (1), in any role, or could (0).',
+    'gauge',
+  );
   private readonly lastRead = new Series(
     'mefi_cluster_last_successful_read_timestamp_seconds',
     'When each cluster was last read completely (Unix time).',
@@ -74,7 +79,10 @@ export class Metrics {
       this.readErrors.inc({ cluster: u.cluster, role: u.role });
       unreadable.add(u.cluster);
     }
-    for (const c of clusters) if (!unreadable.has(c)) this.lastRead.set({ cluster: c }, nowMs / 1000);
+    for (const c of clusters) {
+      if (!unreadable.has(c)) this.lastRead.set({ cluster: c }, nowMs / 1000);
+      this.unreadableNow.set({ cluster: c }, unreadable.has(c) ? 1 : 0);
+    }
     const counts = new Map<ProblemCode, number>();
     for (const p of r.plan.problems) counts.set(p.code, (counts.get(p.code) ?? 0) + 1);
     for (const code of new Set([...this.problemCodes, ...counts.keys()])) {
@@ -101,6 +109,7 @@ export class Metrics {
       this.changes,
       this.requests,
       this.readErrors,
+      this.unreadableNow,
       this.lastRead,
       this.problems,
       this.lastRun,

@@ -228,7 +228,14 @@ describe('deployed with the shipped manifests and RBAC only', { skip }, () => {
   });
 
   it('every kustomization builds and every manifest and example passes server-side validation', async () => {
-    for (const k of ['manifests', 'manifests/base', 'manifests/cronjob', 'manifests/loop', 'manifests/policy']) {
+    for (const k of [
+      'manifests',
+      'manifests/base',
+      'manifests/cronjob',
+      'manifests/loop',
+      'manifests/policy',
+      'manifests/alerts',
+    ]) {
       const r = await kubectl(['kustomize', k]);
       assert.equal(r.code, 0, `${k}: ${r.stderr}`);
     }

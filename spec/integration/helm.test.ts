@@ -54,6 +54,10 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     return file;
   };
 
+  /** helm template of the chart with the test's values and these --set's. */
+  const render = (...sets: string[]) =>
+    helm(['template', 'mefi', chart, '-n', 'mefi-system', '-f', values(), ...sets.flatMap((x) => ['--set', x])]);
+
   before(async () => {
     work = mkdtempSync(path.join(tmpdir(), 'mefi-helm-'));
     // With the MCS API's CRDs: mcs.enabled is installed and run here too.
@@ -82,19 +86,7 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     ] as const;
     for (const [workloadMode, dir, mcs] of variants) {
       const mode = `${workloadMode}${mcs ? ' (mcs)' : ''}`;
-      const rendered = await helm([
-        'template',
-        'mefi',
-        chart,
-        '-n',
-        'mefi-system',
-        '-f',
-        values(),
-        '--set',
-        `mode=${workloadMode}`,
-        '--set',
-        `mcs.enabled=${mcs}`,
-      ]);
+      const rendered = await render(`mode=${workloadMode}`, `mcs.enabled=${mcs}`);
       assert.equal(rendered.code, 0, rendered.stderr);
       const kustomized = await w.kubectl(['kustomize', dir]);
       assert.equal(kustomized.code, 0, kustomized.stderr);
@@ -162,6 +154,25 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
         assert.deepEqual(pdb(h), pdb(k), `${mode}: PodDisruptionBudget`);
       }
     }
+  });
+
+  it("renders manifests/alerts when asked (metrics.prometheusRule, metrics.serviceMonitor): the same rules, the loop's Service scraped", async () => {
+    const rendered = await render('metrics.prometheusRule.enabled=true,metrics.serviceMonitor.enabled=true');
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const kustomized = await w.kubectl(['kustomize', path.join(repo, 'manifests/alerts')]);
+    const h = docs(rendered.stdout);
+    const k = docs(kustomized.stdout);
+    const of = (os: Obj[], kind: string) => os.find((o) => o.kind === kind)!;
+    assert.deepEqual(of(h, 'PrometheusRule').spec, of(k, 'PrometheusRule').spec, 'the same alerts');
+    const monitor = of(h, 'ServiceMonitor').spec as { selector: unknown; endpoints: unknown };
+    const service = of(h, 'Service').spec as { selector: Record<string, string> };
+    assert.deepEqual(monitor.selector, { matchLabels: service.selector }, "the metrics Service's pods");
+    assert.deepEqual(monitor.endpoints, (of(k, 'ServiceMonitor').spec as { endpoints: unknown }).endpoints);
+    const none = await render();
+    assert.ok(
+      !docs(none.stdout).some((o) => o.kind === 'PrometheusRule' || o.kind === 'ServiceMonitor'),
+      'off by default',
+    );
   });
 
   const originalValues = path.join(repo, 'spec/fixtures/original-values.yaml');
