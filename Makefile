@@ -152,13 +152,14 @@ EG_IMAGES        := $(CACHE)/envoy-gateway/images
 
 $(EG): spec/support/envoy-gateway/go.mod spec/support/envoy-gateway/go.sum
 	@echo "Building Envoy Gateway from its Go module (minutes the first time)..."
-	cd spec/support/envoy-gateway && m="$$(go list -m -f '{{.Dir}} {{.Version}}' github.com/envoyproxy/gateway)" && \
-	  [ "$${m#* }" = "$(EG_VERSION)" ] || { echo "spec/support/envoy-gateway pins $${m#* }, the Makefile says EG_VERSION $(EG_VERSION)"; exit 1; } && \
-	  grep -q 'envoyproxy/envoy:distroless-v$(EG_ENVOY_VERSION)@' "$${m% *}/api/v1alpha1/shared_types.go" || \
-	    { echo "Envoy Gateway $(EG_VERSION) does not deploy Envoy $(EG_ENVOY_VERSION): see its api/v1alpha1/shared_types.go"; exit 1; }
 	cd spec/support/envoy-gateway && CGO_ENABLED=0 go build -trimpath -o $(EG) \
 	  -ldflags "-s -X github.com/envoyproxy/gateway/internal/cmd/version.envoyGatewayVersion=$(EG_VERSION)" \
 	  github.com/envoyproxy/gateway/cmd/envoy-gateway
+	@# Once built, the module is in the cache: its version and the Envoy it deploys are checked there.
+	cd spec/support/envoy-gateway && m="$$(go list -m -f '{{.Dir}} {{.Version}}' github.com/envoyproxy/gateway)" && \
+	  { [ "$${m#* }" = "$(EG_VERSION)" ] || { echo "spec/support/envoy-gateway pins $${m#* }, the Makefile says EG_VERSION $(EG_VERSION)"; rm -f $(EG); exit 1; }; } && \
+	  { grep -q 'envoyproxy/envoy:distroless-v$(EG_ENVOY_VERSION)@' "$${m% *}/api/v1alpha1/shared_types.go" || \
+	    { echo "Envoy Gateway $(EG_VERSION) does not deploy Envoy $(EG_ENVOY_VERSION): see its api/v1alpha1/shared_types.go"; rm -f $(EG); exit 1; }; }
 	rm -rf $(EG_CHART) && mkdir -p $(dir $(EG_CHART))
 	cd spec/support/envoy-gateway && cp -r "$$(go list -m -f '{{.Dir}}' github.com/envoyproxy/gateway)/charts/gateway-helm" $(EG_CHART)
 	chmod -R u+w $(EG_CHART)
