@@ -245,7 +245,10 @@ export async function loop(
     seen = now;
     try {
       const next = prepare(settings);
-      for (const c of prepared.clients.values()) c.close();
+      for (const c of prepared.clients.values()) {
+        for (const [verb, n] of Object.entries(c.calls)) madeBefore[verb] = (madeBefore[verb] ?? 0) + n;
+        c.close();
+      }
       prepared = next;
       clusters = prepared.config.clusters.map((c) => c.name);
       files = inputFiles(settings.configFile, prepared.config);
@@ -261,7 +264,14 @@ export async function loop(
     }
   };
   const backoff = new ClusterBackoff(ls.intervalMs, Math.max(ls.intervalMs, 300_000));
-  const metrics = new Metrics();
+  // Counted by the clients, which a reloaded config replaces: what the replaced ones made is kept.
+  const madeBefore: Record<string, number> = {};
+  const metrics = new Metrics(() => {
+    const total = { ...madeBefore };
+    for (const c of prepared.clients.values())
+      for (const [verb, n] of Object.entries(c.calls)) total[verb] = (total[verb] ?? 0) + n;
+    return total;
+  });
   const quiet = new QuietLog();
   const startedAt = Date.now();
   let completedAt: number | undefined;

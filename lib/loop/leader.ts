@@ -89,6 +89,7 @@ export class LeaderElection {
   private observed?: Observed;
   private current?: LeaseObject;
   private lastRenewMs = 0;
+  private announced = false;
 
   /** The target's client (a reloaded config replaces it). */
   private readonly clientOf: () => KubeClient;
@@ -152,7 +153,11 @@ export class LeaderElection {
     // A leader renews what it wrote last; anyone else reads first.
     const lease = this.isLeader && this.current ? this.current : await this.get();
     if (!this.isLeader) this.see(lease, now);
-    if (!mayAcquire(lease?.spec, this.observed, now, this.s.identity, this.s.leaseDurationMs)) return;
+    if (!mayAcquire(lease?.spec, this.observed, now, this.s.identity, this.s.leaseDurationMs)) {
+      // Said once, at the start: a replica that never leads stands by.
+      if (!this.announced) this.step(false, `the Lease is held by ${lease?.spec?.holderIdentity}`);
+      return;
+    }
     const spec = acquired(lease?.spec, this.s.identity, now, this.s.leaseDurationMs);
     let stored: LeaseObject;
     try {
@@ -199,6 +204,7 @@ export class LeaderElection {
   }
 
   private step(leading: boolean, why: string): void {
+    this.announced = true;
     this.isLeader = leading;
     this.changed(leading, why);
   }

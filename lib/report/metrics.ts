@@ -22,7 +22,17 @@ export class Metrics {
     'Objects created, updated and deleted, by action and result (done, skipped, failed).',
     'counter',
   );
-  private readonly requests = new Series('mefi_api_requests_total', 'API requests made, by verb.', 'counter');
+  private readonly requests = new Series(
+    'mefi_api_requests_total',
+    "API requests made, by verb: every run's, and a watching loop's lists and watches.",
+    'counter',
+  );
+  /** The clients' own counts, read at each scrape (a standby's lists and watches too, between runs). */
+  private readonly calls: () => Record<string, number>;
+
+  constructor(calls: () => Record<string, number>) {
+    this.calls = calls;
+  }
   private readonly readErrors = new Series(
     'mefi_cluster_read_errors_total',
     'Runs in which a cluster could not be read, by cluster and role (source, target).',
@@ -73,7 +83,6 @@ export class Metrics {
     this.runs.inc({ result: exitCode === 0 ? 'ok' : 'partial' });
     this.duration.observe(r.durationMs / 1000);
     for (const o of r.outcomes) this.changes.inc({ action: o.action, result: o.result });
-    for (const [verb, n] of Object.entries(r.calls)) if (n) this.requests.inc({ verb }, n);
     const unreadable = new Set<string>();
     for (const u of r.plan.unreadable) {
       this.readErrors.inc({ cluster: u.cluster, role: u.role });
@@ -103,6 +112,7 @@ export class Metrics {
 
   /** The text /metrics serves. */
   text(): string {
+    for (const [verb, n] of Object.entries(this.calls())) if (n) this.requests.set({ verb }, n);
     return exposition([
       this.runs,
       this.duration,

@@ -7,7 +7,7 @@
 // file's own (one is killed).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -145,6 +145,87 @@ describe('sync --watch --leader-elect: two replicas, one writer', { skip, timeou
     } finally {
       a.loop.child.kill('SIGKILL');
       await b.loop.stop();
+    }
+  });
+
+  it('measured with the shipped durations (15 s, 10 s, 2 s): failover after SIGKILL and handover after SIGTERM, to the next change written; the standby at rest lists no more than the leader', async () => {
+    // make test runs 2 trials; MEFI_LEADER_TRIALS=20 gives the README's figures.
+    const trials = Number(process.env.MEFI_LEADER_TRIALS ?? 2);
+    const shipped = (name: string): Replica => {
+      const port = 21000 + Math.floor(Math.random() * 20000);
+      const loop = startLoop([
+        '-c',
+        config,
+        ...args,
+        '--watch',
+        '--log-format',
+        'json',
+        '--metrics-addr',
+        `127.0.0.1:${port}`,
+        '--leader-elect',
+        '--leader-elect-identity',
+        name,
+      ]);
+      return { name, loop, port };
+    };
+    const requests = async (r: Replica, verb: string) =>
+      Number(
+        new RegExp(`^mefi_api_requests_total\\{verb="${verb}"\\} (\\d+)$`, 'm').exec(
+          (await http(r, '/metrics'))?.body ?? '',
+        )?.[1] ?? 0,
+      );
+    const rssKiB = (r: Replica) =>
+      Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${r.loop.child.pid}/status`, 'utf8'))?.[1] ?? 0);
+    let ip = 100;
+    /** A change at the source, and how long until the target has it. */
+    const written = async () => {
+      const want = `10.2.1.${ip++}`;
+      await change(want);
+      await eventually(`${want} written`, async () => (await served()) === want, 30_000);
+    };
+    const killed: number[] = [];
+    const handed: number[] = [];
+    let leader = shipped('m-0');
+    await eventually('m-0 leads', async () => (await holder()) === 'm-0', 30_000);
+    let standby = shipped('m-1');
+    try {
+      await eventually('m-1 stands by', async () => (await http(standby, '/readyz'))?.body === 'standby\n', 30_000);
+      // At rest, after both have settled: what each lists and holds.
+      await sleep(3_000);
+      const lists = { leader: await requests(leader, 'list'), standby: await requests(standby, 'list') };
+      await sleep(5_000);
+      const after5s = { leader: await requests(leader, 'list'), standby: await requests(standby, 'list') };
+      const rss = { leader: rssKiB(leader), standby: rssKiB(standby) };
+      assert.ok(lists.leader > 0, 'the leader listed what it watches');
+      assert.ok(lists.standby <= lists.leader, `the standby listed ${lists.standby}, the leader ${lists.leader}`);
+      assert.deepEqual(after5s, lists, 'at rest neither lists: they watch');
+      for (let i = 0; i < trials; i++) {
+        const t0 = Date.now();
+        leader.loop.child.kill('SIGKILL');
+        await written();
+        killed.push(Date.now() - t0);
+        leader = standby;
+        standby = shipped(`m-${2 * i + 2}`);
+        await eventually('a new standby', async () => (await http(standby, '/readyz'))?.body === 'standby\n', 30_000);
+        const t1 = Date.now();
+        const stopped = leader.loop.stop();
+        await written();
+        handed.push(Date.now() - t1);
+        assert.equal(await stopped, 0);
+        leader = standby;
+        standby = shipped(`m-${2 * i + 3}`);
+        await eventually('a new standby', async () => (await http(standby, '/readyz'))?.body === 'standby\n', 30_000);
+      }
+      const pct = (xs: number[], p: number) =>
+        [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+      process.stderr.write(
+        `# leader election (15 s / 10 s / 2 s, ${trials} trials), to the next change written: SIGKILL p50 ${pct(killed, 50)} / p99 ${pct(killed, 99)} ms; SIGTERM p50 ${pct(handed, 50)} / p99 ${pct(handed, 99)} ms; at rest the leader listed ${lists.leader} times and holds ${Math.round(rss.leader / 1024)} MiB, the standby ${lists.standby} and ${Math.round(rss.standby / 1024)} MiB\n`,
+      );
+      for (const ms of killed) assert.ok(ms <= 15_000 + 2 * 2_000 + 3_000, `SIGKILL: ${ms} ms`);
+      for (const ms of handed) assert.ok(ms <= 2 * 2_000 + 2_000, `SIGTERM: ${ms} ms`);
+    } finally {
+      leader.loop.child.kill('SIGKILL');
+      standby.loop.child.kill('SIGKILL');
     }
   });
 
