@@ -75,9 +75,13 @@ describe('sync --watch --leader-elect: two replicas, one writer', { skip, timeou
   };
   const leaderGauge = async (r: Replica) => /^mefi_leader (\d)$/m.exec((await http(r, '/metrics'))?.body ?? '')?.[1];
   /** The Lease's holder, as the API server has it. */
+  /** The Lease's holder, or undefined before anyone made it. */
   const holder = async () =>
-    (await w.getJson<{ spec: { holderIdentity?: string } }>('alpha', ['-n', namespace, 'get', 'lease', 'mefi-leader']))
-      .spec.holderIdentity;
+    (
+      await w
+        .getJson<{ spec: { holderIdentity?: string } }>('alpha', ['-n', namespace, 'get', 'lease', 'mefi-leader'])
+        .catch(() => undefined)
+    )?.spec.holderIdentity;
   /** The changes a replica applied, from its log: every write it made, with when. */
   const changes = (r: Replica) =>
     r.loop
