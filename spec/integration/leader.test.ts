@@ -153,8 +153,8 @@ describe('sync --watch --leader-elect: two replicas, one writer', { skip, timeou
   });
 
   it('measured with the shipped durations (15 s, 10 s, 2 s): failover after SIGKILL and handover after SIGTERM, to the next change written; the standby at rest lists no more than the leader', async () => {
-    // make test runs 1 trial; MEFI_LEADER_TRIALS=20 gives the README's figures.
-    const trials = Number(process.env.MEFI_LEADER_TRIALS ?? 1);
+    // Some 20 s a trial: make test checks the standby at rest only; MEFI_LEADER_TRIALS=20 gives the README's figures.
+    const trials = Number(process.env.MEFI_LEADER_TRIALS ?? 0);
     const shipped = (name: string): Replica => {
       const port = 21000 + Math.floor(Math.random() * 20000);
       const loop = startLoop([
@@ -222,8 +222,11 @@ describe('sync --watch --leader-elect: two replicas, one writer', { skip, timeou
       }
       const pct = (xs: number[], p: number) =>
         [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+      const failover = trials
+        ? `SIGKILL p50 ${pct(killed, 50)} / p99 ${pct(killed, 99)} ms; SIGTERM p50 ${pct(handed, 50)} / p99 ${pct(handed, 99)} ms; `
+        : '';
       process.stderr.write(
-        `# leader election (15 s / 10 s / 2 s, ${trials} trials), to the next change written: SIGKILL p50 ${pct(killed, 50)} / p99 ${pct(killed, 99)} ms; SIGTERM p50 ${pct(handed, 50)} / p99 ${pct(handed, 99)} ms; at rest the leader listed ${lists.leader} times and holds ${Math.round(rss.leader / 1024)} MiB, the standby ${lists.standby} and ${Math.round(rss.standby / 1024)} MiB\n`,
+        `# leader election (15 s / 10 s / 2 s, ${trials} trials), to the next change written: ${failover}at rest the leader listed ${lists.leader} times and holds ${Math.round(rss.leader / 1024)} MiB, the standby ${lists.standby} and ${Math.round(rss.standby / 1024)} MiB\n`,
       );
       for (const ms of killed) assert.ok(ms <= 15_000 + 2 * 2_000 + 3_000, `SIGKILL: ${ms} ms`);
       for (const ms of handed) assert.ok(ms <= 2 * 2_000 + 2_000, `SIGTERM: ${ms} ms`);

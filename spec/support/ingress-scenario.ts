@@ -248,8 +248,8 @@ export function describeIngress(
       });
 
       it("measured with the watching loop (--probe): from a pod going not ready, and from a cluster's route lost, to no request reaching it", async () => {
-        // make test runs 5 trials (each a correctness check too); make test-ingress runs the README's 20.
-        const trials = Number(process.env.MEFI_INGRESS_TRIALS ?? 5);
+        // make test runs 2 trials (each a correctness check too); make test-ingress runs the README's 20.
+        const trials = Number(process.env.MEFI_INGRESS_TRIALS ?? 2);
         const [kind, host] = Object.entries(hosts)[0]!;
         const loop = startLoop(
           ['-c', config, '--watch', '--resync', '5m', '--probe', '--probe-timeout', '300ms', '--probe-interval', '1s'],

@@ -25,7 +25,7 @@ export interface Container {
   image: string;
   command?: string[];
   args?: string[];
-  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   envFrom?: unknown[];
   securityContext?: SecurityContext;
   resources?: { limits?: Record<string, string> };
@@ -147,7 +147,14 @@ export async function kubeletRun(
   const seccomp = (sc.seccompProfile ?? podSc.seccompProfile)?.type;
   if (seccomp !== undefined && seccomp !== 'RuntimeDefault') unsupported(`seccompProfile ${seccomp}`);
   if (sc.privileged) unsupported('a privileged container');
-  if (c.envFrom?.length || c.env?.some((e) => e.valueFrom)) unsupported('envFrom or valueFrom');
+  if (c.envFrom?.length) unsupported('envFrom');
+  // The downward API's pod name, as the kubelet fills it in: the pod here is the container of that name.
+  const downward: Record<string, string> = { 'metadata.name': opts.name };
+  const valueOf = (e: NonNullable<Container['env']>[number]) => {
+    if (!e.valueFrom) return e.value ?? '';
+    const field = e.valueFrom.fieldRef?.fieldPath;
+    return (field && downward[field]) ?? unsupported(`env ${e.name}: valueFrom other than fieldRef metadata.name`);
+  };
 
   const args = [
     '--name',
@@ -171,7 +178,7 @@ export async function kubeletRun(
   const limits = c.resources?.limits ?? {};
   for (const k of Object.keys(limits)) if (k !== 'memory') unsupported(`a ${k} limit`);
   if (limits.memory) args.push(`--memory=${bytes(limits.memory)}`);
-  for (const e of c.env ?? []) args.push(`--env=${e.name}=${e.value ?? ''}`);
+  for (const e of c.env ?? []) args.push(`--env=${e.name}=${valueOf(e)}`);
   args.push(
     `--env=KUBERNETES_SERVICE_HOST=${node.serviceAccount.host}`,
     `--env=KUBERNETES_SERVICE_PORT=${node.serviceAccount.port}`,
