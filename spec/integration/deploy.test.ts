@@ -151,6 +151,36 @@ async function asMefi(kubeconfig: string, args: string[], input?: object): Promi
   return kubectl(['--kubeconfig', kubeconfig, ...args], input ? { input: JSON.stringify(input) } : {});
 }
 
+/** A user's object as mefi would label its own: what the policy must not let mefi take. */
+function asMefis<T extends { metadata: { labels?: Record<string, string> } }>(o: T): T {
+  o.metadata.labels = { ...o.metadata.labels, isMefiLocal: 'true', 'endpointslice.kubernetes.io/managed-by': 'mefi' };
+  return o;
+}
+
+/** A user's object in alpha: mefi's token may neither take it as its own nor delete it. */
+async function notTaken(kubeconfig: string, namespace: string, kind: string, name: string): Promise<void> {
+  const theirs = await getJson<{ metadata: { labels?: Record<string, string> } }>('alpha', [
+    '-n',
+    namespace,
+    'get',
+    kind,
+    name,
+  ]);
+  await refused(
+    kubeconfig,
+    `taking the user's ${kind} ${namespace}/${name} as its own`,
+    ['replace', '-f', '-'],
+    asMefis(theirs),
+  );
+  await refused(kubeconfig, `deleting the user's ${kind} ${namespace}/${name}`, [
+    '-n',
+    namespace,
+    'delete',
+    kind,
+    name,
+  ]);
+}
+
 /** The policy refuses: every message names it, and what was asked. */
 async function refused(kubeconfig: string, what: string, args: string[], input?: object): Promise<void> {
   // A new policy takes a moment to be enforced: until then, the first refusal is awaited.
@@ -331,20 +361,7 @@ describe('deployed with the shipped manifests and RBAC only', { skip }, () => {
     // A user's own objects in mefi-system (another identity: the policy does not apply to it).
     await applyObjects('alpha', endpoints({ app: 'theirs' }), slice({ 'kubernetes.io/service-name': 'theirs' }));
     for (const kind of ['endpoints', 'endpointslices']) {
-      const theirs = await getJson<{ metadata: { labels: Record<string, string> } }>('alpha', [
-        '-n',
-        ns,
-        'get',
-        kind,
-        name,
-      ]);
-      theirs.metadata.labels = {
-        ...theirs.metadata.labels,
-        isMefiLocal: 'true',
-        'endpointslice.kubernetes.io/managed-by': 'mefi',
-      };
-      await refused(selfKc, `taking a user's ${kind} as its own`, ['replace', '-f', '-'], theirs);
-      await refused(selfKc, `deleting a user's ${kind}`, ['-n', ns, 'delete', kind, name]);
+      await notTaken(selfKc, ns, kind, name);
     }
     // Its own aggregate (the converging test's) cannot be given away either: an update keeps the label.
     const own = await getJson<{ metadata: { labels: Record<string, string> } }>('alpha', [
@@ -738,14 +755,6 @@ describe('MCS mode deployed with the shipped manifests and RBAC only (manifests/
 
   it("with the admission policy: the MCS roles reach every Service, EndpointSlice and ServiceImport, the policy only mefi's own; its token cannot create one without mefi's labels, nor take, change or delete a user's", async () => {
     const kc = mcsKubeconfig;
-    const labelled = (o: { metadata: { labels?: Record<string, string> } }) => {
-      o.metadata.labels = {
-        ...o.metadata.labels,
-        isMefiLocal: 'true',
-        'endpointslice.kubernetes.io/managed-by': 'mefi',
-      };
-      return o;
-    };
     await refused(kc, 'a Service without its label', ['create', '-f', '-'], {
       apiVersion: 'v1',
       kind: 'Service',
@@ -763,15 +772,7 @@ describe('MCS mode deployed with the shipped manifests and RBAC only (manifests/
       ['service', 'web'],
       ['endpointslice', 'web-1'],
     ] as const) {
-      const theirs = await getJson<{ metadata: { labels?: Record<string, string> } }>('alpha', [
-        '-n',
-        mcsNs,
-        'get',
-        kind,
-        name,
-      ]);
-      await refused(kc, `taking the user's ${kind} ${name} as its own`, ['replace', '-f', '-'], labelled(theirs));
-      await refused(kc, `deleting the user's ${kind} ${name}`, ['-n', mcsNs, 'delete', kind, name]);
+      await notTaken(kc, mcsNs, kind, name);
     }
     // mefi's own derived Service keeps its label.
     const imp = await getJson<{ metadata: { annotations: Record<string, string> } }>('alpha', [

@@ -47,15 +47,17 @@ describe('sync --watch --leader-elect: two replicas, one writer', { skip, timeou
     if (planes) rmSync(planes.dir, { recursive: true, force: true });
   });
 
-  const replica = (name: string): Replica => {
+  /** A replica with the test's short durations, or (durations []) the shipped ones. */
+  const replica = (
+    name: string,
+    durations = [...election, '--leader-elect-retry-period', `${retryMs / 1000}s`],
+  ): Replica => {
     const port = 21000 + Math.floor(Math.random() * 20000);
     const loop = startLoop([
       '-c',
       config,
       ...args,
       '--watch',
-      '--resync',
-      '5m',
       '--log-format',
       'json',
       '--metrics-addr',
@@ -63,9 +65,7 @@ describe('sync --watch --leader-elect: two replicas, one writer', { skip, timeou
       '--leader-elect',
       '--leader-elect-identity',
       name,
-      '--leader-elect-retry-period',
-      `${retryMs / 1000}s`,
-      ...election,
+      ...durations,
     ]);
     return { name, loop, port };
   };
@@ -155,23 +155,7 @@ describe('sync --watch --leader-elect: two replicas, one writer', { skip, timeou
   it('measured with the shipped durations (15 s, 10 s, 2 s): failover after SIGKILL and handover after SIGTERM, to the next change written; the standby at rest lists no more than the leader', async () => {
     // Some 20 s a trial: make test checks the standby at rest only; MEFI_LEADER_TRIALS=20 gives the README's figures.
     const trials = Number(process.env.MEFI_LEADER_TRIALS ?? 0);
-    const shipped = (name: string): Replica => {
-      const port = 21000 + Math.floor(Math.random() * 20000);
-      const loop = startLoop([
-        '-c',
-        config,
-        ...args,
-        '--watch',
-        '--log-format',
-        'json',
-        '--metrics-addr',
-        `127.0.0.1:${port}`,
-        '--leader-elect',
-        '--leader-elect-identity',
-        name,
-      ]);
-      return { name, loop, port };
-    };
+    const shipped = (name: string) => replica(name, []);
     const requests = async (r: Replica, verb: string) =>
       Number(
         new RegExp(`^mefi_api_requests_total\\{verb="${verb}"\\} (\\d+)$`, 'm').exec(
