@@ -10,6 +10,9 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, type KubeClient } from '../kube/client.ts';
+import { leases } from '../kube/kinds.ts';
+import type { LeaseObject } from '../plan/index.ts';
+import { microTime } from '../plan/leases.ts';
 
 export interface LeaderSettings {
   namespace: string;
@@ -21,20 +24,8 @@ export interface LeaderSettings {
   retryPeriodMs: number;
 }
 
-export interface LeaseRecord {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
-
-interface LeaseObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string };
-  spec?: LeaseRecord;
-}
+/** The Lease's spec: who holds it, since when, renewed when, for how long. */
+export type LeaseRecord = NonNullable<LeaseObject['spec']>;
 
 /** What a replica last saw of the Lease, and when (its own clock). */
 export interface Observed {
@@ -79,11 +70,6 @@ export function acquired(r: LeaseRecord | undefined, me: string, nowMs: number, 
   };
 }
 
-/** metav1.MicroTime: RFC 3339 with six fractional digits. */
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
 export class LeaderElection {
   private isLeader = false;
   private observed?: Observed;
@@ -121,11 +107,6 @@ export class LeaderElection {
     if (this.isLeader) await this.release();
   }
 
-  private path(name?: string): string {
-    const base = `/apis/coordination.k8s.io/v1/namespaces/${this.s.namespace}/leases`;
-    return name ? `${base}/${name}` : base;
-  }
-
   private see(lease: LeaseObject | undefined, nowMs: number): void {
     const key = recordKey(lease?.spec);
     // Unchanged, it keeps the time it was first seen so: a lease duration from there, it has expired.
@@ -135,13 +116,7 @@ export class LeaderElection {
 
   private async get(): Promise<LeaseObject | undefined> {
     try {
-      return await this.clientOf().request<LeaseObject>({
-        verb: 'get',
-        resource: 'leases',
-        namespace: this.s.namespace,
-        name: this.s.name,
-        path: this.path(this.s.name),
-      });
+      return await leases.get(this.clientOf(), this.s.namespace, this.s.name);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return undefined;
       throw err;
@@ -162,26 +137,12 @@ export class LeaderElection {
     let stored: LeaseObject;
     try {
       stored = lease
-        ? await this.clientOf().request<LeaseObject>({
-            verb: 'update',
-            resource: 'leases',
-            namespace: this.s.namespace,
-            name: this.s.name,
-            path: this.path(this.s.name),
-            body: { ...lease, spec },
-          })
-        : await this.clientOf().request<LeaseObject>({
-            verb: 'create',
-            resource: 'leases',
-            namespace: this.s.namespace,
-            name: this.s.name,
-            path: this.path(),
-            body: {
-              apiVersion: 'coordination.k8s.io/v1',
-              kind: 'Lease',
-              metadata: { name: this.s.name, namespace: this.s.namespace },
-              spec,
-            },
+        ? await leases.replace(this.clientOf(), this.s.namespace, { ...lease, spec })
+        : await leases.create(this.clientOf(), this.s.namespace, {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.s.name, namespace: this.s.namespace },
+            spec,
           });
     } catch (err) {
       // Someone else wrote it first (409): read again next time.
@@ -215,17 +176,10 @@ export class LeaderElection {
     this.step(false, 'released the Lease');
     if (!lease) return;
     const now = microTime(Date.now());
-    await this.clientOf()
-      .request({
-        verb: 'update',
-        resource: 'leases',
-        namespace: this.s.namespace,
-        name: this.s.name,
-        path: this.path(this.s.name),
-        body: {
-          ...lease,
-          spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
-        },
+    await leases
+      .replace(this.clientOf(), this.s.namespace, {
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now },
       })
       .catch(() => undefined); // the standby takes it after a lease duration instead
   }

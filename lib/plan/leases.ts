@@ -12,7 +12,7 @@ export function leaseName(cluster: string): string {
 }
 
 /** metav1.MicroTime: RFC 3339 with six fractional digits. */
-function microTime(ms: number): string {
+export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 

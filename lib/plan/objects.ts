@@ -64,5 +64,12 @@ export interface LeaseObject {
   apiVersion?: string;
   kind?: string;
   metadata: ObjectMeta;
-  spec?: { holderIdentity?: string | null; renewTime?: string | null; leaseDurationSeconds?: number | null };
+  spec?: {
+    holderIdentity?: string | null;
+    renewTime?: string | null;
+    leaseDurationSeconds?: number | null;
+    /** --leader-elect's too (lib/loop/leader.ts). */
+    acquireTime?: string | null;
+    leaseTransitions?: number | null;
+  };
 }
