@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { execute, loop, prepare } from '../lib/command.ts';
+import { execute, firstPrepared, loop, prepareWithHub } from '../lib/command.ts';
+import { HubUnreadable } from '../lib/world/inventory.ts';
 import { ConfigError, formatIssue, loadConfig, type Config } from '../lib/config/config.ts';
 import { createLogger, parseLevel } from '../lib/report/log.ts';
 import { parseAddr } from '../lib/report/metrics.ts';
@@ -395,7 +396,7 @@ if (looping) becomeLoopProcess();
 
 try {
   const settings = resolveSettings(argv, nameOf);
-  const prepared = prepare(settings, config);
+  const prepared = looping ? await firstPrepared(settings, config, log) : await prepareWithHub(settings, config);
   if (looping) {
     // First SIGTERM or SIGINT: stop after the run in flight. A second: stop now;
     // that is safe too, every write is a single conditional call.
@@ -422,6 +423,11 @@ try {
   }
 } catch (err) {
   if (err instanceof ConfigError) configError(err);
+  if (err instanceof HubUnreadable) {
+    // Which clusters exist is the hub's to say: nothing was planned or written.
+    process.stderr.write(`mefi: ${err.message}\n`);
+    await exit(ExitCode.partial);
+  }
   log.error('run failed', { error: (err as Error).stack ?? String(err) });
   await exit(ExitCode.partial);
 }

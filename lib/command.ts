@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ClusterBackoff } from './loop/backoff.ts';
 import { ConfigError, formatIssue, loadConfig, selectTargets, type Config } from './config/config.ts';
 import { KubeClient } from './kube/client.ts';
-import { connect } from './kube/connect.ts';
+import { connect, connectOne, type Connection } from './kube/connect.ts';
+import equal from 'fast-deep-equal';
+import { HubUnreadable, Inventory, type Resolved } from './world/inventory.ts';
 import type { Logger } from './report/log.ts';
 import type { PlanInput, PlanOptions } from './plan/index.ts';
 import type { ReadSettings } from './world/read.ts';
@@ -27,10 +29,17 @@ export interface Prepared {
   clients: Map<string, KubeClient>;
   /** The flags' plan options with what the config adds (podCIDRs). */
   options: PlanOptions;
+  /** clusterProfiles: the hub, and what its profiles made of the config. */
+  inventory?: Inventory;
+  resolved?: Resolved;
 }
 
-/** Everything that can fail before an API call: a ConfigError here means exit 3, nothing read. */
-export function prepare(settings: Settings, loaded?: Config): Prepared {
+/**
+ * Everything that can fail before an API call: a ConfigError here means exit
+ * 3, nothing read. `reuse`: the clients of clusters whose entry is unchanged
+ * are kept (their pools, and an exec plugin's credential).
+ */
+export function prepare(settings: Settings, loaded?: Config, reuse?: Prepared): Prepared {
   const config = loaded ?? loadConfig(settings.configFile);
   const targets = selectTargets(config, settings.local);
   // A probe says what is reachable from where mefi runs: one cluster's pod network, one target.
@@ -42,13 +51,19 @@ export function prepare(settings: Settings, loaded?: Config): Prepared {
         message: `probes judge reachability from where mefi runs, which is one cluster's pod network; this run has ${targets.length} targets (${targets.join(', ')}): name one with --local`,
       },
     ]);
-  const connections = connect(config);
-  const userAgent = `mefi/${version()}`;
+  const kept = new Map(
+    config.clusters
+      .filter((c) =>
+        equal(
+          c,
+          reuse?.config.clusters.find((o) => o.name === c.name),
+        ),
+      )
+      .map((c) => [c.name, reuse!.clients.get(c.name)!]),
+  );
+  const connections = connect({ ...config, clusters: config.clusters.filter((c) => !kept.has(c.name)) });
   const clients = new Map(
-    [...connections].map(([name, c]) => [
-      name,
-      new KubeClient(c, { requestTimeoutMs: settings.requestTimeoutMs, userAgent }),
-    ]),
+    config.clusters.map((c) => [c.name, kept.get(c.name) ?? clientOf(settings, connections.get(c.name)!)]),
   );
   const podCIDRs = Object.fromEntries(config.clusters.filter((c) => c.podCIDRs).map((c) => [c.name, c.podCIDRs!]));
   const staleAfter = Object.fromEntries(
@@ -61,6 +76,46 @@ export function prepare(settings: Settings, loaded?: Config): Prepared {
     ...(config.staleAfterMs !== undefined ? { staleAfterDefault: config.staleAfterMs } : {}),
   };
   return { config, targets, clients, options };
+}
+
+function clientOf(settings: Settings, c: Connection): KubeClient {
+  return new KubeClient(c, { requestTimeoutMs: settings.requestTimeoutMs, userAgent: `mefi/${version()}` });
+}
+
+/**
+ * prepare, for a config with clusterProfiles: the hub read first (one list),
+ * its profiles' clusters joined to the static ones. Throws HubUnreadable when
+ * the hub cannot be read: no run then, since which clusters exist is unknown.
+ */
+export async function prepareWithHub(settings: Settings, loaded?: Config, reuse?: Prepared): Promise<Prepared> {
+  const config = loaded ?? loadConfig(settings.configFile);
+  if (!config.profiles) return prepare(settings, config, reuse);
+  const inventory =
+    reuse?.inventory && equal(reuse.inventory.loaded, config)
+      ? reuse.inventory
+      : new Inventory(config, clientOf(settings, connectOne(config, config.profiles.hub, 'clusterProfiles.hub')));
+  const resolved = await inventory.read(settings.pageSize);
+  return { ...prepare(settings, resolved.config, reuse), inventory, resolved };
+}
+
+/**
+ * A loop's first prepare: a hub that cannot be read yet is asked again (1 s,
+ * doubling to a minute), each new error logged, until it answers: a loop
+ * outlives a hub's restart instead of exiting on it.
+ */
+export async function firstPrepared(settings: Settings, config: Config, log: Logger): Promise<Prepared> {
+  let said: string | undefined;
+  for (let wait = 1000; ; wait = Math.min(60_000, wait * 2)) {
+    try {
+      return await prepareWithHub(settings, config);
+    } catch (err) {
+      if (!(err instanceof HubUnreadable)) throw err;
+      if (said !== err.message)
+        log.error('hub unreadable: waiting for it before the first run', { error: err.message });
+      said = err.message;
+      await sleep(wait);
+    }
+  }
 }
 
 export interface ExecuteOptions {
@@ -238,29 +293,79 @@ export async function loop(
   let clusters = prepared.config.clusters.map((c) => c.name);
   let files = inputFiles(settings.configFile, prepared.config);
   let seen = fingerprint(files);
+  /** The next prepared in place of the last: the clients it did not keep are closed, what they made is counted on. */
+  const swap = (next: Prepared) => {
+    for (const [name, c] of prepared.clients) {
+      if (next.clients.get(name) === c) continue;
+      for (const [verb, n] of Object.entries(c.calls)) madeBefore[verb] = (madeBefore[verb] ?? 0) + n;
+      c.close();
+    }
+    if (next.inventory !== prepared.inventory) {
+      const hub = prepared.inventory?.client;
+      if (hub) for (const [verb, n] of Object.entries(hub.calls)) madeBefore[verb] = (madeBefore[verb] ?? 0) + n;
+      hub?.close();
+      watchInventory(next);
+    }
+    prepared = next;
+    clusters = prepared.config.clusters.map((c) => c.name);
+    files = inputFiles(settings.configFile, prepared.config);
+    seen = fingerprint(files);
+  };
   /** A changed config or kubeconfig is loaded before the next run; a bad one is reported once and the last good one kept. */
-  const reload = () => {
+  const reload = async () => {
     const now = fingerprint(files);
     if (now === seen) return;
     seen = now;
     try {
-      const next = prepare(settings);
-      for (const c of prepared.clients.values()) {
-        for (const [verb, n] of Object.entries(c.calls)) madeBefore[verb] = (madeBefore[verb] ?? 0) + n;
-        c.close();
-      }
-      prepared = next;
-      clusters = prepared.config.clusters.map((c) => c.name);
-      files = inputFiles(settings.configFile, prepared.config);
-      seen = fingerprint(files);
+      swap(await prepareWithHub(settings, undefined, prepared));
       log.info('config reloaded', {
         file: settings.configFile,
         clusters: clusters.join(','),
         targets: prepared.targets.join(','),
       });
     } catch (err) {
+      if (err instanceof HubUnreadable) {
+        seen = ''; // tried again before the next run
+        log.error('config not reloaded: its hub cannot be read; keeping the last good one', { error: err.message });
+        return;
+      }
       if (!(err instanceof ConfigError)) throw err;
       log.error('config not reloaded: keeping the last good one', { issues: err.issues.map(formatIssue).join('; ') });
+    }
+  };
+  /** clusterProfiles: what the hub's profiles make now (an --interval loop lists them; a watching loop has them). */
+  let hubError: string | undefined;
+  const followProfiles = async () => {
+    const inventory = prepared.inventory;
+    if (!inventory) return;
+    let resolved: Resolved;
+    try {
+      resolved = ls.watch ? inventory.current() : await inventory.read(settings.pageSize);
+      if (hubError !== undefined) log.info('hub readable again', {});
+      hubError = undefined;
+    } catch (err) {
+      if (!(err instanceof HubUnreadable)) throw err;
+      // The last profiles stand: the hub's outage is not every cluster's.
+      if (hubError !== err.message) log.error('hub unreadable: the last ClusterProfiles stand', { error: err.message });
+      hubError = err.message;
+      return;
+    }
+    if (resolved === prepared.resolved) return;
+    try {
+      const before = new Map(prepared.config.clusters.map((c) => [c.name, c]));
+      swap({ ...prepare(settings, resolved.config, prepared), inventory, resolved });
+      const after = new Map(prepared.config.clusters.map((c) => [c.name, c]));
+      log.info('clusters from ClusterProfiles changed', {
+        added: [...after.keys()].filter((n) => !before.has(n)).join(','),
+        removed: [...before.keys()].filter((n) => !after.has(n)).join(','),
+        changed: [...after.keys()].filter((n) => before.has(n) && !equal(before.get(n), after.get(n))).join(','),
+        profiles: resolved.profiles,
+      });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      log.error('clusters from ClusterProfiles not taken: keeping the last', {
+        issues: err.issues.map(formatIssue).join('; '),
+      });
     }
   };
   const backoff = new ClusterBackoff(ls.intervalMs, Math.max(ls.intervalMs, 300_000));
@@ -353,6 +458,21 @@ export async function loop(
   };
   if (ls.watch) startWorld();
   signal.addEventListener('abort', () => world?.stop.abort(), { once: true });
+  // A watching loop follows the hub's ClusterProfiles by a watch: a change starts a run, which takes it.
+  let inventoryWatch: AbortController | undefined;
+  function watchInventory(p: Prepared) {
+    inventoryWatch?.abort();
+    inventoryWatch = undefined;
+    if (!ls.watch || !p.inventory) return;
+    const stop = (inventoryWatch = new AbortController());
+    signal.addEventListener('abort', () => stop.abort(), { once: true });
+    p.inventory.watch(
+      stop.signal,
+      () => trigger.fire(),
+      () => trigger.fire(),
+    );
+  }
+  watchInventory(prepared);
 
   // --probe: results kept between runs and reused for --probe-interval, so a
   // fast loop does not probe every address every second. A watching loop also
@@ -399,7 +519,8 @@ export async function loop(
         continue;
       }
       const before = prepared;
-      reload();
+      await reload();
+      await followProfiles();
       if (ls.watch && prepared !== before) {
         startWorld();
         continue;

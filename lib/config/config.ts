@@ -13,6 +13,8 @@ import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { isDNS1123Label } from '../plan/names.ts';
 import { parseDuration } from './duration.ts';
 import { parseCIDR } from '../plan/ip.ts';
+import type { ExecConfig, ProfilesConfig } from './profiles.ts';
+import { loadProfiles } from './providers.ts';
 
 export type Connection =
   | {
@@ -25,7 +27,25 @@ export type Connection =
       insecureSkipTLSVerify: boolean;
     }
   | { kind: 'kubeconfig'; path: string; context?: string; insecureSkipTLSVerify: boolean }
-  | { kind: 'inCluster' };
+  | { kind: 'inCluster' }
+  /** A ClusterProfile's access provider: an exec plugin for the credentials (lib/config/profiles.ts). */
+  | {
+      kind: 'exec';
+      server: string;
+      /** PEM. */
+      caData?: string;
+      tlsServerName?: string;
+      proxyUrl?: string;
+      insecureSkipTLSVerify: boolean;
+      exec: ExecConfig;
+      /** The profile's client.authentication.k8s.io/exec extension, handed to the plugin. */
+      pluginConfig?: unknown;
+      /** "ClusterProfile fleet/alpha (provider tokens)": named in every error of the plugin. */
+      owner: string;
+      baseDir: string;
+    }
+  /** A ClusterProfile that cannot be used (unhealthy, no provider mefi has): unreadable, for this reason. */
+  | { kind: 'unavailable'; reason: string };
 
 export interface ClusterConfig {
   name: string;
@@ -41,7 +61,10 @@ export interface ClusterConfig {
 
 export interface Config {
   file: string;
+  /** The static clusters, and (once the hub is read) the ClusterProfiles' after them. */
   clusters: ClusterConfig[];
+  /** clusterProfiles: the hub whose ClusterProfiles are clusters too (lib/world/inventory.ts reads it). */
+  profiles?: ProfilesConfig;
   /** The top-level staleAfter: every cluster's default, and the rule for clusters no longer configured. */
   staleAfterMs?: number;
   /** The original's flag keys found at the top level (viper merged them with the flags): flags and MEFI_* win. */
@@ -68,7 +91,7 @@ export function formatIssue(i: ConfigIssue): string {
   return `${i.file}${i.line ? `:${i.line}` : ''}: ${i.field ? `${i.field}: ` : ''}${i.message}`;
 }
 
-type Path = (string | number)[];
+export type Path = (string | number)[];
 
 const clusterFields = new Map<string, string>([
   ['name', 'name'],
@@ -93,7 +116,7 @@ function fieldName(p: Path): string {
   return p.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${k}` : k), '');
 }
 
-class Checker {
+export class Checker {
   readonly issues: ConfigIssue[] = [];
   readonly file: string;
   readonly doc: Document;
@@ -119,11 +142,11 @@ class Checker {
   }
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function str(c: Checker, p: Path, v: unknown): string | undefined {
+export function str(c: Checker, p: Path, v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || v.trim() === '') {
     c.fail(p, `must be a non-empty string, got ${JSON.stringify(v)}`);
@@ -132,7 +155,7 @@ function str(c: Checker, p: Path, v: unknown): string | undefined {
   return v.trim();
 }
 
-function bool(c: Checker, p: Path, v: unknown): boolean | undefined {
+export function bool(c: Checker, p: Path, v: unknown): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'boolean') {
     c.fail(p, `must be true or false, got ${JSON.stringify(v)}`);
@@ -226,7 +249,7 @@ function checkKubeconfig(c: Checker, p: Path, contextPath: Path, file: string, c
 }
 
 /** An optional, non-empty list of strings, each checked; undefined when absent or wrong. */
-function stringList(
+export function stringList(
   c: Checker,
   p: Path,
   v: unknown,
@@ -253,7 +276,7 @@ function stringList(
   return out;
 }
 
-function checkFile(c: Checker, p: Path, file: string, what: string): string {
+export function checkFile(c: Checker, p: Path, file: string, what: string): string {
   try {
     readFileSync(file);
   } catch (err) {
@@ -271,18 +294,18 @@ function staleAfter(c: Checker, p: Path, v: unknown): number | undefined {
   return ms;
 }
 
-interface Defaults {
+export interface Defaults {
   staleAfterMs?: number;
 }
 
-function loadCluster(
+export function loadCluster(
   c: Checker,
-  i: number,
+  base: Path,
   raw: unknown,
   baseDir: string,
   defaults: Defaults,
 ): ClusterConfig | undefined {
-  const at = (...rest: Path): Path => ['clusters', i, ...rest];
+  const at = (...rest: Path): Path => [...base, ...rest];
   if (!isPlainObject(raw)) {
     c.fail(at(), 'must be a mapping with at least name and a way to connect');
     return undefined;
@@ -437,11 +460,11 @@ export function parseConfig(text: string, file: string): Config {
   }
   const flags: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(root)) {
-    if (k === 'clusters' || k === 'staleAfter') continue;
+    if (k === 'clusters' || k === 'staleAfter' || k === 'clusterProfiles') continue;
     if (!originalConfigKeys.includes(k))
       c.fail(
         [k],
-        `unknown field; expected clusters, staleAfter, or one of the original's flag keys (${originalConfigKeys.join(', ')})`,
+        `unknown field; expected clusters, clusterProfiles, staleAfter, or one of the original's flag keys (${originalConfigKeys.join(', ')})`,
       );
     else if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
       c.fail([k], `must be a string or a number, got ${JSON.stringify(v)}`);
@@ -450,12 +473,21 @@ export function parseConfig(text: string, file: string): Config {
   const defaults: Defaults =
     root.staleAfter === undefined ? {} : { staleAfterMs: staleAfter(c, ['staleAfter'], root.staleAfter) };
   const clusters: ClusterConfig[] = [];
-  if (!isSeq(doc.get('clusters', true)) || !Array.isArray(root.clusters) || root.clusters.length === 0) {
-    c.fail(['clusters'], 'must be a non-empty list of clusters');
+  const baseDir = path.dirname(path.resolve(file));
+  const profiles =
+    root.clusterProfiles === undefined ? undefined : loadProfiles(c, root.clusterProfiles, baseDir, defaults);
+  // With a hub, the static list may be absent (every cluster a ClusterProfile) or empty.
+  if (
+    root.clusterProfiles !== undefined &&
+    (root.clusters === undefined || (Array.isArray(root.clusters) && !root.clusters.length))
+  ) {
+    // nothing static
+  } else if (!isSeq(doc.get('clusters', true)) || !Array.isArray(root.clusters) || root.clusters.length === 0) {
+    c.fail(['clusters'], 'must be a non-empty list of clusters (or give clusterProfiles)');
   } else {
     const seen = new Map<string, number>();
     root.clusters.forEach((raw: unknown, i: number) => {
-      const cluster = loadCluster(c, i, raw, path.dirname(path.resolve(file)), defaults);
+      const cluster = loadCluster(c, ['clusters', i], raw, path.dirname(path.resolve(file)), defaults);
       if (cluster) clusters.push(cluster);
       // Checked on the raw name, so a duplicate is reported even when the entry has other faults.
       const name = isPlainObject(raw) && typeof raw.name === 'string' ? raw.name.trim() : undefined;
@@ -467,7 +499,13 @@ export function parseConfig(text: string, file: string): Config {
     });
   }
   if (c.issues.length > 0) throw new ConfigError(c.issues);
-  return { file, clusters, ...defaults, ...(Object.keys(flags).length ? { flags } : {}) };
+  return {
+    file,
+    clusters,
+    ...(profiles ? { profiles } : {}),
+    ...defaults,
+    ...(Object.keys(flags).length ? { flags } : {}),
+  };
 }
 
 export function loadConfig(file: string): Config {

@@ -1,7 +1,8 @@
 // The one place mefi speaks HTTP to an API server: plain JSON in and out, a
 // timeout on every request, typed errors that name the cluster, verb and
 // resource, a count of calls by verb, and the server's Warning headers.
-// Authentication comes from client-node's KubeConfig.
+// Authentication: tokens, token files and client certificates; exec plugins
+// (exec.ts); auth providers and basic auth through client-node's KubeConfig.
 
 import type http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +10,10 @@ import type https from 'node:https';
 import type { TLS } from './connect.ts';
 import { agentFor, send, text } from './transport.ts';
 import { readTokenFile, type Connection } from './connect.ts';
+import { ExecError, type Credential } from './exec.ts';
+
+/** A cluster mefi knows it cannot ask (its ClusterProfile says why): every call fails at once with that reason. */
+class Unavailable extends Error {}
 
 export type Verb = 'list' | 'get' | 'create' | 'update' | 'delete' | 'watch';
 
@@ -91,15 +96,28 @@ export class KubeClient {
     return this.calls.create + this.calls.update + this.calls.delete;
   }
 
-  /** Headers for one request (tokens; exec plugins refresh here); the shared agent made or renewed as needed. */
-  private async authenticate(): Promise<Record<string, string>> {
+  /**
+   * Headers for one request (tokens; exec plugins refresh here); the shared
+   * agent made or renewed as needed. `used` is the exec plugin's credential
+   * the headers carry: a 401 with it makes the plugin run again.
+   */
+  private async authenticate(): Promise<{ headers: Record<string, string>; used?: Credential }> {
     const c = this.connection;
+    if (c.unavailable !== undefined) throw new Unavailable(c.unavailable);
     const renew = !this.agent || Date.now() - this.agent.at > 600_000;
+    if (c.exec) {
+      const used = await c.exec.get();
+      const tls = c.tls();
+      // A client certificate from the plugin is part of the TLS: a new one, a new pool.
+      if (renew || this.agent!.tls.cert !== used.cert)
+        this.renew({ ...tls, ...(used.cert ? { cert: used.cert, key: used.key } : {}) }, c.proxyUrl);
+      return { headers: used.token ? { Authorization: `Bearer ${used.token}` } : {}, used };
+    }
     if (!c.kubeConfig) {
       if (renew) this.renew(c.tls(), c.proxyUrl);
-      return c.token ? { Authorization: `Bearer ${c.token}` } : {};
+      return { headers: c.token ? { Authorization: `Bearer ${c.token}` } : {} };
     }
-    // An exec plugin or auth provider: client-node authenticates.
+    // An auth provider or basic auth: client-node authenticates.
     const kc = c.kubeConfig;
     const opts: https.RequestOptions & { headers: Record<string, string> } = { headers: {} };
     await kc.applyToHTTPSOptions(opts);
@@ -119,7 +137,7 @@ export class KubeClient {
       this.renew(tls, kc.getCurrentCluster()?.proxyUrl ?? c.proxyUrl);
     }
     if (opts.auth) opts.headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-    return opts.headers;
+    return { headers: opts.headers };
   }
 
   private renew(tls: TLS, proxyUrl: string | undefined): void {
@@ -139,6 +157,7 @@ export class KubeClient {
     const url = this.url(spec);
     this.calls.watch++;
     let response;
+    let used: Credential | undefined;
     // The timeout bounds the answer's headers; the stream itself stays open.
     const answered = new AbortController();
     const timer = setTimeout(
@@ -146,7 +165,9 @@ export class KubeClient {
       this.options.requestTimeoutMs,
     );
     try {
-      const headers = await this.headers();
+      const auth = await this.headers();
+      const headers = auth.headers;
+      used = auth.used;
       response = await send(url, {
         method: 'GET',
         headers,
@@ -156,12 +177,15 @@ export class KubeClient {
       });
     } catch (err) {
       if (signal.aborted) return;
-      throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), '');
+      throw this.unanswered(spec, err);
     } finally {
       clearTimeout(timer);
     }
-    if (response.status < 200 || response.status >= 300)
+    if (response.status < 200 || response.status >= 300) {
+      // The list after a failed watch runs the plugin again and retries.
+      if (response.status === 401 && used) this.connection.exec!.refused(used);
       throw this.refused(spec, response.status, await text(response.body).catch(() => ''));
+    }
     let rest = '';
     const lines: string[] = [];
     try {
@@ -192,14 +216,15 @@ export class KubeClient {
   }
 
   /** Every request's headers: credentials (a token file's current token), JSON, mefi's User-Agent. */
-  private async headers(): Promise<Record<string, string>> {
+  private async headers(): Promise<{ headers: Record<string, string>; used?: Credential }> {
+    const auth = await this.authenticate();
     const headers: Record<string, string> = {
-      ...(await this.authenticate()),
+      ...auth.headers,
       accept: 'application/json',
       'user-agent': this.options.userAgent ?? 'mefi',
     };
     if (this.connection.tokenFile) headers.Authorization = `Bearer ${readTokenFile(this.connection.tokenFile)}`;
-    return headers;
+    return { headers, ...(auth.used ? { used: auth.used } : {}) };
   }
 
   private url(spec: RequestSpec): URL {
@@ -217,10 +242,16 @@ export class KubeClient {
    */
   async request<T>(spec: RequestSpec): Promise<T> {
     const started = Date.now();
+    let reauthenticated = false;
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.once<T>(spec);
       } catch (err) {
+        // An exec plugin's credential refused (revoked, expired early): the plugin runs again, the call once more, as client-go.
+        if (err instanceof ApiError && err.status === 401 && this.connection.exec && !reauthenticated) {
+          reauthenticated = true;
+          continue;
+        }
         const wait = err instanceof ApiError ? err.retryAfterMs : undefined;
         if (wait === undefined || attempt >= 5 || Date.now() - started + wait > this.options.requestTimeoutMs)
           throw err;
@@ -239,8 +270,11 @@ export class KubeClient {
     // The timeout bounds the whole call: connecting, the answer and its body.
     const signal = AbortSignal.timeout(this.options.requestTimeoutMs);
     let response;
+    let used: Credential | undefined;
     try {
-      const headers = await this.headers();
+      const auth = await this.headers();
+      const headers = auth.headers;
+      used = auth.used;
       if (spec.body !== undefined) headers['content-type'] = 'application/json';
       response = await send(url, {
         method,
@@ -251,7 +285,7 @@ export class KubeClient {
         signal,
       });
     } catch (err) {
-      throw new ApiError(spec, this.cluster, 0, describeNetworkError(err, this.options.requestTimeoutMs), '');
+      throw this.unanswered(spec, err);
     }
 
     for (const w of [response.headers.warning ?? []].flat())
@@ -269,7 +303,17 @@ export class KubeClient {
       );
     }
     if (response.status >= 200 && response.status < 300) return JSON.parse(body) as T;
+    if (response.status === 401 && used) this.connection.exec!.refused(used);
     throw this.refused(spec, response.status, body, response.headers['retry-after']);
+  }
+
+  /** A call that got no answer: the network, a timeout, or no credential to send (the cluster's profile, its plugin). */
+  private unanswered(spec: RequestSpec, err: unknown): ApiError {
+    const why =
+      err instanceof Unavailable || err instanceof ExecError
+        ? err.message
+        : describeNetworkError(err, this.options.requestTimeoutMs);
+    return new ApiError(spec, this.cluster, 0, why, '');
   }
 
   /** A non-2xx answer as an ApiError, in the words of its Status object. */

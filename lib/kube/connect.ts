@@ -1,8 +1,9 @@
 // A cluster's config entry → how to reach and authenticate to its API server.
 // The common cases (a URL with a token or token file and a CA; a kubeconfig
-// whose user has a token, a token file or a client certificate; the pod's
-// ServiceAccount) are read here. @kubernetes/client-node is loaded only for a
-// kubeconfig user with an exec plugin or an auth provider: it brings its whole
+// whose user has a token, a token file, a client certificate or an exec
+// plugin; the pod's ServiceAccount; a ClusterProfile's access provider) are
+// read here. @kubernetes/client-node is loaded only for a kubeconfig user
+// with an auth provider or basic auth: it brings its whole
 // generated API with it (~50 MiB and ~0.4 s at start), which the watching
 // loop and every CronJob run would otherwise pay for nothing.
 
@@ -13,6 +14,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { ConfigError, type ClusterConfig, type Config } from '../config/config.ts';
 import { resolveKubeconfig } from '../config/kubeconfig.ts';
+import { execApiVersions } from '../config/providers.ts';
+import { execExtension, type ExecConfig } from '../config/profiles.ts';
+import { ExecCredentials, type ExecCluster } from './exec.ts';
 
 export interface TLS {
   ca?: string | Buffer;
@@ -33,8 +37,12 @@ export interface Connection {
   tokenFile?: string;
   /** An HTTP(S) proxy in front of the API server (a kubeconfig's proxy-url). */
   proxyUrl?: string;
-  /** Only for exec plugins and auth providers: client-node's KubeConfig does the authentication. */
+  /** Only for auth providers and basic auth: client-node's KubeConfig does the authentication. */
   kubeConfig?: KubeConfig;
+  /** An exec credential plugin (a kubeconfig user's, a ClusterProfile's access provider). */
+  exec?: ExecCredentials;
+  /** Known unreadable before any call (a ClusterProfile that says why): every call fails with this. */
+  unavailable?: string;
 }
 
 const serviceAccount = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -75,13 +83,11 @@ function clientNode(): typeof import('@kubernetes/client-node') {
 function fromKubeconfig(
   config: Config,
   c: ClusterConfig & { connection: { kind: 'kubeconfig' } },
-  index: number,
+  entry: string,
 ): Connection {
   const { path: file, context, insecureSkipTLSVerify } = c.connection;
   const fail = (message: string, onContext = false) =>
-    new ConfigError([
-      { file: config.file, field: `clusters[${index}].${onContext ? 'context' : 'kubeconfig'}`, message },
-    ]);
+    new ConfigError([{ file: config.file, field: `${entry}.${onContext ? 'context' : 'kubeconfig'}`, message }]);
   let kc: unknown;
   try {
     kc = parse(readFileSync(file, 'utf8'));
@@ -110,8 +116,31 @@ function fromKubeconfig(
     };
   const proxyUrl = typeof cluster['proxy-url'] === 'string' ? cluster['proxy-url'] : undefined;
   const common = { cluster: c.name, server, ...(proxyUrl ? { proxyUrl } : {}) };
-  if (user.exec || user['auth-provider'] || user.username) {
-    // Plugins, providers and basic auth: client-node's implementation, as before.
+  if (user.exec) {
+    const exec = user.exec as ExecConfig;
+    if (!execApiVersions.includes(exec.apiVersion) || typeof exec.command !== 'string' || !exec.command)
+      throw fail(
+        `the user of context ${name} in ${file} has an exec plugin without a command or with apiVersion ${JSON.stringify(exec.apiVersion)} (expected one of ${execApiVersions.join(', ')})`,
+      );
+    if (exec.interactiveMode === 'Always')
+      throw fail(`the exec plugin of context ${name} in ${file} is interactiveMode Always; mefi has no terminal`);
+    const tls = tlsOf(false);
+    const ca = tls().ca;
+    const ext = Array.isArray(cluster.extensions)
+      ? (cluster.extensions as { name?: string; extension?: unknown }[]).find((e) => e.name === execExtension)
+      : undefined;
+    const info: ExecCluster = {
+      server,
+      ...(ca ? { 'certificate-authority-data': Buffer.from(ca).toString('base64') } : {}),
+      ...(typeof cluster['tls-server-name'] === 'string' ? { 'tls-server-name': cluster['tls-server-name'] } : {}),
+      ...(cluster['insecure-skip-tls-verify'] === true ? { 'insecure-skip-tls-verify': true } : {}),
+      ...(proxyUrl ? { 'proxy-url': proxyUrl } : {}),
+      ...(ext?.extension !== undefined ? { config: ext.extension } : {}),
+    };
+    return { ...common, tls, exec: new ExecCredentials(exec, info, `context ${name} of ${file}`, base) };
+  }
+  if (user['auth-provider'] || user.username) {
+    // Auth providers and basic auth: client-node's implementation.
     const k = new (clientNode().KubeConfig)();
     k.loadFromFile(file);
     k.setCurrentContext(name);
@@ -133,14 +162,14 @@ function fromKubeconfig(
   };
 }
 
-function fromInCluster(config: Config, c: ClusterConfig, index: number): Connection {
+function fromInCluster(config: Config, c: ClusterConfig, entry: string): Connection {
   const host = process.env.KUBERNETES_SERVICE_HOST;
   const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
   if (!host)
     throw new ConfigError([
       {
         file: config.file,
-        field: `clusters[${index}].inCluster`,
+        field: `${entry}.inCluster`,
         message: 'KUBERNETES_SERVICE_HOST is not set: not running in a pod',
       },
     ]);
@@ -154,22 +183,54 @@ function fromInCluster(config: Config, c: ClusterConfig, index: number): Connect
   };
 }
 
+function fromProfile(c: ClusterConfig & { connection: { kind: 'exec' } }): Connection {
+  const x = c.connection;
+  const info: ExecCluster = {
+    server: x.server,
+    ...(x.caData ? { 'certificate-authority-data': Buffer.from(x.caData).toString('base64') } : {}),
+    ...(x.tlsServerName ? { 'tls-server-name': x.tlsServerName } : {}),
+    ...(x.insecureSkipTLSVerify ? { 'insecure-skip-tls-verify': true } : {}),
+    ...(x.proxyUrl ? { 'proxy-url': x.proxyUrl } : {}),
+    ...(x.pluginConfig !== undefined ? { config: x.pluginConfig } : {}),
+  };
+  return {
+    cluster: c.name,
+    server: x.server,
+    tls: () => ({
+      rejectUnauthorized: !x.insecureSkipTLSVerify,
+      ...(x.caData ? { ca: x.caData } : {}),
+      ...(x.tlsServerName ? { servername: x.tlsServerName } : {}),
+    }),
+    ...(x.proxyUrl ? { proxyUrl: x.proxyUrl } : {}),
+    exec: new ExecCredentials(x.exec, info, x.owner, x.baseDir),
+  };
+}
+
+/** One cluster's connection (a ConfigError naming its `entry` in the config, before any call). */
+export function connectOne(config: Config, c: ClusterConfig, entry: string): Connection {
+  switch (c.connection.kind) {
+    case 'url':
+      return fromURL(c as ClusterConfig & { connection: { kind: 'url' } });
+    case 'kubeconfig':
+      return fromKubeconfig(config, c as ClusterConfig & { connection: { kind: 'kubeconfig' } }, entry);
+    case 'inCluster':
+      return fromInCluster(config, c, entry);
+    case 'exec':
+      return fromProfile(c as ClusterConfig & { connection: { kind: 'exec' } });
+    case 'unavailable':
+      return {
+        cluster: c.name,
+        server: 'https://unavailable.invalid',
+        tls: () => ({ rejectUnauthorized: true }),
+        unavailable: c.connection.reason,
+      };
+  }
+}
+
 /** Builds every connection before any API call, so a bad entry exits 3 with nothing read. */
 export function connect(config: Config): Map<string, Connection> {
   const out = new Map<string, Connection>();
-  config.clusters.forEach((c, index) => {
-    switch (c.connection.kind) {
-      case 'url':
-        out.set(c.name, fromURL(c as ClusterConfig & { connection: { kind: 'url' } }));
-        break;
-      case 'kubeconfig':
-        out.set(c.name, fromKubeconfig(config, c as ClusterConfig & { connection: { kind: 'kubeconfig' } }, index));
-        break;
-      case 'inCluster':
-        out.set(c.name, fromInCluster(config, c, index));
-        break;
-    }
-  });
+  config.clusters.forEach((c, index) => out.set(c.name, connectOne(config, c, `clusters[${index}]`)));
   return out;
 }
 

@@ -10,6 +10,7 @@ import type {
   ServiceObject,
   SliceObject,
 } from '../plan/index.ts';
+import type { ClusterProfileObject } from '../config/profiles.ts';
 import { resource } from './resource.ts';
 
 export const endpoints = resource<EndpointsObject>('endpoints', '/api/v1');
@@ -20,6 +21,11 @@ export const services = resource<ServiceObject>('services', '/api/v1');
 export const namespaces = resource<NamespaceObject>('namespaces', '/api/v1');
 export const serviceExports = resource<ServiceExportObject>('serviceexports', '/apis/multicluster.x-k8s.io/v1beta1');
 export const serviceImports = resource<ServiceImportObject>('serviceimports', '/apis/multicluster.x-k8s.io/v1beta1');
+// The hub's inventory (sigs.k8s.io/cluster-inventory-api v0.1).
+export const clusterProfiles = resource<ClusterProfileObject>(
+  'clusterprofiles',
+  '/apis/multicluster.x-k8s.io/v1alpha1',
+);
 
 /** The resource a planned change is written to: one table for apply, the loop's caches and the report. */
 const byChangeKind = {

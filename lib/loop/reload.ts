@@ -1,5 +1,5 @@
 // Loop mode follows its input files: the config and the files it names
-// (kubeconfigs, CA files). A Secret or ConfigMap volume updates them in place
+// (kubeconfigs, CA files, the access provider file). A Secret or ConfigMap volume updates them in place
 // (a symlink swap), so what counts is their content, not their mtime.
 
 import { crypto } from '../builtins.ts';
@@ -9,7 +9,8 @@ import type { Config } from '../config/config.ts';
 /** The config file and every file it names that is read once, at load. */
 export function inputFiles(configFile: string, config: Config): string[] {
   const files = [configFile];
-  for (const c of config.clusters) {
+  if (config.profiles?.providerFile) files.push(config.profiles.providerFile);
+  for (const c of [...config.clusters, ...(config.profiles ? [config.profiles.hub] : [])]) {
     if (c.connection.kind === 'kubeconfig') files.push(c.connection.path);
     if (c.connection.kind === 'url' && c.connection.caFile) files.push(c.connection.caFile);
   }

@@ -1,0 +1,114 @@
+// The hub's ClusterProfiles, read for the clusters they make: listed once for
+// a single run or an --interval loop's run, kept by a watch for the watching
+// loop (a change starts a run, as any watched change does). What the
+// profiles make (lib/config/profiles.ts) joins the static clusters into the
+// config a run prepares from.
+
+import equal from 'fast-deep-equal';
+import type { Config } from '../config/config.ts';
+import { clustersOfProfiles, type ClusterProfileObject, type Unusable } from '../config/profiles.ts';
+import { ApiError, type KubeClient } from '../kube/client.ts';
+import { clusterProfiles } from '../kube/kinds.ts';
+import { Informer } from './informer.ts';
+
+/** The hub could not be read: no run can know which clusters there are, so none writes. */
+export class HubUnreadable extends Error {}
+
+export interface Resolved {
+  /** The static clusters, then the profiles'. */
+  config: Config;
+  unusable: Unusable[];
+  /** Profiles left out for a static cluster of the same name. */
+  shadowed: string[];
+  profiles: number;
+}
+
+function hubError(err: unknown, namespace: string): HubUnreadable {
+  if (err instanceof ApiError && err.status === 404)
+    return new HubUnreadable(
+      `hub: ClusterProfile is not served there: install the Cluster Inventory API's CRD (sigs.k8s.io/cluster-inventory-api, multicluster.x-k8s.io/v1alpha1), or check clusterProfiles.namespace ${namespace}`,
+    );
+  return new HubUnreadable((err as Error).message);
+}
+
+export class Inventory {
+  /** The config as loaded: its clusters the static ones. */
+  readonly loaded: Config;
+  private readonly hub: KubeClient;
+  private informer?: Informer<ClusterProfileObject>;
+  private last?: Resolved;
+
+  /** `config`: as loaded, its clusters the static ones. */
+  constructor(config: Config, hub: KubeClient) {
+    this.loaded = config;
+    this.hub = hub;
+  }
+
+  get client(): KubeClient {
+    return this.hub;
+  }
+
+  private resolve(profiles: ClusterProfileObject[]): Resolved {
+    const pc = this.loaded.profiles!;
+    const statics = this.loaded.clusters;
+    const made = clustersOfProfiles(
+      profiles,
+      pc,
+      new Set(statics.map((c) => c.name)),
+      this.loaded.staleAfterMs !== undefined ? { staleAfterMs: this.loaded.staleAfterMs } : {},
+    );
+    const next: Resolved = {
+      config: { ...this.loaded, clusters: [...statics, ...made.clusters] },
+      unusable: made.unusable,
+      shadowed: made.shadowed,
+      profiles: profiles.length,
+    };
+    // The same clusters: the same object, so a loop sees nothing changed.
+    if (this.last && equal(this.last.config.clusters, next.config.clusters) && equal(this.last.unusable, next.unusable))
+      return this.last;
+    return (this.last = next);
+  }
+
+  /** One list of the profiles now; throws HubUnreadable. */
+  async read(pageSize: number): Promise<Resolved> {
+    const pc = this.loaded.profiles!;
+    try {
+      const { items } = await clusterProfiles.listAt(this.hub, {
+        namespace: pc.namespace,
+        ...(pc.selector ? { labelSelector: pc.selector } : {}),
+        pageSize,
+      });
+      return this.resolve(items);
+    } catch (err) {
+      throw hubError(err, pc.namespace);
+    }
+  }
+
+  /**
+   * Watch the profiles until the signal; `changed` on every change of what
+   * they make, `report` when the hub's list fails or works again.
+   */
+  watch(signal: AbortSignal, changed: () => void, report: (error: string | undefined) => void): void {
+    const pc = this.loaded.profiles!;
+    this.informer = new Informer(
+      this.hub,
+      clusterProfiles,
+      { namespace: pc.namespace, ...(pc.selector ? { labelSelector: pc.selector } : {}), pageSize: 0 },
+      {
+        backoffMs: 1000,
+        maxBackoffMs: 60_000,
+        changed,
+        report: (error) => report(error === undefined ? undefined : hubError(new Error(error), pc.namespace).message),
+      },
+    );
+    void this.informer.run(signal);
+  }
+
+  /** The watched profiles' clusters now; throws HubUnreadable while the hub has never been listed. */
+  current(): Resolved {
+    const i = this.informer!;
+    if (i.error !== undefined && !this.last) throw new HubUnreadable(`hub: ${i.error}`);
+    // A list failing after one worked: the last profiles stand (the hub's outage is not every cluster's).
+    return i.error !== undefined ? this.last! : this.resolve(i.snapshot());
+  }
+}
