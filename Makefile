@@ -123,6 +123,24 @@ $(COREDNS): spec/support/coredns/main.go spec/support/coredns/go.mod spec/suppor
 	@echo "Building CoreDNS from its Go module..."
 	cd spec/support/coredns && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $(COREDNS) .
 
+# The Cluster Inventory API (sigs.k8s.io/cluster-inventory-api, pinned by
+# spec/support/tokenplugin): the ClusterProfile CRD from its module, its
+# secretreader plugin, and the bed's token plugin built on the module's plugin
+# frame (spec/support/tokenplugin/main.go: short-lived TokenRequest tokens).
+INVENTORY     := $(CACHE)/cluster-inventory
+TOKEN_PLUGIN  := $(INVENTORY)/mefi-token-plugin
+INVENTORY_ENV  = MEFI_TOKEN_PLUGIN=$(TOKEN_PLUGIN) MEFI_SECRETREADER_PLUGIN=$(INVENTORY)/secretreader-plugin \
+  MEFI_CLUSTERPROFILE_CRD=$(INVENTORY)/multicluster.x-k8s.io_clusterprofiles.yaml
+
+$(TOKEN_PLUGIN): spec/support/tokenplugin/main.go spec/support/tokenplugin/tools.go spec/support/tokenplugin/go.mod spec/support/tokenplugin/go.sum
+	@echo "Building the Cluster Inventory API's plugins..."
+	mkdir -p $(INVENTORY)
+	cd spec/support/tokenplugin && \
+	  CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $(INVENTORY)/secretreader-plugin sigs.k8s.io/cluster-inventory-api/plugins/secretreader/cmd/plugin && \
+	  cp "$$(go list -m -f '{{.Dir}}' sigs.k8s.io/cluster-inventory-api)"/config/crd/bases/multicluster.x-k8s.io_clusterprofiles.yaml $(INVENTORY)/ && \
+	  chmod u+w $(INVENTORY)/*.yaml && \
+	  CGO_ENABLED=0 go build -trimpath -ldflags=-s -o $(TOKEN_PLUGIN) .
+
 NODE_TOOLS := containerd:containerd ctr:containerd runc:runc /usr/lib/cni/ptp:containernetworking-plugins busybox:busybox-static socat:socat ldd:libc-bin
 node-deps:
 	$(call debian-tools,real nodes,$(NODE_TOOLS))
@@ -231,8 +249,8 @@ ROOT := $(filter 0,$(shell id -u))
 # pure core, then integration tests against real clusters (started once for
 # the whole run by spec/support/global-setup.ts; the fault and network tests
 # start their own).
-test: lint build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) bed-deps image-deps $(if $(ROOT),$(IMAGE) $(NODES) $(EG_IMAGES)/built)
-	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) $(NODE_ENV) $(EG_ENV) \
+test: lint build typecheck $(CONTROLPLANE) $(KUBECTL) $(HELM) $(CONTOUR) $(ENVOY) $(TRAEFIK) $(TOKEN_PLUGIN) bed-deps image-deps $(if $(ROOT),$(IMAGE) $(NODES) $(EG_IMAGES)/built)
+	MEFI_CONTROLPLANE=$(CONTROLPLANE) MEFI_KUBECTL=$(KUBECTL) MEFI_HELM=$(HELM) $(NODE_ENV) $(EG_ENV) $(INVENTORY_ENV) \
 	  MEFI_CONTOUR=$(CONTOUR) MEFI_CONTOUR_MANIFESTS=$(CONTOUR_MANIFESTS) MEFI_ENVOY=$(ENVOY) \
 	  MEFI_TRAEFIK=$(TRAEFIK) MEFI_TRAEFIK_MANIFESTS=$(TRAEFIK_MANIFESTS) node --test --test-global-setup=spec/support/global-setup.ts \
 	  --test-timeout=300000 'spec/**/*.test.ts'

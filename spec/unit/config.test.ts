@@ -165,7 +165,9 @@ describe('config', () => {
   it('rejects a config that is not a mapping with a clusters list', () => {
     assert.deepEqual(errors(''), ['mefi.yaml: must be a mapping with a clusters list']);
     assert.deepEqual(errors('- a\n'), ['mefi.yaml:1: must be a mapping with a clusters list']);
-    assert.deepEqual(errors('clusters: []\n'), ['mefi.yaml:1: clusters: must be a non-empty list of clusters (or give clusterProfiles)']);
+    assert.deepEqual(errors('clusters: []\n'), [
+      'mefi.yaml:1: clusters: must be a non-empty list of clusters (or give clusterProfiles)',
+    ]);
     assert.deepEqual(errors('clusters:\n  - just-a-string\nextra: 1\n'), [
       "mefi.yaml:3: extra: unknown field; expected clusters, clusterProfiles, staleAfter, or one of the original's flag keys (remote-filter, local-filter, original-filter, mefi-namespace, log-level, log-output, resync-interval, k8s-rest-config-qps, k8s-rest-config-burst)",
       'mefi.yaml:2: clusters[0]: must be a mapping with at least name and a way to connect',
