@@ -292,7 +292,9 @@ describe('deployed with the shipped manifests and RBAC only', { skip }, () => {
         parseConfig(text, f);
       } catch (err) {
         assert.ok(err instanceof ConfigError, String(err));
-        const other = err.issues.filter((i) => !/cannot read (kubeconfig|token file|CA file)/.test(i.message));
+        const other = err.issues.filter(
+          (i) => !/cannot read (kubeconfig|token file|CA file|access provider file)/.test(i.message),
+        );
         assert.deepEqual(other, [], f);
       }
     }
