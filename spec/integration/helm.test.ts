@@ -156,6 +156,35 @@ describe('the Helm chart, with the real helm', { skip, timeout: 300_000 }, () =>
     }
   });
 
+  it("renders the hub's Role as manifests/hub does, and a config from clusterProfiles alone", async () => {
+    const rendered = await render(
+      'hub.namespace=fleet',
+      'config.clusters=null',
+      'config.clusterProfiles.namespace=fleet',
+      'config.clusterProfiles.hub.inCluster=true',
+    );
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const kustomized = await w.kubectl(['kustomize', path.join(repo, 'manifests/hub')]);
+    assert.equal(kustomized.code, 0, kustomized.stderr);
+    const h = docs(rendered.stdout);
+    const k = docs(kustomized.stdout);
+    assert.deepEqual(k.map((o) => o.kind).sort(), ['Role', 'RoleBinding']);
+    for (const o of k) {
+      const same = h.find((x) => x.kind === o.kind && x.metadata.name === 'mefi-clusterprofiles')!;
+      assert.equal((same.metadata as { namespace?: string }).namespace, 'fleet', o.kind);
+      for (const field of ['rules', 'roleRef', 'subjects'])
+        assert.deepEqual(same[field], o[field], `${o.kind} ${field}`);
+    }
+    const config = h.find((o) => o.kind === 'Secret' && o.metadata.name === 'mefi-config') as unknown as {
+      stringData: Record<string, string>;
+    };
+    assert.match(
+      config.stringData['mefi.yaml']!,
+      /clusterProfiles:\n {2}hub:\n {4}inCluster: true\n {2}namespace: fleet/,
+    );
+    // Without the value, no hub role.
+    assert.equal(docs((await render()).stdout).filter((o) => o.metadata?.name === 'mefi-clusterprofiles').length, 0);
+  });
   it("renders manifests/alerts when asked (metrics.prometheusRule, metrics.serviceMonitor): the same rules, the loop's Service scraped", async () => {
     const rendered = await render('metrics.prometheusRule.enabled=true,metrics.serviceMonitor.enabled=true');
     assert.equal(rendered.code, 0, rendered.stderr);
