@@ -66,12 +66,16 @@ export function prepare(settings: Settings, loaded?: Config, reuse?: Prepared): 
     config.clusters.map((c) => [c.name, kept.get(c.name) ?? clientOf(settings, connections.get(c.name)!)]),
   );
   const podCIDRs = Object.fromEntries(config.clusters.filter((c) => c.podCIDRs).map((c) => [c.name, c.podCIDRs!]));
+  const clusterIds = Object.fromEntries(
+    config.clusters.filter((c) => c.clusterId !== undefined).map((c) => [c.name, c.clusterId!]),
+  );
   const staleAfter = Object.fromEntries(
     config.clusters.filter((c) => c.staleAfterMs !== undefined).map((c) => [c.name, c.staleAfterMs!]),
   );
   const options: PlanOptions = {
     ...settings.options,
     ...(Object.keys(podCIDRs).length ? { podCIDRs } : {}),
+    ...(Object.keys(clusterIds).length ? { clusterIds } : {}),
     ...(Object.keys(staleAfter).length ? { staleAfter } : {}),
     ...(config.staleAfterMs !== undefined ? { staleAfterDefault: config.staleAfterMs } : {}),
   };

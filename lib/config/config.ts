@@ -57,6 +57,8 @@ export interface ClusterConfig {
   podCIDRs?: string[];
   /** Remove this cluster's mirrors once it has been unreadable this long (off when absent). */
   staleAfterMs?: number;
+  /** MCS mode: its id in the ClusterSet (the cluster.clusterset.k8s.io property its ClusterProfile reports). */
+  clusterId?: string;
 }
 
 export interface Config {

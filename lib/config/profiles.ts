@@ -34,6 +34,8 @@ export interface ProfilesConfig {
   /** How to reach the hub that holds the ClusterProfiles (any of a cluster's connection forms). */
   hub: ClusterConfig;
   namespace: string;
+  /** The ClusterSet (clusterset.k8s.io) the profiles must be in; unset: the one most of them name. */
+  clusterSet?: string;
   /** A label selector over the ClusterProfiles (apimachinery's syntax). */
   selector?: string;
   providers: AccessProvider[];
@@ -103,6 +105,18 @@ function execFor(p: AccessProvider, c: ClusterEntry): ExecConfig | string {
   return exec;
 }
 
+/** The value most often given (ties: the first by name); undefined when none is. */
+function mostNamed(values: (string | undefined)[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const v of values) if (v !== undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort(([a, x], [b, y]) => y - x || a.localeCompare(b))[0]?.[0];
+}
+
+/** A Kubernetes label value: at most 63 characters, alphanumerics with '-', '_' or '.' inside. */
+function isLabelValue(v: string): boolean {
+  return v.length <= 63 && /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v) && v !== '';
+}
+
 function unhealthy(p: ClusterProfileObject): string | undefined {
   const c = p.status?.conditions?.find((x) => x.type === 'ControlPlaneHealthy');
   if (c?.status !== 'False') return undefined;
@@ -130,7 +144,10 @@ export function clustersOfProfiles(
   const clusters: ClusterConfig[] = [];
   const unusable: Unusable[] = [];
   const shadowed: string[] = [];
-  for (const p of [...profiles].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+  const sorted = [...profiles].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const clusterSet = pc.clusterSet ?? mostNamed(sorted.map((p) => propertyOf(p, clusterSetProperty)));
+  const ids = new Map<string, string>();
+  for (const p of sorted) {
     const name = p.metadata.name;
     const id = `ClusterProfile ${p.metadata.namespace ?? pc.namespace}/${name}`;
     if (staticNames.has(name)) {
@@ -142,16 +159,37 @@ export function clustersOfProfiles(
       unusable.push({ profile: id, why: 'its name is not a DNS-1123 label, which mefi needs of a cluster name' });
       continue;
     }
-    const cluster = (connection: ClusterConfig['connection']): ClusterConfig => ({
+    const cluster = (connection: ClusterConfig['connection'], clusterId?: string): ClusterConfig => ({
       name,
       type: 'remote',
       connection,
       ...(defaults.staleAfterMs !== undefined ? { staleAfterMs: defaults.staleAfterMs } : {}),
+      ...(clusterId !== undefined && clusterId !== name ? { clusterId } : {}),
     });
+    // KEP-2149's id, known even while the cluster cannot be read: its slices stay found by it.
+    const given = propertyOf(p, clusterIdProperty);
+    const clusterId = given !== undefined && isLabelValue(given) && !ids.has(given) ? given : undefined;
+    if (clusterId !== undefined) ids.set(clusterId, name);
     const down = (why: string) => {
       unusable.push({ profile: id, why });
-      clusters.push(cluster({ kind: 'unavailable', reason: `${id}: ${why}` }));
+      clusters.push(cluster({ kind: 'unavailable', reason: `${id}: ${why}` }, clusterId));
     };
+    if (given !== undefined && !isLabelValue(given)) {
+      down(`its ${clusterIdProperty} ${JSON.stringify(given)} cannot be a label value (at most 63 characters)`);
+      continue;
+    }
+    if (given !== undefined && clusterId === undefined) {
+      down(`its ${clusterIdProperty} ${given} is ClusterProfile ${pc.namespace}/${ids.get(given)}'s too`);
+      continue;
+    }
+    // KEP-2149: one ClusterSet; a cluster of another is not one to import from or into.
+    const set = propertyOf(p, clusterSetProperty);
+    if (set !== undefined && clusterSet !== undefined && set !== clusterSet) {
+      down(
+        `it is in ClusterSet ${set} (its ${clusterSetProperty} property), not ${clusterSet}${pc.clusterSet ? ' (clusterProfiles.clusterSet)' : ', which most profiles name'}: not one ClusterSet`,
+      );
+      continue;
+    }
     const sick = unhealthy(p);
     if (sick) {
       down(sick);
@@ -185,18 +223,21 @@ export function clustersOfProfiles(
     const ca = entry['certificate-authority-data'];
     const pluginConfig = extension(entry, execExtension);
     clusters.push(
-      cluster({
-        kind: 'exec',
-        server: entry.server.replace(/\/+$/, ''),
-        ...(ca ? { caData: Buffer.from(ca, 'base64').toString('utf8') } : {}),
-        ...(entry['tls-server-name'] ? { tlsServerName: entry['tls-server-name'] } : {}),
-        ...(entry['proxy-url'] ? { proxyUrl: entry['proxy-url'] } : {}),
-        insecureSkipTLSVerify: entry['insecure-skip-tls-verify'] === true,
-        exec,
-        ...(pluginConfig !== undefined ? { pluginConfig } : {}),
-        owner: `${id} (provider ${provider.name})`,
-        baseDir: pc.baseDir,
-      }),
+      cluster(
+        {
+          kind: 'exec',
+          server: entry.server.replace(/\/+$/, ''),
+          ...(ca ? { caData: Buffer.from(ca, 'base64').toString('utf8') } : {}),
+          ...(entry['tls-server-name'] ? { tlsServerName: entry['tls-server-name'] } : {}),
+          ...(entry['proxy-url'] ? { proxyUrl: entry['proxy-url'] } : {}),
+          insecureSkipTLSVerify: entry['insecure-skip-tls-verify'] === true,
+          exec,
+          ...(pluginConfig !== undefined ? { pluginConfig } : {}),
+          owner: `${id} (provider ${provider.name})`,
+          baseDir: pc.baseDir,
+        },
+        clusterId,
+      ),
     );
   }
   return { clusters, unusable, shadowed };

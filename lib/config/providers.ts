@@ -24,7 +24,7 @@ import { selectorError } from './selector.ts';
 
 export const execApiVersions = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
 
-const profilesFields = ['hub', 'namespace', 'selector', 'providerFile', 'providers'];
+const profilesFields = ['hub', 'namespace', 'selector', 'clusterSet', 'providerFile', 'providers'];
 const notForHub = ['name', 'type', 'namespaces', 'podCIDRs', 'staleAfter'];
 
 /** The clusterProfiles block; undefined (with the problems recorded) when it is wrong. */
@@ -61,6 +61,7 @@ export function loadProfiles(
   else if (namespace !== undefined && !isDNS1123Label(namespace))
     c.fail(at('namespace'), `${JSON.stringify(namespace)} is not a valid namespace name`);
 
+  const clusterSet = str(c, at('clusterSet'), raw.clusterSet);
   const selector = str(c, at('selector'), raw.selector);
   if (selector !== undefined) {
     const problem = selectorError(selector);
@@ -87,6 +88,7 @@ export function loadProfiles(
   return {
     hub,
     namespace,
+    ...(clusterSet ? { clusterSet } : {}),
     ...(selector ? { selector } : {}),
     providers,
     ...(providerFile ? { providerFile } : {}),

@@ -74,6 +74,8 @@ export interface PlanOptions {
   policy: 'sync' | 'upsert-only';
   /** Per cluster: the only ranges its addresses may come from (config podCIDRs). */
   podCIDRs?: Record<string, string[]>;
+  /** MCS mode, per cluster: its id in the ClusterSet (KEP-2149's cluster.clusterset.k8s.io), where it is not its name. */
+  clusterIds?: Record<string, string>;
   /** Per cluster: remove its mirrors once unreadable this long (ms; config staleAfter). */
   staleAfter?: Record<string, number>;
   /** The config's top-level staleAfter: also judges clusters that are no longer configured. */

@@ -493,6 +493,64 @@ describe('MCS: conflicts across clusters (the oldest export wins)', () => {
   });
 });
 
+describe("MCS: a cluster's ClusterSet id (KEP-2149 cluster.clusterset.k8s.io)", () => {
+  const withIds: typeof mcsOptions = { ...mcsOptions, clusterIds: { a: 'a.fleet.example' } };
+  const input = world({
+    a: source({ exports: [serviceExport('ns', 'hello')], services: [hello()], slices: [helloSlice(['10.0.0.1'])] }),
+    b: source({}),
+  });
+  const slicesIn = (w: PlanInput, t: string) => (w.targets[t] as { slices: SliceObject[] }).slices;
+
+  it("names the cluster by its id in the import's status and the slices' source-cluster label; object names keep its name", () => {
+    const p = plan(withIds, input);
+    assert.deepEqual(importIn(p, 'b')!.status!.clusters, [{ cluster: 'a.fleet.example' }]);
+    for (const set of ['derived', 'import'] as const) {
+      const slice = one(p.creates, 'EndpointSlice', 'b', undefined, set).object as SliceObject;
+      assert.equal(slice.metadata.labels?.['multicluster.kubernetes.io/source-cluster'], 'a.fleet.example');
+      assert.match(slice.metadata.name, /-a-0$/);
+    }
+  });
+
+  it('relabels the slices of a cluster that gains an id in place (updates, no create or delete), then writes nothing', () => {
+    let w = input;
+    for (let i = 0; i < 3; i++) w = applied(w, plan(mcsOptions, w));
+    assert.ok(isEmpty(plan(mcsOptions, w)));
+    const p = plan(withIds, w);
+    assert.deepEqual(
+      [...p.creates, ...p.deletes].filter((c) => c.kind === 'EndpointSlice'),
+      [],
+    );
+    assert.equal(p.updates.filter((c) => c.kind === 'EndpointSlice').length, 4, 'two sets in each of two targets');
+    w = applied(w, p);
+    assert.ok(
+      isEmpty(plan(withIds, w)),
+      all(plan(withIds, w))
+        .map((c) => `${c.target} ${c.kind} ${c.name}`)
+        .join(', '),
+    );
+    assert.ok(
+      slicesIn(w, 'b').every(
+        (s) => s.metadata.labels?.['multicluster.kubernetes.io/source-cluster'] === 'a.fleet.example',
+      ),
+    );
+  });
+
+  it("keeps an unreadable cluster's slices, found by its id", () => {
+    let w = input;
+    for (let i = 0; i < 3; i++) w = applied(w, plan(withIds, w));
+    const down: PlanInput = { ...w, sources: { ...w.sources, a: { ok: false, error: 'down' } } };
+    const p = plan(withIds, down);
+    assert.deepEqual(
+      p.deletes.filter((c) => c.kind === 'EndpointSlice'),
+      [],
+    );
+    assert.deepEqual(
+      p.problems.filter((x) => x.code === 'unknown-cluster'),
+      [],
+    );
+  });
+});
+
 describe('MCS: headless', () => {
   it('gives a Headless import without IPs but with its families, a headless derived Service, and slices with hostnames', () => {
     const slice = helloSlice(['10.0.0.1']);

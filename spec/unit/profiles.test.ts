@@ -220,6 +220,46 @@ describe('clusters from ClusterProfiles (pure)', () => {
     assert.equal(unusable.length, 3);
   });
 
+  it("takes KEP-2149's cluster.clusterset.k8s.io as the cluster's MCS id; refuses a profile of another ClusterSet, or an id taken or not a label value", () => {
+    const props = (id: string | undefined, set: string | undefined) => [
+      ...(id !== undefined ? [{ name: 'cluster.clusterset.k8s.io', value: id }] : []),
+      ...(set !== undefined ? [{ name: 'clusterset.k8s.io', value: set }] : []),
+    ];
+    const profiles = [
+      profile('a', { accessProviders: offers('first'), properties: props('a.fleet', 'prod') }),
+      profile('b', { accessProviders: offers('first'), properties: props('b', 'prod') }),
+      profile('c', { accessProviders: offers('first'), properties: props('c.fleet', 'staging') }),
+      profile('d', { accessProviders: offers('first'), properties: props('a.fleet', 'prod') }),
+      profile('e', { accessProviders: offers('first'), properties: props('x'.repeat(64), undefined) }),
+      profile('f', {
+        conditions: [{ type: 'ControlPlaneHealthy', status: 'False' }],
+        properties: props('f.fleet', 'prod'),
+      }),
+    ];
+    const r = clustersOfProfiles(profiles, pc, new Set());
+    const byName = new Map(r.clusters.map((c) => [c.name, c]));
+    assert.equal(byName.get('a')?.clusterId, 'a.fleet');
+    assert.equal(byName.get('b')?.clusterId, undefined, 'an id equal to the name is the name');
+    assert.equal(byName.get('f')?.clusterId, 'f.fleet', 'an unreadable cluster keeps its id: its slices stay found');
+    const why = new Map(r.unusable.map((u) => [u.profile, u.why]));
+    assert.equal(
+      why.get('ClusterProfile fleet/c'),
+      'it is in ClusterSet staging (its clusterset.k8s.io property), not prod, which most profiles name: not one ClusterSet',
+    );
+    assert.equal(
+      why.get('ClusterProfile fleet/d'),
+      "its cluster.clusterset.k8s.io a.fleet is ClusterProfile fleet/a's too",
+    );
+    assert.match(why.get('ClusterProfile fleet/e')!, /cannot be a label value/);
+    // The ClusterSet the config names wins over the majority.
+    const staging = clustersOfProfiles(profiles, { ...pc, clusterSet: 'staging' }, new Set());
+    assert.match(
+      staging.unusable.find((u) => u.profile === 'ClusterProfile fleet/a')!.why,
+      /not staging \(clusterProfiles\.clusterSet\)/,
+    );
+    assert.equal(staging.clusters.find((c) => c.name === 'c')?.connection.kind, 'exec');
+  });
+
   it('a static cluster of the same name wins; a name that is not a DNS label makes no cluster', () => {
     const r = clustersOfProfiles(
       [

@@ -7,7 +7,13 @@
 import equal from 'fast-deep-equal';
 import { normalizePorts } from '../normalize.ts';
 import type { Change, PlanOptions } from '../types.ts';
-import { derivedServiceAnnotation, mcsApiVersion, type ServiceImportObject, type ServiceImportSpec } from './types.ts';
+import {
+  derivedServiceAnnotation,
+  mcsApiVersion,
+  mcsIdOf,
+  type ServiceImportObject,
+  type ServiceImportSpec,
+} from './types.ts';
 
 /** An import spec in the one form both sides are compared in: defaults filled in, ports canonical, empty lists left out. */
 export function canonicalSpec(spec: ServiceImportSpec): ServiceImportSpec {
@@ -54,7 +60,13 @@ export function importObject(options: PlanOptions, w: WantedImport): ServiceImpo
     },
     spec: w.spec,
     // mefi writes its slices for every import (KEP "Using EndpointSlice objects": must say so).
-    status: { clusters: [...w.clusters].sort().map((cluster) => ({ cluster })), endpointSliceObjects: 'Present' },
+    status: {
+      clusters: w.clusters
+        .map((c) => mcsIdOf(options, c))
+        .sort()
+        .map((cluster) => ({ cluster })),
+      endpointSliceObjects: 'Present',
+    },
   };
 }
 

@@ -26,7 +26,7 @@ import type { TargetPlan } from '../ways/way.ts';
 import type { PlanOptions, Port, SliceObject, Subset } from '../types.ts';
 import { derivedName } from './derived.ts';
 import { keyOf, type Contribution, type Exported, type McsView } from './exports.ts';
-import { mcsServiceNameLabel, mcsSourceClusterLabel, type ImportPort } from './types.ts';
+import { mcsClusterOf, mcsIdOf, mcsServiceNameLabel, mcsSourceClusterLabel, type ImportPort } from './types.ts';
 
 /** What one import's slices should be in this target. */
 export interface ImportSlices {
@@ -94,8 +94,13 @@ export function planImportSlices(
   const importOfDerived = new Map(work.map((w) => [derivedName(namespace, w.name), w.name]));
   const importOf = (s: SliceObject) =>
     importSetOf(s) ?? importOfDerived.get(s.metadata.labels?.[slices.serviceNameLabel] ?? '');
+  // A set is a cluster's by its name: a slice labelled by the cluster's name before it had an id is the same set, relabelled.
+  const clusterOf = (s: SliceObject) => {
+    const label = s.metadata.labels?.[mcsSourceClusterLabel];
+    return label === undefined ? undefined : mcsClusterOf(options, label);
+  };
   const setKey = (s: SliceObject) =>
-    `${importSetOf(s) === undefined ? 'derived' : 'import'}/${importOf(s)}/${s.metadata.labels?.[mcsSourceClusterLabel]}`;
+    `${importSetOf(s) === undefined ? 'derived' : 'import'}/${importOf(s)}/${clusterOf(s)}`;
   const mine = slices.slicesBySet(owned, setKey);
   const scoped = { ...options, namespace };
 
@@ -119,7 +124,7 @@ export function planImportSlices(
       const set = { originalName: w.name, cluster: m.cluster, subsets: counted.subsets[i]! };
       const labels = {
         [options.ownerLabel.key]: options.ownerLabel.value,
-        [mcsSourceClusterLabel]: m.cluster,
+        [mcsSourceClusterLabel]: mcsIdOf(options, m.cluster),
         [slices.managedByLabel]: slices.managedBy,
       };
       writer.writeSet(
@@ -145,7 +150,7 @@ export function planImportSlices(
   }
 
   for (const s of owned) {
-    const cluster = s.metadata.labels?.[mcsSourceClusterLabel];
+    const cluster = clusterOf(s);
     // A cluster that could not be read (or is no longer configured) keeps its slices, until it is stale.
     if (cluster !== undefined && !stale.has(cluster) && keptAsIs(options, view, cluster, '')) continue;
     if (writer.keep.has(s.metadata.name)) continue;

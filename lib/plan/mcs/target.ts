@@ -24,7 +24,7 @@ import type { ImportState } from './exports-status.ts';
 import { keyOf, type McsView } from './exports.ts';
 import { canonicalSpec, decideImport, importObject } from './imports.ts';
 import { isMcsSlice, planImportSlices, type ImportSlices } from './slices.ts';
-import { mcsServiceNameLabel, type ServiceImportObject, type ServiceObject } from './types.ts';
+import { mcsClusterOf, mcsServiceNameLabel, type ServiceImportObject, type ServiceObject } from './types.ts';
 
 export interface McsTargetPlan extends TargetPlan {
   /** Per `<namespace>/<name>`: how each wanted name fared. */
@@ -123,7 +123,7 @@ export function planMcsTarget(
       service.metadata.labels![mcsServiceNameLabel] === name;
 
     // Clusters the import says export the name, that this run cannot read.
-    const listed = importMine ? (current.status?.clusters ?? []).map((c) => c.cluster) : [];
+    const listed = importMine ? (current.status?.clusters ?? []).map((c) => mcsClusterOf(options, c.cluster)) : [];
     const unknown = listed.filter((c) => !stale.has(c) && keptAsIs(options, view, c, '')).sort();
     const frozen = importMine && unknown.length > 0;
     const spec = frozen ? canonicalSpec(current.spec ?? { ports: [], type: 'ClusterSetIP' }) : exported?.merged?.spec;

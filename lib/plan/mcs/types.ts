@@ -10,6 +10,21 @@ export const mcsApiVersion = 'multicluster.x-k8s.io/v1beta1';
 export const mcsServiceNameLabel = 'multicluster.kubernetes.io/service-name';
 /** On an EndpointSlice: the cluster id its endpoints come from (v1beta1.LabelSourceCluster). */
 export const mcsSourceClusterLabel = 'multicluster.kubernetes.io/source-cluster';
+/**
+ * A cluster's id in the ClusterSet, as ServiceImport.status.clusters and the
+ * slices' source-cluster label say it: its cluster.clusterset.k8s.io
+ * ClusterProperty where it has one, else its name.
+ */
+export function mcsIdOf(options: { clusterIds?: Record<string, string> }, cluster: string): string {
+  return options.clusterIds?.[cluster] ?? cluster;
+}
+
+/** The configured cluster a source-cluster label names (by its id, or by its name as before it had one), else the label as it is. */
+export function mcsClusterOf(options: { clusterIds?: Record<string, string> }, label: string): string {
+  for (const [cluster, id] of Object.entries(options.clusterIds ?? {})) if (id === label) return cluster;
+  return label;
+}
+
 /** On a ServiceImport: its derived Service (mcs-api controllers.DerivedServiceAnnotation; Cilium's Gateway API needs it). */
 export const derivedServiceAnnotation = 'multicluster.kubernetes.io/derived-service';
 

@@ -8,7 +8,7 @@
 import { planExportStatus, type ImportStates } from '../mcs/exports-status.ts';
 import { mcsView } from '../mcs/exports.ts';
 import { mcsOwned, planMcsTarget } from '../mcs/target.ts';
-import { mcsSourceClusterLabel } from '../mcs/types.ts';
+import { mcsIdOf, mcsSourceClusterLabel } from '../mcs/types.ts';
 import { unknownClusters } from '../object.ts';
 import type { PlanOptions } from '../types.ts';
 import type { Way } from './way.ts';
@@ -27,7 +27,12 @@ export function mcsWay(options: PlanOptions): Way {
       const states: ImportStates = new Map();
       return {
         view,
-        unknownClusters: (current) => unknownClusters(byKepLabel, mcsOwned(options, current), view.clusters),
+        // A slice's label names its cluster by id (or, before it had one, by name): either is known.
+        unknownClusters: (current) =>
+          unknownClusters(byKepLabel, mcsOwned(options, current), [
+            ...view.clusters,
+            ...view.clusters.map((c) => mcsIdOf(options, c)),
+          ]),
         want(target, current, stale, unreachable) {
           const planned = planMcsTarget(options, view, target, current, stale, unreachable);
           states.set(target, planned.states);
