@@ -278,6 +278,14 @@ export function stringList(
   return out;
 }
 
+/** A `namespaces` list's rule: names, each once. */
+export const namespaceList = {
+  empty: 'must be a non-empty list of namespace names',
+  valid: isDNS1123Label,
+  invalid: (item: unknown) => `${JSON.stringify(item)} is not a valid namespace name`,
+  unique: true,
+};
+
 export function checkFile(c: Checker, p: Path, file: string, what: string): string {
   try {
     readFileSync(file);
@@ -400,12 +408,7 @@ export function loadCluster(
   }
   if (v.context !== undefined && styles[0] !== 'kubeconfig') c.fail(field('context'), 'needs kubeconfig');
 
-  const namespaces = stringList(c, field('namespaces'), v.namespaces, {
-    empty: 'must be a non-empty list of namespace names',
-    valid: isDNS1123Label,
-    invalid: (item) => `${JSON.stringify(item)} is not a valid namespace name`,
-    unique: true,
-  });
+  const namespaces = stringList(c, field('namespaces'), v.namespaces, namespaceList);
   const podCIDRs = stringList(c, field('podCIDRs'), v.podCIDRs, {
     empty: 'must be a non-empty list of CIDRs, such as [10.244.0.0/16, fd00:10:244::/56]',
     read: (s) => s.trim(),

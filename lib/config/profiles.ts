@@ -36,6 +36,8 @@ export interface ProfilesConfig {
   namespace: string;
   /** The ClusterSet (clusterset.k8s.io) the profiles must be in; unset: the one most of them name. */
   clusterSet?: string;
+  /** Every profile's cluster read only in these namespaces (as a cluster's namespaces). */
+  namespaces?: string[];
   /** A label selector over the ClusterProfiles (apimachinery's syntax). */
   selector?: string;
   providers: AccessProvider[];
@@ -163,6 +165,7 @@ export function clustersOfProfiles(
       name,
       type: 'remote',
       connection,
+      ...(pc.namespaces ? { namespaces: pc.namespaces } : {}),
       ...(defaults.staleAfterMs !== undefined ? { staleAfterMs: defaults.staleAfterMs } : {}),
       ...(clusterId !== undefined && clusterId !== name ? { clusterId } : {}),
     });

@@ -14,7 +14,9 @@ import {
   Checker,
   isPlainObject,
   loadCluster,
+  namespaceList,
   str,
+  stringList,
   type ClusterConfig,
   type Defaults,
   type Path,
@@ -24,7 +26,7 @@ import { selectorError } from './selector.ts';
 
 export const execApiVersions = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'];
 
-const profilesFields = ['hub', 'namespace', 'selector', 'clusterSet', 'providerFile', 'providers'];
+const profilesFields = ['hub', 'namespace', 'selector', 'clusterSet', 'namespaces', 'providerFile', 'providers'];
 const notForHub = ['name', 'type', 'namespaces', 'podCIDRs', 'staleAfter'];
 
 /** The clusterProfiles block; undefined (with the problems recorded) when it is wrong. */
@@ -62,6 +64,7 @@ export function loadProfiles(
     c.fail(at('namespace'), `${JSON.stringify(namespace)} is not a valid namespace name`);
 
   const clusterSet = str(c, at('clusterSet'), raw.clusterSet);
+  const namespaces = stringList(c, at('namespaces'), raw.namespaces, namespaceList);
   const selector = str(c, at('selector'), raw.selector);
   if (selector !== undefined) {
     const problem = selectorError(selector);
@@ -89,6 +92,7 @@ export function loadProfiles(
     hub,
     namespace,
     ...(clusterSet ? { clusterSet } : {}),
+    ...(namespaces ? { namespaces } : {}),
     ...(selector ? { selector } : {}),
     providers,
     ...(providerFile ? { providerFile } : {}),

@@ -151,6 +151,53 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
     assert.equal(writes.length, 0, `a second run writes nothing: ${JSON.stringify(writes)}\n${again.stderr}`);
   });
 
+  it("MCS mode: a ClusterProfile's cluster.clusterset.k8s.io is its cluster's id in the ServiceImport and the slices", async () => {
+    const ns = `mcs-${id}`;
+    for (const c of ['alpha', 'beta']) await w.ensureNamespace(c, ns);
+    await w.applyObjects(
+      'beta',
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'hello', namespace: ns },
+        spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] },
+      },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'hello-1', namespace: ns, labels: { 'kubernetes.io/service-name': 'hello' } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['10.2.5.1'], conditions: { ready: true } }],
+        ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+      },
+      {
+        apiVersion: 'multicluster.x-k8s.io/v1beta1',
+        kind: 'ServiceExport',
+        metadata: { name: 'hello', namespace: ns },
+      },
+    );
+    const cfg = hubConfig(`  namespaces: [${ns}]\n`);
+    const r = await mefi(['sync', '-c', cfg, '--local', 'alpha', '--mode', 'mcs']);
+    assert.equal(r.code, 0, r.stderr);
+    const imported = await w.getJson<{ status: { clusters: { cluster: string }[] } }>('alpha', [
+      '-n',
+      ns,
+      'get',
+      'serviceimports.multicluster.x-k8s.io',
+      'hello',
+    ]);
+    assert.deepEqual(imported.status.clusters, [{ cluster: `beta-${id}` }]);
+    const slices = await w.getJson<{ items: { metadata: { name: string; labels: Record<string, string> } }[] }>(
+      'alpha',
+      ['-n', ns, 'get', 'endpointslices', '-l', 'multicluster.kubernetes.io/source-cluster'],
+    );
+    assert.equal(slices.items.length, 2, "the import's set and the derived Service's");
+    for (const sl of slices.items) {
+      assert.equal(sl.metadata.labels['multicluster.kubernetes.io/source-cluster'], `beta-${id}`);
+      assert.match(sl.metadata.name, /-beta-0$/, 'named by the cluster, labelled by its id');
+    }
+  });
+
   it('bad input: each a clear error or an unreadable cluster naming the profile, nothing deleted', async () => {
     await putEndpoints('beta', `app-${id}`, 'bad', sourceLabels, [subset(['10.2.1.1'])]);
     const base = hubConfig();
