@@ -198,6 +198,67 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
     }
   });
 
+  it("the module's own secretreader plugin: a token the cluster manager stored on the hub, read by the plugin", async () => {
+    const beta = spokes.find((x) => x.name === 'beta')!;
+    const stored = `sr-beta-${id}`;
+    const token = await w.kubectl(
+      ['-n', plugin.namespace, 'create', 'token', plugin.serviceAccount, '--duration=10m'],
+      {
+        cluster: 'beta',
+      },
+    );
+    assert.equal(token.code, 0, token.stderr);
+    await w.applyObjects(hub, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: stored, namespace: fleet },
+      stringData: { token: token.stdout.trim() },
+    });
+    // The plugin finds the hub by KUBECONFIG, and the Secrets' namespace by its context.
+    const kc = JSON.parse(readFileSync(w.kubeconfigOf(hub), 'utf8')) as {
+      contexts: { context: Record<string, string> }[];
+    };
+    kc.contexts[0]!.context.namespace = fleet;
+    const hubKc = path.join(work, 'secretreader-hub.kubeconfig');
+    writeFileSync(hubKc, JSON.stringify(kc));
+    const file = path.join(work, 'secretreader.yaml');
+    const secretreader = {
+      name: 'secretreader',
+      execConfig: {
+        apiVersion: 'client.authentication.k8s.io/v1',
+        command: process.env.MEFI_SECRETREADER_PLUGIN,
+        provideClusterInfo: true,
+        env: [{ name: 'KUBECONFIG', value: hubKc }],
+      },
+    };
+    writeFileSync(
+      file,
+      readFileSync(hubConfig(), 'utf8').replace(
+        providers,
+        providerFile(tokens, [secretreader], 'with-secretreader.json'),
+      ),
+    );
+    const offers = accessProvider(beta, { ...plugin, lifetimeSeconds: 600 }, 'secretreader')!;
+    (offers[0]!.cluster!.extensions![0]!.extension as Record<string, unknown>) = { clusterName: stored };
+    await putProfile(w, hub, fleet, 'beta', { conditions: healthy(), accessProviders: offers });
+    try {
+      await putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.42'])]);
+      const mark = auditMark('beta');
+      const r = await mefi(['sync', '-c', file, '--local', 'alpha', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((await getEndpoints('alpha', namespace, 'web-beta'))?.subsets?.[0]?.addresses?.[0]?.ip, '10.2.0.42');
+      const jti = (
+        JSON.parse(Buffer.from(token.stdout.trim().split('.')[1]!, 'base64url').toString()) as { jti: string }
+      ).jti;
+      const used = auditSince('beta', mark).filter((e) => e.userAgent?.startsWith('mefi/'));
+      assert.ok(used.length > 0);
+      for (const e of used)
+        assert.deepEqual(e.user.extra?.['authentication.kubernetes.io/credential-id'], [`JTI=${jti}`]);
+    } finally {
+      await putProfile(w, hub, fleet, 'beta', status(beta));
+    }
+  });
+
   it('bad input: each a clear error or an unreadable cluster naming the profile, nothing deleted', async () => {
     await putEndpoints('beta', `app-${id}`, 'bad', sourceLabels, [subset(['10.2.1.1'])]);
     const base = hubConfig();

@@ -64,9 +64,9 @@ export function tokenService(spokes: Spoke[]): TokenService {
   };
 }
 
-/** The access provider file for the token plugin (and any more providers given). */
-export function providerFile(tokens: TokenService, more: object[] = []): string {
-  const file = path.join(tokens.dir, 'providers.json');
+/** An access provider file: the token plugin first, then any more providers given. */
+export function providerFile(tokens: TokenService, more: object[] = [], name = 'providers.json'): string {
+  const file = path.join(tokens.dir, name);
   writeFileSync(
     file,
     JSON.stringify({
