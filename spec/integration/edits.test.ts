@@ -103,7 +103,8 @@ describe('hand edits and edge inputs', { skip }, () => {
           }
           return Date.now() - started > 5_000 && (await present());
         },
-        90_000,
+        // Measured 10-40 s; the controller's queue drains slower on a loaded machine (a CI run's neighbours).
+        150_000,
       );
       await sleep(5_000);
       assert.deepEqual(controllerDeletes(quietSince), [], 'no delete by the controller after it went quiet');
