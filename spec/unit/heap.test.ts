@@ -50,6 +50,7 @@ describe('giving memory back when the loop rests', () => {
     const most = Math.floor(elapsed / 100) + 1;
     assert.ok(at.length >= 2 && at.length <= most, `${at.length} collections in ${elapsed} ms (at most ${most})`);
     for (let i = 1; i < at.length; i++)
-      assert.ok(at[i]! - at[i - 1]! >= 100, `collections ${at[i]! - at[i - 1]!} ms apart`);
+      // everyMs by Resting's clock; this test reads the clock a moment after it, so its own spacing may show a millisecond less.
+      assert.ok(at[i]! - at[i - 1]! >= 99, `collections ${at[i]! - at[i - 1]!} ms apart`);
   });
 });
