@@ -456,8 +456,7 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
         async () => (await getEndpoints('alpha', namespace, 'web-delta')) && Date.now(),
         30_000,
       );
-      process.stderr.write(`# ClusterProfile created → first mirror written: ${mirrored - created} ms
-`);
+      process.stderr.write(`# ClusterProfile created → first mirror written: ${mirrored - created} ms\n`);
       assert.match(loop.log(), /clusters from ClusterProfiles changed.*"added":"delta"/);
 
       // The cluster manager says delta's control plane is not healthy: unreadable, mirrors kept.
