@@ -347,11 +347,13 @@ export async function loop(
       resolved = ls.watch ? inventory.current() : await inventory.read(settings.pageSize);
       if (hubError !== undefined) log.info('hub readable again', {});
       hubError = undefined;
+      metrics.setHubUnreadable(false);
     } catch (err) {
       if (!(err instanceof HubUnreadable)) throw err;
       // The last profiles stand: the hub's outage is not every cluster's.
       if (hubError !== err.message) log.error('hub unreadable: the last ClusterProfiles stand', { error: err.message });
       hubError = err.message;
+      metrics.setHubUnreadable(true);
       return;
     }
     if (resolved === prepared.resolved) return;

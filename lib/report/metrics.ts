@@ -73,10 +73,19 @@ export class Metrics {
     'With --leader-elect: 1 while this replica holds the Lease and writes, 0 while it stands by.',
     'gauge',
   );
+  private readonly hub = new Series(
+    'mefi_hub_unreadable',
+    "With clusterProfiles: 1 while the hub's ClusterProfiles cannot be listed (the last ones read stand), 0 when they can.",
+    'gauge',
+  );
   private readonly problemCodes = new Set<ProblemCode>();
 
   setLeader(leading: boolean): void {
     this.leader.set({}, leading ? 1 : 0);
+  }
+
+  setHubUnreadable(unreadable: boolean): void {
+    this.hub.set({}, unreadable ? 1 : 0);
   }
 
   record(r: RunResult, exitCode: number, clusters: string[], nowMs: number): void {
@@ -126,6 +135,7 @@ export class Metrics {
       this.unreachable,
       this.probeDuration,
       this.leader,
+      this.hub,
     ]);
   }
 }

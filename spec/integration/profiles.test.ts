@@ -440,7 +440,19 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
     writeFileSync(path.join(tokens.dir, 'delta.kubeconfig'), readFileSync(dw.kubeconfigOf('delta')));
     await dw.putEndpoints('delta', `app-${id}`, 'web', sourceLabels, [subset(['10.4.0.1'])]);
 
-    const loop = startLoop(['-c', hubConfig(), '--local', 'alpha', ...args, '--watch', '--log-format', 'json']);
+    const port = 23000 + Math.floor(Math.random() * 20000);
+    const loop = startLoop([
+      '-c',
+      hubConfig(),
+      '--local',
+      'alpha',
+      ...args,
+      '--watch',
+      '--log-format',
+      'json',
+      '--metrics-addr',
+      `127.0.0.1:${port}`,
+    ]);
     try {
       // The loop's first run done (a change of beta's propagated), before delta's profile is written.
       await putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.7'])]);
@@ -477,6 +489,10 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
         'kept after the profile is deleted, until --prune',
       );
       assert.equal(loop.child.exitCode, null, 'the loop is still running');
+      // The series MefiHubUnreadable reads (manifests/alerts), as a loop with a hub exports it.
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(metrics, /^# TYPE mefi_hub_unreadable gauge$/m);
+      assert.match(metrics, /^mefi_hub_unreadable 0$/m);
     } finally {
       assert.equal(await loop.stop(), 0, loop.log());
     }
