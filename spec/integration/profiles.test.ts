@@ -326,6 +326,40 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
       assert.deepEqual(e.user.extra?.['authentication.kubernetes.io/credential-id'], [`JTI=${mine[0]!.jti}`]);
   });
 
+  it('examples/hub: the hand-written ClusterProfile applies to the real CRD in its two steps, and mefi makes a cluster of it with the example provider file', async () => {
+    const ca = JSON.parse(readFileSync(w.kubeconfigOf(hub), 'utf8')).clusters[0].cluster[
+      'certificate-authority-data'
+    ] as string;
+    const example = readFileSync(path.join(repo, 'examples/hub/clusterprofile.yaml'), 'utf8')
+      .replace('namespace: fleet', `namespace: ${fleet}`)
+      .replace(/<base64 PEM[^>]*>/, ca);
+    for (const step of [
+      ['apply', '-f', '-'],
+      ['apply', '--server-side', '--subresource=status', '-f', '-'],
+    ]) {
+      const r = await w.kubectl(step, { cluster: hub, input: example });
+      assert.equal(r.code, 0, `kubectl ${step.join(' ')}: ${r.stderr}`);
+    }
+    try {
+      const cfg = path.join(work, 'example-hub.yaml');
+      writeFileSync(
+        cfg,
+        readFileSync(hubConfig(), 'utf8').replace(providers, path.join(repo, 'examples/hub/providers.json')),
+      );
+      const r = await mefi(['diff', '-c', cfg, '--local', 'alpha', ...args]);
+      // Its plugin is a placeholder: delta is a cluster, unreadable, its error naming the profile and provider.
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `cluster=delta.*exec plugin /plugins/token-plugin of ClusterProfile ${fleet}/delta \\(provider token-service\\): not found`,
+        ),
+      );
+    } finally {
+      await deleteProfile(w, hub, fleet, 'delta');
+    }
+  });
+
   it('bad input: each a clear error or an unreadable cluster naming the profile, nothing deleted', async () => {
     await putEndpoints('beta', `app-${id}`, 'bad', sourceLabels, [subset(['10.2.1.1'])]);
     const base = hubConfig();
