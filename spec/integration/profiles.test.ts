@@ -109,6 +109,10 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
     for (const s of spokes) await putProfile(w, hub, fleet, s.name, status(s));
   });
 
+  /** A loop reading the hub, alpha its target, logging JSON lines. */
+  const hubLoop = (...more: string[]) =>
+    startLoop(['-c', hubConfig(), '--local', 'alpha', ...args, '--log-format', 'json', ...more]);
+
   after(async () => {
     await delta?.planes.stop();
     if (delta) rmSync(delta.planes.dir, { recursive: true, force: true });
@@ -475,18 +479,7 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
     await dw.putEndpoints('delta', `app-${id}`, 'web', sourceLabels, [subset(['10.4.0.1'])]);
 
     const port = 23000 + Math.floor(Math.random() * 20000);
-    const loop = startLoop([
-      '-c',
-      hubConfig(),
-      '--local',
-      'alpha',
-      ...args,
-      '--watch',
-      '--log-format',
-      'json',
-      '--metrics-addr',
-      `127.0.0.1:${port}`,
-    ]);
+    const loop = hubLoop('--watch', '--metrics-addr', `127.0.0.1:${port}`);
     try {
       // The loop's first run done (a change of beta's propagated), before delta's profile is written.
       await putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.7'])]);
@@ -541,17 +534,7 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
     const reapers = spokes.map((s) => reaper(w, s.cluster, plugin.namespace));
     const marks = Object.fromEntries(spokes.map((s) => [s.name, auditMark(s.cluster)]));
     const issuedBefore = tokens.issued().length;
-    const loop = startLoop([
-      '-c',
-      hubConfig(),
-      '--local',
-      'alpha',
-      ...args,
-      '--interval',
-      '1s',
-      '--log-format',
-      'json',
-    ]);
+    const loop = hubLoop('--interval', '1s');
     try {
       const started = Date.now();
       for (let i = 1; Date.now() - started < 3 * lifetime * 1000; i++) {
