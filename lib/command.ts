@@ -51,15 +51,9 @@ export function prepare(settings: Settings, loaded?: Config, reuse?: Prepared): 
         message: `probes judge reachability from where mefi runs, which is one cluster's pod network; this run has ${targets.length} targets (${targets.join(', ')}): name one with --local`,
       },
     ]);
+  const before = new Map(reuse?.config.clusters.map((c) => [c.name, c]));
   const kept = new Map(
-    config.clusters
-      .filter((c) =>
-        equal(
-          c,
-          reuse?.config.clusters.find((o) => o.name === c.name),
-        ),
-      )
-      .map((c) => [c.name, reuse!.clients.get(c.name)!]),
+    config.clusters.filter((c) => equal(c, before.get(c.name))).map((c) => [c.name, reuse!.clients.get(c.name)!]),
   );
   const connections = connect({ ...config, clusters: config.clusters.filter((c) => !kept.has(c.name)) });
   const clients = new Map(
@@ -379,7 +373,7 @@ export async function loop(
   const madeBefore: Record<string, number> = {};
   const metrics = new Metrics(() => {
     const total = { ...madeBefore };
-    for (const c of prepared.clients.values())
+    for (const c of [...prepared.clients.values(), ...(prepared.inventory ? [prepared.inventory.client] : [])])
       for (const [verb, n] of Object.entries(c.calls)) total[verb] = (total[verb] ?? 0) + n;
     return total;
   });

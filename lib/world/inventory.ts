@@ -36,6 +36,8 @@ export class Inventory {
   readonly loaded: Config;
   private readonly hub: KubeClient;
   private informer?: Informer<ClusterProfileObject>;
+  /** Why the watched list fails now (after it worked, or from the start); undefined while it works or has not been tried. */
+  private failing?: string;
   private last?: Resolved;
 
   /** `config`: as loaded, its clusters the static ones. */
@@ -98,17 +100,27 @@ export class Inventory {
         backoffMs: 1000,
         maxBackoffMs: 60_000,
         changed,
-        report: (error) => report(error === undefined ? undefined : hubError(new Error(error), pc.namespace).message),
+        report: (error) => {
+          this.failing = error === undefined ? undefined : hubError(new Error(error), pc.namespace).message;
+          report(this.failing);
+        },
       },
     );
     void this.informer.run(signal);
   }
 
-  /** The watched profiles' clusters now; throws HubUnreadable while the hub has never been listed. */
+  /**
+   * The watched profiles' clusters now; throws HubUnreadable while the
+   * watch's list fails (the caller keeps the last). Before the watch's first
+   * list, the last read's.
+   */
   current(): Resolved {
     const i = this.informer!;
-    if (i.error !== undefined && !this.last) throw new HubUnreadable(`hub: ${i.error}`);
-    // A list failing after one worked: the last profiles stand (the hub's outage is not every cluster's).
-    return i.error !== undefined ? this.last! : this.resolve(i.snapshot());
+    if (this.failing !== undefined) throw new HubUnreadable(this.failing);
+    if (i.error !== undefined) {
+      if (!this.last) throw new HubUnreadable(`hub: ${i.error}`);
+      return this.last;
+    }
+    return this.resolve(i.snapshot());
   }
 }

@@ -61,6 +61,8 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
   let work: string;
   let hubConfig: (extra?: string) => string;
   let delta: { planes: ControlPlanes; world: World } | undefined;
+  /** The shipped hub RoleBinding, for the test's reader in the test's namespace. */
+  let hubBinding: object;
 
   const status = (s: Spoke, lifetimeSeconds = 600) => ({
     conditions: healthy(),
@@ -76,24 +78,20 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
     for (const s of spokes) await tokenIdentity(w, s.cluster, plugin.namespace, plugin.serviceAccount);
     // The hub's identity: mefi-reader with only the shipped hub Role, in this test's namespace.
     await w.ensureNamespace(hub, 'mefi-system');
-    const rbac = parse(
-      readFileSync(path.join(repo, 'manifests/hub/rbac-hub.yaml'), 'utf8').split('\n---\n')[0]!,
-    ) as object;
-    const binding = parse(
-      readFileSync(path.join(repo, 'manifests/hub/rbac-hub.yaml'), 'utf8').split('\n---\n')[1]!,
-    ) as {
-      metadata: Record<string, unknown>;
-    };
+    const [role, binding] = readFileSync(path.join(repo, 'manifests/hub/rbac-hub.yaml'), 'utf8')
+      .split('\n---\n')
+      .map((doc) => parse(doc) as { metadata: Record<string, unknown> });
     const reader = `reader-${id}`;
+    hubBinding = {
+      ...binding!,
+      metadata: { ...binding!.metadata, namespace: fleet },
+      subjects: [{ kind: 'ServiceAccount', name: reader, namespace: 'mefi-system' }],
+    };
     await w.applyObjects(
       hub,
       { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: reader, namespace: 'mefi-system' } },
-      { ...rbac, metadata: { ...(rbac as { metadata: object }).metadata, namespace: fleet } },
-      {
-        ...binding,
-        metadata: { ...binding.metadata, namespace: fleet },
-        subjects: [{ kind: 'ServiceAccount', name: reader, namespace: 'mefi-system' }],
-      },
+      { ...role!, metadata: { ...role!.metadata, namespace: fleet } },
+      hubBinding,
     );
     const creds = await serviceAccount(w, hub, 'mefi-system', reader, work);
     tokens = tokenService(spokes);
@@ -569,6 +567,23 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
           (await getEndpoints('alpha', namespace, 'web-beta'))?.subsets?.[0]?.addresses?.[0]?.ip === '10.2.9.250',
       );
       assert.doesNotMatch(loop.log(), /cluster unreadable|write failed|run failed/, loop.log());
+
+      // The hub refuses the list (its RoleBinding gone): the last profiles stand, changes still propagate.
+      assert.equal(
+        (await w.kubectl(['-n', fleet, 'delete', 'rolebinding', 'mefi-clusterprofiles'], { cluster: hub })).code,
+        0,
+      );
+      await eventually('the hub reported unreadable', async () =>
+        /hub unreadable: the last ClusterProfiles stand.*Forbidden/.test(loop.log()),
+      );
+      await putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.9.251'])]);
+      await eventually(
+        'a change propagated while the hub is unreadable',
+        async () =>
+          (await getEndpoints('alpha', namespace, 'web-beta'))?.subsets?.[0]?.addresses?.[0]?.ip === '10.2.9.251',
+      );
+      await w.applyObjects(hub, hubBinding);
+      await eventually('the hub readable again', async () => /hub readable again/.test(loop.log()));
     } finally {
       assert.equal(await loop.stop(), 0, loop.log());
       for (const r of reapers) await r.stop();
