@@ -509,6 +509,7 @@ export async function loop(
               });
           }
           world!.w.resync();
+          void prepared.inventory?.resync();
           continue; // the relists, once all are in, fire the trigger
         }
         if (!world!.w.settled()) continue; // the first lists are not all in yet

@@ -109,6 +109,11 @@ export class Inventory {
     void this.informer.run(signal);
   }
 
+  /** A full list of the watched profiles now (the watching loop's resync, as for every other list). */
+  resync(): Promise<void> {
+    return this.informer?.resync() ?? Promise.resolve();
+  }
+
   /**
    * The watched profiles' clusters now; throws HubUnreadable while the
    * watch's list fails (the caller keeps the last). Before the watch's first

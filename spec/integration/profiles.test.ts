@@ -477,7 +477,8 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
     await dw.putEndpoints('delta', `app-${id}`, 'web', sourceLabels, [subset(['10.4.0.1'])]);
 
     const port = 23000 + Math.floor(Math.random() * 20000);
-    const loop = hubLoop('--watch', '--metrics-addr', `127.0.0.1:${port}`);
+    // A short resync: the hub is listed again every 3 s (a refused list shows within that).
+    const loop = hubLoop('--watch', '--resync', '3s', '--metrics-addr', `127.0.0.1:${port}`);
     try {
       // The loop's first run done (a change of beta's propagated), before delta's profile is written.
       await putEndpoints('beta', `app-${id}`, 'web', sourceLabels, [subset(['10.2.0.7'])]);
@@ -515,9 +516,22 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
       );
       assert.equal(loop.child.exitCode, null, 'the loop is still running');
       // The series MefiHubUnreadable reads (manifests/alerts), as a loop with a hub exports it.
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      assert.match(metrics, /^# TYPE mefi_hub_unreadable gauge$/m);
-      assert.match(metrics, /^mefi_hub_unreadable 0$/m);
+      const metrics = async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(await metrics(), /^# TYPE mefi_hub_unreadable gauge$/m);
+      assert.match(await metrics(), /^mefi_hub_unreadable 0$/m);
+      // The hub refuses the list (its RoleBinding gone): reported at the next resync, the last profiles kept.
+      assert.equal(
+        (await w.kubectl(['-n', fleet, 'delete', 'rolebinding', 'mefi-clusterprofiles'], { cluster: hub })).code,
+        0,
+      );
+      try {
+        await eventually('the hub reported unreadable', async () => /^mefi_hub_unreadable 1$/m.test(await metrics()));
+        assert.match(loop.log(), /hub unreadable: the last ClusterProfiles stand.*Forbidden/);
+      } finally {
+        await w.applyObjects(hub, hubBinding);
+      }
+      await eventually('the hub readable again', async () => /^mefi_hub_unreadable 0$/m.test(await metrics()));
+      assert.match(loop.log(), /hub readable again/);
     } finally {
       assert.equal(await loop.stop(), 0, loop.log());
     }
