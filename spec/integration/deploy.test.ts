@@ -3,8 +3,7 @@
 // kubeconfigs are made with the README's own commands.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -31,10 +30,11 @@ import {
   subset,
   uid,
   type AuditEvent,
+  scratch,
 } from '../support/world.ts';
 
 const ns = 'mefi-system';
-const work = mkdtempSync(path.join(tmpdir(), 'mefi-deploy-'));
+const work = scratch('mefi-deploy-');
 const id = uid('d');
 const filter = `mefi-test=${id}`;
 const mefiUser = 'system:serviceaccount:mefi-system:mefi';

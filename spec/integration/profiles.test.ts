@@ -44,6 +44,7 @@ import {
   world as w,
   writesSince,
   type World,
+  scratch,
 } from '../support/world.ts';
 
 const skip = noBed || withoutInventory();
@@ -71,7 +72,7 @@ describe('clusters from a hub: ClusterProfiles and access providers', { skip }, 
   });
 
   before(async () => {
-    work = mkdtempSync(path.join(tmpdir(), 'mefi-profiles-'));
+    work = scratch('mefi-profiles-');
     await installCRD(w, hub);
     await w.ensureNamespace(hub, fleet);
     await w.ensureNamespace('alpha', namespace);

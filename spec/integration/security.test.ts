@@ -2,11 +2,10 @@
 // output or logs, and a refused call says which cluster, verb and resource.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { dir, kubeconfigOf, mefi, skip } from '../support/world.ts';
+import { dir, kubeconfigOf, mefi, scratch, skip } from '../support/world.ts';
 
 function alphaAccess() {
   const kc = JSON.parse(readFileSync(kubeconfigOf('alpha'), 'utf8'));
@@ -19,7 +18,7 @@ function alphaAccess() {
 }
 
 function config(lines: string[]): string {
-  const d = mkdtempSync(path.join(tmpdir(), 'mefi-sec-'));
+  const d = scratch('mefi-sec-');
   const file = path.join(d, 'mefi.yaml');
   writeFileSync(
     file,
@@ -68,7 +67,7 @@ describe('security against a real API server', { skip }, () => {
 
   it('reads a token file, trailing newline and all', async () => {
     const a = alphaAccess();
-    const d = mkdtempSync(path.join(tmpdir(), 'mefi-tok-'));
+    const d = scratch('mefi-tok-');
     writeFileSync(path.join(d, 'token'), `${a.token}\n`);
     writeFileSync(path.join(d, 'ca.crt'), Buffer.from(a.ca, 'base64'));
     const r = await mefi([

@@ -5,11 +5,10 @@
 // which hands out short-lived TokenRequest tokens of a ServiceAccount in each
 // cluster, bound to Secrets a reaper deletes once they expire.
 
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterProfileObject } from '../../lib/config/profiles.ts';
-import type { World } from './world.ts';
+import { scratch, type World } from './world.ts';
 
 export const profilesPath = (ns: string, name?: string) =>
   `/apis/multicluster.x-k8s.io/v1alpha1/namespaces/${ns}/clusterprofiles${name ? `/${name}` : ''}`;
@@ -49,7 +48,7 @@ export interface TokenService {
 }
 
 export function tokenService(spokes: Spoke[]): TokenService {
-  const dir = mkdtempSync(path.join(tmpdir(), 'mefi-tokens-'));
+  const dir = scratch('mefi-tokens-');
   for (const s of spokes) symlinkSync(s.world.kubeconfigOf(s.cluster), path.join(dir, `${s.name}.kubeconfig`));
   const log = path.join(dir, 'issued.jsonl');
   writeFileSync(log, '');

@@ -40,6 +40,19 @@ export interface MefiResult {
   stderr: string;
 }
 
+/** Directories made by scratch(), removed when the test file's process exits (they hold tokens and kubeconfigs). */
+const scratches: string[] = [];
+process.once('exit', () => {
+  for (const d of scratches) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary directory of this test file's, removed when its process exits however its tests end. */
+export function scratch(prefix: string): string {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  scratches.push(d);
+  return d;
+}
+
 /** A short unique id for names, namespaces and labels of one test. */
 export function uid(prefix = 't'): string {
   return `${prefix}${randomBytes(4).toString('hex')}`;
@@ -349,7 +362,7 @@ export function makeWorld(dir: string, clusterNames = ['alpha', 'beta', 'gamma']
       top?: Record<string, unknown>;
     } = {},
   ): TestConfig {
-    const d = mkdtempSync(path.join(tmpdir(), 'mefi-cfg-'));
+    const d = scratch('mefi-cfg-');
     const local = opts.local ?? ['alpha'];
     const lines = ['clusters:'];
     for (const c of opts.clusters ?? clusterNames) {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, formatIssue, loadConfig, parseConfig, selectTargets } from '../../lib/config/config.ts';
 import { connect } from '../../lib/kube/connect.ts';
+import { scratch } from '../support/world.ts';
 
 // A real, self-signed certificate (public, no key kept): the loader parses what it is given.
 const pem = `-----BEGIN CERTIFICATE-----
@@ -59,7 +59,7 @@ describe('config', () => {
   });
 
   it('loads kubeconfig, inCluster, tokenFile and caFile, relative to the config file', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-cfg-'));
+    const dir = scratch('mefi-cfg-');
     writeFileSync(path.join(dir, 'token'), 'secret\n');
     writeFileSync(path.join(dir, 'ca.crt'), pem);
     writeFileSync(
@@ -196,7 +196,7 @@ describe('config', () => {
   });
 
   it('fails before any API call on a kubeconfig without the named context', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-kc-'));
+    const dir = scratch('mefi-kc-');
     const kc = path.join(dir, 'kc');
     writeFileSync(
       kc,
@@ -210,7 +210,7 @@ describe('config', () => {
   });
 
   it("honours a kubeconfig user's tokenFile (client-go's field), relative to the kubeconfig", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-kc-'));
+    const dir = scratch('mefi-kc-');
     writeFileSync(path.join(dir, 'token'), 'abc\n');
     const kc = path.join(dir, 'kc');
     writeFileSync(
@@ -270,7 +270,7 @@ describe('config: hostile and malformed input', () => {
   });
 
   it('names the line of a kubeconfig that is garbage, and never prints its bytes', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'mefi-kc-'));
+    const dir = scratch('mefi-kc-');
     const kc = path.join(dir, 'kc');
     writeFileSync(kc, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x3a, 0xff, 0xfe, 0x0a, 0x5b]));
     const got = errors(`clusters:\n  - name: a\n    kubeconfig: ${kc}\n`);
