@@ -293,15 +293,13 @@ export async function loop(
   let seen = fingerprint(files);
   /** The next prepared in place of the last: the clients it did not keep are closed, what they made is counted on. */
   const swap = (next: Prepared) => {
-    for (const [name, c] of prepared.clients) {
-      if (next.clients.get(name) === c) continue;
+    const retire = (c: KubeClient) => {
       for (const [verb, n] of Object.entries(c.calls)) madeBefore[verb] = (madeBefore[verb] ?? 0) + n;
       c.close();
-    }
+    };
+    for (const [name, c] of prepared.clients) if (next.clients.get(name) !== c) retire(c);
     if (next.inventory !== prepared.inventory) {
-      const hub = prepared.inventory?.client;
-      if (hub) for (const [verb, n] of Object.entries(hub.calls)) madeBefore[verb] = (madeBefore[verb] ?? 0) + n;
-      hub?.close();
+      if (prepared.inventory) retire(prepared.inventory.client);
       watchInventory(next);
     }
     prepared = next;

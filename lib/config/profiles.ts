@@ -81,8 +81,11 @@ export interface Unusable {
   why: string;
 }
 
-function extension(c: ClusterEntry, name: string): unknown {
-  return c.extensions?.find((e) => e.name === name)?.extension;
+/** A kubeconfig Cluster's extension of this name (a ClusterProfile's access provider carries the same Cluster). */
+export function extension(c: { extensions?: unknown }, name: string): unknown {
+  return Array.isArray(c.extensions)
+    ? (c.extensions as { name?: string; extension?: unknown }[]).find((e) => e.name === name)?.extension
+    : undefined;
 }
 
 /** The exec config a profile's extensions make of the provider's, under the provider's policies (pkg/access's rules). */

@@ -15,7 +15,7 @@ import { parse } from 'yaml';
 import { ConfigError, type ClusterConfig, type Config } from '../config/config.ts';
 import { resolveKubeconfig } from '../config/kubeconfig.ts';
 import { execApiVersions } from '../config/providers.ts';
-import { execExtension, type ExecConfig } from '../config/profiles.ts';
+import { execExtension, extension, type ExecConfig } from '../config/profiles.ts';
 import { ExecCredentials, type ExecCluster } from './exec.ts';
 
 export interface TLS {
@@ -125,18 +125,14 @@ function fromKubeconfig(
     if (exec.interactiveMode === 'Always')
       throw fail(`the exec plugin of context ${name} in ${file} is interactiveMode Always; mefi has no terminal`);
     const tls = tlsOf(false);
-    const ca = tls().ca;
-    const ext = Array.isArray(cluster.extensions)
-      ? (cluster.extensions as { name?: string; extension?: unknown }[]).find((e) => e.name === execExtension)
-      : undefined;
-    const info: ExecCluster = {
+    const info = execCluster({
       server,
-      ...(ca ? { 'certificate-authority-data': Buffer.from(ca).toString('base64') } : {}),
-      ...(typeof cluster['tls-server-name'] === 'string' ? { 'tls-server-name': cluster['tls-server-name'] } : {}),
-      ...(cluster['insecure-skip-tls-verify'] === true ? { 'insecure-skip-tls-verify': true } : {}),
-      ...(proxyUrl ? { 'proxy-url': proxyUrl } : {}),
-      ...(ext?.extension !== undefined ? { config: ext.extension } : {}),
-    };
+      ca: tls().ca,
+      tlsServerName: typeof cluster['tls-server-name'] === 'string' ? cluster['tls-server-name'] : undefined,
+      insecure: cluster['insecure-skip-tls-verify'] === true,
+      proxyUrl,
+      config: extension(cluster, execExtension),
+    });
     return { ...common, tls, exec: new ExecCredentials(exec, info, `context ${name} of ${file}`, base) };
   }
   if (user['auth-provider'] || user.username) {
@@ -183,16 +179,35 @@ function fromInCluster(config: Config, c: ClusterConfig, entry: string): Connect
   };
 }
 
+/** The cluster an exec plugin is told of (KUBERNETES_EXEC_INFO), from a kubeconfig's cluster or a profile's. */
+function execCluster(c: {
+  server: string;
+  ca: string | Buffer | undefined;
+  tlsServerName: string | undefined;
+  insecure: boolean;
+  proxyUrl: string | undefined;
+  config: unknown;
+}): ExecCluster {
+  return {
+    server: c.server,
+    ...(c.ca ? { 'certificate-authority-data': Buffer.from(c.ca).toString('base64') } : {}),
+    ...(c.tlsServerName ? { 'tls-server-name': c.tlsServerName } : {}),
+    ...(c.insecure ? { 'insecure-skip-tls-verify': true } : {}),
+    ...(c.proxyUrl ? { 'proxy-url': c.proxyUrl } : {}),
+    ...(c.config !== undefined ? { config: c.config } : {}),
+  };
+}
+
 function fromProfile(c: ClusterConfig & { connection: { kind: 'exec' } }): Connection {
   const x = c.connection;
-  const info: ExecCluster = {
+  const info = execCluster({
     server: x.server,
-    ...(x.caData ? { 'certificate-authority-data': Buffer.from(x.caData).toString('base64') } : {}),
-    ...(x.tlsServerName ? { 'tls-server-name': x.tlsServerName } : {}),
-    ...(x.insecureSkipTLSVerify ? { 'insecure-skip-tls-verify': true } : {}),
-    ...(x.proxyUrl ? { 'proxy-url': x.proxyUrl } : {}),
-    ...(x.pluginConfig !== undefined ? { config: x.pluginConfig } : {}),
-  };
+    ca: x.caData,
+    tlsServerName: x.tlsServerName,
+    insecure: x.insecureSkipTLSVerify,
+    proxyUrl: x.proxyUrl,
+    config: x.pluginConfig,
+  });
   return {
     cluster: c.name,
     server: x.server,

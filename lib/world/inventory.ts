@@ -34,20 +34,16 @@ function hubError(err: unknown, namespace: string): HubUnreadable {
 export class Inventory {
   /** The config as loaded: its clusters the static ones. */
   readonly loaded: Config;
-  private readonly hub: KubeClient;
+  /** The hub's client. */
+  readonly client: KubeClient;
   private informer?: Informer<ClusterProfileObject>;
   /** Why the watched list fails now (after it worked, or from the start); undefined while it works or has not been tried. */
   private failing?: string;
   private last?: Resolved;
 
-  /** `config`: as loaded, its clusters the static ones. */
   constructor(config: Config, hub: KubeClient) {
     this.loaded = config;
-    this.hub = hub;
-  }
-
-  get client(): KubeClient {
-    return this.hub;
+    this.client = hub;
   }
 
   private resolve(profiles: ClusterProfileObject[]): Resolved {
@@ -75,7 +71,7 @@ export class Inventory {
   async read(pageSize: number): Promise<Resolved> {
     const pc = this.loaded.profiles!;
     try {
-      const { items } = await clusterProfiles.listAt(this.hub, {
+      const { items } = await clusterProfiles.listAt(this.client, {
         namespace: pc.namespace,
         ...(pc.selector ? { labelSelector: pc.selector } : {}),
         pageSize,
@@ -93,7 +89,7 @@ export class Inventory {
   watch(signal: AbortSignal, changed: () => void, report: (error: string | undefined) => void): void {
     const pc = this.loaded.profiles!;
     this.informer = new Informer(
-      this.hub,
+      this.client,
       clusterProfiles,
       { namespace: pc.namespace, ...(pc.selector ? { labelSelector: pc.selector } : {}), pageSize: 0 },
       {
